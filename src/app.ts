@@ -1,0 +1,73 @@
+import { HTTPException } from 'hono/http-exception';
+import type { Context } from 'hono';
+import type { AppDeps, AppEnv } from './deps.js';
+import { AppError, errorBody } from './errors.js';
+import { accessLog } from './middleware/access-log.js';
+import { bodyLimit } from './middleware/body-limit.js';
+import { requestId } from './middleware/request-id.js';
+import { authRoutes } from './routes/auth.js';
+import { opsRoutes, renderDocs } from './routes/ops.js';
+import { newRouter } from './routes/router.js';
+
+export const API_VERSION = '1.0.0';
+
+function toAppError(err: unknown, deps: AppDeps, c: Context<AppEnv>): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's validators throw these for unreadable bodies (malformed JSON and the like).
+    if (err.status === 413) return new AppError('payload_too_large');
+    if (err.status === 400) {
+      return new AppError('invalid_request', 'The request body is not valid JSON.', { extra: { param: 'body' } });
+    }
+  }
+  deps.logger.error('unhandled error', {
+    request_id: c.get('requestId'),
+    path: c.req.path,
+    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+  });
+  return new AppError('internal_error');
+}
+
+/** Builds the whole HTTP API from its dependencies; no runtime-specific imports here. */
+export function createApp(deps: AppDeps) {
+  const app = newRouter();
+
+  app.use('*', requestId());
+  app.use('*', accessLog(deps.logger));
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
+      return bodyLimit(deps.config.bodyLimitBytes)(c, next);
+    }
+    await next();
+  });
+
+  app.route('/', opsRoutes(deps));
+  app.route('/', authRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A session JWT, an API key with the needed scope, or a domain token, as each route says.',
+  });
+  const docConfig = {
+    openapi: '3.1.0',
+    info: { title: 'siwe-keys', version: API_VERSION, description: 'Sign-In with Ethereum sessions and typed API keys.' },
+  };
+  app.get('/openapi.json', (c) => c.json(app.getOpenAPI31Document(docConfig)));
+  app.get('/docs', (c) => c.html(renderDocs(app.getOpenAPI31Document(docConfig) as unknown as Parameters<typeof renderDocs>[0])));
+
+  app.notFound((c) => {
+    const err = new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`);
+    return c.json(errorBody(err, c.get('requestId') ?? 'req_unknown'), 404);
+  });
+  app.onError((err, c) => {
+    const e = toAppError(err, deps, c);
+    const rid = c.get('requestId') ?? 'req_unknown';
+    c.header('x-request-id', rid);
+    for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v);
+    return c.json(errorBody(e, rid), e.status as 400);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,38 @@
+import type { Context } from 'hono';
+import type { Kysely } from 'kysely';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/schema.js';
+import type { AppDeps, AppEnv } from './deps.js';
+import { createLogger, type Logger } from './logger.js';
+import { createSessionSigner } from './services/sessions.js';
+import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
+
+/** Wires the runtime-neutral dependencies; entries add their database and client-IP source. */
+export async function createDeps(opts: {
+  db: Kysely<Database>;
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  clientIp?: (c: Context<AppEnv>) => string | null;
+  verifySignature?: SignatureVerifier;
+}): Promise<AppDeps> {
+  const clock = opts.clock ?? systemClock;
+  const sessions = await createSessionSigner({
+    db: opts.db,
+    clock,
+    issuer: opts.config.issuer,
+    audience: opts.config.issuer,
+    sessionTtlSeconds: opts.config.sessionTtlSeconds,
+    configuredPrivateKey: opts.config.jwtPrivateKey,
+  });
+  return {
+    db: opts.db,
+    clock,
+    config: opts.config,
+    sessions,
+    verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls),
+    logger: opts.logger ?? createLogger(opts.config.logLevel),
+    clientIp: opts.clientIp ?? (() => null),
+  };
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+const commaList = (s: string): string[] =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+
+const positiveInt = z.coerce.number().int().positive();
+
+const addressRe = /^0x[0-9a-fA-F]{40}$/;
+
+/** The environment as the contract lists it; every field optional for a local run. */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SIWE_DOMAINS: z.string().optional(),
+  SIWE_CHAIN_IDS: z
+    .string()
+    .default('1')
+    .transform(commaList)
+    .pipe(z.array(z.string().regex(/^[1-9]\d{0,15}$/, 'expected positive integer chain ids').transform(Number)).min(1)),
+  RPC_URLS: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const out: Record<number, string> = {};
+      for (const pair of commaList(s ?? '')) {
+        const m = /^(\d+)=(https?:\/\/\S+)$/.exec(pair);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `expected chainId=url, got "${pair}"` });
+          return z.NEVER;
+        }
+        out[Number(m[1])] = m[2];
+      }
+      return out;
+    }),
+  DATABASE_URL: z
+    .string()
+    .default('file:./data/siwe-keys.db')
+    .refine((s) => s === ':memory:' || s.startsWith('file:') || /^postgres(ql)?:\/\//.test(s) || s === 'd1', {
+      message: 'expected file:PATH, :memory: or postgres://...',
+    }),
+  ADMIN_ADDRESSES: z
+    .string()
+    .optional()
+    .transform((s) => commaList(s ?? ''))
+    .pipe(z.array(z.string().regex(addressRe, 'expected 0x-prefixed 20-byte addresses'))),
+  SESSION_TTL_SECONDS: positiveInt.default(86400),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,15}$/, 'expected 1-16 lower-case letters or digits, starting with a letter')
+    .default('sk'),
+  TRIAL_CREDITS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(100000),
+  /** Optional PKCS#8 PEM or JWK (JSON) of the session signing key; otherwise generated once and stored. */
+  JWT_PRIVATE_KEY: z.string().optional(),
+  BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  /** Origin of PUBLIC_URL, e.g. http://localhost:8787. */
+  publicOrigin: string;
+  siweDomains: string[];
+  chainIds: number[];
+  rpcUrls: Record<number, string>;
+  databaseUrl: string;
+  /** Lower-cased admin addresses. */
+  adminAddresses: string[];
+  sessionTtlSeconds: number;
+  keyPrefix: string;
+  trialCredits: number;
+  jwtPrivateKey: string | undefined;
+  bodyLimitBytes: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** JWT issuer and audience. */
+  issuer: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError with one line naming the variable. */
+export function loadConfig(env: Env): Config {
+  const cleaned: Env = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid configuration: ${name}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
+  const url = new URL(publicUrl);
+  const siweDomains = e.SIWE_DOMAINS ? commaList(e.SIWE_DOMAINS) : [url.host];
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    publicOrigin: url.origin,
+    siweDomains,
+    chainIds: e.SIWE_CHAIN_IDS,
+    rpcUrls: e.RPC_URLS,
+    databaseUrl: e.DATABASE_URL,
+    adminAddresses: e.ADMIN_ADDRESSES.map((a) => a.toLowerCase()),
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    keyPrefix: e.KEY_PREFIX,
+    trialCredits: e.TRIAL_CREDITS,
+    jwtPrivateKey: e.JWT_PRIVATE_KEY,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    issuer: url.origin,
+  };
+}

@@ -1,0 +1,19 @@
+import type { Kysely } from 'kysely';
+import type { AuditEventsTable, Database } from '../schema.js';
+
+export async function insertAuditEvent(db: Kysely<Database>, row: AuditEventsTable): Promise<void> {
+  await db.insertInto('audit_events').values(row).execute();
+}
+
+export async function listAuditEvents(
+  db: Kysely<Database>,
+  opts: { account?: string; cursor?: string; limit: number },
+): Promise<AuditEventsTable[]> {
+  let q = db.selectFrom('audit_events').selectAll();
+  if (opts.account !== undefined) {
+    const account = opts.account;
+    q = q.where((eb) => eb.or([eb('account', '=', account), eb('actor', '=', account)]));
+  }
+  if (opts.cursor) q = q.where('id', '<', opts.cursor);
+  return q.orderBy('id', 'desc').limit(opts.limit).execute();
+}

@@ -1,0 +1,130 @@
+import type { Generated } from 'kysely';
+
+/** Times are integer milliseconds since the epoch (UTC); credits are integers. */
+export interface AccountsTable {
+  address: string; // EIP-55 checksummed
+  plan: 'network' | 'developer';
+  credits: number | null; // null: no prepaid balance enforced
+  created_at: number;
+  last_sign_in_at: number | null;
+}
+
+export interface NoncesTable {
+  nonce: string;
+  issued_at: number;
+  expires_at: number;
+  ip: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  address: string;
+  roles: string; // JSON array
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account: string;
+  name: string;
+  description: string | null;
+  type: 'developer' | 'network';
+  scopes: string; // JSON array
+  models: string | null; // JSON array or null (any model)
+  rpm: number | null;
+  daily_credits: number | null;
+  monthly_credits: number | null;
+  hash: string; // SHA-256 hex of the secret
+  hint: string;
+  prev_hash: string | null; // previous secret during a rotation grace period
+  prev_expires_at: number | null;
+  status: 'active' | 'disabled';
+  expires_at: number | null;
+  created_at: number;
+  last_used_at: number | null;
+  day_window: string; // UTC yyyy-mm-dd the day counter belongs to
+  day_used: number;
+  month_window: string; // UTC yyyy-mm
+  month_used: number;
+  total_used: number;
+  rpm_window: number; // minute index (epoch ms / 60000)
+  rpm_count: number;
+}
+
+export interface TrialApplicationsTable {
+  id: string;
+  address: string;
+  status: 'pending' | 'approved' | 'rejected';
+  use_case: string;
+  contact: string | null;
+  credits_granted: number | null;
+  reviewed_by: string | null;
+  reason: string | null;
+  created_at: number;
+  reviewed_at: number | null;
+}
+
+export interface DomainsTable {
+  id: string;
+  name: string;
+  visibility: 'network' | 'public';
+  owner: string;
+  token_hash: string;
+  token_hint: string;
+  created_at: number;
+}
+
+export interface UsageRecordsTable {
+  id: string;
+  domain_id: string;
+  request_id: string;
+  key_id: string;
+  account: string;
+  model: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost: number;
+  charged: number;
+  uncharged: number;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  actor: string;
+  account: string | null; // whose resource the event concerns
+  action: string;
+  target: string | null;
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string | null; // JSON
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  nonces: NoncesTable;
+  sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+  api_keys: ApiKeysTable;
+  trial_applications: TrialApplicationsTable;
+  domains: DomainsTable;
+  usage_records: UsageRecordsTable;
+  audit_events: AuditEventsTable;
+}
+
+export type { Generated };

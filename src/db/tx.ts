@@ -1,0 +1,11 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Runs fn in one database transaction: the change and its audit event commit together or not at all.
+ * The one place a runtime without interactive transactions would adapt.
+ */
+export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transaction<Database> | Kysely<Database>) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db);
+  return db.transaction().execute(fn);
+}

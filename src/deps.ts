@@ -1,0 +1,32 @@
+import type { Context } from 'hono';
+import type { Kysely } from 'kysely';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/schema.js';
+import type { Logger } from './logger.js';
+import type { SessionSigner } from './services/sessions.js';
+import type { SignatureVerifier } from './services/siwe.js';
+
+/** Everything the app needs from its runtime; entries (node.ts, worker.ts) build it. */
+export interface AppDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  config: Config;
+  sessions: SessionSigner;
+  verifySignature: SignatureVerifier;
+  logger: Logger;
+  /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
+  clientIp: (c: Context) => string | null;
+}
+
+export type Auth =
+  | { kind: 'session'; address: `0x${string}`; roles: string[]; sid: string }
+  | { kind: 'key'; address: `0x${string}`; roles: string[]; keyId: string; scopes: string[] };
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    auth: Auth;
+    deps: AppDeps;
+  };
+}

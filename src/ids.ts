@@ -1,0 +1,35 @@
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Uniform base62 string from the CSPRNG (rejection sampling: no modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length * 2));
+    for (const b of bytes) {
+      // 248 = 62 * 4: values at or above it would bias the low digits.
+      if (b < 248) out += BASE62[b % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Time-ordered id (ULID layout: 48-bit ms time + 80 random bits, Crockford base32), so "newest
+ * first" is ORDER BY id DESC and an id is a stable pagination cursor.
+ */
+export function newId(prefix: string, at: Date): string {
+  let t = at.getTime();
+  let time = '';
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const rnd = crypto.getRandomValues(new Uint8Array(16));
+  let rand = '';
+  for (const b of rnd) rand += CROCKFORD[b % 32];
+  return `${prefix}_${time}${rand}`;
+}
+
+export { BASE62 };

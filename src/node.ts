@@ -1,0 +1,72 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Kysely } from 'kysely';
+import { createApp } from './app.js';
+import { createDeps } from './bootstrap.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import { openSqlite } from './db/dialects/sqlite.js';
+import { migrateToLatest } from './db/migrate.js';
+import type { Database } from './db/schema.js';
+import type { AppDeps } from './deps.js';
+import type { Logger } from './logger.js';
+
+/** Opens the configured database (SQLite file or memory; PostgreSQL is added by its dialect). */
+export async function openDatabase(config: Config): Promise<Kysely<Database>> {
+  if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    const { openPostgres } = await import('./db/dialects/postgres.js');
+    return openPostgres(config.databaseUrl);
+  }
+  return openSqlite(config.databaseUrl).db;
+}
+
+export interface NodeService {
+  app: ReturnType<typeof createApp>;
+  deps: AppDeps;
+  db: Kysely<Database>;
+  server?: ServerType;
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** Database, migrations, dependencies and app, without listening (tests use app.request). */
+export async function createNodeService(config: Config, opts: { clock?: Clock; logger?: Logger; db?: Kysely<Database> } = {}): Promise<NodeService> {
+  const db = opts.db ?? (await openDatabase(config));
+  await migrateToLatest(db);
+  const deps = await createDeps({
+    db,
+    config,
+    clock: opts.clock,
+    logger: opts.logger,
+    clientIp: (c) => {
+      try {
+        return getConnInfo(c).remote.address ?? null;
+      } catch {
+        return null; // app.request() in tests has no socket
+      }
+    },
+  });
+  const app = createApp(deps);
+  return { app, deps, db, close: () => db.destroy() };
+}
+
+/** Starts listening; resolves once the port is bound. */
+export async function startNodeServer(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<NodeService> {
+  const svc = await createNodeService(config, opts);
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: svc.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    ...svc,
+    server,
+    url: `http://${host}:${port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await svc.db.destroy();
+    },
+  };
+}

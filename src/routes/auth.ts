@@ -1,0 +1,103 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps } from '../deps.js';
+import { requireSession } from '../middleware/session-auth.js';
+import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
+import { MAX_SIWE_MESSAGE_BYTES } from '../services/siwe.js';
+import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+
+const NonceSchema = z.object({ nonce: z.string(), expires_at: z.string() }).openapi('Nonce');
+const VerifyBody = z
+  .object({
+    message: z.string().min(1).max(MAX_SIWE_MESSAGE_BYTES * 2),
+    signature: z
+      .string()
+      .max(20_000)
+      .regex(/^0x([0-9a-fA-F]{2})+$/, 'expected 0x-prefixed hex'),
+  })
+  .openapi('SiweVerifyRequest');
+const SessionSchema = z.object({ token: z.string(), expires_at: z.string(), account: AccountSchema }).openapi('Session');
+
+export function authRoutes(deps: AppDeps) {
+  const r = newRouter();
+  const session = requireSession(deps);
+
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/auth/nonce',
+      tags: ['auth'],
+      summary: 'Issue a single-use SIWE nonce (5 minutes)',
+      responses: { 200: json(NonceSchema), ...errorResponses(429) },
+    }),
+    async (c) => {
+      const { nonce, expiresAt } = await issueNonce(deps, deps.clientIp(c));
+      c.header('cache-control', 'no-store');
+      return c.json({ nonce, expires_at: expiresAt.toISOString() }, 200);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/verify',
+      tags: ['auth'],
+      summary: 'Exchange a signed EIP-4361 message for a session JWT',
+      request: { body: jsonBody(VerifyBody) },
+      responses: { 200: json(SessionSchema), ...errorResponses(400, 401, 413, 429) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
+      c.header('cache-control', 'no-store');
+      return c.json({ token: res.token, expires_at: res.expiresAt.toISOString(), account: res.account }, 200);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/logout',
+      tags: ['auth'],
+      summary: 'Revoke this session',
+      security: bearerSecurity,
+      middleware: [session] as const,
+      responses: { 204: { description: 'Revoked' }, ...errorResponses(401) },
+    }),
+    async (c) => {
+      const auth = c.get('auth');
+      if (auth.kind === 'session') await signOut(deps, auth, requestMeta(c, deps));
+      return c.body(null, 204);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/auth/logout-all',
+      tags: ['auth'],
+      summary: 'Revoke every session of the account',
+      security: bearerSecurity,
+      middleware: [session] as const,
+      responses: { 204: { description: 'Revoked' }, ...errorResponses(401) },
+    }),
+    async (c) => {
+      await signOutAll(deps, c.get('auth'), requestMeta(c, deps));
+      return c.body(null, 204);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/me',
+      tags: ['auth'],
+      summary: 'The signed-in account',
+      security: bearerSecurity,
+      middleware: [session] as const,
+      responses: { 200: json(AccountSchema), ...errorResponses(401) },
+    }),
+    async (c) => c.json(await me(deps, c.get('auth')), 200),
+  );
+
+  return r;
+}

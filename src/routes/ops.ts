@@ -1,0 +1,73 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'kysely';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { errorResponses, json, newRouter } from './router.js';
+
+export function opsRoutes(deps: AppDeps) {
+  const r = newRouter();
+
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/healthz',
+      tags: ['operations'],
+      summary: 'Liveness and database check',
+      responses: { 200: json(z.object({ ok: z.literal(true) })), ...errorResponses(503) },
+    }),
+    async (c) => {
+      try {
+        await sql`select 1`.execute(deps.db);
+      } catch {
+        throw new AppError('service_unavailable', 'The database does not answer.');
+      }
+      c.header('cache-control', 'no-store');
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/.well-known/jwks.json',
+      tags: ['auth'],
+      summary: 'Public keys that verify session JWTs',
+      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) })) },
+    }),
+    (c) => {
+      c.header('cache-control', 'public, max-age=300');
+      return c.json(deps.sessions.jwks() as { keys: Record<string, unknown>[] }, 200);
+    },
+  );
+
+  return r;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+
+interface OpenApiDoc {
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, { summary?: string; tags?: string[]; responses?: Record<string, unknown> }>>;
+}
+
+/** A self-contained HTML rendering of the OpenAPI document: no CDN, no script. */
+export function renderDocs(doc: OpenApiDoc): string {
+  const rows: string[] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const codes = Object.keys(op.responses ?? {}).join(', ');
+      rows.push(
+        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.summary ?? '')}</td><td>${escapeHtml((op.tags ?? []).join(', '))}</td><td>${codes}</td></tr>`,
+      );
+    }
+  }
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(doc.info.title)} API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}</style>
+</head><body><h1>${escapeHtml(doc.info.title)} API ${escapeHtml(doc.info.version)}</h1>
+<p>The machine-readable contract is at <a href="/openapi.json">/openapi.json</a>. Errors use the body <code>{"error":{"code","message","type","request_id"}}</code>.</p>
+<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Tag</th><th>Responses</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table></body></html>`;
+}

@@ -1,0 +1,115 @@
+import { getAccountOrThrow, upsertAccountOnSignIn } from '../db/repositories/accounts.js';
+import { consumeNonce, insertNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
+import { insertSession, purgeExpiredSessions, revokeAllSessions, revokeSession } from '../db/repositories/sessions.js';
+import { inTransaction } from '../db/tx.js';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { randomBase62 } from '../ids.js';
+import { accountView, rolesFor, type AccountView } from './accounts.js';
+import { audit, type RequestMeta } from './audit.js';
+import { SIWE_CLOCK_SKEW_MS, checkSiweMessage } from './siwe.js';
+import type { Hex } from 'viem';
+
+export const NONCE_TTL_MS = 5 * 60_000;
+const PURGE_INTERVAL_MS = 30_000;
+
+type Deps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'sessions' | 'verifySignature'>;
+
+let lastPurge = 0;
+
+export async function issueNonce(deps: Deps, ip: string | null): Promise<{ nonce: string; expiresAt: Date }> {
+  const now = deps.clock.now().getTime();
+  // Expired nonces are useless; dropping them keeps the table bounded by the issue rate.
+  if (Math.abs(now - lastPurge) > PURGE_INTERVAL_MS) {
+    lastPurge = now;
+    await purgeExpiredNonces(deps.db, now);
+    await purgeExpiredSessions(deps.db, now);
+  }
+  // 22 base62 characters: about 131 bits, alphanumeric as EIP-4361 requires.
+  const nonce = randomBase62(22);
+  const expiresAt = now + NONCE_TTL_MS;
+  await insertNonce(deps.db, { nonce, issued_at: now, expires_at: expiresAt, ip });
+  return { nonce, expiresAt: new Date(expiresAt) };
+}
+
+export interface SignInResult {
+  token: string;
+  expiresAt: Date;
+  account: AccountView;
+}
+
+export async function signIn(deps: Deps, input: { message: string; signature: Hex }, meta: RequestMeta): Promise<SignInResult> {
+  const { config } = deps;
+  const now = deps.clock.now();
+  const checked = checkSiweMessage(input.message, {
+    domains: config.siweDomains,
+    uriOrigins: [config.publicOrigin],
+    chainIds: config.chainIds,
+    now,
+    rejectFutureIssuedAt: true,
+  });
+  // Why: consume the nonce before any signature work, atomically, so a replay or a race of two
+  // requests with one nonce gets exactly one chance, and a failed signature burns the nonce too.
+  const nonceIssuedAt = await consumeNonce(deps.db, checked.parsed.nonce, now.getTime());
+  if (nonceIssuedAt === null) throw new AppError('siwe_nonce_invalid');
+  // Why: a message claiming to predate its nonce was not built from it.
+  if (checked.issuedAt.getTime() < nonceIssuedAt - SIWE_CLOCK_SKEW_MS) {
+    throw new AppError('siwe_nonce_invalid', 'The message Issued At is older than its nonce.');
+  }
+  const ok = await deps.verifySignature({
+    address: checked.address,
+    message: input.message,
+    signature: input.signature,
+    chainId: checked.parsed.chainId,
+  });
+  if (!ok) throw new AppError('siwe_invalid_signature');
+
+  const roles = rolesFor(checked.address, config.adminAddresses);
+  const sid = `ses_${randomBase62(24)}`;
+  let expiresMs = now.getTime() + config.sessionTtlSeconds * 1000;
+  // A session never outlives the message it was signed with.
+  if (checked.expirationTime && checked.expirationTime.getTime() < expiresMs) expiresMs = checked.expirationTime.getTime();
+  const expiresAt = new Date(Math.floor(expiresMs / 1000) * 1000);
+
+  const account = await inTransaction(deps.db, async (trx) => {
+    const acc = await upsertAccountOnSignIn(trx, checked.address, now.getTime());
+    await insertSession(trx, {
+      id: sid,
+      address: checked.address,
+      roles: JSON.stringify(roles),
+      created_at: now.getTime(),
+      expires_at: expiresAt.getTime(),
+      revoked_at: null,
+      ip: meta.ip,
+      user_agent: meta.userAgent ? meta.userAgent.slice(0, 512) : null,
+    });
+    await audit(trx, meta, {
+      actor: checked.address,
+      account: checked.address,
+      action: 'auth.sign_in',
+      target: sid,
+      detail: { chain_id: checked.parsed.chainId, roles },
+    });
+    return acc;
+  });
+  const token = await deps.sessions.sign({ address: checked.address, sid, roles, expiresAt });
+  return { token, expiresAt, account: await accountView(deps.db, account, roles) };
+}
+
+export async function signOut(deps: Deps, who: { address: string; sid: string }, meta: RequestMeta): Promise<void> {
+  await inTransaction(deps.db, async (trx) => {
+    await revokeSession(trx, who.sid, meta.now.getTime());
+    await audit(trx, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid });
+  });
+}
+
+export async function signOutAll(deps: Deps, who: { address: string }, meta: RequestMeta): Promise<void> {
+  await inTransaction(deps.db, async (trx) => {
+    const n = await revokeAllSessions(trx, who.address, meta.now.getTime());
+    await audit(trx, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null, detail: { sessions: n } });
+  });
+}
+
+export async function me(deps: Deps, who: { address: string; roles: string[] }): Promise<AccountView> {
+  return accountView(deps.db, await getAccountOrThrow(deps.db, who.address), who.roles);
+}

@@ -1,0 +1,199 @@
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  importPKCS8,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { insertSigningKey, listSigningKeys, retireSigningKeys } from '../db/repositories/signing-keys.js';
+import { findSession } from '../db/repositories/sessions.js';
+import { AppError } from '../errors.js';
+
+/** Pinned: tokens with any other `alg` (including `none` and HS256 key confusion) are refused. */
+export const SESSION_ALG = 'ES256';
+const TOKEN_TYPE = 'JWT';
+const RELOAD_INTERVAL_MS = 5_000;
+
+export interface SessionClaims {
+  address: `0x${string}`;
+  sid: string;
+  roles: string[];
+  exp: number;
+}
+
+interface LoadedKey {
+  kid: string;
+  privateKey: CryptoKey | null;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+  retiredAt: number | null;
+}
+
+export interface SessionSigner {
+  sign(claims: { address: string; sid: string; roles: string[]; expiresAt: Date }): Promise<string>;
+  /** Verifies signature, alg, typ, iss, aud and exp, then that the session row is live. */
+  verify(token: string): Promise<SessionClaims>;
+  jwks(): { keys: JWK[] };
+  /** Generates a new signing key; tokens signed by older keys verify until they expire. */
+  rotate(): Promise<string>;
+}
+
+async function publicJwkOf(privateJwk: JWK): Promise<JWK> {
+  const { d: _d, ...pub } = privateJwk;
+  return { ...pub, alg: SESSION_ALG, use: 'sig' };
+}
+
+async function importConfiguredKey(material: string): Promise<JWK> {
+  const trimmed = material.trim();
+  const key = trimmed.startsWith('{')
+    ? ((await importJWK(JSON.parse(trimmed) as JWK, SESSION_ALG, { extractable: true })) as CryptoKey)
+    : await importPKCS8(trimmed, SESSION_ALG, { extractable: true });
+  return exportJWK(key);
+}
+
+async function newPrivateJwk(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(SESSION_ALG, { extractable: true });
+  return exportJWK(privateKey);
+}
+
+async function toLoaded(row: { kid: string; private_jwk: string; public_jwk: string; retired_at: number | null }): Promise<LoadedKey> {
+  const publicJwk = JSON.parse(row.public_jwk) as JWK;
+  return {
+    kid: row.kid,
+    privateKey: row.retired_at === null ? ((await importJWK(JSON.parse(row.private_jwk) as JWK, SESSION_ALG)) as CryptoKey) : null,
+    publicKey: (await importJWK(publicJwk, SESSION_ALG)) as CryptoKey,
+    publicJwk,
+    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+  };
+}
+
+export async function createSessionSigner(opts: {
+  db: Kysely<Database>;
+  clock: Clock;
+  issuer: string;
+  audience: string;
+  sessionTtlSeconds: number;
+  configuredPrivateKey?: string;
+}): Promise<SessionSigner> {
+  const { db, clock, issuer, audience } = opts;
+  let keys: LoadedKey[] = [];
+  let lastReload = 0;
+
+  async function store(privateJwk: JWK): Promise<string> {
+    const publicJwk = await publicJwkOf(privateJwk);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    await insertSigningKey(db, {
+      kid,
+      alg: SESSION_ALG,
+      private_jwk: JSON.stringify(privateJwk),
+      public_jwk: JSON.stringify({ ...publicJwk, kid }),
+      created_at: clock.now().getTime(),
+      retired_at: null,
+    });
+    return kid;
+  }
+
+  async function reload(): Promise<void> {
+    const rows = await listSigningKeys(db);
+    // Retired keys stay published for one session lifetime so tokens they signed still verify.
+    const horizon = clock.now().getTime() - opts.sessionTtlSeconds * 1000;
+    const live = rows.filter((r) => r.retired_at === null || Number(r.retired_at) > horizon);
+    keys = await Promise.all(live.map(toLoaded));
+    lastReload = clock.now().getTime();
+  }
+
+  if (opts.configuredPrivateKey) {
+    const kid = await store(await importConfiguredKey(opts.configuredPrivateKey));
+    await retireSigningKeys(db, kid, clock.now().getTime());
+    // A configured key that was retired earlier becomes active again.
+    await db.updateTable('signing_keys').set({ retired_at: null }).where('kid', '=', kid).execute();
+  }
+  await reload();
+  if (!keys.some((k) => k.privateKey)) {
+    await store(await newPrivateJwk());
+    await reload();
+  }
+
+  function activeKey(): LoadedKey {
+    const k = keys.find((x) => x.privateKey !== null);
+    if (!k) throw new AppError('internal_error', 'No active session signing key.');
+    return k;
+  }
+
+  return {
+    async sign({ address, sid, roles, expiresAt }) {
+      const key = activeKey();
+      const now = clock.now();
+      return new SignJWT({ sid, roles })
+        .setProtectedHeader({ alg: SESSION_ALG, kid: key.kid, typ: TOKEN_TYPE })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(address)
+        .setIssuedAt(Math.floor(now.getTime() / 1000))
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .sign(key.privateKey as CryptoKey);
+    },
+
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        const res = await jwtVerify(
+          token,
+          async (header) => {
+            let k = keys.find((x) => x.kid === header.kid);
+            // Another instance may have rotated the signing key: reload, at most every few seconds.
+            if (!k && clock.now().getTime() - lastReload > RELOAD_INTERVAL_MS) {
+              await reload();
+              k = keys.find((x) => x.kid === header.kid);
+            }
+            if (!k) throw new Error('unknown kid');
+            return k.publicKey;
+          },
+          {
+            algorithms: [SESSION_ALG],
+            issuer,
+            audience,
+            typ: TOKEN_TYPE,
+            currentDate: clock.now(),
+            requiredClaims: ['sub', 'sid', 'exp', 'iat'],
+          },
+        );
+        payload = res.payload;
+      } catch {
+        throw new AppError('invalid_session');
+      }
+      const sid = payload.sid;
+      const sub = payload.sub;
+      const roles = payload.roles;
+      if (typeof sid !== 'string' || typeof sub !== 'string' || !Array.isArray(roles)) {
+        throw new AppError('invalid_session');
+      }
+      // Why: JWTs are otherwise valid until exp; the session row makes logout take effect at once.
+      const row = await findSession(db, sid);
+      const now = clock.now().getTime();
+      if (!row || row.revoked_at !== null || Number(row.expires_at) <= now || row.address !== sub) {
+        throw new AppError('invalid_session');
+      }
+      return { address: sub as `0x${string}`, sid, roles: roles.map(String), exp: payload.exp as number };
+    },
+
+    jwks() {
+      return { keys: keys.map((k) => k.publicJwk) };
+    },
+
+    async rotate() {
+      const kid = await store(await newPrivateJwk());
+      await retireSigningKeys(db, kid, clock.now().getTime());
+      await reload();
+      return kid;
+    },
+  };
+}
