@@ -29,6 +29,16 @@ export interface SiweFields {
  * verifies: it checks the exact bytes it received.
  */
 export function buildSiweMessage(f: SiweFields): string {
+  // Why: untyped callers (the console's JavaScript, JSON input) can omit fields, and a template would
+  // then write "undefined", which the grammar accepts as a domain or a nonce.
+  for (const key of ['domain', 'address', 'uri', 'version', 'nonce', 'issuedAt'] as const) {
+    if (typeof f[key] !== 'string' || f[key] === '') {
+      throw new AppError('invalid_siwe_message', `The ${key} field is required.`, { extra: { param: key } });
+    }
+  }
+  if (!Number.isSafeInteger(f.chainId)) {
+    throw new AppError('invalid_siwe_message', 'The chainId field must be an integer.', { extra: { param: 'chainId' } });
+  }
   const head = `${f.scheme ? `${f.scheme}://` : ''}${f.domain} wants you to sign in with your Ethereum account:`;
   const lines = [head, f.address, ''];
   if (f.statement !== undefined) lines.push(f.statement, '');
