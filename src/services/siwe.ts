@@ -53,6 +53,11 @@ export function buildSiweMessage(f: SiweFields): string {
 export interface SiwePolicy {
   /** Accepted `domain` values (host[:port]). */
   domains: string[];
+  /**
+   * The scheme of the service's origin ('https'); a message that names another scheme is refused.
+   * Absent: any http(s) scheme (conformance vectors only).
+   */
+  scheme?: string;
   /** Accepted origins of the `uri` field; null skips the check (conformance vectors only). */
   uriOrigins: string[] | null;
   chainIds: number[];
@@ -104,8 +109,12 @@ export function checkSiweMessage(message: string, policy: SiwePolicy): CheckedSi
       extra: { param: 'message' },
     });
   }
-  if (parsed.scheme !== undefined && parsed.scheme !== 'https' && parsed.scheme !== 'http') {
-    throw new AppError('siwe_domain_mismatch', 'The message scheme is not accepted here.');
+  // Why: the wallet compares scheme://domain with the page asking for the signature, so an
+  // "http://" message can be obtained by whoever controls plain-HTTP traffic to our host name; it
+  // must not sign in to an https service.
+  const schemes = policy.scheme !== undefined ? [policy.scheme] : ['https', 'http'];
+  if (parsed.scheme !== undefined && !schemes.includes(parsed.scheme)) {
+    throw new AppError('siwe_domain_mismatch', `The message scheme "${parsed.scheme}" is not accepted here.`);
   }
   // Why: the domain binds the signature to this site, so a message signed for a phishing site fails.
   if (!policy.domains.includes(parsed.domain)) {
