@@ -109,6 +109,13 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     await expectError(await verify(h, message, signature), 401, 'siwe_nonce_invalid');
   });
 
+  it('signs in a new wallet twice at once (two nonces) without a conflict', async () => {
+    const newcomer = newWallet();
+    const [a, b] = await Promise.all([fresh({}, newcomer), fresh({}, newcomer)]);
+    const results = await Promise.all([verify(h, a.message, a.signature), verify(h, b.message, b.signature)]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+  });
+
   it('lets exactly one of two concurrent verifications with one nonce succeed', async () => {
     const { message, signature } = await fresh();
     const results = await Promise.all([verify(h, message, signature), verify(h, message, signature)]);
@@ -139,6 +146,16 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     expect((await verify(h, good, await wallet.signMessage({ message: good }))).status).toBe(200);
   });
 
+  it('accepts an explicit scheme equal to the service origin and refuses any other', async () => {
+    const ok = await fresh({ scheme: 'http' });
+    expect(ok.message.startsWith(`http://${TEST_DOMAIN} wants you`)).toBe(true);
+    expect((await verify(h, ok.message, ok.signature)).status).toBe(200);
+    for (const scheme of ['https', 'ftp']) {
+      const { message, signature } = await fresh({ scheme });
+      await expectError(await verify(h, message, signature), 401, 'siwe_domain_mismatch');
+    }
+  });
+
   it('rejects a message whose uri is another origin (siwe_uri_mismatch)', async () => {
     for (const uri of ['https://evil.example/login', 'https://localhost:8787', 'http://localhost:9999', 'urn:uuid:8f0e3a52-1c4b-4e2b-9e1c-2d8a6b0c7f11']) {
       const { message, signature } = await fresh({ uri });
@@ -149,6 +166,11 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
   it('accepts a uri with a path on our origin', async () => {
     const { message, signature } = await fresh({ uri: `${TEST_ORIGIN}/console/login?next=%2Fkeys` });
     expect((await verify(h, message, signature)).status).toBe(200);
+  });
+
+  it('refuses a Version other than 1 in the grammar (invalid_siwe_message)', async () => {
+    const { message, signature } = await fresh({ version: '2' });
+    await expectError(await verify(h, message, signature), 400, 'invalid_siwe_message');
   });
 
   it('rejects a chain id that is not allowed (siwe_chain_not_allowed)', async () => {
@@ -255,6 +277,34 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     const { message } = await fresh();
     const tampered = `${message}\nResources:\n- not a uri`;
     await expectError(await verify(h, tampered, await wallet.signMessage({ message: tampered })), 400, 'invalid_siwe_message');
+  });
+
+  describe('behind https', () => {
+    const publicUrl = 'https://keys.example.org';
+    let hs: Harness;
+    beforeAll(async () => {
+      hs = await target.start({ env: { PUBLIC_URL: publicUrl } });
+    });
+    afterAll(async () => hs.close());
+
+    async function attempt(overrides: Parameters<typeof siweText>[3]): Promise<Response> {
+      const nonce = await getNonce(hs);
+      const message = siweText(wallet.address, nonce, hs.clock!.now(), { domain: 'keys.example.org', uri: publicUrl, ...overrides });
+      return verify(hs, message, await wallet.signMessage({ message }));
+    }
+
+    it('accepts a message without a scheme or with https', async () => {
+      expect((await attempt({})).status).toBe(200);
+      expect((await attempt({ scheme: 'https' })).status).toBe(200);
+    });
+
+    it('rejects an http:// message, which a plain-HTTP man in the middle could have obtained', async () => {
+      await expectError(await attempt({ scheme: 'http' }), 401, 'siwe_domain_mismatch');
+    });
+
+    it('rejects the http origin as uri', async () => {
+      await expectError(await attempt({ uri: 'http://keys.example.org' }), 401, 'siwe_uri_mismatch');
+    });
   });
 
   // ---- request frame ----
