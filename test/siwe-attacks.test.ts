@@ -363,6 +363,19 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     }
   });
 
+  // KNOWN BUG, outside this branch's files: @hono/zod-openapi throws HTTPException(415) for a body
+  // without a JSON Content-Type, and toAppError in src/app.ts maps only 400 and 413, so the client
+  // gets 500 internal_error (and an "unhandled error" log line). Remove `.fails` once app.ts maps
+  // 415 to 400 invalid_request.
+  it.fails('refuses a body sent without a JSON Content-Type with 400 invalid_request, not 500', async () => {
+    const { message, signature } = await fresh();
+    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }]) {
+      const res = await h.request('/v1/auth/verify', { method: 'POST', headers, body: JSON.stringify({ message, signature }) });
+      const body = await expectError(res, 400, 'invalid_request');
+      expect(typeof body.error.param).toBe('string');
+    }
+  });
+
   it('refuses a JSON body that is not an object', async () => {
     for (const payload of [[], 'message', null]) {
       await expectError(await post(h, '/v1/auth/verify', payload), 400, 'invalid_request');
