@@ -6,7 +6,10 @@ import {
   createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
+  exportJWK,
+  exportPKCS8,
   exportSPKI,
+  calculateJwkThumbprint,
   generateKeyPair,
   importJWK,
   jwtVerify,
@@ -253,10 +256,13 @@ describe.each(targets())('session tokens on $name', (target) => {
 
 describe('session signing key persistence (SQLite file)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-sessions-'));
-  const env = { DATABASE_URL: `file:${join(dir, 'keys.db')}` };
+  let n = 0;
+  // One database file per test, shared only by that test's two service instances.
+  const fileEnv = () => ({ DATABASE_URL: `file:${join(dir, `keys-${++n}.db`)}` });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps the signing key across a restart, so old tokens stay valid', async () => {
+    const env = fileEnv();
     const clock = new ManualClock(new Date());
     const first = await sqliteTarget.start({ env, clock });
     const s = await signIn(first);
@@ -275,7 +281,33 @@ describe('session signing key persistence (SQLite file)', () => {
     }
   });
 
+  it('switches to a configured JWT_PRIVATE_KEY on restart while tokens of the old key stay valid', async () => {
+    const env = fileEnv();
+    const clock = new ManualClock(new Date());
+    const first = await sqliteTarget.start({ env, clock });
+    const before = await signIn(first);
+    await first.close();
+
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const pem = await exportPKCS8(privateKey);
+    const second = await sqliteTarget.start({ env: { ...env, JWT_PRIVATE_KEY: pem }, clock });
+    try {
+      const after = await signIn(second);
+      const configuredKid = await calculateJwkThumbprint(await exportJWK(publicKey));
+      expect(decodeProtectedHeader(after.token).kid).toBe(configuredKid);
+      // The new token is signed by the configured key, verifiable with nothing but its public half.
+      await jwtVerify(after.token, publicKey, { issuer: TEST_ORIGIN, audience: TEST_ORIGIN, currentDate: clock.now() });
+      const kids = (await json<{ keys: JWK[] }>(await get(second, '/.well-known/jwks.json'))).keys.map((k) => k.kid);
+      expect(kids).toContain(configuredKid);
+      expect(kids).toContain(decodeProtectedHeader(before.token).kid);
+      expect((await me(second, before.token)).status).toBe(200);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('keeps revocations across a restart', async () => {
+    const env = fileEnv();
     const clock = new ManualClock(new Date());
     const first = await sqliteTarget.start({ env, clock });
     const s = await signIn(first);

@@ -369,7 +369,7 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
   // 415 to 400 invalid_request.
   it.fails('refuses a body sent without a JSON Content-Type with 400 invalid_request, not 500', async () => {
     const { message, signature } = await fresh();
-    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }]) {
+    for (const headers of [{} as Record<string, string>, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }]) {
       const res = await h.request('/v1/auth/verify', { method: 'POST', headers, body: JSON.stringify({ message, signature }) });
       const body = await expectError(res, 400, 'invalid_request');
       expect(typeof body.error.param).toBe('string');
