@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrivateKeyAccount } from 'viem/accounts';
+import { countNonces } from '../src/db/repositories/nonces.js';
 import { NONCE_TTL_MS } from '../src/services/auth.js';
 import { get, getNonce, json, newWallet, post, siweText, targets, TEST_DOMAIN, TEST_ORIGIN, type Harness } from './support/harness.js';
 
@@ -92,6 +93,17 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     const { message, signature } = await fresh();
     h.clock!.advance(NONCE_TTL_MS + 1);
     await expectError(await verify(h, message, signature), 401, 'siwe_nonce_invalid');
+  });
+
+  it('purges expired nonces, so unused ones cannot pile up', async () => {
+    for (let i = 0; i < 3; i++) await getNonce(h);
+    expect(await countNonces(h.service!.db)).toBeGreaterThanOrEqual(3);
+    h.clock!.advance(NONCE_TTL_MS + 60_000);
+    const survivor = await getNonce(h);
+    expect(await countNonces(h.service!.db)).toBe(1);
+    // The purge did not take the fresh nonce with it.
+    const message = siweText(wallet.address, survivor, now());
+    expect((await verify(h, message, await wallet.signMessage({ message }))).status).toBe(200);
   });
 
   it('rejects a message whose Issued At predates its nonce by more than the skew', async () => {
