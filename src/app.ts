@@ -6,6 +6,7 @@ import { accessLog } from './middleware/access-log.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { authRoutes } from './routes/auth.js';
+import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', opsRoutes(deps));
   app.route('/', authRoutes(deps));
+  app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
