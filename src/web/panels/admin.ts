@@ -69,7 +69,7 @@ function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
   }
 
   async function load(): Promise<void> {
-    const page = await ctx.api.get<Page<Application>>(`/v1/admin/trial/applications?status=${enc(filter.value)}`);
+    const page = await ctx.api.get<Page<Application>>(`/v1/admin/trial/applications?limit=100&status=${enc(filter.value)}`);
     replace(list, page.data.length === 0 ? h('p', { class: 'empty' }, `No ${filter.value} applications.`) : h('div', { class: 'applications' }, ...page.data.map(card)));
   }
 

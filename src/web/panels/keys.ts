@@ -21,7 +21,7 @@ function optionalInt(form: HTMLFormElement, name: string): number | undefined {
 
 function createKeyBody(ctx: Ctx): HTMLElement[] {
   const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
-  const description = h('input', { name: 'description', maxlength: 500, autocomplete: 'off' });
+  const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
   const scopeName = uid('scopes');
   const scopes = h(
     'fieldset',
