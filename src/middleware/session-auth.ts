@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { hashSecret, parseSecret } from '../services/key-format.js';
 import type { Scope } from '../services/keys.js';
+import { rolesFor } from '../services/accounts.js';
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -35,7 +36,8 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
       c.set('auth', { kind: 'key', address: key.account as `0x${string}`, roles: ['user'], keyId: key.id, scopes });
     } else {
       const claims = await deps.sessions.verify(token);
-      c.set('auth', { kind: 'session', address: claims.address, roles: claims.roles, sid: claims.sid });
+      // Roles follow ADMIN_ADDRESSES now, not as they were at sign-in: removing an admin takes effect at once.
+      c.set('auth', { kind: 'session', address: claims.address, roles: rolesFor(claims.address, deps.config.adminAddresses), sid: claims.sid });
     }
     await next();
   };
