@@ -79,6 +79,8 @@ export interface Domain {
   name: string;
   visibility: 'network' | 'public';
   owner: string;
+  /** Recognisable end of the current token (the token itself is shown once). */
+  token_hint?: string;
   created_at: string;
 }
 

@@ -67,8 +67,9 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     return secret;
   }
 
-  async function registerDomain(page: Page, name: string): Promise<string> {
+  async function registerDomain(page: Page, name: string, visibility?: 'public' | 'network'): Promise<string> {
     await page.locator('[data-tab="domains"]').click();
+    if (visibility) await page.getByLabel('Visibility').selectOption(visibility);
     await page.getByLabel('Domain name').fill(name);
     await page.getByRole('button', { name: 'Register domain' }).click();
     return readSecretAndClose(page);
@@ -178,6 +179,12 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const res = await verify(domainToken, secret);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ valid: true, code: 'valid', type: 'network', account: wallet.address });
+
+    // The account's own activity lists what just happened.
+    await page.locator('[data-tab="activity"]').click();
+    await page.locator('tr[data-action-name="key.create"]').waitFor();
+    expect(await page.locator('tr[data-action-name="domain.create"]').count()).toBe(1);
+    await screenshot(page, '08-activity');
     expect(problems).toEqual([]);
   });
 
@@ -218,7 +225,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect((await verify(domainToken, created.body.key)).body.valid).toBe(true);
 
     await page.getByRole('button', { name: 'Delete key short-lived' }).click();
-    await screenshot(page, '08-delete-confirmation');
+    await screenshot(page, '09-delete-confirmation');
     await page.locator('dialog[open]').getByRole('button', { name: 'Cancel' }).click();
     await page.locator('dialog[open]').waitFor({ state: 'detached' });
     expect(await row.count()).toBe(1);
@@ -237,7 +244,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await u.page.getByLabel('Contact (optional)').fill('dev@example.org');
     await u.page.getByRole('button', { name: 'Apply for the free trial' }).click();
     await u.page.locator('[data-trial-status="pending"]').waitFor();
-    await screenshot(u.page, '09-trial-pending');
+    await screenshot(u.page, '10-trial-pending');
 
     // The admin signs in from its own browser context (its own storage and wallet).
     const a = await signInWith(admin);
@@ -247,18 +254,18 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await card.waitFor();
     expect(await card.textContent()).toContain('wallet-native chat app');
     await card.getByLabel('Credits to grant').fill('5000');
-    await screenshot(a.page, '10-admin-applications');
+    await screenshot(a.page, '11-admin-applications');
     await card.getByRole('button', { name: `Approve application of ${user.address}` }).click();
     await card.waitFor({ state: 'detached' });
     await a.page.getByRole('button', { name: 'Refresh' }).nth(1).click();
     await a.page.locator('tr[data-action-name="trial.approve"]').first().waitFor();
-    await screenshot(a.page, '11-admin-audit');
+    await screenshot(a.page, '12-admin-audit');
 
     await u.page.getByRole('button', { name: 'Refresh status' }).click();
     await u.page.locator('[data-trial-status="approved"]').waitFor();
     expect(await u.page.getByTestId('trial-credits').textContent()).toBe('5,000');
     expect(await u.page.getByTestId('header-credits').textContent()).toBe('5,000 credits');
-    await screenshot(u.page, '12-trial-approved');
+    await screenshot(u.page, '13-trial-approved');
 
     await u.page.locator('[data-tab="keys"]').click();
     await u.page.getByRole('button', { name: 'Create key' }).click();
@@ -268,6 +275,31 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const secret = await readSecretAndClose(u.page);
     expect(secret).toMatch(/^sk_dev_/);
     expect(await keyRow(u.page, 'dev-key').textContent()).toContain('developer');
+
+    // Developer keys work on public domains, which only admins can register.
+    const publicToken = await registerDomain(a.page, 'public.console.test', 'public');
+    expect(await a.page.locator('tr[data-domain="public.console.test"]').textContent()).toContain('public');
+    expect((await verify(publicToken, secret)).body).toMatchObject({ valid: true, type: 'developer', account: user.address });
+    expect(u.problems).toEqual([]);
+    expect(a.problems).toEqual([]);
+  });
+
+  it('lets an admin reject an application with a reason that the applicant then reads', async () => {
+    const user = new TestWallet();
+    const u = await signInWith(user);
+    expect((await call('/v1/trial/applications', { token: (await storedToken(u.page)) as string, body: { use_case: 'Spam bot.' } })).status).toBe(201);
+
+    const a = await signInWith(admin);
+    await a.page.locator('[data-tab="admin"]').click();
+    const card = a.page.locator(`article[data-application="${user.address}"]`);
+    await card.getByRole('button', { name: `Reject application of ${user.address}` }).click();
+    await a.page.getByLabel('Reason (shown to the applicant)').fill('Automated traffic is not eligible.');
+    await a.page.getByRole('button', { name: 'Reject application', exact: true }).click();
+    await card.waitFor({ state: 'detached' });
+
+    await u.page.locator('[data-tab="trial"]').click();
+    await u.page.locator('form[data-form="trial"]').waitFor();
+    expect(await u.page.locator('form[data-form="trial"]').textContent()).toContain('Your previous application was declined: Automated traffic is not eligible.');
     expect(u.problems).toEqual([]);
     expect(a.problems).toEqual([]);
   });
@@ -279,7 +311,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await signInState(page, 'wrong-chain');
     expect(await page.getByTestId('wallet-chain').textContent()).toBe('Polygon (chain 137)');
     expect(await page.locator('[data-switch-chain]').count()).toBe(2);
-    await screenshot(page, '13-wrong-chain');
+    await screenshot(page, '14-wrong-chain');
     expect(wallet.calls).not.toContain('personal_sign');
 
     wallet.rejectNext('wallet_switchEthereumChain');
@@ -306,7 +338,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(await alert.textContent()).toContain('You rejected the signature request in your wallet. Nothing was signed.');
     await signInState(page, 'ready');
     expect(await storedToken(page)).toBeNull();
-    await screenshot(page, '14-signature-rejected');
+    await screenshot(page, '15-signature-rejected');
 
     await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
     await signedIn(page);
@@ -331,7 +363,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await keyRow(page, 'phone-key').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await screenshot(page, '15-phone-keys');
+    await screenshot(page, '16-phone-keys');
     expect(problems).toEqual([]);
   });
 });

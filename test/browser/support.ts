@@ -216,8 +216,13 @@ export async function installWallets(context: BrowserContext, wallets: { wallet:
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
-  // The status toast would cover content in a full-page capture.
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true, style: '.toast { display: none !important; }' });
+  // The status toast would cover content in a full-page capture; an empty toast is hidden. (The
+  // screenshot `style` option would inject an inline style, which the page's CSP rightly refuses.)
+  await page.evaluate(() => {
+    const toast = document.getElementById('status');
+    if (toast) toast.textContent = '';
+  });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
 /** Collects CSP violations and page errors so a test can assert there were none. */

@@ -25,7 +25,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   }
 
   async function load(): Promise<void> {
-    const page = await ctx.api.get<Page<Domain>>('/v1/domains');
+    const page = await ctx.api.get<Page<Domain>>('/v1/domains?limit=100');
     if (page.data.length === 0) {
       replace(list, h('p', { class: 'empty' }, 'No domains registered yet.'));
       return;
@@ -37,6 +37,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
         [
           { label: 'Name', cell: (d) => h('strong', null, d.name) },
           { label: 'Visibility', cell: (d) => badge(d.visibility) },
+          { label: 'Token', cell: (d) => (d.token_hint ? h('code', null, d.token_hint) : '—') },
           ...(isAdmin ? [{ label: 'Owner', cell: (d: Domain) => h('code', { title: d.owner }, shortAddress(d.owner)) }] : []),
           { label: 'Created', cell: (d) => fmtTime(d.created_at) },
           { label: 'Actions', cell: actions },

@@ -138,9 +138,9 @@ export function keysPanel(ctx: Ctx): HTMLElement {
       table<ApiKey>(
         'Your API keys',
         [
-          { label: 'Name', cell: (k) => h('span', null, h('strong', null, k.name), k.description ? h('small', { class: 'block' }, k.description) : null) },
+          { label: 'Name', cell: (k) => h('span', null, h('strong', { class: 'nowrap' }, k.name), k.description ? h('small', { class: 'block' }, k.description) : null) },
           { label: 'Type', cell: (k) => badge(k.type) },
-          { label: 'Key', cell: (k) => h('code', null, k.hint) },
+          { label: 'Key', cell: (k) => h('code', { class: 'nowrap' }, k.hint) },
           { label: 'Scopes', cell: (k) => h('span', { class: 'scopes' }, k.scopes.join(' ')) },
           { label: 'Status', cell: (k) => badge(k.status, k.status === 'active' ? 'ok' : 'off') },
           { label: 'Today', cell: (k) => fmtInt(k.usage?.today), className: 'num' },

@@ -39,8 +39,6 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
         if (contact.value.trim()) payload.contact = contact.value.trim();
         await ctx.api.post<Application>('/v1/trial/applications', payload);
         announce('Application sent.');
-        await ctx.refreshAccount();
-        onChanged();
         await load();
       });
     });
@@ -48,7 +46,9 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
   }
 
   async function load(): Promise<void> {
-    const account = ctx.account();
+    // The review happens elsewhere (an admin's console), so read the account afresh every time.
+    const account = await ctx.refreshAccount();
+    onChanged();
     const app = account.trial.status === 'none' ? null : await mine();
     const status = app?.status ?? account.trial.status;
     if (account.plan === 'developer' || status === 'approved') {
@@ -71,13 +71,7 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
   }
 
   const refresh = h('button', { type: 'button' }, 'Refresh status');
-  refresh.addEventListener('click', () =>
-    void busy(refresh, errors, async () => {
-      await ctx.refreshAccount();
-      onChanged();
-      await load();
-    }),
-  );
+  refresh.addEventListener('click', () => void busy(refresh, errors, load));
   void busy(null, errors, load);
   return section('Free trial', errors.el, body, h('div', { class: 'toolbar' }, refresh));
 }
