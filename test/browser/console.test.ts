@@ -216,6 +216,17 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     const row = keyRow(page, 'short-lived');
 
+    // Errors read as the API's own message, inside the dialog that caused them.
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('short-lived');
+    await page.getByRole('button', { name: 'Create key', exact: true }).last().click();
+    const alert = page.locator('dialog[open] [role="alert"]');
+    await alert.waitFor();
+    const again = await call('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'short-lived' } });
+    expect(again.body.error.code).toBe('name_taken');
+    expect(await alert.textContent()).toContain(again.body.error.message);
+    await page.locator('dialog[open]').getByRole('button', { name: 'Cancel' }).click();
+
     await page.getByRole('button', { name: 'Disable key short-lived' }).click();
     await page.getByRole('button', { name: 'Enable key short-lived' }).waitFor();
     expect(await row.textContent()).toContain('disabled');
@@ -302,6 +313,25 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(await u.page.locator('form[data-form="trial"]').textContent()).toContain('Your previous application was declined: Automated traffic is not eligible.');
     expect(u.problems).toEqual([]);
     expect(a.problems).toEqual([]);
+  });
+
+  it('warns when opened at another origin than PUBLIC_URL and shows the service refusing the sign-in', async () => {
+    const wallet = new TestWallet();
+    const context = await browser.newContext();
+    contexts.push(context);
+    await installWallets(context, [{ wallet }]);
+    const page = await context.newPage();
+    const other = server.origin.replace('127.0.0.1', 'localhost');
+    await page.goto(`${other}/`);
+    const warning = page.getByTestId('origin-notice');
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain(`This service accepts sign-in at ${server.origin}`);
+    await page.getByRole('button', { name: wallet.name }).click();
+    const alert = page.locator('[data-wallet-error="other"]');
+    await alert.waitFor();
+    // The service's siwe_domain_mismatch message, as it wrote it.
+    expect(await alert.textContent()).toMatch(new RegExp(`domain.*${new URL(other).host}`));
+    expect(await storedToken(page)).toBeNull();
   });
 
   it('explains a wrong chain, offers a switch to an allowed chain, and signs in after it', async () => {
