@@ -188,7 +188,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it('rotates a key: the old secret stops working and the new one verifies', async () => {
+  it('rotates a key and a domain token (each old secret dies at once) and deletes the domain', async () => {
     const wallet = new TestWallet();
     const { page, problems } = await signInWith(wallet);
     const domainToken = await registerDomain(page, 'node-2.console.test');
@@ -204,6 +204,18 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(fresh).not.toBe(created.body.key);
     expect((await verify(domainToken, created.body.key)).body.valid).toBe(false);
     expect((await verify(domainToken, fresh)).body).toMatchObject({ valid: true, key_id: created.body.id });
+
+    // The domain's token rotates the same way: the old one dies at once.
+    await page.locator('[data-tab="domains"]').click();
+    await page.getByRole('button', { name: 'Rotate token of node-2.console.test' }).click();
+    await page.getByRole('button', { name: 'Rotate token', exact: true }).click();
+    const newToken = await readSecretAndClose(page);
+    expect((await verify(domainToken, fresh)).status).toBe(401);
+    expect((await verify(newToken, fresh)).body.valid).toBe(true);
+    await page.getByRole('button', { name: 'Delete domain node-2.console.test' }).click();
+    await page.getByRole('button', { name: 'Delete domain', exact: true }).click();
+    await page.locator('tr[data-domain="node-2.console.test"]').waitFor({ state: 'detached' });
+    expect((await verify(newToken, fresh)).status).toBe(401);
     expect(problems).toEqual([]);
   });
 
@@ -295,7 +307,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(a.problems).toEqual([]);
   });
 
-  it('lets an admin reject an application with a reason that the applicant then reads', async () => {
+  it('lets an admin reject an application with a reason the applicant reads, and grant credits by hand', async () => {
     const user = new TestWallet();
     const u = await signInWith(user);
     expect((await call('/v1/trial/applications', { token: (await storedToken(u.page)) as string, body: { use_case: 'Spam bot.' } })).status).toBe(201);
@@ -308,8 +320,16 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await a.page.getByRole('button', { name: 'Reject application', exact: true }).click();
     await card.waitFor({ state: 'detached' });
 
+    // Credits can be granted by hand too; the applicant's header shows the new balance.
+    await a.page.getByLabel('Account address').fill(user.address);
+    await a.page.getByLabel('Change (+/-)').fill('250');
+    await a.page.getByLabel('Reason', { exact: true }).fill('Hackathon participant');
+    await a.page.getByRole('button', { name: 'Change credits' }).click();
+    await a.page.getByText(`${user.address} now has 250 credits.`).waitFor();
+
     await u.page.locator('[data-tab="trial"]').click();
     await u.page.locator('form[data-form="trial"]').waitFor();
+    expect(await u.page.getByTestId('header-credits').textContent()).toBe('250 credits');
     expect(await u.page.locator('form[data-form="trial"]').textContent()).toContain('Your previous application was declined: Automated traffic is not eligible.');
     expect(u.problems).toEqual([]);
     expect(a.problems).toEqual([]);
