@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, TestWallet, chromiumAvailable, installWallets, launchChromium, screenshot, startServer, storedToken, watchProblems, type TestServer } from './support.js';
 
 if (!chromiumAvailable) {
@@ -21,6 +21,10 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
   beforeAll(async () => {
     server = await startServer({ ADMIN_ADDRESSES: admin.address, SIWE_CHAIN_IDS: '1,11155111', TRIAL_CREDITS: '100000' });
     browser = await launchChromium();
+  });
+  afterEach(async () => {
+    // Two cores are shared with other suites: free each test's pages as soon as it ends.
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
   });
   afterAll(async () => {
     await browser?.close();
