@@ -116,6 +116,13 @@ suite(`EIP-4361 conformance vectors${haveVectors ? '' : ` (skipped: ${vectorsDir
     });
   });
 
+  describe('parsing_positive.json: buildSiweMessage writes the exact vector text from its fields', () => {
+    it.each(cases<{ message: string; fields: Fields }>('parsing_positive.json'))('%s', (_name, v) => {
+      const fields = Object.fromEntries(Object.entries(v.fields).filter(([, x]) => x !== null)) as unknown as SiweFields;
+      expect(buildSiweMessage(fields)).toBe(v.message);
+    });
+  });
+
   describe('parsing_negative.json: checkSiweMessage refuses with invalid_siwe_message', () => {
     it.each(cases<string>('parsing_negative.json'))('%s', (_name, message) => {
       expect(codeOf(() => checkSiweMessage(message, permissive(message)))).toBe('invalid_siwe_message');

@@ -40,8 +40,10 @@ export function buildSiweMessage(f: SiweFields): string {
     throw new AppError('invalid_siwe_message', 'The chainId field must be an integer.', { extra: { param: 'chainId' } });
   }
   const head = `${f.scheme ? `${f.scheme}://` : ''}${f.domain} wants you to sign in with your Ethereum account:`;
+  // The grammar: address LF LF [ statement LF ] LF, so a message without a statement has two blank lines.
   const lines = [head, f.address, ''];
-  if (f.statement !== undefined) lines.push(f.statement, '');
+  if (f.statement !== undefined) lines.push(f.statement);
+  lines.push('');
   lines.push(`URI: ${f.uri}`, `Version: ${f.version}`, `Chain ID: ${f.chainId}`, `Nonce: ${f.nonce}`, `Issued At: ${f.issuedAt}`);
   if (f.expirationTime) lines.push(`Expiration Time: ${f.expirationTime}`);
   if (f.notBefore) lines.push(`Not Before: ${f.notBefore}`);
