@@ -70,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(process.env);
       const svc = await startNodeServer(config);
       console.log(`listening on ${svc.url}`);
+      console.log(`console: ${config.publicUrl.replace(/\/+$/, '')}/ (sign in there: SIWE messages are bound to PUBLIC_URL)`);
       const stop = (): void => {
         void svc.close().then(() => process.exit(0));
       };

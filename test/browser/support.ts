@@ -51,7 +51,7 @@ export async function startServer(env: Env = {}): Promise<TestServer> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'console.db')}`, LOG_LEVEL: 'silent', ...env });
+    const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'console.db')}`, LOG_LEVEL: 'silent', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', ...env });
     try {
       const service = await startNodeServer(config);
       return {
