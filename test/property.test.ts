@@ -151,7 +151,7 @@ const paramValue = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.integer().map(String),
   fc.double().map(String),
-  fc.constantFrom('', '-1', '0', '1', '100', '101', '1e999', 'NaN', '0x10', ' 5', '%', '%ZZ', '%00', '..', '../..', 'null', '[]', '{}', '2026-01-15T12:00:00Z', '2026-02-30T00:00:00Z', 'a'.repeat(300)),
+  fc.constantFrom('', '-1', '0', '1', '100', '101', '1e999', 'NaN', '0x10', ' 5', '%', '%ZZ', '%00', 'a\u0000b', '..', '../..', 'null', '[]', '{}', '2026-01-15T12:00:00Z', '2026-02-30T00:00:00Z', 'a'.repeat(300)),
 );
 
 /** A request body: JSON values of every shape, objects with the route's own field names, and non-JSON text. */
@@ -482,6 +482,53 @@ describe.each(targets())('properties on $name', (target) => {
       expect(h.logs.filter((l) => l.includes('unhandled error'))).toEqual([]);
       // The inputs reached the handlers, not only the gates in front of them.
       for (const s of [200, 201, 204, 400, 401, 403, 404]) expect(statuses).toContain(s);
+    });
+
+    it('refuses a NUL character in any text field, query or path parameter with 400 naming it', async () => {
+      // Found by the fuzzer on PostgreSQL, whose text type cannot hold NUL: the insert failed with a 500.
+      const withBody = ops.filter((o) => validBody(o) !== null && o.path !== '/v1/auth/verify');
+      const target = fc.oneof(
+        fc.record({ where: fc.constant('body' as const), op: fc.constantFrom(...withBody), field: fc.nat(), pos: fc.nat() }),
+        fc.record({ where: fc.constant('query' as const), op: fc.constantFrom(...ops.filter((o) => o.method === 'GET' && o.queryParams.length)), field: fc.nat(), pos: fc.nat() }),
+        fc.record({ where: fc.constant('path' as const), op: fc.constantFrom(...ops.filter((o) => o.pathParams.length)), field: fc.nat(), pos: fc.nat() }),
+      );
+      await fc.assert(
+        fc.asyncProperty(target, async (t) => {
+          const { op } = t;
+          const withNul = (v: string): string => v.slice(0, t.pos % (v.length + 1)) + '\u0000' + v.slice(t.pos % (v.length + 1));
+          let path = op.path;
+          for (const name of op.pathParams) path = path.replace(`{${name}}`, encodeURIComponent(realValue(op.path, name)));
+          let body: string | undefined;
+          let param: string;
+          if (t.where === 'body') {
+            const b = validBody(op)!;
+            const strings = Object.keys(b).filter((k) => typeof b[k] === 'string' || Array.isArray(b[k]));
+            fc.pre(strings.length > 0);
+            param = strings[t.field % strings.length];
+            const v = b[param];
+            if (Array.isArray(v)) {
+              b[param] = [withNul(String(v[0]))];
+              param = `${param}.0`;
+            } else b[param] = withNul(v as string);
+            body = JSON.stringify(b);
+          } else if (t.where === 'query') {
+            param = op.queryParams[t.field % op.queryParams.length];
+            path += `?${param}=${encodeURIComponent(withNul('2026-01-15T12:00:00Z'))}`;
+          } else {
+            param = op.pathParams[t.field % op.pathParams.length];
+            path = op.path.replace(`{${param}}`, encodeURIComponent(withNul(realValue(op.path, param))));
+            for (const name of op.pathParams) path = path.replace(`{${name}}`, encodeURIComponent(realValue(op.path, name)));
+          }
+          const auth = preferredAuth(op)[0];
+          const res = await send(op.method, path, auth, 'application/json', body);
+          const text = await res.text();
+          expect(res.status, `${op.method} ${path} ${body ?? ''}: ${text}`).toBe(400);
+          // Either the field's own rule or the NUL rule refuses it; both name the field.
+          expect(JSON.parse(text).error, `${op.method} ${path} ${body ?? ''}`).toMatchObject({ code: 'invalid_request', param });
+          await afterRequest(op.method, path, res.status);
+        }),
+        { numRuns: 200 },
+      );
     });
 
     it('never answers a 5xx or a stack trace on random paths', async () => {

@@ -4,7 +4,7 @@ import { rateLimit } from '../middleware/rate-limit.js';
 import { requireSession } from '../middleware/session-auth.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
 import { MAX_SIWE_MESSAGE_BYTES } from '../services/siwe.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid, requestMeta } from './router.js';
 
 const NonceSchema = z.object({ nonce: z.string(), expires_at: z.string() }).openapi('Nonce');
 const VerifyBody = z
@@ -57,6 +57,9 @@ export function authRoutes(deps: AppDeps) {
       c.header('cache-control', 'no-store');
       return c.json({ token: res.token, expires_at: res.expiresAt.toISOString(), account: res.account }, 200);
     },
+    // A NUL in the message is a grammar error (invalid_siwe_message, as the contract names it); nothing
+    // of the message is stored as text, so the router's NUL rule is not needed here.
+    (result) => refuseInvalid(result),
   );
 
   r.openapi(

@@ -4,17 +4,48 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { RequestMeta } from '../services/audit.js';
 
-/** A sub-app whose zod validation failures become 400 invalid_request naming the field. */
+/** The path of the first string (value or key) holding a NUL character, or null. */
+function nulPath(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return [...path, k];
+    const found = nulPath(v, [...path, k]);
+    if (found) return found;
+  }
+  return null;
+}
+
+type HookResult = { success: true; data: unknown; target: string } | { success: false; error: z.ZodError; target: string };
+
+/** Zod validation failures become 400 invalid_request naming the field. */
+export function refuseInvalid(result: HookResult): undefined {
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const param = issue.path.length ? issue.path.join('.') : result.target;
+    throw new AppError('invalid_request', `Invalid ${param}: ${issue.message}`, { extra: { param } });
+  }
+  return undefined;
+}
+
+/**
+ * Validation failures and NUL characters become 400 invalid_request naming the field.
+ * Why NUL: PostgreSQL text cannot hold it (the insert or lookup fails, a 500) while SQLite can, so
+ * it is refused for every dialect alike, before any query.
+ */
+export function refuseInvalidOrNul(result: HookResult): undefined {
+  refuseInvalid(result);
+  const nul = result.success ? nulPath(result.data) : null;
+  if (nul) {
+    const param = nul.length ? nul.join('.') : result.target;
+    throw new AppError('invalid_request', `Invalid ${param}: must not contain NUL characters.`, { extra: { param } });
+  }
+  return undefined;
+}
+
+/** A sub-app whose routes refuse invalid input (and NUL characters) with 400 invalid_request. */
 export function newRouter(): OpenAPIHono<AppEnv> {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const issue = result.error.issues[0];
-        const param = issue.path.length ? issue.path.join('.') : result.target;
-        throw new AppError('invalid_request', `Invalid ${param}: ${issue.message}`, { extra: { param } });
-      }
-    },
-  });
+  return new OpenAPIHono<AppEnv>({ defaultHook: refuseInvalidOrNul });
 }
 
 export function requestMeta(c: Context<AppEnv>, deps: AppDeps): RequestMeta {
