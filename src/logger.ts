@@ -8,12 +8,23 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** One JSON object per line. Callers never pass secrets; fields are data, not format strings. */
+/** API keys and domain tokens ({prefix}_{dev|net|dom}_...) and compact JWTs (session tokens). */
+const SECRET_SHAPES = /([a-z][a-z0-9]{0,15}_(?:dev|net|dom)_)[0-9A-Za-z]{8,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+
+/**
+ * Masks anything shaped like a secret. Why: callers never log secrets on purpose, but request paths
+ * and error messages carry what clients send, and clients paste keys and tokens into URLs.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_SHAPES, (_m, head: string | undefined) => (head ? `${head}[redacted]` : '[redacted-jwt]'));
+}
+
+/** One JSON object per line, secrets masked. Callers never pass secrets; fields are data, not format strings. */
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => console.log(l)): Logger {
   const min = ORDER[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }));
+    write(redactSecrets(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -74,10 +74,14 @@ async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
   await ok(post(h, '/v1/keys', { name: 'made-by-key' }, adminKey.key), 201).then((b) => keep(b.key));
   await ok(get(h, '/v1/keys', rotatedAgain.key), 403);
 
-  // Misuse: keys in x-api-key, in the query string, in a cookie.
+  // Misuse: keys in x-api-key, in the query string, in the path, in x-request-id, in a cookie.
   await h.request(`/v1/keys?key=${rotatedAgain.key}&api_key=${adminKey.key}`, { headers: { authorization: `Bearer ${user.token}` } });
   await h.request('/v1/keys', { headers: { 'x-api-key': adminKey.key } });
-  await h.request(`/v1/nowhere?token=${user.token}`);
+  await h.request('/v1/me', { headers: { authorization: `Bearer ${user.token}`, 'x-request-id': adminKey.key } });
+  await h.request(`/v1/keys/${adminKey.key}`, { headers: { authorization: `Bearer ${user.token}` } });
+  await h.request(`/v1/nowhere/${rotatedAgain.key}?token=${user.token}`);
+  await h.request(`/v1/keys/${user.token}`, { headers: { authorization: `Bearer ${user.token}` } });
+  await h.request(`/v1/domains/x_${adminKey.key}`, { headers: { authorization: `Bearer ${user.token}` } });
   await h.request('/v1/me', { headers: { authorization: `Bearer ${user.token}`, cookie: `session=${user.token}` } });
 
   // Domains: create, rotate the token, verify and meter with it.
@@ -168,6 +172,9 @@ describe.each(targets())('logs on $name carry no secrets', (target) => {
     for (const l of h.logs) expect(() => JSON.parse(l)).not.toThrow();
     expect(h.logs.filter((l) => JSON.parse(l).request_id).length).toBeGreaterThan(50);
     expect(leaks(h.logs, secrets)).toEqual([]);
+    // The misuse requests were logged, with the secrets in their paths masked.
+    expect(h.logs.some((l) => l.includes('sk_net_[redacted]'))).toBe(true);
+    expect(h.logs.some((l) => l.includes('[redacted-jwt]'))).toBe(true);
   });
 });
 
@@ -182,5 +189,6 @@ describe('logs of the real Node server carry no secrets', () => {
     const secrets = await runFlows(srv.h, srv.url);
     expect(srv.h.logs.length).toBeGreaterThan(50);
     expect(leaks(srv.h.logs, secrets)).toEqual([]);
+    expect(srv.h.logs.some((l) => l.includes('sk_net_[redacted]'))).toBe(true);
   });
 });
