@@ -682,4 +682,65 @@ describe.each(targets())('properties on $name', (target) => {
       );
     });
   });
+  describe('credit balances', () => {
+    let h: Harness;
+    let admin: SignedIn;
+    beforeAll(async () => {
+      h = await target.start();
+      admin = await signInAdmin(h);
+    });
+    afterAll(async () => h.close());
+
+    const MAX = BigInt(Number.MAX_SAFE_INTEGER);
+    const amount = fc.oneof(
+      fc.integer({ min: -1000, max: 1000 }),
+      fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1, 2 ** 52, -(2 ** 52), 1, -1),
+      fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+    );
+    type Step = { kind: 'delta'; delta: number } | { kind: 'approve'; credits: number };
+    const steps = fc
+      .tuple(fc.array(amount, { minLength: 1, maxLength: 6 }), fc.option(fc.tuple(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER })), { nil: null }))
+      .map(([deltas, approval]): Step[] => {
+        const list: Step[] = deltas.map((delta) => ({ kind: 'delta', delta }));
+        if (approval) list.splice(approval[0] % (list.length + 1), 0, { kind: 'approve', credits: approval[1] });
+        return list;
+      });
+
+    it('keeps every balance an exact integer between 0 and 2^53-1 under any sequence of grants and deductions', async () => {
+      await fc.assert(
+        fc.asyncProperty(steps, async (list) => {
+          const u = await signIn(h);
+          let balance: bigint | null = null;
+          for (const step of list) {
+            const before: bigint = balance ?? 0n;
+            let res: Response;
+            let amountIn: bigint;
+            if (step.kind === 'delta') {
+              amountIn = BigInt(step.delta);
+              res = await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: step.delta, reason: 'property' }, admin.token);
+            } else {
+              amountIn = BigInt(step.credits);
+              const app = await json(await post(h, '/v1/trial/applications', { use_case: 'property' }, u.token));
+              res = await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: step.credits }, admin.token);
+            }
+            const after: bigint = before + amountIn;
+            const body = await json(res);
+            const context = `${JSON.stringify(list)} at ${JSON.stringify(step)}: ${res.status} ${JSON.stringify(body)}`;
+            if (after >= 0n && after <= MAX) {
+              expect(res.status, context).toBe(200);
+              balance = after;
+            } else {
+              // Refused, and nothing changed: below zero is a billing refusal, above 2^53-1 a bad amount.
+              expect(res.status, context).toBe(after < 0n ? 409 : 400);
+              expect(body.error.param, context).toBe(step.kind === 'delta' ? 'delta' : 'credits');
+            }
+            const me = await json(await get(h, '/v1/me', u.token));
+            expect(me.credits === null ? null : BigInt(me.credits), context).toBe(balance);
+            expect(me.credits === null || Number.isSafeInteger(me.credits), context).toBe(true);
+          }
+        }),
+        { numRuns: 80 },
+      );
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
+import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
 import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
@@ -94,7 +94,9 @@ export async function approve(db: Kysely<Database>, id: string, admin: string, c
       reviewed_at: meta.now.getTime(),
     });
     if (!closed) throw new AppError('application_closed');
-    await grantDeveloperPlan(trx, app.address, credits);
+    if (!(await grantDeveloperPlan(trx, app.address, credits))) {
+      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'credits' } });
+    }
     await audit(trx, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } });
     return applicationView((await findApplication(trx, id)) as ApplicationRow);
   });
@@ -128,6 +130,7 @@ export async function changeCredits(
   return inTransaction(db, async (trx) => {
     if (!(await findAccount(trx, address))) throw new AppError('not_found', 'No such account.');
     if (!(await adjustCredits(trx, address, input.delta))) {
+      if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
       throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
     }
     await audit(trx, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input });

@@ -18,18 +18,30 @@ export async function getAccountOrThrow(db: Kysely<Database>, address: string): 
   return db.selectFrom('accounts').selectAll().where('address', '=', address).executeTakeFirstOrThrow();
 }
 
-/** Makes the account a developer account and adds credits, in one conditional statement. */
-export async function grantDeveloperPlan(db: Kysely<Database>, address: string, credits: number): Promise<void> {
-  await db
+/**
+ * The largest balance. Why: credits travel as JSON numbers and are computed with in JavaScript,
+ * both exact only up to 2^53 - 1; a larger balance would be shown and charged wrongly.
+ */
+export const MAX_CREDITS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Makes the account a developer account and adds credits, in one conditional statement. Returns
+ * false (and changes nothing) when the account is missing or the balance would exceed MAX_CREDITS.
+ */
+export async function grantDeveloperPlan(db: Kysely<Database>, address: string, credits: number): Promise<boolean> {
+  const res = await db
     .updateTable('accounts')
     .set((eb) => ({ plan: 'developer', credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits) }))
     .where('address', '=', address)
-    .execute();
+    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits), '<=', MAX_CREDITS))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
 }
 
 /**
- * Adds delta (may be negative) to the balance; never below zero: the condition is in the UPDATE,
- * not a read before it. Returns false when the account is missing or the balance would go negative.
+ * Adds delta (may be negative) to the balance; never below zero nor above MAX_CREDITS: the
+ * condition is in the UPDATE, not a read before it. Returns false when the account is missing or
+ * the balance would leave that range.
  */
 export async function adjustCredits(db: Kysely<Database>, address: string, delta: number): Promise<boolean> {
   const res = await db
@@ -37,6 +49,7 @@ export async function adjustCredits(db: Kysely<Database>, address: string, delta
     .set((eb) => ({ credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta) }))
     .where('address', '=', address)
     .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '>=', 0))
+    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '<=', MAX_CREDITS))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
