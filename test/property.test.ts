@@ -295,6 +295,29 @@ describe.each(targets())('properties on $name', (target) => {
         { numRuns: 300 },
       );
     });
+
+    it('refuses every single-character change to an API key as malformed, with no key lookup', async () => {
+      // What a request costs in queries before any key is looked at: the domain-token lookup only
+      // (the body without a key is refused after the domain token is checked).
+      let before = queries;
+      expect((await post(h, '/v1/verify', {}, domainToken)).status).toBe(400);
+      const baseline = queries - before;
+      expect(baseline).toBeGreaterThan(0);
+      const alphabet = `${BASE62}_-.`;
+      await fc.assert(
+        fc.asyncProperty(fc.nat(), fc.nat(alphabet.length - 1), async (pos, ch) => {
+          const i = pos % keySecret.length;
+          fc.pre(alphabet[ch] !== keySecret[i]);
+          const mutated = keySecret.slice(0, i) + alphabet[ch] + keySecret.slice(i + 1);
+          before = queries;
+          const res = await post(h, '/v1/verify', { key: mutated }, domainToken);
+          expect(res.status).toBe(200);
+          expect(await json(res)).toMatchObject({ valid: false, code: 'malformed' });
+          expect(queries - before, `lookups for ${mutated}`).toBe(baseline);
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 
   describe('random requests', () => {
