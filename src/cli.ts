@@ -7,6 +7,7 @@ const USAGE = `usage: siwe-keys <command>
 commands:
   serve                 run the HTTP service (migrates the database first)
   migrate               apply pending database migrations
+  gateway [flags]       run the OpenAI-compatible gateway in front of an inference server (--help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -31,6 +32,11 @@ async function main(argv: string[]): Promise<number> {
       await db.destroy();
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
       return 0;
+    }
+    case 'gateway': {
+      // Loaded on demand: the gateway needs none of the service's database code.
+      const { runGatewayCommand } = await import('./gateway/node.js');
+      return runGatewayCommand(rest, process.env);
     }
     case 'help':
     case '--help':
