@@ -6,6 +6,9 @@ import { accessLog } from './middleware/access-log.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { authRoutes } from './routes/auth.js';
+import { keysRoutes } from './routes/keys.js';
+import { trialRoutes } from './routes/trial.js';
+import { auditRoutes } from './routes/audit.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -43,6 +46,9 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', opsRoutes(deps));
   app.route('/', authRoutes(deps));
+  app.route('/', keysRoutes(deps));
+  app.route('/', trialRoutes(deps));
+  app.route('/', auditRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

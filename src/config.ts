@@ -56,6 +56,8 @@ const envSchema = z.object({
   /** Optional PKCS#8 PEM or JWK (JSON) of the session signing key; otherwise generated once and stored. */
   JWT_PRIVATE_KEY: z.string().optional(),
   BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  MAX_KEYS_PER_ACCOUNT: positiveInt.default(100),
+  MAX_DOMAINS_PER_ACCOUNT: positiveInt.default(20),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
@@ -78,6 +80,8 @@ export interface Config {
   trialCredits: number;
   jwtPrivateKey: string | undefined;
   bodyLimitBytes: number;
+  maxKeysPerAccount: number;
+  maxDomainsPerAccount: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** JWT issuer and audience. */
   issuer: string;
@@ -116,6 +120,8 @@ export function loadConfig(env: Env): Config {
     trialCredits: e.TRIAL_CREDITS,
     jwtPrivateKey: e.JWT_PRIVATE_KEY,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    maxKeysPerAccount: e.MAX_KEYS_PER_ACCOUNT,
+    maxDomainsPerAccount: e.MAX_DOMAINS_PER_ACCOUNT,
     logLevel: e.LOG_LEVEL,
     issuer: url.origin,
   };

@@ -135,7 +135,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('audit_events')
     .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
     .addColumn('at', 'bigint', (c) => c.notNull())
-    .addColumn('actor', 'varchar(64)', (c) => c.notNull())
+    .addColumn('actor', 'varchar(128)', (c) => c.notNull())
     .addColumn('account', 'varchar(42)')
     .addColumn('action', 'varchar(64)', (c) => c.notNull())
     .addColumn('target', 'varchar(255)')
