@@ -295,6 +295,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     line.key_id = answer.key_id;
     if (outcome.bridged) line.bridged = true;
+    if (body && model === undefined && Array.isArray(answer.models)) {
+      // A model-restricted key must not get around its allow-list with a body whose model we cannot read.
+      return refuse('model_not_allowed', {
+        message: 'The API key is limited to certain models, and the model of this request could not be read (send it as "model" in a JSON body).',
+      });
+    }
 
     // 4. Forward, without the key in any carrier.
     const headers = new Headers();
@@ -352,7 +358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     resHeaders.set('x-request-id', requestId);
     if (usageId !== requestId) resHeaders.set('x-usage-id', usageId);
     const rl = answer.ratelimit;
-    if (rl && !resHeaders.has('x-ratelimit-limit-requests')) {
+    if (rl && rl.limit !== null && rl.remaining !== null && !resHeaders.has('x-ratelimit-limit-requests')) {
       resHeaders.set('x-ratelimit-limit-requests', String(rl.limit));
       resHeaders.set('x-ratelimit-remaining-requests', String(rl.remaining));
       resHeaders.set('x-ratelimit-reset-requests', `${retryAfterSeconds(rl, now())}s`);

@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.js';
 
 export interface RateLimit {
-  limit: number;
-  remaining: number;
-  /** When the window resets: epoch seconds or milliseconds, or an RFC 3339 time. */
+  /** null when the key has no requests-per-minute limit. */
+  limit: number | null;
+  remaining: number | null;
+  /** When the window resets: seconds from now (the service's form), epoch seconds or milliseconds, or an RFC 3339 time. */
   reset: number | string;
 }
 
@@ -15,6 +16,8 @@ export type VerifyAnswer =
       account?: string;
       type?: string;
       scopes?: string[];
+      /** The key's model allow-list; null when any model is allowed. */
+      models?: string[] | null;
       expires_at?: string | null;
       credits_remaining?: number | null;
       ratelimit?: RateLimit;
