@@ -9,6 +9,8 @@ import { authRoutes } from './routes/auth.js';
 import { keysRoutes } from './routes/keys.js';
 import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
+import { domainsRoutes } from './routes/domains.js';
+import { verifyRoutes } from './routes/verify.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -49,6 +51,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', keysRoutes(deps));
   app.route('/', trialRoutes(deps));
   app.route('/', auditRoutes(deps));
+  app.route('/', domainsRoutes(deps));
+  app.route('/', verifyRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

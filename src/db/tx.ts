@@ -9,3 +9,9 @@ export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transacti
   if (db.isTransaction) return fn(db);
   return db.transaction().execute(fn);
 }
+
+/** PostgreSQL needs SELECT ... FOR UPDATE for read-then-write inside a transaction; SQLite
+ * serialises writers (one connection, or a database-level write lock) and has no such syntax. */
+export function needsRowLocks(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter.constructor.name === 'PostgresAdapter';
+}

@@ -5,6 +5,7 @@ import {
   deleteOwnKey,
   findOwnKey,
   insertKey,
+  insertTombstone,
   listKeys,
   updateOwnKey,
   type KeyRow,
@@ -262,6 +263,7 @@ export async function deleteKey(deps: KeysDeps, owner: string, actor: string, id
   await inTransaction(deps.db, async (trx) => {
     const row = await findOwnKey(trx, owner, id);
     if (!row || !(await deleteOwnKey(trx, owner, id))) throw new AppError('not_found', 'No such key.');
+    await insertTombstone(trx, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() });
     await audit(trx, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } });
   });
 }

@@ -1,5 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
-import type { ApiKeysTable, Database } from '../schema.js';
+import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
 
@@ -71,4 +71,16 @@ export async function findKeyBySecretHash(db: Kysely<Database>, hash: string, no
     .select(['a.plan', 'a.credits'])
     .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])]))
     .executeTakeFirst() as Promise<KeyWithAccount | undefined>;
+}
+
+export async function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable): Promise<void> {
+  await db.insertInto('deleted_keys').values(row).execute();
+}
+
+export async function findTombstone(db: Kysely<Database>, id: string): Promise<DeletedKeysTable | undefined> {
+  return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findKeyOwner(db: Kysely<Database>, id: string): Promise<{ id: string; account: string } | undefined> {
+  return db.selectFrom('api_keys').select(['id', 'account']).where('id', '=', id).executeTakeFirst();
 }
