@@ -9,7 +9,7 @@ export interface RunningGateway {
   gateway: Gateway;
   server: ServerType;
   url: string;
-  /** Stops listening, then waits (up to drainMs) for queued usage reports. */
+  /** Stops listening, waits up to drainMs for open answers, then up to drainMs for queued usage reports. */
   close(drainMs?: number): Promise<void>;
 }
 
@@ -28,12 +28,15 @@ export async function startGatewayServer(options: GatewayOptions & { port: numbe
     server,
     url: `http://${host}:${port}`,
     close: async (drainMs = 10_000) => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // streams still open (a long SSE answer) must not hold shutdown forever
-        if ('closeIdleConnections' in server) server.closeIdleConnections();
-      });
-      await Promise.race([gateway.drain(), new Promise((r) => setTimeout(r, drainMs).unref())]);
+      // Stop accepting, let answers in flight (long SSE streams) finish for up to drainMs, then cut them.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      const deadline = new Promise<void>((r) => setTimeout(r, drainMs).unref());
+      await Promise.race([closed, deadline]);
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+      // then the usage reports of those answers
+      await Promise.race([gateway.drain(), new Promise<void>((r) => setTimeout(r, drainMs).unref())]);
     },
   };
 }
