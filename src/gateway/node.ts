@@ -94,7 +94,7 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
     host: config.host,
   });
   // Never the token or the upstream key: only where requests go.
-  logger.info('gateway started', { service: config.serviceUrl, upstream: config.upstream, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
+  logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
   console.log(`listening on ${running.url}`);
   const stop = (): void => {
     void running.close().then(() => process.exit(0));

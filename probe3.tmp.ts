@@ -1,0 +1,14 @@
+import { createServer } from 'node:http';
+import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+import { startGatewayServer } from './src/gateway/node.ts';
+import { createLogger } from './src/logger.ts';
+const up = createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, {'content-type':'application/json'}); res.end('{"usage":{"prompt_tokens":1,"completion_tokens":1}}'); }); });
+await new Promise<void>(r => up.listen(0, '127.0.0.1', r));
+const upUrl = `http://127.0.0.1:${(up.address() as any).port}`;
+const app = new Hono();
+app.post('/v1/verify', (c) => c.json({ valid: true, code: 'valid', key_id: 'k' }));
+app.post('/v1/usage', (c) => c.json({ recorded: true }, 201));
+const stub = await new Promise<string>(r => { serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (i) => r(`http://127.0.0.1:${i.port}`)); });
+const gw = await startGatewayServer({ serviceUrl: stub, upstream: upUrl, domainToken: 'x', port: 0, host: '127.0.0.1', logger: createLogger('silent') });
+console.log(gw.url);
