@@ -19,6 +19,7 @@ import {
   type FakeUpstream,
   type ServiceProxy,
 } from './support/fake-upstream.js';
+import { developerAccount } from './support/fixtures.js';
 import { ADMIN_ACCOUNT, del, get, json, patch, post, signIn, signInAdmin, TEST_ORIGIN, type Harness, type SignedIn } from './support/harness.js';
 
 // The key service is the real one over HTTP (SQLite file); the inference server is a real HTTP
@@ -254,6 +255,14 @@ describe('gateway: refusals', () => {
     expect(body.error.message).toBe("Your API key doesn't match the type. Please apply for a Developer API key.");
   });
 
+  it('403 key_type_mismatch for a developer key on a network domain, while the public domain takes it', async () => {
+    const dev = await developerAccount(h, 1000, admin);
+    const k = await makeKey(dev);
+    const body = await expectRefusal(await chat(gw.url, k.key), 403, 'key_type_mismatch', 'permission_error');
+    expect(body.error.message).toMatch(/public domains/);
+    expect((await chat(publicGw.url, k.key)).status).toBe(200);
+  });
+
   it('403 scope_denied for a read-only key on a POST, while its GET passes', async () => {
     const k = await makeKey(user, { scopes: ['inference:read'] });
     expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${k.key}` } })).status).toBe(200);
@@ -421,6 +430,17 @@ describe('gateway: metering', () => {
     const records = await usageRecords(owner, rid);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ key_id: k.id, cost: STREAM_COST, input_tokens: STREAM_USAGE.prompt_tokens, output_tokens: STREAM_USAGE.completion_tokens });
+  });
+
+  it("charges the reported cost to a developer account's credits", async () => {
+    const dev = await developerAccount(h, 1000, admin);
+    const dk = await makeKey(dev);
+    const res = await chat(publicGw.url, dk.key);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    await publicGw.gateway.drain();
+    const me = await json(await get(h, '/v1/me', dev.token));
+    expect(me.credits).toBe(1000 - CHAT_COST);
   });
 
   it('retries a usage report whose answer was lost, and the service stores it once', async () => {

@@ -201,6 +201,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     usageAttempts: options.usageAttempts ?? 8,
     usageRetryBaseMs: options.usageRetryBaseMs ?? 500,
     usageTimeoutMs: 10_000,
+    usageConcurrency: 16,
     waitUntil: options.waitUntil,
   });
 

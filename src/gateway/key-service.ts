@@ -50,6 +50,8 @@ export interface KeyServiceOptions {
   usageAttempts: number;
   usageRetryBaseMs: number;
   usageTimeoutMs: number;
+  /** Reports in flight at once (the rest wait in order). */
+  usageConcurrency: number;
   /** Keeps a report alive past the response where the runtime needs it (Workers' ctx.waitUntil). */
   waitUntil?: (p: Promise<unknown>) => void;
 }
@@ -79,7 +81,6 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
   // Positive answers by (scope, model, key), used only while the service cannot be reached, so rate
   // limits and charges stay exact whenever it answers. Insertion order doubles as LRU order.
   const cache = new Map<string, { answer: VerifyAnswer; at: number }>();
-  const pending = new Set<Promise<void>>();
 
   const remember = (id: string, answer: VerifyAnswer): void => {
     if (o.cacheTtlMs <= 0) return;
@@ -171,16 +172,39 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
     o.logger.error('usage report dropped', { ...report });
   }
 
+  // At most usageConcurrency reports in flight: a slow key service gets a steady trickle, not a
+  // connection per request. The queue itself is unbounded: a report is never dropped for being late.
+  const queue: UsageReport[] = [];
+  let active = 0;
+  let idle: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  const pump = (): void => {
+    while (active < o.usageConcurrency && queue.length) {
+      const report = queue.shift() as UsageReport;
+      active++;
+      void deliver(report)
+        .catch(() => undefined)
+        .finally(() => {
+          active--;
+          pump();
+        });
+    }
+    if (active === 0 && queue.length === 0 && wake) {
+      wake();
+      wake = null;
+      idle = null;
+    }
+  };
+
   return {
     verify,
     reportUsage(report) {
-      const p = deliver(report).finally(() => pending.delete(p));
-      pending.add(p);
-      o.waitUntil?.(p);
+      queue.push(report);
+      if (!idle) idle = new Promise<void>((r) => (wake = r));
+      o.waitUntil?.(idle);
+      pump();
     },
-    async drain() {
-      while (pending.size) await Promise.allSettled([...pending]);
-    },
-    pendingReports: () => pending.size,
+    drain: () => idle ?? Promise.resolve(),
+    pendingReports: () => active + queue.length,
   };
 }
