@@ -230,6 +230,11 @@ describe('gateway: refusals', () => {
     await expectRefusal(await chat(gw.url, 'sk_net_not-a-real-key'), 401, 'malformed', 'auth_error');
   });
 
+  it('401 malformed for an overlong key without asking the key service', async () => {
+    // downGw's key service is unreachable: a 401 (not 503) shows no lookup was made
+    await expectRefusal(await chat(downGw.url, `sk_net_${'a'.repeat(300)}`), 401, 'malformed', 'auth_error');
+  });
+
   it('401 not_found for a deleted key', async () => {
     const k = await makeKey(user);
     expect((await del(h, `/v1/keys/${k.id}`, user.token)).status).toBe(204);
@@ -379,6 +384,23 @@ describe('gateway: responses', () => {
     expect(upstream.received[before + 1].headers['x-request-id']).toBe(id);
   });
 
+  it('asks the upstream for stream usage only when configured to', async () => {
+    const before = upstream.received.length;
+    const res = await chat(gw.url, k.key, { stream: true });
+    (await upstream.nextStream()).release();
+    await res.text();
+    expect(JSON.parse(upstream.received[before].body.toString('utf8')).stream_options).toBeUndefined(); // untouched by default
+    const including = await startGatewayServer({ ...gatewayOptions(service.url as string, networkToken), includeStreamUsage: true });
+    try {
+      const r2 = await chat(including.url, k.key, { stream: true, stream_options: { other: 1 } });
+      (await upstream.nextStream()).release();
+      await r2.text();
+      expect(JSON.parse(upstream.received[before + 1].body.toString('utf8')).stream_options).toEqual({ other: 1, include_usage: true });
+    } finally {
+      await including.close(1000);
+    }
+  });
+
   it('answers /healthz itself', async () => {
     const before = upstream.received.length;
     const res = await fetch(`${gw.url}/healthz`);
@@ -387,7 +409,7 @@ describe('gateway: responses', () => {
     expect(upstream.received.length).toBe(before);
   });
 
-  it('refuses a JSON body over the size limit with 413 and an invalid one with 400', async () => {
+  it('refuses a JSON body over the size limit with 413, and invalid JSON or an overlong model with 400', async () => {
     const small = await startGatewayServer({ ...gatewayOptions(service.url as string, networkToken), maxBodyBytes: 2048 });
     try {
       let res = await chat(small.url, k.key, { padding: 'x'.repeat(4096) });
@@ -396,6 +418,9 @@ describe('gateway: responses', () => {
       res = await fetch(`${small.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' }, body: '{"model":' });
       expect(res.status).toBe(400);
       expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'body' });
+      res = await chat(small.url, k.key, { model: 'm'.repeat(129) });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'model' });
     } finally {
       await small.close(1000);
     }

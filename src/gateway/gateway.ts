@@ -131,7 +131,9 @@ function multipartModel(prefix: Uint8Array): string | undefined {
   let text = '';
   for (const b of prefix) text += String.fromCharCode(b); // latin1: byte offsets survive binary parts
   const m = /content-disposition:[^\r\n]*\bname="model"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n/i.exec(text);
-  return m ? new TextDecoder().decode(Uint8Array.from(m[1], (ch) => ch.charCodeAt(0))) : undefined;
+  const model = m ? new TextDecoder().decode(Uint8Array.from(m[1], (ch) => ch.charCodeAt(0))) : '';
+  // Same bounds as a JSON model; an unusable one counts as unreadable.
+  return model !== '' && model.length <= 128 ? model : undefined;
 }
 
 /** Removes every `key` parameter from a raw query string, keeping the rest byte for byte. */
@@ -228,6 +230,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
     const key = bearer ?? c.req.header('x-api-key')?.trim() ?? queryKey;
     if (!key) return refuse('missing_api_key');
+    // Longer than any key the service issues (and than its verify schema takes): refused here, no lookup.
+    if (key.length > 256) return refuse('malformed', { message: 'The API key is malformed.' });
 
     // 2. The model, from the body, before anything is forwarded.
     const contentType = c.req.header('content-type');
@@ -253,7 +257,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
           const obj = parsed as Record<string, unknown>;
-          if (typeof obj.model === 'string') model = obj.model;
+          if (typeof obj.model === 'string' && obj.model !== '') model = obj.model;
+          if (model !== undefined && model.length > 128) {
+            return refuse('invalid_request', { message: 'The model name is longer than 128 characters.', extra: { param: 'model' } });
+          }
           if (options.includeStreamUsage && obj.stream === true) {
             const so = obj.stream_options;
             if (!(so && typeof so === 'object' && (so as Record<string, unknown>).include_usage === true)) {
