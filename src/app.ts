@@ -21,6 +21,9 @@ function toAppError(err: unknown, deps: AppDeps, c: Context<AppEnv>): AppError {
   if (err instanceof HTTPException) {
     // Hono's validators throw these for unreadable bodies (malformed JSON and the like).
     if (err.status === 413) return new AppError('payload_too_large');
+    if (err.status === 415) {
+      return new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', { extra: { param: 'content-type' } });
+    }
     if (err.status === 400) {
       return new AppError('invalid_request', 'The request body is not valid JSON.', { extra: { param: 'body' } });
     }

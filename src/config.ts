@@ -10,12 +10,26 @@ const positiveInt = z.coerce.number().int().positive();
 
 const addressRe = /^0x[0-9a-fA-F]{40}$/;
 
+/** host[:port] as a browser's location.host gives it: a DNS name, IPv4 or [IPv6] literal. */
+const authorityRe = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
 /** The environment as the contract lists it; every field optional for a local run. */
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  SIWE_DOMAINS: z.string().optional(),
+  // Why: SIWE messages carry a bare authority; a scheme or path here would never match, and an empty
+  // list would silently refuse every sign-in.
+  SIWE_DOMAINS: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined ? undefined : commaList(s)))
+    .pipe(
+      z
+        .array(z.string().regex(authorityRe, 'expected host[:port] values without scheme or path, e.g. app.example.org').transform((d) => d.toLowerCase()))
+        .min(1, 'expected at least one host[:port]')
+        .optional(),
+    ),
   SIWE_CHAIN_IDS: z
     .string()
     .default('1')
@@ -104,7 +118,7 @@ export function loadConfig(env: Env): Config {
   const e = parsed.data;
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   const url = new URL(publicUrl);
-  const siweDomains = e.SIWE_DOMAINS ? commaList(e.SIWE_DOMAINS) : [url.host];
+  const siweDomains = e.SIWE_DOMAINS ?? [url.host];
   return {
     port: e.PORT,
     host: e.HOST,

@@ -11,7 +11,7 @@ export function requireDomain(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const token = bearerToken(c.req.header('authorization'));
     const parsed = token ? parseSecret(token) : null;
     if (!token || !parsed || parsed.kind !== 'dom') throw new AppError('invalid_domain_token');
-    const domain = await findDomainByTokenHash(deps.db, await hashSecret(token));
+    const domain = await findDomainByTokenHash(deps.db, hashSecret(token));
     if (!domain) throw new AppError('invalid_domain_token');
     c.set('domain', domain);
     await next();

@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { hashSecret, parseSecret } from '../services/key-format.js';
 import type { Scope } from '../services/keys.js';
+import { rolesFor } from '../services/accounts.js';
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -22,7 +23,7 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
     const secret = parseSecret(token);
     if (secret && (secret.kind === 'dev' || secret.kind === 'net')) {
       const now = deps.clock.now().getTime();
-      const key = await findKeyBySecretHash(deps.db, await hashSecret(token), now);
+      const key = await findKeyBySecretHash(deps.db, hashSecret(token), now);
       if (!key || key.status !== 'active' || (key.expires_at !== null && Number(key.expires_at) <= now)) {
         throw new AppError('invalid_api_key');
       }
@@ -35,7 +36,8 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
       c.set('auth', { kind: 'key', address: key.account as `0x${string}`, roles: ['user'], keyId: key.id, scopes });
     } else {
       const claims = await deps.sessions.verify(token);
-      c.set('auth', { kind: 'session', address: claims.address, roles: claims.roles, sid: claims.sid });
+      // Roles follow ADMIN_ADDRESSES now, not as they were at sign-in: removing an admin takes effect at once.
+      c.set('auth', { kind: 'session', address: claims.address, roles: rolesFor(claims.address, deps.config.adminAddresses), sid: claims.sid });
     }
     await next();
   };

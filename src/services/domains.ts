@@ -37,7 +37,7 @@ const isAdmin = (c: Caller): boolean => c.roles.includes('admin');
 
 async function newToken(prefix: string): Promise<{ token: string; token_hash: string; token_hint: string }> {
   const token = generateSecret(prefix, 'dom');
-  return { token, token_hash: await hashSecret(token), token_hint: secretHint(token) };
+  return { token, token_hash: hashSecret(token), token_hint: secretHint(token) };
 }
 
 export async function createDomain(

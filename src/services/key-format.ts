@@ -1,3 +1,5 @@
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
 import { BASE62, randomBase62 } from '../ids.js';
 
 /** Secret kinds visible in the secret itself: developer keys, network keys, domain tokens. */
@@ -67,13 +69,13 @@ export function secretHint(secret: string): string {
   return `${head}…${secret.slice(-4)}`;
 }
 
-/** SHA-256 hex. The secret has >= 160 bits of entropy, so a fast unsalted hash is the right tool. */
-export async function hashSecret(secret: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
-  const bytes = new Uint8Array(digest);
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
+/**
+ * SHA-256 hex. The secret has >= 160 bits of entropy, so a fast unsalted hash is the right tool.
+ * Synchronous (@noble/hashes, already in the tree through viem): on the verification hot path Web
+ * Crypto's async digest costs a thread-pool round trip per call on Node.
+ */
+export function hashSecret(secret: string): string {
+  return bytesToHex(sha256(new TextEncoder().encode(secret)));
 }
 
 export const KEY_KIND = { developer: 'dev', network: 'net' } as const satisfies Record<string, SecretKind>;

@@ -138,7 +138,7 @@ export async function createKey(
     scopes: JSON.stringify(input.scopes ?? DEFAULT_SCOPES),
     models: input.models ? JSON.stringify(input.models) : null,
     ...limitColumns(input.limits),
-    hash: await hashSecret(secret),
+    hash: hashSecret(secret),
     hint: secretHint(secret),
     prev_hash: null,
     prev_expires_at: null,
@@ -247,7 +247,7 @@ export async function rotateKey(
     if (!row) throw new AppError('not_found', 'No such key.');
     const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
     const set = {
-      hash: await hashSecret(secret),
+      hash: hashSecret(secret),
       hint: secretHint(secret),
       // The old secret dies now, or when the grace period ends.
       prev_hash: graceSeconds > 0 ? row.hash : null,

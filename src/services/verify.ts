@@ -91,7 +91,7 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'vi
   if (!parsed || parsed.kind === 'dom' || parsed.prefix !== deps.keyPrefix) {
     return refuse('malformed', 'The API key is malformed or mistyped.');
   }
-  const key = await findKeyBySecretHash(deps.db, await hashSecret(input.key), now);
+  const key = await findKeyBySecretHash(deps.db, hashSecret(input.key), now);
   if (!key) return refuse('not_found', 'The API key does not exist or was revoked.');
   const id = { key_id: key.id };
   if (key.status !== 'active') return refuse('disabled', 'The API key is disabled.', id);

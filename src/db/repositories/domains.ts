@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { preparedQuery } from '../prepared.js';
 import type { Database, DomainsTable } from '../schema.js';
 
 export type DomainRow = DomainsTable;
@@ -11,9 +12,12 @@ export async function findDomain(db: Kysely<Database>, id: string): Promise<Doma
   return db.selectFrom('domains').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function findDomainByTokenHash(db: Kysely<Database>, hash: string): Promise<DomainRow | undefined> {
-  return db.selectFrom('domains').selectAll().where('token_hash', '=', hash).executeTakeFirst();
-}
+/** On every verification: compiled once (see preparedQuery). */
+export const findDomainByTokenHash: (db: Kysely<Database>, hash: string) => Promise<DomainRow | undefined> = preparedQuery(
+  (db, hash: string) => db.selectFrom('domains').selectAll().where('token_hash', '=', hash),
+  ['h'],
+  (hash) => [hash],
+);
 
 export async function listDomains(db: Kysely<Database>, f: { owner?: string; cursor?: string; limit: number }): Promise<DomainRow[]> {
   let q = db.selectFrom('domains').selectAll();

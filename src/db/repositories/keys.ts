@@ -1,4 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
+import { preparedQuery } from '../prepared.js';
 import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
@@ -61,17 +62,19 @@ export interface KeyWithAccount extends KeyRow {
 
 /**
  * The hot-path lookup: one indexed read by hash (or by the previous hash while a rotation's grace
- * period runs), joined with the account's plan and balance.
+ * period runs), joined with the account's plan and balance. Compiled once (see preparedQuery).
  */
-export async function findKeyBySecretHash(db: Kysely<Database>, hash: string, now: number): Promise<KeyWithAccount | undefined> {
-  return db
-    .selectFrom('api_keys as k')
-    .innerJoin('accounts as a', 'a.address', 'k.account')
-    .selectAll('k')
-    .select(['a.plan', 'a.credits'])
-    .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])]))
-    .executeTakeFirst() as Promise<KeyWithAccount | undefined>;
-}
+export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: number) => Promise<KeyWithAccount | undefined> = preparedQuery(
+  (db, hash: string, now: number) =>
+    db
+      .selectFrom('api_keys as k')
+      .innerJoin('accounts as a', 'a.address', 'k.account')
+      .selectAll('k')
+      .select(['a.plan', 'a.credits'])
+      .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
+  ['h', 1],
+  (hash, now) => [hash, hash, now],
+) as (db: Kysely<Database>, hash: string, now: number) => Promise<KeyWithAccount | undefined>;
 
 export async function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable): Promise<void> {
   await db.insertInto('deleted_keys').values(row).execute();
