@@ -4,7 +4,7 @@
  * "valid" at once, to separate the gateway's own cost from the verification's).
  *
  * Every server runs in its own process so the load generator does not share an event loop with what
- * it measures. Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3]
+ * it measures. Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3] (also part of npm run bench).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -134,7 +134,14 @@ async function json(res: Response): Promise<any> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connections: { type: 'string', default: '20' }, duration: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
+  // Flags, else the variables bench/run.ts reads too.
+  const { values } = parseArgs({
+    options: {
+      connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '20' },
+      duration: { type: 'string', default: process.env.BENCH_SECONDS ?? '3' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
   const connections = Number(values.connections);
   const duration = Number(values.duration);
   const rounds = Number(values.rounds);
