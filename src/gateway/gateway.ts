@@ -17,7 +17,10 @@ export interface GatewayOptions {
   /** Sent upstream as `Authorization: Bearer <upstreamKey>` when the inference server wants its own key. */
   upstreamKey?: string;
   logger?: Logger;
+  /** Used for the upstream (default: the global fetch). */
   fetch?: typeof fetch;
+  /** Used for the key service's verify and usage calls (default: `fetch`); the Node entry passes a cheaper one. */
+  serviceFetch?: typeof fetch;
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
   /** How long a verification may take before the request fails closed with 503 (default 5000). */
@@ -194,7 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const keyService = createKeyService({
     serviceUrl: options.serviceUrl,
     domainToken: options.domainToken,
-    fetch: doFetch,
+    fetch: options.serviceFetch ?? doFetch,
     logger: log,
     now,
     verifyTimeoutMs: options.verifyTimeoutMs ?? 5000,
