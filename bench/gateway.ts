@@ -1,7 +1,9 @@
 /**
- * The gateway's overhead: autocannon against a fake OpenAI-compatible upstream directly, then through
- * the gateway (with the real key service on a SQLite file, and with a stub key service that answers
- * "valid" at once, to separate the gateway's own cost from the verification's).
+ * The gateway's overhead: autocannon against a fake OpenAI-compatible upstream directly, through a
+ * bare fetch proxy (the floor of any proxy built on fetch), and through the gateway (with the real
+ * key service on a SQLite file, and with a stub key service that answers "valid" at once, to separate
+ * the gateway's own cost from the verification's). Each gateway request makes three HTTP calls:
+ * verify, upstream, and the usage report after the answer.
  *
  * Every server runs in its own process so the load generator does not share an event loop with what
  * it measures. Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3] (also part of npm run bench).
@@ -61,6 +63,19 @@ async function role(name: string): Promise<void> {
     app.post('/v1/usage', (c) => c.json({ recorded: true, id: 'u', charged: 0, uncharged: 0, credits_remaining: null }, 201));
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(`http://127.0.0.1:${info.port}`));
     void s;
+    return;
+  }
+  if (name === 'bareproxy') {
+    // The floor of any fetch-based proxy: one upstream fetch per request, no key, no metering.
+    const { Hono } = await import('hono');
+    const { serve } = await import('@hono/node-server');
+    const upstream = process.env.BENCH_UPSTREAM as string;
+    const app = new Hono();
+    app.all('*', async (c) => {
+      const res = await fetch(`${upstream}${c.req.path}`, { method: c.req.method, headers: { 'content-type': 'application/json' }, body: await c.req.arrayBuffer() });
+      return new Response(res.body, { status: res.status, headers: res.headers });
+    });
+    serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(`http://127.0.0.1:${info.port}`));
     return;
   }
   if (name === 'gateway') {
@@ -162,6 +177,7 @@ async function main(): Promise<void> {
     const { key } = await post('/v1/keys', { name: 'bench' });
     const { token: domainToken } = await post('/v1/domains', { name: 'bench-node.example.org' });
 
+    const bareProxy = await start('bareproxy', { BENCH_UPSTREAM: upstream });
     const gwReal = await start('gateway', { GATEWAY_SERVICE_URL: service, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: domainToken });
     const gwStub = await start('gateway', { GATEWAY_SERVICE_URL: stub, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: 'stub' });
 
@@ -169,6 +185,7 @@ async function main(): Promise<void> {
     const results = await compare(
       [
         { name: 'upstream directly', url: upstream, headers: {} },
+        { name: 'bare fetch proxy (no checks)', url: bareProxy, headers: {} },
         { name: 'gateway + stub key service', url: gwStub, headers: auth },
         { name: 'gateway + real key service', url: gwReal, headers: auth },
       ],
@@ -181,10 +198,12 @@ async function main(): Promise<void> {
     console.log(`machine: ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\n`);
     console.log(`${'target'.padEnd(30)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`);
     for (const r of results) console.log(`${r.name.padEnd(30)} ${r.rps.toFixed(0).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(7)}`);
-    const [direct, stubbed, real] = results;
+    const [direct, bare, stubbed, real] = results;
+    const pct = (a: Figures, b: Figures): string => `${((a.rps / b.rps) * 100).toFixed(0)}%`;
     console.log(
-      `\nthrough the gateway: ${((stubbed.rps / direct.rps) * 100).toFixed(0)}% of direct req/s with a stub key service, ` +
-        `${((real.rps / direct.rps) * 100).toFixed(0)}% with the real one; p99 +${(stubbed.p99 - direct.p99).toFixed(1)} ms / +${(real.p99 - direct.p99).toFixed(1)} ms`,
+      `\ngateway req/s: ${pct(stubbed, bare)} (stub key service) and ${pct(real, bare)} (real key service) of the bare fetch proxy's, ` +
+        `${pct(stubbed, direct)} / ${pct(real, direct)} of the upstream's; ` +
+        `p99 +${(stubbed.p99 - bare.p99).toFixed(1)} / +${(real.p99 - bare.p99).toFixed(1)} ms over the bare proxy`,
     );
     if (results.some((r) => r.errors > 0)) {
       console.error('some requests failed: the figures above are not valid');
