@@ -11,6 +11,7 @@ import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
 import { verifyRoutes } from './routes/verify.js';
+import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
+  app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

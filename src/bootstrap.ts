@@ -32,7 +32,7 @@ export async function createDeps(opts: {
     clock,
     config: opts.config,
     sessions,
-    verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls),
+    verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls, opts.config.rpcTimeoutMs),
     logger: opts.logger ?? createLogger(opts.config.logLevel),
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: new LastUsedTracker(opts.db),

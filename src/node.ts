@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
 import { createApp } from './app.js';
+import { resolveClientIp } from './client-ip.js';
 import { createDeps } from './bootstrap.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -39,11 +40,13 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     clock: opts.clock,
     logger: opts.logger,
     clientIp: (c) => {
+      let peer: string | null = null;
       try {
-        return getConnInfo(c).remote.address ?? null;
+        peer = getConnInfo(c).remote.address ?? null;
       } catch {
-        return null; // app.request() in tests has no socket
+        peer = null; // app.request() in tests has no socket
       }
+      return resolveClientIp(peer, c.req.header('x-forwarded-for'), config.trustProxy);
     },
   });
   const app = createApp(deps);
