@@ -14,6 +14,7 @@ commands:
   migrate               apply pending database migrations
   rotate-signing-key    start signing sessions with a new ES256 key (the old one keeps verifying
                         its tokens until they expire; running instances pick it up within a minute)
+  gateway [flags]       run the OpenAI-compatible gateway in front of an inference server (--help)
   admin applications [--status pending|approved|rejected] [--limit N]
                         list free-trial applications (newest first)
   admin approve <id> [--credits N]
@@ -96,6 +97,11 @@ async function main(argv: string[]): Promise<number> {
       await db.destroy();
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
       return 0;
+    }
+    case 'gateway': {
+      // Loaded on demand, so the other commands never load the proxy.
+      const { runGatewayCommand } = await import('./gateway/node.js');
+      return runGatewayCommand(rest, process.env);
     }
     case 'admin':
       return admin(rest);
