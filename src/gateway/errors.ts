@@ -1,3 +1,4 @@
+import { REFUSALS } from '../client/index.js';
 import type { ErrorBody, ErrorType } from '../errors.js';
 
 interface Refusal {
@@ -13,16 +14,7 @@ interface Refusal {
  */
 export const GATEWAY_ERRORS = {
   missing_api_key: { status: 401, type: 'auth_error', message: 'No API key: send it as "Authorization: Bearer <key>", "x-api-key: <key>" or "?key=<key>".' },
-  malformed: { status: 401, type: 'auth_error', message: 'The API key is malformed.' },
-  not_found: { status: 401, type: 'auth_error', message: 'The API key does not exist.' },
-  disabled: { status: 401, type: 'auth_error', message: 'The API key is disabled.' },
-  expired: { status: 401, type: 'auth_error', message: 'The API key has expired.' },
-  key_type_mismatch: { status: 403, type: 'permission_error', message: "Your API key doesn't match the type of this domain." },
-  scope_denied: { status: 403, type: 'permission_error', message: 'The API key lacks the scope for this request.' },
-  model_not_allowed: { status: 403, type: 'permission_error', message: 'The API key may not use this model.' },
-  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests for this API key. Try again later.' },
-  api_key_quota_exceeded: { status: 402, type: 'billing_error', message: 'The API key has reached its credit limit.' },
-  billing_shortfall: { status: 402, type: 'billing_error', message: "The account's credits cannot cover this request." },
+  ...REFUSALS,
   invalid_request: { status: 400, type: 'invalid_request_error', message: 'The request is invalid.' },
   payload_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
   upstream_unavailable: { status: 502, type: 'server_error', message: 'The inference server behind this gateway did not answer.' },
