@@ -118,7 +118,14 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'vi
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
 
-  if (key.rpm !== null || cost > 0) {
+  if (key.rpm !== null && cost === 0) {
+    // One conditional statement is atomic on its own: no transaction needed for a bare rpm check.
+    const slot = await takeRateSlot(deps.db, key.id, minute);
+    if (slot === null) {
+      return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
+    }
+    rpmUsed = slot;
+  } else if (cost > 0) {
     try {
       // The snapshot can be stale under concurrency: each step is a conditional UPDATE, and the
       // transaction makes them all-or-nothing, so 50 parallel charges never overspend.
