@@ -6,6 +6,7 @@ import type { Database } from './db/schema.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { LastUsedTracker } from './services/last-used.js';
+import { Metrics } from './services/metrics.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
 
@@ -36,5 +37,6 @@ export async function createDeps(opts: {
     logger: opts.logger ?? createLogger(opts.config.logLevel),
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: new LastUsedTracker(opts.db),
+    metrics: new Metrics(),
   };
 }

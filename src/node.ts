@@ -27,7 +27,7 @@ export interface NodeService {
   db: Kysely<Database>;
   server?: ServerType;
   url?: string;
-  close(): Promise<void>;
+  close(drainMs?: number): Promise<void>;
 }
 
 /** Database, migrations, dependencies and app, without listening (tests use app.request). */
@@ -80,8 +80,18 @@ export async function startNodeServer(config: Config, opts: { clock?: Clock; log
     ...svc,
     server,
     url: `http://${host}:${port}`,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    /**
+     * Graceful: stop accepting, let in-flight requests finish (idle keep-alive sockets close at
+     * once), force the rest after drainMs, then flush batched writes and close the database.
+     */
+    close: async (drainMs = 10_000) => {
+      const http = server as import('node:http').Server;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      http.closeIdleConnections?.();
+      const timer = setTimeout(() => http.closeAllConnections?.(), drainMs);
+      timer.unref();
+      await drained;
+      clearTimeout(timer);
       await svc.close();
     },
   };

@@ -10,8 +10,8 @@ export function requestId(): MiddlewareHandler<AppEnv> {
     // randomUUID draws from a batched entropy pool: far cheaper per request than getRandomValues.
     const id = incoming && WELL_FORMED.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll('-', '')}`;
     c.set('requestId', id);
+    // Set once, before the response exists (onError and notFound add it to their own responses).
     c.header('x-request-id', id);
     await next();
-    c.header('x-request-id', id);
   };
 }

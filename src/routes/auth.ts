@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
+import { AppError } from '../errors.js';
 import { rateLimit } from '../middleware/rate-limit.js';
 import { requireSession } from '../middleware/session-auth.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
@@ -53,7 +54,14 @@ export function authRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
+      let res: Awaited<ReturnType<typeof signIn>>;
+      try {
+        res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
+      } catch (err) {
+        deps.metrics.signIns.inc({ result: err instanceof AppError ? err.code : 'error' });
+        throw err;
+      }
+      deps.metrics.signIns.inc({ result: 'ok' });
       c.header('cache-control', 'no-store');
       return c.json({ token: res.token, expires_at: res.expiresAt.toISOString(), account: res.account }, 200);
     },

@@ -8,18 +8,9 @@ import { hashSecret, parseSecret } from './key-format.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 
-export type VerifyCode =
-  | 'valid'
-  | 'malformed'
-  | 'not_found'
-  | 'disabled'
-  | 'expired'
-  | 'key_type_mismatch'
-  | 'scope_denied'
-  | 'model_not_allowed'
-  | 'rate_limited'
-  | 'api_key_quota_exceeded'
-  | 'billing_shortfall';
+// The answer codes are part of the operator client's contract; one definition serves both.
+export type { VerifyCode } from '../client/index.js';
+import type { VerifyCode } from '../client/index.js';
 
 export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
 export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
@@ -127,7 +118,14 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'vi
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
 
-  if (key.rpm !== null || cost > 0) {
+  if (key.rpm !== null && cost === 0) {
+    // One conditional statement is atomic on its own: no transaction needed for a bare rpm check.
+    const slot = await takeRateSlot(deps.db, key.id, minute);
+    if (slot === null) {
+      return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
+    }
+    rpmUsed = slot;
+  } else if (cost > 0) {
     try {
       // The snapshot can be stale under concurrency: each step is a conditional UPDATE, and the
       // transaction makes them all-or-nothing, so 50 parallel charges never overspend.
