@@ -16,6 +16,9 @@ import {
   type Harness,
 } from './support/harness.js';
 import { startRealServer } from './support/server.js';
+import { startFakeUpstream } from './support/fake-upstream.js';
+import { startGatewayServer } from '../src/gateway/node.js';
+import { createLogger } from '../src/logger.js';
 
 /**
  * Secrets never reach the logs. Every main flow runs at LOG_LEVEL=debug (the most verbose level)
@@ -190,5 +193,51 @@ describe('logs of the real Node server carry no secrets', () => {
     expect(srv.h.logs.length).toBeGreaterThan(50);
     expect(leaks(srv.h.logs, secrets)).toEqual([]);
     expect(srv.h.logs.some((l) => l.includes('sk_net_[redacted]'))).toBe(true);
+  });
+
+  it('logs no API key or domain token through the gateway, from any key carrier, in either process', async () => {
+    const h = srv.h;
+    const secrets: Secrets = new Set();
+    const user = await signInRecorded(h, secrets);
+    const dom = await createDomain(h, user.token, uniqueDomainName('logs-gw'));
+    secrets.add(dom.token);
+    const k = await createKey(h, user.token, { name: 'logs-gw' });
+    const old = await createKey(h, user.token, { name: 'logs-gw-old' });
+    secrets.add(k.key).add(old.key);
+    const rotated = await json(await post(h, `/v1/keys/${old.id}/rotate`, {}, user.token));
+    secrets.add(rotated.key);
+
+    const gatewayLogs: string[] = [];
+    const upstream = await startFakeUpstream();
+    const gw = await startGatewayServer({
+      serviceUrl: srv.url,
+      upstream: upstream.url,
+      domainToken: dom.token,
+      logger: createLogger('debug', (l) => gatewayLogs.push(l)),
+      usageRetryBaseMs: 20,
+      port: 0,
+      host: '127.0.0.1',
+    });
+    try {
+      const chat = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+        fetch(`${gw.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      expect((await chat('/v1/chat/completions', { authorization: `Bearer ${k.key}` })).status).toBe(200);
+      expect((await chat('/v1/chat/completions', { 'x-api-key': k.key })).status).toBe(200);
+      expect((await chat(`/v1/chat/completions?key=${k.key}`)).status).toBe(200);
+      // Refused keys: rotated away, mistyped; and a key pasted into the path and the request id.
+      expect((await chat('/v1/chat/completions', { authorization: `Bearer ${old.key}` })).status).toBe(401);
+      expect((await chat('/v1/chat/completions', { 'x-api-key': `${k.key.slice(0, -1)}x` })).status).toBe(401);
+      await chat(`/v1/${rotated.key}/chat/completions`, { authorization: `Bearer ${rotated.key}`, 'x-request-id': rotated.key });
+    } finally {
+      await gw.close(2000);
+      await upstream.close();
+    }
+    expect(gatewayLogs.length).toBeGreaterThan(5);
+    expect(leaks(gatewayLogs, secrets)).toEqual([]);
+    expect(leaks(h.logs, secrets)).toEqual([]);
   });
 });
