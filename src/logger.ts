@@ -16,6 +16,8 @@ const SECRET_SHAPES = /([a-z][a-z0-9]{0,15}_(?:dev|net|dom)_)[0-9A-Za-z]{8,}|eyJ
  * and error messages carry what clients send, and clients paste keys and tokens into URLs.
  */
 export function redactSecrets(text: string): string {
+  // Most lines hold no secret; plain substring scans are several times cheaper than the regex.
+  if (!text.includes('_dev_') && !text.includes('_net_') && !text.includes('_dom_') && !text.includes('eyJ')) return text;
   return text.replace(SECRET_SHAPES, (_m, head: string | undefined) => (head ? `${head}[redacted]` : '[redacted-jwt]'));
 }
 
