@@ -87,7 +87,8 @@ export function createApp(deps: AppDeps) {
   app.get('/docs', (c) => c.html(renderDocs(app.getOpenAPI31Document(docConfig) as unknown as Parameters<typeof renderDocs>[0])));
 
   app.notFound((c) => {
-    const err = new AppError('not_found', `No route for ${c.req.method} ${c.req.path}.`);
+    // The path is not echoed: callers sometimes paste secrets into URLs, and proxies log bodies.
+    const err = new AppError('not_found', `No route for ${c.req.method} on this path.`);
     return c.json(errorBody(err, c.get('requestId') ?? 'req_unknown'), 404);
   });
   app.onError((err, c) => {
