@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run worker:dev -- --port N --ip 127.0.0.1 [--var NAME:VALUE ...] [--persist-to DIR]`
+// `npm run worker:dev -- --port N --ip 127.0.0.1 [--var NAME:VALUE ...] [--persist-to DIR] [--config FILE]`
 //
 // Runs the Workers build locally under workerd with a fresh local D1: applies the D1 migrations
 // (schema/d1) to a new state folder, then starts `wrangler dev --local` on it. Other arguments go
@@ -15,13 +15,16 @@ import { spawnWrangler, wranglerEnv } from './wrangler.mjs';
 function parseArgs(argv) {
   const rest = [];
   let persistTo;
+  let config;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--persist-to') persistTo = argv[++i];
     else if (a.startsWith('--persist-to=')) persistTo = a.slice('--persist-to='.length);
+    else if (a === '--config' || a === '-c') config = argv[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
     else rest.push(a);
   }
-  return { persistTo, rest };
+  return { persistTo, config, rest };
 }
 
 const env = wranglerEnv({
@@ -48,7 +51,9 @@ function run(args, opts = {}) {
 }
 
 async function main() {
-  const { persistTo, rest } = parseArgs(process.argv.slice(2));
+  const { persistTo, config, rest } = parseArgs(process.argv.slice(2));
+  // Another wrangler config (tests use one for a probe worker) applies to both steps.
+  const configArgs = config ? ['--config', config] : [];
   const stateDir = persistTo ? resolve(persistTo) : mkdtempSync(join(tmpdir(), 'siwe-keys-d1-'));
   const cleanup = () => {
     if (!persistTo) rmSync(stateDir, { recursive: true, force: true });
@@ -66,7 +71,7 @@ async function main() {
   process.on('SIGTERM', () => stop('SIGTERM'));
 
   // stdout of the migration goes to stderr, so stdout carries only what wrangler dev prints.
-  const migrated = await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
+  const migrated = await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir, ...configArgs], {
     stdio: ['ignore', 2, 2],
   });
   if (migrated !== 0 || stopping) {
@@ -74,7 +79,7 @@ async function main() {
     if (!stopping) console.error(`worker:dev: applying D1 migrations failed (exit ${migrated})`);
     process.exit(stopping ? 0 : migrated);
   }
-  const code = await run(['dev', '--local', '--persist-to', stateDir, '--show-interactive-dev-session=false', ...rest]);
+  const code = await run(['dev', '--local', '--persist-to', stateDir, '--show-interactive-dev-session=false', ...configArgs, ...rest]);
   cleanup();
   process.exit(stopping ? 0 : code);
 }

@@ -96,8 +96,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface WorkerProcess {
+export interface WorkerProcess {
   child: ChildProcess;
+  /** http://127.0.0.1:PORT */
   base: string;
   logs: string[];
   exited: Promise<void>;
@@ -115,10 +116,24 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function spawnWorker(vars: Env): Promise<WorkerProcess> {
+/**
+ * Starts `npm run worker:dev` (fresh local D1, migrations applied) on a free port and waits for
+ * /healthz. `config` selects another wrangler config (a probe worker in tests). Stop it with
+ * stopWorkerDev; it is also killed when the test process exits.
+ */
+export async function startWorkerDev(vars: Env, opts: { config?: string } = {}): Promise<WorkerProcess> {
+  hookExit();
+  const w = await spawnWorker(vars, opts.config);
+  liveChildren.add(w.child);
+  void w.exited.then(() => liveChildren.delete(w.child));
+  return w;
+}
+
+async function spawnWorker(vars: Env, config?: string): Promise<WorkerProcess> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = ['scripts/worker-dev.mjs', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort)];
+  if (config) args.push('--config', config);
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) args.push('--var', `${k}:${v}`);
   // detached: its own process group, so close() (and a crashed test run's exit hook) can end
   // wrangler and workerd too, not only the script.
@@ -158,7 +173,7 @@ async function spawnWorker(vars: Env): Promise<WorkerProcess> {
   return { child, base, logs, exited };
 }
 
-async function stopWorker(w: WorkerProcess): Promise<void> {
+export async function stopWorkerDev(w: WorkerProcess): Promise<void> {
   killGroup(w.child, 'SIGTERM');
   const timer = setTimeout(() => killGroup(w.child, 'SIGKILL'), 10_000);
   await w.exited;
@@ -175,7 +190,7 @@ if (process.env.VITEST) {
   afterAll(async () => {
     const all = [...workers.values()];
     workers.clear();
-    await Promise.all(all.map(async (p) => stopWorker(await p).catch(() => undefined)));
+    await Promise.all(all.map(async (p) => stopWorkerDev(await p).catch(() => undefined)));
   });
 }
 const liveChildren = new Set<ChildProcess>();
@@ -202,16 +217,9 @@ export const workersTarget: Target = {
     const key = JSON.stringify(vars);
     let p = workers.get(key);
     if (!p) {
-      hookExit();
-      p = spawnWorker(vars);
+      p = startWorkerDev(vars);
       workers.set(key, p);
-      p.then(
-        (w) => {
-          liveChildren.add(w.child);
-          void w.exited.then(() => liveChildren.delete(w.child));
-        },
-        () => workers.delete(key),
-      );
+      p.catch(() => workers.delete(key));
     }
     const w = await p;
     return {
