@@ -116,24 +116,33 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+export interface WorkerDevOptions {
+  /** Another wrangler config (a probe worker in tests). */
+  config?: string;
+  /** Which /healthz status means "up" (default 200; a misconfigured worker answers 503). */
+  readyStatus?: number;
+  /** Keep the local D1 in this folder (default: a fresh temporary one per start). */
+  persistTo?: string;
+}
+
 /**
  * Starts `npm run worker:dev` (fresh local D1, migrations applied) on a free port and waits for
- * /healthz. `config` selects another wrangler config (a probe worker in tests). Stop it with
- * stopWorkerDev; it is also killed when the test process exits.
+ * /healthz. Stop it with stopWorkerDev; it is also killed when the test process exits.
  */
-export async function startWorkerDev(vars: Env, opts: { config?: string } = {}): Promise<WorkerProcess> {
+export async function startWorkerDev(vars: Env, opts: WorkerDevOptions = {}): Promise<WorkerProcess> {
   hookExit();
-  const w = await spawnWorker(vars, opts.config);
+  const w = await spawnWorker(vars, opts);
   liveChildren.add(w.child);
   void w.exited.then(() => liveChildren.delete(w.child));
   return w;
 }
 
-async function spawnWorker(vars: Env, config?: string): Promise<WorkerProcess> {
+async function spawnWorker(vars: Env, { config, readyStatus = 200, persistTo }: WorkerDevOptions): Promise<WorkerProcess> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = ['scripts/worker-dev.mjs', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort)];
   if (config) args.push('--config', config);
+  if (persistTo) args.push('--persist-to', persistTo);
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) args.push('--var', `${k}:${v}`);
   // detached: its own process group, so close() (and a crashed test run's exit hook) can end
   // wrangler and workerd too, not only the script.
@@ -160,7 +169,7 @@ async function spawnWorker(vars: Env, config?: string): Promise<WorkerProcess> {
     if (gone) throw new Error(`worker:dev exited before answering /healthz:\n${logs.slice(-40).join('\n')}`);
     try {
       const res = await fetch(`${base}/healthz`);
-      if (res.status === 200) break;
+      if (res.status === readyStatus) break;
     } catch {
       // not listening yet
     }
@@ -221,16 +230,20 @@ export const workersTarget: Target = {
       workers.set(key, p);
       p.catch(() => workers.delete(key));
     }
-    const w = await p;
-    return {
-      name: 'workers+d1',
-      logs: w.logs,
-      request: async (path, init) => fetch(new URL(path, w.base), { redirect: 'manual', ...init }),
-      // The worker is shared by the file's describes; the file-level afterAll stops it.
-      close: async () => undefined,
-    };
+    // The worker is shared by the file's describes; the file-level afterAll stops it.
+    return workerHarness(await p, async () => undefined);
   },
 };
+
+/** A Harness over a running worker:dev; close defaults to stopping it. */
+export function workerHarness(w: WorkerProcess, close: () => Promise<void> = () => stopWorkerDev(w)): Harness {
+  return {
+    name: 'workers+d1',
+    logs: w.logs,
+    request: async (path, init) => fetch(new URL(path, w.base), { redirect: 'manual', ...init }),
+    close,
+  };
+}
 
 /** The targets the HTTP suites run against: SQLite always; PostgreSQL and Workers when enabled. */
 export function targets(): Target[] {
