@@ -6,6 +6,11 @@ import { accessLog } from './middleware/access-log.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { authRoutes } from './routes/auth.js';
+import { keysRoutes } from './routes/keys.js';
+import { trialRoutes } from './routes/trial.js';
+import { auditRoutes } from './routes/audit.js';
+import { domainsRoutes } from './routes/domains.js';
+import { verifyRoutes } from './routes/verify.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -16,6 +21,9 @@ function toAppError(err: unknown, deps: AppDeps, c: Context<AppEnv>): AppError {
   if (err instanceof HTTPException) {
     // Hono's validators throw these for unreadable bodies (malformed JSON and the like).
     if (err.status === 413) return new AppError('payload_too_large');
+    if (err.status === 415) {
+      return new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', { extra: { param: 'content-type' } });
+    }
     if (err.status === 400) {
       return new AppError('invalid_request', 'The request body is not valid JSON.', { extra: { param: 'body' } });
     }
@@ -43,6 +51,11 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', opsRoutes(deps));
   app.route('/', authRoutes(deps));
+  app.route('/', keysRoutes(deps));
+  app.route('/', trialRoutes(deps));
+  app.route('/', auditRoutes(deps));
+  app.route('/', domainsRoutes(deps));
+  app.route('/', verifyRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

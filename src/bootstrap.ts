@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
+import { LastUsedTracker } from './services/last-used.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
 
@@ -34,5 +35,6 @@ export async function createDeps(opts: {
     verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls),
     logger: opts.logger ?? createLogger(opts.config.logLevel),
     clientIp: opts.clientIp ?? (() => null),
+    lastUsed: new LastUsedTracker(opts.db),
   };
 }

@@ -1,13 +1,66 @@
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openDatabase, startNodeServer } from './node.js';
+import { approve, listForAdmin, reject } from './services/trial.js';
+import { AppError } from './errors.js';
 
 const USAGE = `usage: siwe-keys <command>
 
 commands:
   serve                 run the HTTP service (migrates the database first)
   migrate               apply pending database migrations
+  admin applications [--status pending|approved|rejected] [--limit N]
+                        list free-trial applications (newest first)
+  admin approve <id> [--credits N]
+                        approve an application (default credits: TRIAL_CREDITS)
+  admin reject <id> --reason TEXT
+                        reject an application
+
+Admin commands work directly on the database named by DATABASE_URL; they are audited with actor "cli".
 `;
+
+async function admin(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { status: { type: 'string' }, limit: { type: 'string' }, credits: { type: 'string' }, reason: { type: 'string' } },
+  });
+  const [sub, id] = positionals;
+  const config = loadConfig(process.env);
+  const db = await openDatabase(config);
+  try {
+    await migrateToLatest(db);
+    const meta = { requestId: `cli_${Date.now()}`, ip: null, userAgent: 'siwe-keys-cli', now: new Date() };
+    if (sub === 'applications') {
+      const status = values.status as 'pending' | 'approved' | 'rejected' | undefined;
+      if (status && !['pending', 'approved', 'rejected'].includes(status)) throw new AppError('invalid_request', '--status must be pending, approved or rejected');
+      const page = await listForAdmin(db, { status, limit: Number(values.limit ?? 50) });
+      for (const a of page.data) {
+        console.log([a.id, a.status, a.address, a.created_at, JSON.stringify(a.use_case)].join('\t'));
+      }
+      if (page.data.length === 0) console.log('no applications');
+      return 0;
+    }
+    if (sub === 'approve' && id) {
+      const credits = values.credits === undefined ? config.trialCredits : Number(values.credits);
+      if (!Number.isSafeInteger(credits) || credits < 0) throw new AppError('invalid_request', '--credits must be a non-negative integer');
+      const a = await approve(db, id, 'cli', credits, meta);
+      console.log(`approved ${a.id} for ${a.address} with ${a.credits_granted} credits`);
+      return 0;
+    }
+    if (sub === 'reject' && id) {
+      if (!values.reason) throw new AppError('invalid_request', '--reason is required');
+      const a = await reject(db, id, 'cli', values.reason, meta);
+      console.log(`rejected ${a.id} for ${a.address}`);
+      return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    await db.destroy();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -32,13 +85,14 @@ async function main(argv: string[]): Promise<number> {
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
       return 0;
     }
+    case 'admin':
+      return admin(rest);
     case 'help':
     case '--help':
     case '-h':
       console.log(USAGE);
       return 0;
     default:
-      void rest;
       console.error(`unknown command: ${command}\n${USAGE}`);
       return 2;
   }
@@ -49,7 +103,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : `error: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof ConfigError) console.error(err.message);
+    else if (err instanceof AppError) console.error(`error: ${err.code}: ${err.message}`);
+    else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   },
 );

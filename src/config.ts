@@ -10,12 +10,26 @@ const positiveInt = z.coerce.number().int().positive();
 
 const addressRe = /^0x[0-9a-fA-F]{40}$/;
 
+/** host[:port] as a browser's location.host gives it: a DNS name, IPv4 or [IPv6] literal. */
+const authorityRe = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
 /** The environment as the contract lists it; every field optional for a local run. */
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   HOST: z.string().min(1).default('127.0.0.1'),
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  SIWE_DOMAINS: z.string().optional(),
+  // Why: SIWE messages carry a bare authority; a scheme or path here would never match, and an empty
+  // list would silently refuse every sign-in.
+  SIWE_DOMAINS: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined ? undefined : commaList(s)))
+    .pipe(
+      z
+        .array(z.string().regex(authorityRe, 'expected host[:port] values without scheme or path, e.g. app.example.org').transform((d) => d.toLowerCase()))
+        .min(1, 'expected at least one host[:port]')
+        .optional(),
+    ),
   SIWE_CHAIN_IDS: z
     .string()
     .default('1')
@@ -56,6 +70,8 @@ const envSchema = z.object({
   /** Optional PKCS#8 PEM or JWK (JSON) of the session signing key; otherwise generated once and stored. */
   JWT_PRIVATE_KEY: z.string().optional(),
   BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  MAX_KEYS_PER_ACCOUNT: positiveInt.default(100),
+  MAX_DOMAINS_PER_ACCOUNT: positiveInt.default(20),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
@@ -78,6 +94,8 @@ export interface Config {
   trialCredits: number;
   jwtPrivateKey: string | undefined;
   bodyLimitBytes: number;
+  maxKeysPerAccount: number;
+  maxDomainsPerAccount: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** JWT issuer and audience. */
   issuer: string;
@@ -100,7 +118,7 @@ export function loadConfig(env: Env): Config {
   const e = parsed.data;
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   const url = new URL(publicUrl);
-  const siweDomains = e.SIWE_DOMAINS ? commaList(e.SIWE_DOMAINS) : [url.host];
+  const siweDomains = e.SIWE_DOMAINS ?? [url.host];
   return {
     port: e.PORT,
     host: e.HOST,
@@ -116,6 +134,8 @@ export function loadConfig(env: Env): Config {
     trialCredits: e.TRIAL_CREDITS,
     jwtPrivateKey: e.JWT_PRIVATE_KEY,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    maxKeysPerAccount: e.MAX_KEYS_PER_ACCOUNT,
+    maxDomainsPerAccount: e.MAX_DOMAINS_PER_ACCOUNT,
     logLevel: e.LOG_LEVEL,
     issuer: url.origin,
   };

@@ -2,8 +2,9 @@ import type { Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import type { Database } from './db/schema.js';
+import type { Database, DomainsTable } from './db/schema.js';
 import type { Logger } from './logger.js';
+import type { LastUsedTracker } from './services/last-used.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
 
@@ -15,6 +16,8 @@ export interface AppDeps {
   sessions: SessionSigner;
   verifySignature: SignatureVerifier;
   logger: Logger;
+  /** Batches last_used_at writes off the verification hot path. */
+  lastUsed: LastUsedTracker;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
 }
@@ -28,5 +31,6 @@ export interface AppEnv {
     requestId: string;
     auth: Auth;
     deps: AppDeps;
+    domain: DomainsTable;
   };
 }

@@ -47,7 +47,20 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     },
   });
   const app = createApp(deps);
-  return { app, deps, db, close: () => db.destroy() };
+  const flushTimer = setInterval(() => {
+    deps.lastUsed.flush().catch((err: unknown) => deps.logger.warn('last_used flush failed', { error: String(err) }));
+  }, deps.lastUsed.intervalMs);
+  flushTimer.unref();
+  return {
+    app,
+    deps,
+    db,
+    close: async () => {
+      clearInterval(flushTimer);
+      await deps.lastUsed.flush().catch(() => undefined);
+      await db.destroy();
+    },
+  };
 }
 
 /** Starts listening; resolves once the port is bound. */
@@ -66,7 +79,7 @@ export async function startNodeServer(config: Config, opts: { clock?: Clock; log
     url: `http://${host}:${port}`,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await svc.db.destroy();
+      await svc.close();
     },
   };
 }

@@ -29,7 +29,7 @@ create table "domains" ("id" varchar(64) primary key, "name" varchar(253) not nu
 
 create index "domains_owner_id" on "domains" ("owner", "id");
 
-create table "usage_records" ("id" varchar(64) primary key, "domain_id" varchar(64) not null, "request_id" varchar(128) not null, "key_id" varchar(64) not null, "account" varchar(42) not null, "model" varchar(128), "input_tokens" bigint, "output_tokens" bigint, "cost" bigint not null, "charged" bigint not null, "uncharged" bigint not null, "created_at" bigint not null, constraint "usage_records_domain_request" unique ("domain_id", "request_id"));
+create table "usage_records" ("id" varchar(64) primary key, "domain_id" varchar(64) not null, "request_id" varchar(128) not null, "key_id" varchar(64) not null, "account" varchar(42) not null, "model" varchar(128), "input_tokens" bigint, "output_tokens" bigint, "cost" bigint not null, "charged" bigint not null, "uncharged" bigint not null, "credits_after" bigint, "created_at" bigint not null, constraint "usage_records_domain_request" unique ("domain_id", "request_id"));
 
 create index "usage_records_account_id" on "usage_records" ("account", "id");
 
@@ -37,7 +37,9 @@ create index "usage_records_account_request" on "usage_records" ("account", "req
 
 create index "usage_records_key_id" on "usage_records" ("key_id", "id");
 
-create table "audit_events" ("id" varchar(64) primary key, "at" bigint not null, "actor" varchar(64) not null, "account" varchar(42), "action" varchar(64) not null, "target" varchar(255), "request_id" varchar(128), "ip" varchar(64), "user_agent" varchar(512), "detail" text);
+create table "deleted_keys" ("id" varchar(64) primary key, "account" varchar(42) not null, "type" varchar(16) not null, "deleted_at" bigint not null);
+
+create table "audit_events" ("id" varchar(64) primary key, "at" bigint not null, "actor" varchar(128) not null, "account" varchar(42), "action" varchar(64) not null, "target" varchar(255), "request_id" varchar(128), "ip" varchar(64), "user_agent" varchar(512), "detail" text);
 
 create index "audit_events_account_id" on "audit_events" ("account", "id");
 

@@ -99,7 +99,15 @@ export interface UsageRecordsTable {
   cost: number;
   charged: number;
   uncharged: number;
+  credits_after: number | null; // account balance after this record's charge (null: no balance)
   created_at: number;
+}
+
+export interface DeletedKeysTable {
+  id: string;
+  account: string;
+  type: 'developer' | 'network';
+  deleted_at: number;
 }
 
 export interface AuditEventsTable {
@@ -124,6 +132,7 @@ export interface Database {
   trial_applications: TrialApplicationsTable;
   domains: DomainsTable;
   usage_records: UsageRecordsTable;
+  deleted_keys: DeletedKeysTable;
   audit_events: AuditEventsTable;
 }
 

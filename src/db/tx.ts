@@ -40,3 +40,9 @@ export async function inBatch(db: Kysely<Database>, queries: readonly Compilable
   if (db.isTransaction) return run(db);
   return db.transaction().execute(run);
 }
+
+/** PostgreSQL needs SELECT ... FOR UPDATE for read-then-write inside a transaction; SQLite
+ * serialises writers (one connection, or a database-level write lock) and has no such syntax. */
+export function needsRowLocks(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter.constructor.name === 'PostgresAdapter';
+}

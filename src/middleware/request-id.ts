@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from 'hono';
-import { randomBase62 } from '../ids.js';
 import type { AppEnv } from '../deps.js';
 
 const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -8,7 +7,8 @@ const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestId(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id');
-    const id = incoming && WELL_FORMED.test(incoming) ? incoming : `req_${randomBase62(22)}`;
+    // randomUUID draws from a batched entropy pool: far cheaper per request than getRandomValues.
+    const id = incoming && WELL_FORMED.test(incoming) ? incoming : `req_${crypto.randomUUID().replaceAll('-', '')}`;
     c.set('requestId', id);
     c.header('x-request-id', id);
     await next();

@@ -1,6 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
+import { findKeyBySecretHash } from '../db/repositories/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
+import { hashSecret, parseSecret } from '../services/key-format.js';
+import type { Scope } from '../services/keys.js';
+import { rolesFor } from '../services/accounts.js';
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -8,15 +12,40 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
-/** Requires a live session JWT; sets `auth`. */
-export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
+/**
+ * Requires a live session JWT, or (when keyScope is given) an API key of the account holding that
+ * scope. Sets `auth`.
+ */
+export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('invalid_session');
-    const claims = await deps.sessions.verify(token);
-    c.set('auth', { kind: 'session', address: claims.address, roles: claims.roles, sid: claims.sid });
+    const secret = parseSecret(token);
+    if (secret && (secret.kind === 'dev' || secret.kind === 'net')) {
+      const now = deps.clock.now().getTime();
+      const key = await findKeyBySecretHash(deps.db, hashSecret(token), now);
+      if (!key || key.status !== 'active' || (key.expires_at !== null && Number(key.expires_at) <= now)) {
+        throw new AppError('invalid_api_key');
+      }
+      const scopes = JSON.parse(key.scopes) as string[];
+      // Why: only keys meant for management may act for the account; an inference key that leaks
+      // must not be able to mint more keys.
+      if (!opts.keyScope || !scopes.includes(opts.keyScope)) {
+        throw new AppError('insufficient_scope', opts.keyScope ? `This endpoint needs a key with the ${opts.keyScope} scope, or a session.` : 'This endpoint needs a session.');
+      }
+      c.set('auth', { kind: 'key', address: key.account as `0x${string}`, roles: ['user'], keyId: key.id, scopes });
+    } else {
+      const claims = await deps.sessions.verify(token);
+      // Roles follow ADMIN_ADDRESSES now, not as they were at sign-in: removing an admin takes effect at once.
+      c.set('auth', { kind: 'session', address: claims.address, roles: rolesFor(claims.address, deps.config.adminAddresses), sid: claims.sid });
+    }
     await next();
   };
+}
+
+/** Requires a live session JWT; sets `auth`. */
+export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return authenticate(deps);
 }
 
 export function requireAdmin(): MiddlewareHandler<AppEnv> {

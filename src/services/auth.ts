@@ -43,6 +43,7 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
   const now = deps.clock.now();
   const checked = checkSiweMessage(input.message, {
     domains: config.siweDomains,
+    scheme: new URL(config.publicOrigin).protocol.slice(0, -1),
     uriOrigins: [config.publicOrigin],
     chainIds: config.chainIds,
     now,

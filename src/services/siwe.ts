@@ -29,9 +29,21 @@ export interface SiweFields {
  * verifies: it checks the exact bytes it received.
  */
 export function buildSiweMessage(f: SiweFields): string {
+  // Why: untyped callers (the console's JavaScript, JSON input) can omit fields, and a template would
+  // then write "undefined", which the grammar accepts as a domain or a nonce.
+  for (const key of ['domain', 'address', 'uri', 'version', 'nonce', 'issuedAt'] as const) {
+    if (typeof f[key] !== 'string' || f[key] === '') {
+      throw new AppError('invalid_siwe_message', `The ${key} field is required.`, { extra: { param: key } });
+    }
+  }
+  if (!Number.isSafeInteger(f.chainId)) {
+    throw new AppError('invalid_siwe_message', 'The chainId field must be an integer.', { extra: { param: 'chainId' } });
+  }
   const head = `${f.scheme ? `${f.scheme}://` : ''}${f.domain} wants you to sign in with your Ethereum account:`;
+  // The grammar: address LF LF [ statement LF ] LF, so a message without a statement has two blank lines.
   const lines = [head, f.address, ''];
-  if (f.statement !== undefined) lines.push(f.statement, '');
+  if (f.statement !== undefined) lines.push(f.statement);
+  lines.push('');
   lines.push(`URI: ${f.uri}`, `Version: ${f.version}`, `Chain ID: ${f.chainId}`, `Nonce: ${f.nonce}`, `Issued At: ${f.issuedAt}`);
   if (f.expirationTime) lines.push(`Expiration Time: ${f.expirationTime}`);
   if (f.notBefore) lines.push(`Not Before: ${f.notBefore}`);
@@ -43,6 +55,11 @@ export function buildSiweMessage(f: SiweFields): string {
 export interface SiwePolicy {
   /** Accepted `domain` values (host[:port]). */
   domains: string[];
+  /**
+   * The scheme of the service's origin ('https'); a message that names another scheme is refused.
+   * Absent: any http(s) scheme (conformance vectors only).
+   */
+  scheme?: string;
   /** Accepted origins of the `uri` field; null skips the check (conformance vectors only). */
   uriOrigins: string[] | null;
   chainIds: number[];
@@ -94,8 +111,12 @@ export function checkSiweMessage(message: string, policy: SiwePolicy): CheckedSi
       extra: { param: 'message' },
     });
   }
-  if (parsed.scheme !== undefined && parsed.scheme !== 'https' && parsed.scheme !== 'http') {
-    throw new AppError('siwe_domain_mismatch', 'The message scheme is not accepted here.');
+  // Why: the wallet compares scheme://domain with the page asking for the signature, so an
+  // "http://" message can be obtained by whoever controls plain-HTTP traffic to our host name; it
+  // must not sign in to an https service.
+  const schemes = policy.scheme !== undefined ? [policy.scheme] : ['https', 'http'];
+  if (parsed.scheme !== undefined && !schemes.includes(parsed.scheme)) {
+    throw new AppError('siwe_domain_mismatch', `The message scheme "${parsed.scheme}" is not accepted here.`);
   }
   // Why: the domain binds the signature to this site, so a message signed for a phishing site fails.
   if (!policy.domains.includes(parsed.domain)) {

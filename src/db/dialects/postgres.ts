@@ -8,5 +8,9 @@ import type { Database } from '../schema.js';
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export function openPostgres(url: string, max = 10): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max }) }) });
+  const pool = new pg.Pool({ connectionString: url, max });
+  // An idle client the server disconnects (restart, failover) emits 'error' on the pool; without a
+  // listener that would crash the process. The pool drops the client and the next query reconnects.
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

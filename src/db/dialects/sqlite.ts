@@ -11,6 +11,30 @@ export function sqlitePath(url: string): string {
   return url.replace(/^file:(\/\/)?/, '');
 }
 
+/**
+ * Kysely's SQLite driver calls prepare() for every query; preparing is a large share of a fast
+ * query's cost. Queries are parameterised, so a bounded cache keyed by SQL text is safe.
+ */
+function withStatementCache(raw: SqliteDatabase.Database, max = 500): SqliteDatabase.Database {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  const prepare = (sql: string): SqliteDatabase.Statement => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = raw.prepare(sql);
+      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+  return new Proxy(raw, {
+    get(target, prop, receiver) {
+      if (prop === 'prepare') return prepare;
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 export function openSqlite(url: string): { db: Kysely<Database>; raw: SqliteDatabase.Database } {
   const path = sqlitePath(url);
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -21,6 +45,6 @@ export function openSqlite(url: string): { db: Kysely<Database>; raw: SqliteData
   raw.pragma('synchronous = NORMAL');
   raw.pragma('busy_timeout = 5000');
   raw.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return { db, raw };
 }

@@ -124,6 +124,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('cost', 'bigint', (c) => c.notNull())
     .addColumn('charged', 'bigint', (c) => c.notNull())
     .addColumn('uncharged', 'bigint', (c) => c.notNull())
+    .addColumn('credits_after', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addUniqueConstraint('usage_records_domain_request', ['domain_id', 'request_id'])
     .execute();
@@ -131,11 +132,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('usage_records_account_request').on('usage_records').columns(['account', 'request_id']).execute();
   await db.schema.createIndex('usage_records_key_id').on('usage_records').columns(['key_id', 'id']).execute();
 
+  // Deleted keys leave a tombstone so late usage reports still find the account to charge.
+  await db.schema
+    .createTable('deleted_keys')
+    .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('account', 'varchar(42)', (c) => c.notNull())
+    .addColumn('type', 'varchar(16)', (c) => c.notNull())
+    .addColumn('deleted_at', 'bigint', (c) => c.notNull())
+    .execute();
+
   await db.schema
     .createTable('audit_events')
     .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
     .addColumn('at', 'bigint', (c) => c.notNull())
-    .addColumn('actor', 'varchar(64)', (c) => c.notNull())
+    .addColumn('actor', 'varchar(128)', (c) => c.notNull())
     .addColumn('account', 'varchar(42)')
     .addColumn('action', 'varchar(64)', (c) => c.notNull())
     .addColumn('target', 'varchar(255)')
@@ -151,6 +161,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   for (const t of [
     'audit_events',
+    'deleted_keys',
     'usage_records',
     'domains',
     'trial_applications',

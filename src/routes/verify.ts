@@ -1,0 +1,140 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps } from '../deps.js';
+import { requireDomain } from '../middleware/domain-auth.js';
+import { authenticate } from '../middleware/session-auth.js';
+import { listAccountUsage, recordUsage } from '../services/usage.js';
+import { verifyKey } from '../services/verify.js';
+import { ListQuery } from './keys.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
+
+const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });
+const VerifyResponse = z
+  .object({
+    valid: z.boolean(),
+    code: z.string(),
+    message: z.string().optional(),
+    key_id: z.string().optional(),
+    account: z.string().optional(),
+    type: z.enum(['developer', 'network']).optional(),
+    scopes: z.array(z.string()).optional(),
+    models: z.array(z.string()).nullable().optional(),
+    expires_at: z.string().nullable().optional(),
+    credits_remaining: z.number().int().nullable().optional(),
+    charged: z.number().int().optional(),
+    ratelimit: RateLimit.optional(),
+  })
+  .openapi('VerifyResult');
+
+export function verifyRoutes(deps: AppDeps) {
+  const r = newRouter();
+  const domainAuth = requireDomain(deps);
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/verify',
+      tags: ['verification'],
+      summary: "Check an API key for this domain (domain token), charging `cost` when it is valid",
+      security: bearerSecurity,
+      middleware: [domainAuth],
+      request: {
+        body: jsonBody(
+          z
+            .object({
+              key: z.string().max(256),
+              scope: z.enum(['inference:read', 'inference:write', 'analytics:read', 'admin']).optional(),
+              model: z.string().min(1).max(128).optional(),
+              cost: credits.optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: { 200: json(VerifyResponse), ...errorResponses(400, 401, 413) },
+    }),
+    async (c) => {
+      const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed }, c.get('domain'), c.req.valid('json'), deps.clock.now());
+      c.header('cache-control', 'no-store');
+      return c.json(res, 200);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/usage',
+      tags: ['verification'],
+      summary: 'Record what a request used (domain token); idempotent by (domain, request_id)',
+      security: bearerSecurity,
+      middleware: [domainAuth],
+      request: {
+        body: jsonBody(
+          z
+            .object({
+              key_id: z.string().min(1).max(64),
+              request_id: z.string().min(1).max(128),
+              cost: credits.optional(),
+              model: z.string().min(1).max(128).optional(),
+              input_tokens: credits.optional(),
+              output_tokens: credits.optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: {
+        201: json(
+          z.object({ recorded: z.literal(true), id: z.string(), charged: z.number().int(), uncharged: z.number().int(), credits_remaining: z.number().int().nullable() }),
+          'Recorded',
+        ),
+        ...errorResponses(400, 401, 404),
+      },
+    }),
+    async (c) => c.json(await recordUsage(deps, c.get('domain').id, c.req.valid('json'), deps.clock.now()), 201),
+  );
+
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/usage',
+      tags: ['verification'],
+      summary: "The account's usage records (session, or a key with analytics:read)",
+      security: bearerSecurity,
+      middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
+      request: {
+        query: ListQuery.extend({
+          key_id: z.string().max(64).optional(),
+          request_id: z.string().max(128).optional(),
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            data: z.array(
+              z.object({
+                id: z.string(),
+                key_id: z.string(),
+                domain: z.string().nullable(),
+                request_id: z.string(),
+                model: z.string().nullable(),
+                input_tokens: z.number().int().nullable(),
+                output_tokens: z.number().int().nullable(),
+                cost: z.number().int(),
+                charged: z.number().int(),
+                uncharged: z.number().int(),
+                created_at: z.string(),
+              }),
+            ),
+            has_more: z.boolean(),
+            next_cursor: z.string().nullable(),
+          }),
+        ),
+        ...errorResponses(400, 401, 403),
+      },
+    }),
+    async (c) => c.json(await listAccountUsage(deps.db, c.get('auth').address, c.req.valid('query')), 200),
+  );
+
+  return r;
+}

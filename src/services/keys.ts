@@ -1,0 +1,269 @@
+import type { Kysely } from 'kysely';
+import { getAccountOrThrow } from '../db/repositories/accounts.js';
+import {
+  countKeys,
+  deleteOwnKey,
+  findOwnKey,
+  insertKey,
+  insertTombstone,
+  listKeys,
+  updateOwnKey,
+  type KeyRow,
+} from '../db/repositories/keys.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { ApiKeysTable, Database } from '../db/schema.js';
+import { inTransaction } from '../db/tx.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import { iso } from './accounts.js';
+import { audit, type RequestMeta } from './audit.js';
+import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
+import { dayWindow, monthWindow } from './windows.js';
+
+export const SCOPES = ['inference:read', 'inference:write', 'analytics:read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+export const DEFAULT_SCOPES: Scope[] = ['inference:read', 'inference:write'];
+export type KeyType = 'developer' | 'network';
+
+export interface KeyLimits {
+  rpm?: number;
+  daily_credits?: number;
+  monthly_credits?: number;
+}
+
+export interface KeyView {
+  id: string;
+  name: string;
+  description: string | null;
+  type: KeyType;
+  scopes: string[];
+  hint: string;
+  status: 'active' | 'disabled';
+  models: string[] | null;
+  limits: KeyLimits;
+  usage: { today: number; this_month: number; total: number };
+  expires_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface KeysDeps {
+  db: Kysely<Database>;
+  keyPrefix: string;
+  maxKeysPerAccount: number;
+}
+
+export function keyView(row: KeyRow, now: number): KeyView {
+  const limits: KeyLimits = {};
+  if (row.rpm !== null) limits.rpm = Number(row.rpm);
+  if (row.daily_credits !== null) limits.daily_credits = Number(row.daily_credits);
+  if (row.monthly_credits !== null) limits.monthly_credits = Number(row.monthly_credits);
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    type: row.type,
+    scopes: JSON.parse(row.scopes) as string[],
+    hint: row.hint,
+    status: row.status,
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    limits,
+    usage: {
+      today: row.day_window === dayWindow(now) ? Number(row.day_used) : 0,
+      this_month: row.month_window === monthWindow(now) ? Number(row.month_used) : 0,
+      total: Number(row.total_used),
+    },
+    expires_at: iso(row.expires_at),
+    created_at: iso(row.created_at) as string,
+    last_used_at: iso(row.last_used_at),
+  };
+}
+
+function limitColumns(limits: KeyLimits | undefined): Pick<ApiKeysTable, 'rpm' | 'daily_credits' | 'monthly_credits'> {
+  return { rpm: limits?.rpm ?? null, daily_credits: limits?.daily_credits ?? null, monthly_credits: limits?.monthly_credits ?? null };
+}
+
+function resolveExpiry(now: number, input: { expires_at?: string | null; expires_in_days?: number }): number | null {
+  if (input.expires_at !== undefined && input.expires_in_days !== undefined) {
+    throw new AppError('invalid_request', 'Give expires_at or expires_in_days, not both.', { extra: { param: 'expires_at' } });
+  }
+  if (input.expires_in_days !== undefined) return now + input.expires_in_days * 86_400_000;
+  if (input.expires_at === undefined || input.expires_at === null) return null;
+  const t = new Date(input.expires_at).getTime();
+  if (t <= now) throw new AppError('invalid_request', 'expires_at must be in the future.', { extra: { param: 'expires_at' } });
+  return t;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  description?: string;
+  type?: KeyType;
+  scopes?: Scope[];
+  models?: string[] | null;
+  limits?: KeyLimits;
+  expires_at?: string | null;
+  expires_in_days?: number;
+}
+
+export async function createKey(
+  deps: KeysDeps,
+  owner: string,
+  actor: string,
+  input: CreateKeyInput,
+  meta: RequestMeta,
+): Promise<{ key: KeyView; secret: string }> {
+  const now = meta.now.getTime();
+  const account = await getAccountOrThrow(deps.db, owner);
+  // The plan decides the type: trial (developer) keys and network keys never mix.
+  const allowed: KeyType = account.plan === 'developer' ? 'developer' : 'network';
+  const type = input.type ?? allowed;
+  if (type !== allowed) {
+    throw new AppError(
+      'key_type_not_allowed',
+      allowed === 'network'
+        ? 'Developer keys need an approved free-trial application. Please apply for a Developer API key.'
+        : 'This account has the developer plan and can create only developer keys.',
+    );
+  }
+  if ((await countKeys(deps.db, owner)) >= deps.maxKeysPerAccount) {
+    throw new AppError('limit_reached', `An account can hold at most ${deps.maxKeysPerAccount} keys.`);
+  }
+  const secret = generateSecret(deps.keyPrefix, KEY_KIND[type]);
+  const row: KeyRow = {
+    id: newId('key', meta.now),
+    account: owner,
+    name: input.name,
+    description: input.description ?? null,
+    type,
+    scopes: JSON.stringify(input.scopes ?? DEFAULT_SCOPES),
+    models: input.models ? JSON.stringify(input.models) : null,
+    ...limitColumns(input.limits),
+    hash: hashSecret(secret),
+    hint: secretHint(secret),
+    prev_hash: null,
+    prev_expires_at: null,
+    status: 'active',
+    expires_at: resolveExpiry(now, input),
+    created_at: now,
+    last_used_at: null,
+    day_window: '',
+    day_used: 0,
+    month_window: '',
+    month_used: 0,
+    total_used: 0,
+    rpm_window: 0,
+    rpm_count: 0,
+  };
+  try {
+    await inTransaction(deps.db, async (trx) => {
+      await insertKey(trx, row);
+      await audit(trx, meta, {
+        actor,
+        account: owner,
+        action: 'key.create',
+        target: row.id,
+        detail: { name: row.name, type, scopes: JSON.parse(row.scopes), hint: row.hint },
+      });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('name_taken', `A key named "${input.name}" already exists.`, { extra: { param: 'name' } });
+    throw err;
+  }
+  return { key: keyView(row, now), secret };
+}
+
+export async function getKey(deps: KeysDeps, owner: string, id: string, now: number): Promise<KeyView> {
+  const row = await findOwnKey(deps.db, owner, id);
+  // Another account's key is "not found", never "forbidden": no existence leak.
+  if (!row) throw new AppError('not_found', 'No such key.');
+  return keyView(row, now);
+}
+
+export async function listOwnKeys(
+  deps: KeysDeps,
+  owner: string,
+  q: { limit: number; cursor?: string; status?: 'active' | 'disabled'; expiring_within_days?: number },
+  now: number,
+): Promise<{ data: KeyView[]; next_cursor: string | null; has_more: boolean }> {
+  const rows = await listKeys(deps.db, {
+    account: owner,
+    status: q.status,
+    expiringBefore: q.expiring_within_days === undefined ? undefined : now + q.expiring_within_days * 86_400_000,
+    now,
+    cursor: q.cursor,
+    limit: q.limit + 1,
+  });
+  const hasMore = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  return {
+    data: page.map((r) => keyView(r, now)),
+    has_more: hasMore,
+    next_cursor: hasMore ? page[page.length - 1].id : null,
+  };
+}
+
+export interface UpdateKeyInput {
+  description?: string | null;
+  status?: 'active' | 'disabled';
+  scopes?: Scope[];
+  models?: string[] | null;
+  limits?: { rpm?: number | null; daily_credits?: number | null; monthly_credits?: number | null };
+  expires_at?: string | null;
+}
+
+export async function updateKey(deps: KeysDeps, owner: string, actor: string, id: string, input: UpdateKeyInput, meta: RequestMeta): Promise<KeyView> {
+  const now = meta.now.getTime();
+  const set: Partial<ApiKeysTable> = {};
+  if (input.description !== undefined) set.description = input.description;
+  if (input.status !== undefined) set.status = input.status;
+  if (input.scopes !== undefined) set.scopes = JSON.stringify(input.scopes);
+  if (input.models !== undefined) set.models = input.models === null ? null : JSON.stringify(input.models);
+  if (input.limits !== undefined) {
+    for (const k of ['rpm', 'daily_credits', 'monthly_credits'] as const) {
+      if (input.limits[k] !== undefined) set[k] = input.limits[k];
+    }
+  }
+  if (input.expires_at !== undefined) set.expires_at = resolveExpiry(now, { expires_at: input.expires_at });
+  return inTransaction(deps.db, async (trx) => {
+    if (Object.keys(set).length > 0 && !(await updateOwnKey(trx, owner, id, set))) throw new AppError('not_found', 'No such key.');
+    const row = await findOwnKey(trx, owner, id);
+    if (!row) throw new AppError('not_found', 'No such key.');
+    await audit(trx, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } });
+    return keyView(row, now);
+  });
+}
+
+export async function rotateKey(
+  deps: KeysDeps,
+  owner: string,
+  actor: string,
+  id: string,
+  graceSeconds: number,
+  meta: RequestMeta,
+): Promise<{ key: KeyView; secret: string }> {
+  const now = meta.now.getTime();
+  return inTransaction(deps.db, async (trx) => {
+    const row = await findOwnKey(trx, owner, id);
+    if (!row) throw new AppError('not_found', 'No such key.');
+    const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
+    const set = {
+      hash: hashSecret(secret),
+      hint: secretHint(secret),
+      // The old secret dies now, or when the grace period ends.
+      prev_hash: graceSeconds > 0 ? row.hash : null,
+      prev_expires_at: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
+    };
+    await updateOwnKey(trx, owner, id, set);
+    await audit(trx, meta, { actor, account: owner, action: 'key.rotate', target: id, detail: { grace_seconds: graceSeconds, hint: set.hint } });
+    return { key: keyView({ ...row, ...set }, now), secret };
+  });
+}
+
+export async function deleteKey(deps: KeysDeps, owner: string, actor: string, id: string, meta: RequestMeta): Promise<void> {
+  await inTransaction(deps.db, async (trx) => {
+    const row = await findOwnKey(trx, owner, id);
+    if (!row || !(await deleteOwnKey(trx, owner, id))) throw new AppError('not_found', 'No such key.');
+    await insertTombstone(trx, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() });
+    await audit(trx, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } });
+  });
+}

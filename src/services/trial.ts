@@ -1,0 +1,136 @@
+import type { Kysely } from 'kysely';
+import { adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
+import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { Database } from '../db/schema.js';
+import { inTransaction } from '../db/tx.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import { accountView, iso, type AccountView } from './accounts.js';
+import { audit, type RequestMeta } from './audit.js';
+
+export interface ApplicationView {
+  id: string;
+  address: string;
+  status: 'pending' | 'approved' | 'rejected';
+  use_case: string;
+  contact: string | null;
+  credits_granted: number | null;
+  reviewed_by: string | null;
+  reason: string | null;
+  created_at: string;
+  reviewed_at: string | null;
+}
+
+export function applicationView(r: ApplicationRow): ApplicationView {
+  return {
+    id: r.id,
+    address: r.address,
+    status: r.status,
+    use_case: r.use_case,
+    contact: r.contact,
+    credits_granted: r.credits_granted === null ? null : Number(r.credits_granted),
+    reviewed_by: r.reviewed_by,
+    reason: r.reason,
+    created_at: iso(r.created_at) as string,
+    reviewed_at: iso(r.reviewed_at),
+  };
+}
+
+export async function apply(db: Kysely<Database>, address: string, input: { use_case: string; contact?: string }, meta: RequestMeta): Promise<ApplicationView> {
+  const account = await getAccountOrThrow(db, address);
+  if (account.plan === 'developer') throw new AppError('already_approved');
+  const row: ApplicationRow = {
+    id: newId('app', meta.now),
+    address,
+    status: 'pending',
+    use_case: input.use_case,
+    contact: input.contact ?? null,
+    credits_granted: null,
+    reviewed_by: null,
+    reason: null,
+    created_at: meta.now.getTime(),
+    reviewed_at: null,
+  };
+  try {
+    await inTransaction(db, async (trx) => {
+      // The partial unique index allows one pending application per account, even under a race.
+      await insertApplication(trx, row);
+      await audit(trx, meta, { actor: address, account: address, action: 'trial.apply', target: row.id });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('application_exists');
+    throw err;
+  }
+  return applicationView(row);
+}
+
+export async function myApplication(db: Kysely<Database>, address: string): Promise<ApplicationView> {
+  const row = await latestApplicationOf(db, address);
+  if (!row) throw new AppError('not_found', 'You have not applied for the free trial.');
+  return applicationView(row);
+}
+
+export async function listForAdmin(
+  db: Kysely<Database>,
+  q: { status?: ApplicationRow['status']; address?: string; cursor?: string; limit: number },
+): Promise<{ data: ApplicationView[]; has_more: boolean; next_cursor: string | null }> {
+  const rows = await listApplications(db, { ...q, limit: q.limit + 1 });
+  const hasMore = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  return { data: page.map(applicationView), has_more: hasMore, next_cursor: hasMore ? page[page.length - 1].id : null };
+}
+
+/** Approval, plan change, credit grant and audit event commit together or not at all. */
+export async function approve(db: Kysely<Database>, id: string, admin: string, credits: number, meta: RequestMeta): Promise<ApplicationView> {
+  return inTransaction(db, async (trx) => {
+    const app = await findApplication(trx, id);
+    if (!app) throw new AppError('not_found', 'No such application.');
+    const closed = await closeApplication(trx, id, {
+      status: 'approved',
+      credits_granted: credits,
+      reviewed_by: admin,
+      reason: null,
+      reviewed_at: meta.now.getTime(),
+    });
+    if (!closed) throw new AppError('application_closed');
+    await grantDeveloperPlan(trx, app.address, credits);
+    await audit(trx, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } });
+    return applicationView((await findApplication(trx, id)) as ApplicationRow);
+  });
+}
+
+export async function reject(db: Kysely<Database>, id: string, admin: string, reason: string, meta: RequestMeta): Promise<ApplicationView> {
+  return inTransaction(db, async (trx) => {
+    const app = await findApplication(trx, id);
+    if (!app) throw new AppError('not_found', 'No such application.');
+    const closed = await closeApplication(trx, id, {
+      status: 'rejected',
+      credits_granted: null,
+      reviewed_by: admin,
+      reason,
+      reviewed_at: meta.now.getTime(),
+    });
+    if (!closed) throw new AppError('application_closed');
+    await audit(trx, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } });
+    return applicationView((await findApplication(trx, id)) as ApplicationRow);
+  });
+}
+
+export async function changeCredits(
+  db: Kysely<Database>,
+  address: string,
+  admin: string,
+  input: { delta: number; reason: string },
+  meta: RequestMeta,
+  roles: (address: string) => string[],
+): Promise<AccountView> {
+  return inTransaction(db, async (trx) => {
+    if (!(await findAccount(trx, address))) throw new AppError('not_found', 'No such account.');
+    if (!(await adjustCredits(trx, address, input.delta))) {
+      throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
+    }
+    await audit(trx, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input });
+    return accountView(trx, await getAccountOrThrow(trx, address), roles(address));
+  });
+}

@@ -1,0 +1,163 @@
+import type { Kysely } from 'kysely';
+import { findKeyOwner, findTombstone } from '../db/repositories/keys.js';
+import {
+  addKeyUsage,
+  findUsageRecord,
+  insertUsageRecord,
+  listUsage,
+  lockForCharge,
+  setAccountCredits,
+} from '../db/repositories/metering.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { Database, UsageRecordsTable } from '../db/schema.js';
+import { inTransaction } from '../db/tx.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import { iso } from './accounts.js';
+import type { LastUsedTracker } from './last-used.js';
+import { dayWindow, monthWindow } from './windows.js';
+
+export interface UsageInput {
+  key_id: string;
+  request_id: string;
+  cost?: number;
+  model?: string;
+  input_tokens?: number;
+  output_tokens?: number;
+}
+
+export interface UsageAnswer {
+  recorded: true;
+  id: string;
+  charged: number;
+  uncharged: number;
+  credits_remaining: number | null;
+}
+
+const answer = (r: UsageRecordsTable): UsageAnswer => ({
+  recorded: true,
+  id: r.id,
+  charged: Number(r.charged),
+  uncharged: Number(r.uncharged),
+  credits_remaining: r.credits_after === null ? null : Number(r.credits_after),
+});
+
+/**
+ * Metering after the fact: always recorded, charged as far as the balance and the key's windows
+ * allow (never below zero), the rest recorded as `uncharged`. Idempotent by (domain, request_id):
+ * a retry, even a concurrent one, is stored and charged once and gets the same answer.
+ */
+export async function recordUsage(
+  deps: { db: Kysely<Database>; lastUsed: LastUsedTracker },
+  domainId: string,
+  input: UsageInput,
+  nowDate: Date,
+): Promise<UsageAnswer> {
+  const existing = await findUsageRecord(deps.db, domainId, input.request_id);
+  if (existing) return answer(existing);
+
+  const now = nowDate.getTime();
+  const live = await findKeyOwner(deps.db, input.key_id);
+  // A key deleted after its request still bills its account (its tombstone remembers which).
+  const owner = live?.account ?? (await findTombstone(deps.db, input.key_id))?.account;
+  if (!owner) throw new AppError('not_found', 'No such key.', { extra: { param: 'key_id' } });
+  const cost = input.cost ?? 0;
+  const day = dayWindow(now);
+  const month = monthWindow(now);
+
+  try {
+    const row = await inTransaction(deps.db, async (trx) => {
+      const locked = await lockForCharge(trx, live ? live.id : null, owner);
+      let chargeable = cost;
+      if (locked.key) {
+        const k = locked.key;
+        if (k.daily_credits !== null) chargeable = Math.min(chargeable, Number(k.daily_credits) - (k.day_window === day ? Number(k.day_used) : 0));
+        if (k.monthly_credits !== null) chargeable = Math.min(chargeable, Number(k.monthly_credits) - (k.month_window === month ? Number(k.month_used) : 0));
+      }
+      const balance = locked.credits === undefined || locked.credits === null ? null : Number(locked.credits);
+      if (balance !== null) chargeable = Math.min(chargeable, balance);
+      chargeable = Math.max(0, chargeable);
+      if (locked.key && chargeable > 0) await addKeyUsage(trx, input.key_id, chargeable, day, month);
+      let after = balance;
+      if (balance !== null && chargeable > 0) {
+        after = balance - chargeable;
+        await setAccountCredits(trx, owner, after);
+      }
+      const rec: UsageRecordsTable = {
+        id: newId('use', nowDate),
+        domain_id: domainId,
+        request_id: input.request_id,
+        key_id: input.key_id,
+        account: owner,
+        model: input.model ?? null,
+        input_tokens: input.input_tokens ?? null,
+        output_tokens: input.output_tokens ?? null,
+        cost,
+        charged: chargeable,
+        uncharged: cost - chargeable,
+        credits_after: after,
+        created_at: now,
+      };
+      await insertUsageRecord(trx, rec);
+      return rec;
+    });
+    if (live) void deps.lastUsed.touch(live.id, now)?.catch(() => undefined);
+    return answer(row);
+  } catch (err) {
+    // A concurrent retry won the insert: everything above rolled back; answer with its record.
+    if (isUniqueViolation(err)) {
+      const winner = await findUsageRecord(deps.db, domainId, input.request_id);
+      if (winner) return answer(winner);
+    }
+    throw err;
+  }
+}
+
+export interface UsageRecordView {
+  id: string;
+  key_id: string;
+  domain: string | null;
+  request_id: string;
+  model: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost: number;
+  charged: number;
+  uncharged: number;
+  created_at: string;
+}
+
+export async function listAccountUsage(
+  db: Kysely<Database>,
+  account: string,
+  q: { key_id?: string; request_id?: string; from?: string; to?: string; cursor?: string; limit: number },
+): Promise<{ data: UsageRecordView[]; has_more: boolean; next_cursor: string | null }> {
+  const rows = await listUsage(db, {
+    account,
+    keyId: q.key_id,
+    requestId: q.request_id,
+    from: q.from ? new Date(q.from).getTime() : undefined,
+    to: q.to ? new Date(q.to).getTime() : undefined,
+    cursor: q.cursor,
+    limit: q.limit + 1,
+  });
+  const hasMore = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  return {
+    data: page.map((r) => ({
+      id: r.id,
+      key_id: r.key_id,
+      domain: r.domain_name,
+      request_id: r.request_id,
+      model: r.model,
+      input_tokens: r.input_tokens === null ? null : Number(r.input_tokens),
+      output_tokens: r.output_tokens === null ? null : Number(r.output_tokens),
+      cost: Number(r.cost),
+      charged: Number(r.charged),
+      uncharged: Number(r.uncharged),
+      created_at: iso(r.created_at) as string,
+    })),
+    has_more: hasMore,
+    next_cursor: hasMore ? page[page.length - 1].id : null,
+  };
+}

@@ -1,0 +1,175 @@
+import type { Kysely } from 'kysely';
+import { findKeyBySecretHash, type KeyWithAccount } from '../db/repositories/keys.js';
+import { chargeKeyWindows, debitAccount, takeRateSlot } from '../db/repositories/metering.js';
+import type { Database, DomainsTable } from '../db/schema.js';
+import { inTransaction } from '../db/tx.js';
+import { iso } from './accounts.js';
+import { hashSecret, parseSecret } from './key-format.js';
+import type { LastUsedTracker } from './last-used.js';
+import { dayWindow, minuteWindow, monthWindow } from './windows.js';
+
+export type VerifyCode =
+  | 'valid'
+  | 'malformed'
+  | 'not_found'
+  | 'disabled'
+  | 'expired'
+  | 'key_type_mismatch'
+  | 'scope_denied'
+  | 'model_not_allowed'
+  | 'rate_limited'
+  | 'api_key_quota_exceeded'
+  | 'billing_shortfall';
+
+export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
+export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
+  'Free-trial (developer) API keys work only on public domains. Use a network API key on this domain.';
+
+export interface RateLimitInfo {
+  limit: number | null;
+  remaining: number | null;
+  /** Seconds until the window resets. */
+  reset: number;
+}
+
+export type VerifyResult =
+  | {
+      valid: true;
+      code: 'valid';
+      key_id: string;
+      account: string;
+      type: 'developer' | 'network';
+      scopes: string[];
+      models: string[] | null;
+      expires_at: string | null;
+      credits_remaining: number | null;
+      charged: number;
+      ratelimit: RateLimitInfo;
+    }
+  | { valid: false; code: Exclude<VerifyCode, 'valid'>; message: string; key_id?: string; ratelimit?: RateLimitInfo };
+
+export interface VerifyInput {
+  key: string;
+  scope?: string;
+  model?: string;
+  cost?: number;
+}
+
+export interface VerifyDeps {
+  db: Kysely<Database>;
+  keyPrefix: string;
+  lastUsed: LastUsedTracker;
+}
+
+const refuse = (code: Exclude<VerifyCode, 'valid'>, message: string, extra: { key_id?: string; ratelimit?: RateLimitInfo } = {}): VerifyResult => ({
+  valid: false,
+  code,
+  message,
+  ...extra,
+});
+
+/** Why a charge was refused, thrown inside the transaction so every earlier write rolls back. */
+class ChargeRefused extends Error {
+  constructor(readonly code: 'rate_limited' | 'api_key_quota_exceeded' | 'billing_shortfall') {
+    super(code);
+  }
+}
+
+function rateInfo(key: KeyWithAccount, used: number, now: number): RateLimitInfo {
+  const reset = Math.max(1, Math.ceil(((minuteWindow(now) + 1) * 60_000 - now) / 1000));
+  if (key.rpm === null) return { limit: null, remaining: null, reset };
+  return { limit: Number(key.rpm), remaining: Math.max(0, Number(key.rpm) - used), reset };
+}
+
+/**
+ * The hot path: shape and checksum (no I/O), one indexed lookup, the contract's checks in order,
+ * and writes only when the key has a rate limit or the call has a cost.
+ */
+export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'visibility'>, input: VerifyInput, nowDate: Date): Promise<VerifyResult> {
+  const now = nowDate.getTime();
+  const parsed = parseSecret(input.key);
+  if (!parsed || parsed.kind === 'dom' || parsed.prefix !== deps.keyPrefix) {
+    return refuse('malformed', 'The API key is malformed or mistyped.');
+  }
+  const key = await findKeyBySecretHash(deps.db, hashSecret(input.key), now);
+  if (!key) return refuse('not_found', 'The API key does not exist or was revoked.');
+  const id = { key_id: key.id };
+  if (key.status !== 'active') return refuse('disabled', 'The API key is disabled.', id);
+  if (key.expires_at !== null && Number(key.expires_at) <= now) return refuse('expired', 'The API key has expired.', id);
+  // The type rule node operators rely on: public domains take developer keys, network domains network keys.
+  if (domain.visibility === 'public' && key.type !== 'developer') return refuse('key_type_mismatch', NETWORK_KEY_ON_PUBLIC_DOMAIN, id);
+  if (domain.visibility === 'network' && key.type !== 'network') return refuse('key_type_mismatch', DEVELOPER_KEY_ON_NETWORK_DOMAIN, id);
+  const scopes = JSON.parse(key.scopes) as string[];
+  const scope = input.scope ?? 'inference:write';
+  if (!scopes.includes(scope)) return refuse('scope_denied', `The API key lacks the ${scope} scope.`, id);
+  const models = key.models === null ? null : (JSON.parse(key.models) as string[]);
+  if (input.model !== undefined && models !== null && !models.includes(input.model)) {
+    return refuse('model_not_allowed', `The API key may not use the model ${input.model}.`, id);
+  }
+
+  const cost = input.cost ?? 0;
+  const minute = minuteWindow(now);
+  const day = dayWindow(now);
+  const month = monthWindow(now);
+  let rpmUsed = key.rpm_window === minute ? Number(key.rpm_count) : 0;
+  let credits = key.credits === null ? null : Number(key.credits);
+
+  // Refuse from the snapshot first: an over-limit caller costs no write.
+  const dayUsed = key.day_window === day ? Number(key.day_used) : 0;
+  const monthUsed = key.month_window === month ? Number(key.month_used) : 0;
+  if (key.rpm !== null && rpmUsed >= Number(key.rpm)) {
+    return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, rpmUsed, now) });
+  }
+  const quotaMessage = 'The API key has reached its credit limit for this period.';
+  if ((key.daily_credits !== null && dayUsed + cost > Number(key.daily_credits)) || (key.monthly_credits !== null && monthUsed + cost > Number(key.monthly_credits))) {
+    return refuse('api_key_quota_exceeded', quotaMessage, id);
+  }
+  const shortfallMessage = "The account's credits cannot cover this request.";
+  if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
+
+  if (key.rpm !== null || cost > 0) {
+    try {
+      // The snapshot can be stale under concurrency: each step is a conditional UPDATE, and the
+      // transaction makes them all-or-nothing, so 50 parallel charges never overspend.
+      const after = await inTransaction(deps.db, async (trx) => {
+        let used = rpmUsed;
+        if (key.rpm !== null) {
+          const slot = await takeRateSlot(trx, key.id, minute);
+          if (slot === null) throw new ChargeRefused('rate_limited');
+          used = slot;
+        }
+        let balance = credits;
+        if (cost > 0) {
+          if (!(await chargeKeyWindows(trx, key.id, cost, day, month))) throw new ChargeRefused('api_key_quota_exceeded');
+          const debited = await debitAccount(trx, key.account, cost);
+          if (debited === false) throw new ChargeRefused('billing_shortfall');
+          balance = debited;
+        }
+        return { used, balance };
+      });
+      rpmUsed = after.used;
+      credits = after.balance;
+    } catch (err) {
+      if (!(err instanceof ChargeRefused)) throw err;
+      if (err.code === 'rate_limited') {
+        return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
+      }
+      return refuse(err.code, err.code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
+    }
+  }
+
+  void deps.lastUsed.touch(key.id, now)?.catch(() => undefined);
+  return {
+    valid: true,
+    code: 'valid',
+    key_id: key.id,
+    account: key.account,
+    type: key.type,
+    scopes,
+    models,
+    expires_at: iso(key.expires_at),
+    credits_remaining: credits,
+    charged: cost,
+    ratelimit: rateInfo(key, rpmUsed, now),
+  };
+}

@@ -1,0 +1,110 @@
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyServiceUnavailable, createVerifier, refusal, siweKeysAuth, type SiweKeysEnv } from '../src/client/index.js';
+import { json, patch, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
+import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
+import { startRealServer } from './support/server.js';
+
+describe('operator client against the real server', () => {
+  let srv: Awaited<ReturnType<typeof startRealServer>>;
+  let h: Harness;
+  let user: SignedIn;
+  let domainToken: string;
+
+  beforeAll(async () => {
+    srv = await startRealServer();
+    h = srv.h;
+    user = await signIn(h);
+    domainToken = (await createDomain(h, (await signIn(h)).token, uniqueDomainName('client'))).token;
+  });
+  afterAll(async () => srv.close());
+
+  it('verifies keys and reports usage', async () => {
+    const v = createVerifier({ serviceUrl: srv.url, domainToken });
+    const k = await createKey(h, user.token, { name: 'c1' });
+    const ok = await v.verify({ key: k.key, model: 'm' });
+    expect(ok).toMatchObject({ valid: true, key_id: k.id });
+    expect((await v.verify({ key: 'nope' })).code).toBe('malformed');
+    const u = await v.reportUsage({ key_id: k.id, request_id: 'client-1', cost: 0 });
+    expect(u.recorded).toBe(true);
+  });
+
+  it('reuses a valid answer for at most the TTL and never caches refusals or costs', async () => {
+    let t = 1_000_000;
+    const v = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 3000, now: () => t });
+    const k = await createKey(h, user.token, { name: 'c2' });
+    expect((await v.verify({ key: k.key })).valid).toBe(true);
+    await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, user.token);
+    // Within the stated bound the cached positive answer is served...
+    t += 2999;
+    expect((await v.verify({ key: k.key })).valid).toBe(true);
+    // ...but a call with a cost always asks the service.
+    expect((await v.verify({ key: k.key, cost: 1 })).code).toBe('disabled');
+    // After the bound the revocation is seen.
+    t += 2;
+    expect((await v.verify({ key: k.key })).code).toBe('disabled');
+    // A refusal is not cached: re-enabling takes effect on the next call.
+    await patch(h, `/v1/keys/${k.id}`, { status: 'active' }, user.token);
+    expect((await v.verify({ key: k.key })).valid).toBe(true);
+  });
+
+  it('throws KeyServiceUnavailable when the service cannot be reached', async () => {
+    const v = createVerifier({ serviceUrl: 'http://127.0.0.1:1', domainToken, timeoutMs: 500 });
+    await expect(v.verify({ key: 'sk_net_x' })).rejects.toBeInstanceOf(KeyServiceUnavailable);
+  });
+
+  describe('Hono middleware', () => {
+    const appWith = (serviceUrl: string, token: string) => {
+      const app = new Hono<SiweKeysEnv>();
+      app.use('/v1/*', siweKeysAuth({ verifier: createVerifier({ serviceUrl, domainToken: token, positiveTtlMs: 0, timeoutMs: 500 }) }));
+      app.post('/v1/chat/completions', (c) => c.json({ ok: true, key_id: c.get('siweKey').key_id }));
+      return app;
+    };
+    const call = (app: Hono<SiweKeysEnv>, headers: Record<string, string>, path = '/v1/chat/completions') =>
+      app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+
+    it('passes valid keys from each carrier and refuses with OpenAI-style errors', async () => {
+      const app = appWith(srv.url, domainToken);
+      const k = await createKey(h, user.token, { name: 'mw1' });
+      for (const res of [await call(app, { authorization: `Bearer ${k.key}` }), await call(app, { 'x-api-key': k.key }), await call(app, {}, `/v1/chat/completions?key=${k.key}`)]) {
+        expect(res.status).toBe(200);
+        expect((await json(res)).key_id).toBe(k.id);
+      }
+      const missing = await call(app, {});
+      expect(missing.status).toBe(401);
+      const bad = await call(app, { authorization: 'Bearer sk_net_bad' });
+      expect(bad.status).toBe(401);
+      expect((await json(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
+    });
+
+    it('maps the type rule to 403, rate limits to 429 with Retry-After and billing to 402', async () => {
+      const admin = await signInAdmin(h);
+      const pub = (await createDomain(h, admin.token, uniqueDomainName('pub'), 'public')).token;
+      const app = appWith(srv.url, pub);
+      const netKey = await createKey(h, user.token, { name: 'mw-net' });
+      const mismatch = await call(app, { authorization: `Bearer ${netKey.key}` });
+      expect(mismatch.status).toBe(403);
+      expect((await json(mismatch)).error.message).toBe("Your API key doesn't match the type. Please apply for a Developer API key.");
+
+      const dev = await developerAccount(h, 0, admin);
+      const limited = await createKey(h, dev.token, { name: 'mw-rpm', limits: { rpm: 1 } });
+      expect((await call(app, { authorization: `Bearer ${limited.key}` })).status).toBe(200);
+      const r429 = await call(app, { authorization: `Bearer ${limited.key}` });
+      expect(r429.status).toBe(429);
+      expect(Number(r429.headers.get('retry-after'))).toBeGreaterThan(0);
+
+      const poor = await createKey(h, dev.token, { name: 'mw-poor' });
+      const v = createVerifier({ serviceUrl: srv.url, domainToken: pub });
+      const short = await v.verify({ key: poor.key, cost: 5 });
+      expect(short.code).toBe('billing_shortfall');
+      expect(refusal(short, 'req_x')).toMatchObject({ status: 402, body: { error: { code: 'billing_shortfall', type: 'billing_error' } } });
+    });
+
+    it('fails closed with 503 when the key service is down', async () => {
+      const app = appWith('http://127.0.0.1:1', domainToken);
+      const res = await call(app, { authorization: 'Bearer sk_net_whatever' });
+      expect(res.status).toBe(503);
+      expect((await json(res)).error.code).toBe('key_service_unavailable');
+    });
+  });
+});
