@@ -240,7 +240,17 @@ export function workerHarness(w: WorkerProcess, close: () => Promise<void> = () 
   return {
     name: 'workers+d1',
     logs: w.logs,
-    request: async (path, init) => fetch(new URL(path, w.base), { redirect: 'manual', ...init }),
+    request: async (path, init) => {
+      const send = (): Promise<Response> => fetch(new URL(path, w.base), { redirect: 'manual', ...init });
+      const res = await send();
+      // wrangler dev's local proxy (not our worker, not production): after the worker refuses a
+      // chunked body without reading it (413), its pooled connection to the worker breaks and it
+      // answers the next non-GET request itself with this 503, without passing it on. Send it again.
+      if (res.status === 503 && !(init?.body instanceof ReadableStream) && (await res.clone().text()).startsWith('Your worker restarted mid-request')) {
+        return send();
+      }
+      return res;
+    },
     close,
   };
 }
