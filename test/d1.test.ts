@@ -48,6 +48,20 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
     expect(out.auditWritten).toBe(false);
   });
 
+  it('inBatch undoes every step when a mustChange step changes no row, and names that step', async () => {
+    expect(await run('batch-condition')).toEqual({
+      failed: { name: 'BatchConditionFailed', index: 2 },
+      credits: 40, // 100, untouched by the failed batch, then 30 + 30 by the good one
+      auditWritten: false,
+      okRows: [{ credits: 70 }],
+      okAffected: [1, 1],
+    });
+  });
+
+  it('never overspends: 50 concurrent charge batches against 200 credits, exactly 20 valid, windows exact', async () => {
+    expect(await run('charge-race')).toEqual({ valid: 20, others: ['refused:1'], credits: 0, totalUsed: 200 });
+  });
+
   it('refuses db.transaction() loudly instead of pretending', async () => {
     const out = await run('transaction-refused');
     expect(out.refused).toBe(true);

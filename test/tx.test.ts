@@ -5,7 +5,7 @@ import { openPostgres } from '../src/db/dialects/postgres.js';
 import { isD1 } from '../src/db/dialects/d1.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import type { Database } from '../src/db/schema.js';
-import { inBatch, inTransaction } from '../src/db/tx.js';
+import { BatchConditionFailed, inBatch, inTransaction } from '../src/db/tx.js';
 import { createPgTestDatabase } from './support/postgres.js';
 
 // The Node side of src/db/tx.ts (D1's side is test/d1.test.ts): same contract on every database.
@@ -82,6 +82,30 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
     ).rejects.toThrow(/check/i);
     expect(await creditsOf(a)).toBe(100);
     expect(await db.selectFrom('audit_events').select('id').where('id', '=', `ev_${a}`).executeTakeFirst()).toBeUndefined();
+  });
+
+  it('inBatch undoes every step when a mustChange step changes no row, and names that step', async () => {
+    const a = await account(100);
+    const debit = (cost: number) =>
+      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', cost) })).where('address', '=', a).where('credits', '>=', cost);
+    const err = await inBatch(db, [
+      { query: debit(30), mustChange: true },
+      auditRow(`ev_${a}`, a),
+      { query: debit(100), mustChange: true }, // 70 left: refused by its WHERE, not by an error
+    ]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatchConditionFailed);
+    expect((err as BatchConditionFailed).index).toBe(2);
+    expect(await creditsOf(a)).toBe(100);
+    expect(await db.selectFrom('audit_events').select('id').where('id', '=', `ev_${a}`).executeTakeFirst()).toBeUndefined();
+  });
+
+  it('inBatch counts the rows of a mustChange write with RETURNING', async () => {
+    const a = await account(100);
+    const [r] = await inBatch(db, [
+      { query: db.updateTable('accounts').set({ credits: 60 }).where('address', '=', a).returning('credits'), mustChange: true },
+    ]);
+    expect(r.rows.map((x) => Number((x as { credits: unknown }).credits))).toEqual([60]);
+    expect(await creditsOf(a)).toBe(60);
   });
 
   it('inTransaction rolls back every statement when the callback throws', async () => {

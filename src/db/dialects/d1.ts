@@ -41,6 +41,8 @@ export interface D1Database {
   batch<T = Record<string, unknown>>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
 }
 
+const GUARD = 'siwe_keys_batch_guard_';
+
 const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 
 /** D1 binds only null, numbers, strings and byte buffers. */
@@ -74,11 +76,32 @@ export class D1Connection implements DatabaseConnection {
     return toQueryResult<R>(query, await this.prepare(query).all());
   }
 
-  /** Runs compiled queries in one D1 batch, which D1 executes atomically. */
-  async batch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+  /**
+   * Runs compiled queries in one D1 batch, which D1 executes atomically (one implicit transaction:
+   * any failing statement undoes all). For each query flagged in mustChange, a guard statement
+   * follows it that raises an error when that query changed no row (SQLite's changes()), so the
+   * batch rolls back; the error names the query's index (see failedGuard).
+   */
+  async batch(queries: readonly CompiledQuery[], mustChange: readonly boolean[] = []): Promise<QueryResult<unknown>[]> {
     if (queries.length === 0) return [];
-    const results = await this.d1.batch(queries.map((q) => this.prepare(q)));
-    return results.map((r, i) => toQueryResult(queries[i], r));
+    const statements: D1PreparedStatement[] = [];
+    const resultAt: number[] = [];
+    queries.forEach((q, i) => {
+      resultAt.push(statements.length);
+      statements.push(this.prepare(q));
+      // SQLite has no RAISE outside triggers; an invalid JSON path is a runtime error whose message
+      // carries our text, and CASE evaluates it only when the condition fails.
+      if (mustChange[i]) statements.push(this.d1.prepare(`SELECT CASE WHEN changes() > 0 THEN 1 ELSE json_extract('{}', '${GUARD}' || ?) END`).bind(i));
+    });
+    const results = await this.d1.batch(statements);
+    return queries.map((q, i) => toQueryResult(q, results[resultAt[i]]));
+  }
+
+  /** The index of the mustChange query whose guard failed the batch, or null for other errors. */
+  static failedGuard(err: unknown): number | null {
+    const text = err instanceof Error ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ''}` : String(err);
+    const m = new RegExp(`${GUARD}(\\d+)`).exec(text);
+    return m ? Number(m[1]) : null;
   }
 
   // eslint-disable-next-line require-yield

@@ -2,7 +2,7 @@
 // real D1 binding and answers what it observed; test/d1.test.ts asserts on it.
 import { sql } from 'kysely';
 import { D1TransactionError, isD1, openD1, type D1Database } from '../../../src/db/dialects/d1.js';
-import { inBatch, inTransaction } from '../../../src/db/tx.js';
+import { BatchConditionFailed, inBatch, inTransaction } from '../../../src/db/tx.js';
 
 type Db = ReturnType<typeof openD1>;
 
@@ -92,6 +92,56 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
     }
     const audit = await db.selectFrom('audit_events').select('id').where('id', '=', `${id}-ev`).executeTakeFirst();
     return { error, credits: await credits(db, id), auditWritten: audit !== undefined };
+  },
+
+  async 'batch-condition'(db, id) {
+    await newAccount(db, id, 100);
+    const debit = (cost: number) =>
+      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', cost) })).where('address', '=', id).where('credits', '>=', cost);
+    let failed: { name: string; index: number | null } | null = null;
+    try {
+      await inBatch(db, [
+        { query: debit(30), mustChange: true },
+        db
+          .insertInto('audit_events')
+          .values({ id: `${id}-ev`, at: 1, actor: id, account: id, action: 'test.charge', target: null, request_id: null, ip: null, user_agent: null, detail: null }),
+        { query: debit(100), mustChange: true },
+      ]);
+    } catch (err) {
+      failed = { name: err instanceof Error ? err.name : String(err), index: err instanceof BatchConditionFailed ? err.index : null };
+    }
+    const audit = await db.selectFrom('audit_events').select('id').where('id', '=', `${id}-ev`).executeTakeFirst();
+    const ok = await inBatch(db, [{ query: debit(30).returning('credits'), mustChange: true }, { query: debit(30), mustChange: true }]);
+    return { failed, credits: await credits(db, id), auditWritten: audit !== undefined, okRows: ok[0].rows, okAffected: ok.map((r) => n(r.numAffectedRows)) };
+  },
+
+  async 'charge-race'(db, id) {
+    // The shape of a verification charge as one batch: add to the key's windows, then debit the
+    // account only if it covers the cost; a refused debit must undo the window update too.
+    await newAccount(db, id, 200);
+    await db
+      .insertInto('api_keys')
+      .values({ id: `${id}-key`, account: id, name: 'race', type: 'developer', scopes: '[]', hash: `${id}-hash`, hint: 'x', created_at: 1 } as never)
+      .execute();
+    const charge = () =>
+      inBatch(db, [
+        { query: db.updateTable('api_keys').set((eb) => ({ total_used: eb('total_used', '+', 10) })).where('id', '=', `${id}-key`), mustChange: true },
+        {
+          query: db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 10) })).where('address', '=', id).where('credits', '>=', 10),
+          mustChange: true,
+        },
+      ]).then(
+        () => 'valid',
+        (err: unknown) => (err instanceof BatchConditionFailed ? `refused:${err.index}` : `error:${String(err)}`),
+      );
+    const outcomes = await Promise.all(Array.from({ length: 50 }, charge));
+    const key = await db.selectFrom('api_keys').select('total_used').where('id', '=', `${id}-key`).executeTakeFirstOrThrow();
+    return {
+      valid: outcomes.filter((o) => o === 'valid').length,
+      others: [...new Set(outcomes.filter((o) => o !== 'valid'))],
+      credits: await credits(db, id),
+      totalUsed: Number(key.total_used),
+    };
   },
 
   async 'transaction-refused'(db) {
