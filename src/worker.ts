@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Env } from './config.js';
 import { openD1, type D1Database } from './db/dialects/d1.js';
 import { AppError, errorBody } from './errors.js';
 import { randomBase62 } from './ids.js';
+import { LastUsedTracker } from './services/last-used.js';
 
 /** Bindings from wrangler.toml ([vars], [[d1_databases]]) and wrangler secrets (JWT_PRIVATE_KEY). */
 export interface WorkerEnv {
@@ -22,35 +23,66 @@ function configEnv(env: WorkerEnv): Env {
   return out;
 }
 
-async function build(env: WorkerEnv): Promise<App> {
+/**
+ * last_used_at writes are batched off the hot path; on Workers work left running after the
+ * response is only guaranteed to finish when handed to ctx.waitUntil, so each request hands over
+ * the flushes in flight when it ends.
+ */
+class WorkerLastUsed extends LastUsedTracker {
+  private readonly inflight = new Set<Promise<void>>();
+
+  override touch(keyId: string, at: number): Promise<void> | null {
+    const flush = super.touch(keyId, at);
+    if (flush) {
+      const settled = flush.catch(() => undefined);
+      this.inflight.add(settled);
+      void settled.then(() => this.inflight.delete(settled));
+    }
+    return flush;
+  }
+
+  inFlight(): Promise<unknown> | null {
+    return this.inflight.size > 0 ? Promise.all(this.inflight) : null;
+  }
+}
+
+interface Built {
+  app: App;
+  lastUsed: WorkerLastUsed;
+}
+
+async function build(env: WorkerEnv): Promise<Built> {
   if (!env.DB) throw new ConfigError('invalid configuration: DB: the D1 binding is missing (see wrangler.toml)');
   const config = loadConfig(configEnv(env));
+  const db = openD1(env.DB);
+  const lastUsed = new WorkerLastUsed(db);
   // The schema comes from `wrangler d1 migrations apply` (schema/d1), not from kysely's migrator:
   // D1 keeps its own migration ledger, and the worker must not race it on cold start.
   const deps = await createDeps({
-    db: openD1(env.DB),
+    db,
     config,
+    lastUsed,
     // Cloudflare sets it on every request from the edge; it cannot be forged by the client.
     clientIp: (c) => c.req.header('cf-connecting-ip') ?? null,
   });
-  return createApp(deps);
+  return { app: createApp(deps), lastUsed };
 }
 
 // Built once per isolate on the first request (bindings only exist inside fetch), then reused.
-let app: Promise<App> | undefined;
+let built: Promise<Built> | undefined;
 
 export default {
   async fetch(req: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    if (!app) {
-      app = build(env);
+    if (!built) {
+      built = build(env);
       // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
-      app.catch(() => {
-        app = undefined;
+      built.catch(() => {
+        built = undefined;
       });
     }
-    let ready: App;
+    let ready: Built;
     try {
-      ready = await app;
+      ready = await built;
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : `start-up failed: ${err instanceof Error ? err.message : String(err)}`;
       console.error(message);
@@ -60,6 +92,9 @@ export default {
         headers: { 'x-request-id': rid },
       });
     }
-    return ready.fetch(req, env, ctx);
+    const res = await ready.app.fetch(req, env, ctx);
+    const flushing = ready.lastUsed.inFlight();
+    if (flushing) ctx.waitUntil(flushing);
+    return res;
   },
 };

@@ -3,7 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, get, json, signIn, startWorkerDev, stopWorkerDev, TEST_ORIGIN, workerHarness } from './support/harness.js';
+import { createDomain, createKey, uniqueDomainName } from './support/fixtures.js';
+import {
+  ADMIN_ACCOUNT,
+  get,
+  getNonce,
+  json,
+  newWallet,
+  post,
+  signIn,
+  siweText,
+  startWorkerDev,
+  stopWorkerDev,
+  TEST_ORIGIN,
+  workerHarness,
+  workersTarget,
+} from './support/harness.js';
 
 // What only the Workers entry does: configuration from bindings, the signing key from a wrangler
 // secret or from D1, start-up errors. The shared HTTP suites cover the rest on this target.
@@ -42,6 +57,34 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
+  });
+
+  it('takes the client IP from CF-Connecting-IP (as the edge sets it) for the audit trail', async () => {
+    const h = await workersTarget.start();
+    const wallet = newWallet();
+    const message = siweText(wallet.address, await getNonce(h), new Date());
+    const res = await post(h, '/v1/auth/verify', { message, signature: await wallet.signMessage({ message }) }, undefined, {
+      'cf-connecting-ip': '203.0.113.7',
+    });
+    expect(res.status).toBe(200);
+    const events = (await json(await get(h, '/v1/audit', (await json(res)).token))).data;
+    expect(events.find((e: { action: string }) => e.action === 'auth.sign_in')?.ip).toBe('203.0.113.7');
+  });
+
+  it('writes last_used_at after the response (the batched flush is handed to waitUntil)', async () => {
+    const h = await workersTarget.start();
+    const owner = await signIn(h);
+    const domainToken = (await createDomain(h, owner.token, uniqueDomainName('lastused'))).token;
+    const k = await createKey(h, owner.token, { name: 'last-used' });
+    expect(k.last_used_at).toBeNull();
+    expect((await json(await post(h, '/v1/verify', { key: k.key }, domainToken))).valid).toBe(true);
+    // The write happens after the verification answered; poll for it (bounded).
+    let lastUsed: string | null = null;
+    for (let i = 0; i < 50 && lastUsed === null; i++) {
+      lastUsed = (await json(await get(h, `/v1/keys/${k.id}`, owner.token))).last_used_at;
+      if (lastUsed === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(lastUsed).not.toBeNull();
   });
 
   it('answers 503 and logs one line naming the variable when the configuration is invalid', async () => {
