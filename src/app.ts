@@ -1,9 +1,11 @@
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from './deps.js';
 import { AppError, errorBody } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
 import { bodyLimit } from './middleware/body-limit.js';
+import { apiHeaders } from './middleware/api-headers.js';
 import { requestId } from './middleware/request-id.js';
 import { authRoutes } from './routes/auth.js';
 import { keysRoutes } from './routes/keys.js';
@@ -11,6 +13,7 @@ import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
 import { verifyRoutes } from './routes/verify.js';
+import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
 
@@ -41,13 +44,26 @@ export function createApp(deps: AppDeps) {
   const app = newRouter();
 
   app.use('*', requestId());
-  app.use('*', accessLog(deps.logger));
+  app.use('*', accessLog(deps.logger, deps.metrics));
+  const limitBody = bodyLimit(deps.config.bodyLimitBytes);
   app.use('*', async (c, next) => {
-    if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
-      return bodyLimit(deps.config.bodyLimitBytes)(c, next);
-    }
+    if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') return limitBody(c, next);
     await next();
   });
+  app.use('/v1/*', apiHeaders());
+  if (deps.config.corsOrigins.length > 0) {
+    // Browser-facing routes only: /v1/verify and POST /v1/usage are called by node operators' servers.
+    const allow = cors({
+      origin: deps.config.corsOrigins,
+      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposeHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage']) {
+      app.use(path, allow);
+    }
+  }
 
   app.route('/', opsRoutes(deps));
   app.route('/', authRoutes(deps));
@@ -56,6 +72,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
+  app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -6,6 +6,7 @@ import type { Database } from './db/schema.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
 import { LastUsedTracker } from './services/last-used.js';
+import { Metrics } from './services/metrics.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
 
@@ -34,9 +35,10 @@ export async function createDeps(opts: {
     clock,
     config: opts.config,
     sessions,
-    verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls),
+    verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls, opts.config.rpcTimeoutMs),
     logger: opts.logger ?? createLogger(opts.config.logLevel),
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: opts.lastUsed ?? new LastUsedTracker(opts.db),
+    metrics: new Metrics(),
   };
 }

@@ -4,12 +4,17 @@ import { migrateToLatest } from './db/migrate.js';
 import { openDatabase, startNodeServer } from './node.js';
 import { approve, listForAdmin, reject } from './services/trial.js';
 import { AppError } from './errors.js';
+import { systemClock } from './clock.js';
+import { createSessionSigner } from './services/sessions.js';
 
 const USAGE = `usage: siwe-keys <command>
 
 commands:
   serve                 run the HTTP service (migrates the database first)
   migrate               apply pending database migrations
+  rotate-signing-key    start signing sessions with a new ES256 key (the old one keeps verifying
+                        its tokens until they expire; running instances pick it up within a minute)
+  gateway [flags]       run the OpenAI-compatible gateway in front of an inference server (--help)
   admin applications [--status pending|approved|rejected] [--limit N]
                         list free-trial applications (newest first)
   admin approve <id> [--credits N]
@@ -70,11 +75,19 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(process.env);
       const svc = await startNodeServer(config);
       console.log(`listening on ${svc.url}`);
-      const stop = (): void => {
-        void svc.close().then(() => process.exit(0));
+      console.log(`console: ${config.publicUrl.replace(/\/+$/, '')}/ (sign in there: SIWE messages are bound to PUBLIC_URL)`);
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`${signal}: draining in-flight requests`);
+        void svc.close(Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000)).then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
       return -1; // keep running
     }
     case 'migrate': {
@@ -85,8 +98,26 @@ async function main(argv: string[]): Promise<number> {
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
       return 0;
     }
+    case 'gateway': {
+      // Loaded on demand, so the other commands never load the proxy.
+      const { runGatewayCommand } = await import('./gateway/node.js');
+      return runGatewayCommand(rest, process.env);
+    }
     case 'admin':
       return admin(rest);
+    case 'rotate-signing-key': {
+      const config = loadConfig(process.env);
+      const db = await openDatabase(config);
+      try {
+        await migrateToLatest(db);
+        const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds });
+        const kid = await signer.rotate();
+        console.log(`new session signing key ${kid}; tokens signed by the previous key verify until they expire`);
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    }
     case 'help':
     case '--help':
     case '-h':

@@ -73,6 +73,21 @@ const envSchema = z.object({
   MAX_KEYS_PER_ACCOUNT: positiveInt.default(100),
   MAX_DOMAINS_PER_ACCOUNT: positiveInt.default(20),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  NONCE_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  SIGNIN_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  MAX_PENDING_NONCES: positiveInt.default(100_000),
+  RPC_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((s) => commaList(s ?? ''))
+    .pipe(z.array(z.string().regex(/^(\*|[0-9a-fA-F:.]+)$/, 'expected proxy IP addresses or *'))),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s) => commaList(s ?? ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected origins like https://app.example.org'))),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -96,6 +111,15 @@ export interface Config {
   bodyLimitBytes: number;
   maxKeysPerAccount: number;
   maxDomainsPerAccount: number;
+  /** Per client IP per minute; 0 disables. */
+  nonceRateLimit: number;
+  signInRateLimit: number;
+  maxPendingNonces: number;
+  rpcTimeoutMs: number;
+  /** Proxies whose X-Forwarded-For is believed ('*': any). */
+  trustProxy: string[];
+  corsOrigins: string[];
+  metricsToken: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** JWT issuer and audience. */
   issuer: string;
@@ -136,6 +160,13 @@ export function loadConfig(env: Env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     maxKeysPerAccount: e.MAX_KEYS_PER_ACCOUNT,
     maxDomainsPerAccount: e.MAX_DOMAINS_PER_ACCOUNT,
+    nonceRateLimit: e.NONCE_RATE_LIMIT,
+    signInRateLimit: e.SIGNIN_RATE_LIMIT,
+    maxPendingNonces: e.MAX_PENDING_NONCES,
+    rpcTimeoutMs: e.RPC_TIMEOUT_MS,
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS,
+    metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     issuer: url.origin,
   };

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Database, DomainsTable } from './db/schema.js';
 import type { Logger } from './logger.js';
 import type { LastUsedTracker } from './services/last-used.js';
+import type { Metrics } from './services/metrics.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
 
@@ -18,6 +19,7 @@ export interface AppDeps {
   logger: Logger;
   /** Batches last_used_at writes off the verification hot path. */
   lastUsed: LastUsedTracker;
+  metrics: Metrics;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
 }

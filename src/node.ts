@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Kysely } from 'kysely';
 import { createApp } from './app.js';
+import { resolveClientIp } from './client-ip.js';
 import { createDeps } from './bootstrap.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -26,7 +27,7 @@ export interface NodeService {
   db: Kysely<Database>;
   server?: ServerType;
   url?: string;
-  close(): Promise<void>;
+  close(drainMs?: number): Promise<void>;
 }
 
 /** Database, migrations, dependencies and app, without listening (tests use app.request). */
@@ -39,11 +40,13 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     clock: opts.clock,
     logger: opts.logger,
     clientIp: (c) => {
+      let peer: string | null = null;
       try {
-        return getConnInfo(c).remote.address ?? null;
+        peer = getConnInfo(c).remote.address ?? null;
       } catch {
-        return null; // app.request() in tests has no socket
+        peer = null; // app.request() in tests has no socket
       }
+      return resolveClientIp(peer, c.req.header('x-forwarded-for'), config.trustProxy);
     },
   });
   const app = createApp(deps);
@@ -77,8 +80,18 @@ export async function startNodeServer(config: Config, opts: { clock?: Clock; log
     ...svc,
     server,
     url: `http://${host}:${port}`,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    /**
+     * Graceful: stop accepting, let in-flight requests finish (idle keep-alive sockets close at
+     * once), force the rest after drainMs, then flush batched writes and close the database.
+     */
+    close: async (drainMs = 10_000) => {
+      const http = server as import('node:http').Server;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      http.closeIdleConnections?.();
+      const timer = setTimeout(() => http.closeAllConnections?.(), drainMs);
+      timer.unref();
+      await drained;
+      clearTimeout(timer);
       await svc.close();
     },
   };

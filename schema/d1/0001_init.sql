@@ -11,7 +11,7 @@ create table "sessions" ("id" varchar(64) primary key, "address" varchar(42) not
 
 create index "sessions_address" on "sessions" ("address", "expires_at");
 
-create table "signing_keys" ("kid" varchar(64) primary key, "alg" varchar(16) not null, "private_jwk" text not null, "public_jwk" text not null, "created_at" bigint not null, "retired_at" bigint);
+create table "signing_keys" ("kid" varchar(64) primary key, "alg" varchar(16) not null, "private_jwk" text not null, "public_jwk" text not null, "created_at" bigint not null, "retired_at" bigint, "active" integer unique);
 
 create table "api_keys" ("id" varchar(64) primary key, "account" varchar(42) not null, "name" varchar(64) not null, "description" varchar(1024), "type" varchar(16) not null, "scopes" varchar(255) not null, "models" text, "rpm" bigint, "daily_credits" bigint, "monthly_credits" bigint, "hash" varchar(64) not null unique, "hint" varchar(64) not null, "prev_hash" varchar(64) unique, "prev_expires_at" bigint, "status" varchar(16) default 'active' not null, "expires_at" bigint, "created_at" bigint not null, "last_used_at" bigint, "day_window" varchar(10) default '' not null, "day_used" bigint default 0 not null, "month_window" varchar(7) default '' not null, "month_used" bigint default 0 not null, "total_used" bigint default 0 not null, "rpm_window" bigint default 0 not null, "rpm_count" bigint default 0 not null, constraint "api_keys_account_name" unique ("account", "name"));
 

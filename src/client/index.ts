@@ -38,21 +38,24 @@ export interface VerifyRequest {
   cost?: number;
 }
 
-/** HTTP status a gateway answers with for each refusal (the contract's Gateway section). */
-export const REFUSAL_STATUS: Record<Exclude<VerifyCode, 'valid'>, number> = {
-  malformed: 401,
-  not_found: 401,
-  disabled: 401,
-  expired: 401,
-  key_type_mismatch: 403,
-  scope_denied: 403,
-  model_not_allowed: 403,
-  rate_limited: 429,
-  api_key_quota_exceeded: 402,
-  billing_shortfall: 402,
-};
+export type RefusalCode = Exclude<VerifyCode, 'valid'>;
 
-const REFUSAL_TYPE: Record<number, string> = { 401: 'auth_error', 402: 'billing_error', 403: 'permission_error', 429: 'rate_limit_error' };
+/**
+ * How a gateway answers each refusal (the contract's Gateway section): status, OpenAI-style error
+ * type and a default message. The one table the client middleware and the gateway both use.
+ */
+export const REFUSALS = {
+  malformed: { status: 401, type: 'auth_error', message: 'The API key is malformed.' },
+  not_found: { status: 401, type: 'auth_error', message: 'The API key does not exist.' },
+  disabled: { status: 401, type: 'auth_error', message: 'The API key is disabled.' },
+  expired: { status: 401, type: 'auth_error', message: 'The API key has expired.' },
+  key_type_mismatch: { status: 403, type: 'permission_error', message: "Your API key doesn't match the type of this domain." },
+  scope_denied: { status: 403, type: 'permission_error', message: 'The API key lacks the scope for this request.' },
+  model_not_allowed: { status: 403, type: 'permission_error', message: 'The API key may not use this model.' },
+  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests for this API key. Try again later.' },
+  api_key_quota_exceeded: { status: 402, type: 'billing_error', message: 'The API key has reached its credit limit.' },
+  billing_shortfall: { status: 402, type: 'billing_error', message: "The account's credits cannot cover this request." },
+} as const satisfies Record<RefusalCode, { status: number; type: string; message: string }>;
 
 export class KeyServiceUnavailable extends Error {
   override name = 'KeyServiceUnavailable';
@@ -151,14 +154,14 @@ export function extractKey(headers: Headers, url: URL): string | null {
 
 /** OpenAI-style error body and status for a refusal. */
 export function refusal(answer: VerifyAnswer, requestId: string): { status: number; body: unknown; headers: Record<string, string> } {
-  const code = answer.code === 'valid' ? 'malformed' : answer.code;
-  const status = REFUSAL_STATUS[code];
+  const code: RefusalCode = answer.code === 'valid' ? 'malformed' : answer.code;
+  const r = REFUSALS[code];
   const headers: Record<string, string> = {};
-  if (status === 429) headers['retry-after'] = String(answer.ratelimit?.reset ?? 60);
+  if (r.status === 429) headers['retry-after'] = String(answer.ratelimit?.reset ?? 60);
   return {
-    status,
+    status: r.status,
     headers,
-    body: { error: { code, message: answer.message ?? 'The API key was refused.', type: REFUSAL_TYPE[status], request_id: requestId } },
+    body: { error: { code, message: answer.message ?? r.message, type: r.type, request_id: requestId } },
   };
 }
 

@@ -34,6 +34,7 @@ export interface SigningKeysTable {
   public_jwk: string;
   created_at: number;
   retired_at: number | null;
+  active: number | null;
 }
 
 export interface ApiKeysTable {

@@ -4,6 +4,7 @@ import type { AuditEventsTable } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { iso } from '../services/accounts.js';
+import { toPage } from '../services/pagination.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
 import { ListQuery } from './keys.js';
 
@@ -28,10 +29,7 @@ function view(e: AuditEventsTable): z.infer<typeof EventSchema> {
 }
 
 async function page(deps: AppDeps, q: { limit: number; cursor?: string }, account?: string): Promise<z.infer<typeof Page>> {
-  const rows = await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 });
-  const hasMore = rows.length > q.limit;
-  const items = rows.slice(0, q.limit);
-  return { data: items.map(view), has_more: hasMore, next_cursor: hasMore ? items[items.length - 1].id : null };
+  return toPage(await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 }), q.limit, view);
 }
 
 export function auditRoutes(deps: AppDeps) {

@@ -1,5 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { rateLimit } from '../middleware/rate-limit.js';
 import { requireSession } from '../middleware/session-auth.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
 import { MAX_SIWE_MESSAGE_BYTES } from '../services/siwe.js';
@@ -20,12 +22,16 @@ const SessionSchema = z.object({ token: z.string(), expires_at: z.string(), acco
 export function authRoutes(deps: AppDeps) {
   const r = newRouter();
   const session = requireSession(deps);
+  const byIp = (c: Parameters<typeof deps.clientIp>[0]): string | null => deps.clientIp(c);
+  const nonceLimit = rateLimit({ limit: deps.config.nonceRateLimit, clock: deps.clock, key: byIp, what: 'nonce requests' });
+  const signInLimit = rateLimit({ limit: deps.config.signInRateLimit, clock: deps.clock, key: byIp, what: 'sign-in attempts' });
 
   r.openapi(
     createRoute({
       method: 'get',
       path: '/v1/auth/nonce',
       tags: ['auth'],
+      middleware: [nonceLimit],
       summary: 'Issue a single-use SIWE nonce (5 minutes)',
       responses: { 200: json(NonceSchema), ...errorResponses(429) },
     }),
@@ -41,13 +47,21 @@ export function authRoutes(deps: AppDeps) {
       method: 'post',
       path: '/v1/auth/verify',
       tags: ['auth'],
+      middleware: [signInLimit],
       summary: 'Exchange a signed EIP-4361 message for a session JWT',
       request: { body: jsonBody(VerifyBody) },
       responses: { 200: json(SessionSchema), ...errorResponses(400, 401, 413, 429) },
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
+      let res: Awaited<ReturnType<typeof signIn>>;
+      try {
+        res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
+      } catch (err) {
+        deps.metrics.signIns.inc({ result: err instanceof AppError ? err.code : 'error' });
+        throw err;
+      }
+      deps.metrics.signIns.inc({ result: 'ok' });
       c.header('cache-control', 'no-store');
       return c.json({ token: res.token, expires_at: res.expiresAt.toISOString(), account: res.account }, 200);
     },

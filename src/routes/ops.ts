@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'kysely';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { bearerToken } from '../middleware/session-auth.js';
 import { errorResponses, json, newRouter } from './router.js';
 
 export function opsRoutes(deps: AppDeps) {
@@ -40,7 +41,32 @@ export function opsRoutes(deps: AppDeps) {
     },
   );
 
+  r.openapi(
+    createRoute({
+      method: 'get',
+      path: '/metrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics of this instance (Bearer METRICS_TOKEN when configured)',
+      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401) },
+    }),
+    (c) => {
+      const want = deps.config.metricsToken;
+      if (want && !constantTimeEqual(bearerToken(c.req.header('authorization')) ?? '', want)) {
+        throw new AppError('invalid_session', 'The metrics endpoint needs Authorization: Bearer <METRICS_TOKEN>.');
+      }
+      c.header('cache-control', 'no-store');
+      return c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    },
+  );
+
   return r;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 const escapeHtml = (s: string): string =>

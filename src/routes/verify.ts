@@ -53,7 +53,13 @@ export function verifyRoutes(deps: AppDeps) {
       responses: { 200: json(VerifyResponse), ...errorResponses(400, 401, 413) },
     }),
     async (c) => {
-      const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed }, c.get('domain'), c.req.valid('json'), deps.clock.now());
+      const domain = c.get('domain');
+      const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed }, domain, c.req.valid('json'), deps.clock.now());
+      deps.metrics.verifications.inc({ code: res.code, visibility: domain.visibility });
+      if (res.valid && res.charged > 0) {
+        deps.metrics.charges.inc({ source: 'verify' });
+        deps.metrics.credits.inc({ source: 'verify' }, res.charged);
+      }
       c.header('cache-control', 'no-store');
       return c.json(res, 200);
     },
@@ -89,7 +95,13 @@ export function verifyRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 404),
       },
     }),
-    async (c) => c.json(await recordUsage(deps, c.get('domain').id, c.req.valid('json'), deps.clock.now()), 201),
+    async (c) => {
+      const res = await recordUsage(deps, c.get('domain').id, c.req.valid('json'), deps.clock.now());
+      deps.metrics.charges.inc({ source: 'usage' });
+      deps.metrics.credits.inc({ source: 'usage' }, res.charged);
+      deps.metrics.uncharged.inc({}, res.uncharged);
+      return c.json(res, 201);
+    },
   );
 
   r.openapi(

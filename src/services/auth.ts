@@ -1,5 +1,5 @@
 import { getAccountOrThrow, upsertAccountOnSignIn } from '../db/repositories/accounts.js';
-import { consumeNonce, insertNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
+import { consumeNonce, countNonces, insertNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
 import { insertSession, purgeExpiredSessions, revokeAllSessions, revokeSession } from '../db/repositories/sessions.js';
 import { inTransaction } from '../db/tx.js';
 import type { AppDeps } from '../deps.js';
@@ -15,16 +15,29 @@ const PURGE_INTERVAL_MS = 30_000;
 
 type Deps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'sessions' | 'verifySignature'>;
 
-let lastPurge = 0;
+/** Per-database housekeeping state (one process may serve several databases, as tests do). */
+const housekeeping = new WeakMap<object, { lastPurge: number; countAt: number; count: number }>();
 
 export async function issueNonce(deps: Deps, ip: string | null): Promise<{ nonce: string; expiresAt: Date }> {
   const now = deps.clock.now().getTime();
   // Expired nonces are useless; dropping them keeps the table bounded by the issue rate.
-  if (Math.abs(now - lastPurge) > PURGE_INTERVAL_MS) {
-    lastPurge = now;
+  let hk = housekeeping.get(deps.db);
+  if (!hk) housekeeping.set(deps.db, (hk = { lastPurge: 0, countAt: 0, count: 0 }));
+  if (Math.abs(now - hk.lastPurge) > PURGE_INTERVAL_MS) {
+    hk.lastPurge = now;
     await purgeExpiredNonces(deps.db, now);
     await purgeExpiredSessions(deps.db, now);
   }
+  // Why: a bounded table. Per-IP limits slow one client; this caps many clients together. The count
+  // is refreshed every few seconds and estimated in between.
+  if (Math.abs(now - hk.countAt) > 5_000) {
+    hk.countAt = now;
+    hk.count = await countNonces(deps.db);
+  }
+  if (hk.count >= deps.config.maxPendingNonces) {
+    throw new AppError('rate_limited', 'Too many sign-ins are in progress. Try again in a minute.', { headers: { 'retry-after': '60' } });
+  }
+  hk.count += 1;
   // 22 base62 characters: about 131 bits, alphanumeric as EIP-4361 requires.
   const nonce = randomBase62(22);
   const expiresAt = now + NONCE_TTL_MS;

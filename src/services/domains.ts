@@ -7,6 +7,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
 import { audit, type RequestMeta } from './audit.js';
+import { toPage, type Page } from './pagination.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 
 export interface DomainView {
@@ -81,11 +82,9 @@ export async function listVisibleDomains(
   deps: DomainsDeps,
   caller: Caller,
   q: { limit: number; cursor?: string },
-): Promise<{ data: DomainView[]; has_more: boolean; next_cursor: string | null }> {
+): Promise<Page<DomainView>> {
   const rows = await listDomains(deps.db, { owner: isAdmin(caller) ? undefined : caller.address, cursor: q.cursor, limit: q.limit + 1 });
-  const hasMore = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return { data: page.map(domainView), has_more: hasMore, next_cursor: hasMore ? page[page.length - 1].id : null };
+  return toPage(rows, q.limit, domainView);
 }
 
 export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<void> {

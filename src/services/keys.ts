@@ -17,6 +17,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
 import { audit, type RequestMeta } from './audit.js';
+import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
 
@@ -184,7 +185,7 @@ export async function listOwnKeys(
   owner: string,
   q: { limit: number; cursor?: string; status?: 'active' | 'disabled'; expiring_within_days?: number },
   now: number,
-): Promise<{ data: KeyView[]; next_cursor: string | null; has_more: boolean }> {
+): Promise<Page<KeyView>> {
   const rows = await listKeys(deps.db, {
     account: owner,
     status: q.status,
@@ -193,13 +194,7 @@ export async function listOwnKeys(
     cursor: q.cursor,
     limit: q.limit + 1,
   });
-  const hasMore = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return {
-    data: page.map((r) => keyView(r, now)),
-    has_more: hasMore,
-    next_cursor: hasMore ? page[page.length - 1].id : null,
-  };
+  return toPage(rows, q.limit, (r) => keyView(r, now));
 }
 
 export interface UpdateKeyInput {

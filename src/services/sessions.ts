@@ -13,14 +13,14 @@ import {
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { insertSigningKey, listSigningKeys, retireSigningKeys } from '../db/repositories/signing-keys.js';
+import { activateSigningKey, insertFirstSigningKey, listSigningKeys } from '../db/repositories/signing-keys.js';
 import { findSession } from '../db/repositories/sessions.js';
 import { AppError } from '../errors.js';
 
 /** Pinned: tokens with any other `alg` (including `none` and HS256 key confusion) are refused. */
 export const SESSION_ALG = 'ES256';
 const TOKEN_TYPE = 'JWT';
-const RELOAD_INTERVAL_MS = 5_000;
+const RELOAD_INTERVAL_MS = 1_000;
 
 export interface SessionClaims {
   address: `0x${string}`;
@@ -64,11 +64,11 @@ async function newPrivateJwk(): Promise<JWK> {
   return exportJWK(privateKey);
 }
 
-async function toLoaded(row: { kid: string; private_jwk: string; public_jwk: string; retired_at: number | null }): Promise<LoadedKey> {
+async function toLoaded(row: { kid: string; private_jwk: string; public_jwk: string; retired_at: number | null; active: number | null }): Promise<LoadedKey> {
   const publicJwk = JSON.parse(row.public_jwk) as JWK;
   return {
     kid: row.kid,
-    privateKey: row.retired_at === null ? ((await importJWK(JSON.parse(row.private_jwk) as JWK, SESSION_ALG)) as CryptoKey) : null,
+    privateKey: row.active === 1 ? ((await importJWK(JSON.parse(row.private_jwk) as JWK, SESSION_ALG)) as CryptoKey) : null,
     publicKey: (await importJWK(publicJwk, SESSION_ALG)) as CryptoKey,
     publicJwk,
     retiredAt: row.retired_at === null ? null : Number(row.retired_at),
@@ -87,18 +87,16 @@ export async function createSessionSigner(opts: {
   let keys: LoadedKey[] = [];
   let lastReload = 0;
 
-  async function store(privateJwk: JWK): Promise<string> {
+  async function keyRow(privateJwk: JWK): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string; created_at: number }> {
     const publicJwk = await publicJwkOf(privateJwk);
     const kid = await calculateJwkThumbprint(publicJwk);
-    await insertSigningKey(db, {
+    return {
       kid,
       alg: SESSION_ALG,
       private_jwk: JSON.stringify(privateJwk),
       public_jwk: JSON.stringify({ ...publicJwk, kid }),
       created_at: clock.now().getTime(),
-      retired_at: null,
-    });
-    return kid;
+    };
   }
 
   async function reload(): Promise<void> {
@@ -106,19 +104,18 @@ export async function createSessionSigner(opts: {
     // Retired keys stay published for one session lifetime so tokens they signed still verify.
     const horizon = clock.now().getTime() - opts.sessionTtlSeconds * 1000;
     const live = rows.filter((r) => r.retired_at === null || Number(r.retired_at) > horizon);
+    // The active key first: it signs; the rest only verify.
+    live.sort((a, b) => (b.active ?? 0) - (a.active ?? 0));
     keys = await Promise.all(live.map(toLoaded));
     lastReload = clock.now().getTime();
   }
 
   if (opts.configuredPrivateKey) {
-    const kid = await store(await importConfiguredKey(opts.configuredPrivateKey));
-    await retireSigningKeys(db, kid, clock.now().getTime());
-    // A configured key that was retired earlier becomes active again.
-    await db.updateTable('signing_keys').set({ retired_at: null }).where('kid', '=', kid).execute();
+    await activateSigningKey(db, await keyRow(await importConfiguredKey(opts.configuredPrivateKey)), clock.now().getTime());
   }
   await reload();
   if (!keys.some((k) => k.privateKey)) {
-    await store(await newPrivateJwk());
+    await insertFirstSigningKey(db, await keyRow(await newPrivateJwk()));
     await reload();
   }
 
@@ -130,6 +127,8 @@ export async function createSessionSigner(opts: {
 
   return {
     async sign({ address, sid, roles, expiresAt }) {
+      // Pick up a rotation done by another instance within a minute.
+      if (clock.now().getTime() - lastReload > 60_000) await reload();
       const key = activeKey();
       const now = clock.now();
       return new SignJWT({ sid, roles })
@@ -190,10 +189,10 @@ export async function createSessionSigner(opts: {
     },
 
     async rotate() {
-      const kid = await store(await newPrivateJwk());
-      await retireSigningKeys(db, kid, clock.now().getTime());
+      const row = await keyRow(await newPrivateJwk());
+      await activateSigningKey(db, row, clock.now().getTime());
       await reload();
-      return kid;
+      return row.kid;
     },
   };
 }

@@ -8,6 +8,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { accountView, iso, type AccountView } from './accounts.js';
 import { audit, type RequestMeta } from './audit.js';
+import { toPage, type Page } from './pagination.js';
 
 export interface ApplicationView {
   id: string;
@@ -74,11 +75,8 @@ export async function myApplication(db: Kysely<Database>, address: string): Prom
 export async function listForAdmin(
   db: Kysely<Database>,
   q: { status?: ApplicationRow['status']; address?: string; cursor?: string; limit: number },
-): Promise<{ data: ApplicationView[]; has_more: boolean; next_cursor: string | null }> {
-  const rows = await listApplications(db, { ...q, limit: q.limit + 1 });
-  const hasMore = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return { data: page.map(applicationView), has_more: hasMore, next_cursor: hasMore ? page[page.length - 1].id : null };
+): Promise<Page<ApplicationView>> {
+  return toPage(await listApplications(db, { ...q, limit: q.limit + 1 }), q.limit, applicationView);
 }
 
 /** Approval, plan change, credit grant and audit event commit together or not at all. */

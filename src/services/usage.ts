@@ -14,6 +14,7 @@ import { inTransaction } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
+import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
 
@@ -131,7 +132,7 @@ export async function listAccountUsage(
   db: Kysely<Database>,
   account: string,
   q: { key_id?: string; request_id?: string; from?: string; to?: string; cursor?: string; limit: number },
-): Promise<{ data: UsageRecordView[]; has_more: boolean; next_cursor: string | null }> {
+): Promise<Page<UsageRecordView>> {
   const rows = await listUsage(db, {
     account,
     keyId: q.key_id,
@@ -141,23 +142,17 @@ export async function listAccountUsage(
     cursor: q.cursor,
     limit: q.limit + 1,
   });
-  const hasMore = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  return {
-    data: page.map((r) => ({
-      id: r.id,
-      key_id: r.key_id,
-      domain: r.domain_name,
-      request_id: r.request_id,
-      model: r.model,
-      input_tokens: r.input_tokens === null ? null : Number(r.input_tokens),
-      output_tokens: r.output_tokens === null ? null : Number(r.output_tokens),
-      cost: Number(r.cost),
-      charged: Number(r.charged),
-      uncharged: Number(r.uncharged),
-      created_at: iso(r.created_at) as string,
-    })),
-    has_more: hasMore,
-    next_cursor: hasMore ? page[page.length - 1].id : null,
-  };
+  return toPage(rows, q.limit, (r) => ({
+    id: r.id,
+    key_id: r.key_id,
+    domain: r.domain_name,
+    request_id: r.request_id,
+    model: r.model,
+    input_tokens: r.input_tokens === null ? null : Number(r.input_tokens),
+    output_tokens: r.output_tokens === null ? null : Number(r.output_tokens),
+    cost: Number(r.cost),
+    charged: Number(r.charged),
+    uncharged: Number(r.uncharged),
+    created_at: iso(r.created_at) as string,
+  }));
 }

@@ -8,18 +8,9 @@ import { hashSecret, parseSecret } from './key-format.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 
-export type VerifyCode =
-  | 'valid'
-  | 'malformed'
-  | 'not_found'
-  | 'disabled'
-  | 'expired'
-  | 'key_type_mismatch'
-  | 'scope_denied'
-  | 'model_not_allowed'
-  | 'rate_limited'
-  | 'api_key_quota_exceeded'
-  | 'billing_shortfall';
+// The answer codes are part of the operator client's contract; one definition serves both.
+export type { VerifyCode } from '../client/index.js';
+import type { VerifyCode } from '../client/index.js';
 
 export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
 export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =

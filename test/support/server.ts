@@ -16,6 +16,8 @@ export async function startRealServer(env: Env = {}): Promise<{ svc: NodeService
     DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
     ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
     LOG_LEVEL: 'debug',
+    NONCE_RATE_LIMIT: '0',
+    SIGNIN_RATE_LIMIT: '0',
     ...env,
   });
   const svc = await startNodeServer(config, { logger: createLogger('debug', (l) => logs.push(l)) });

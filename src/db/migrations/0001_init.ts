@@ -42,6 +42,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('public_jwk', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('retired_at', 'bigint')
+    // 1 for the one key that signs new sessions, NULL for the rest: the unique constraint lets
+    // only one instance's freshly generated key win when several start at once.
+    .addColumn('active', 'integer', (c) => c.unique())
     .execute();
 
   await db.schema

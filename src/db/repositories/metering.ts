@@ -22,6 +22,17 @@ export async function takeRateSlot(db: Kysely<Database>, keyId: string, minute: 
   return row ? Number(row.rpm_count) : null;
 }
 
+/** Adds amount to the key's day, month and total counters, starting a new window when it rolled over. */
+function windowIncrements(amount: number, day: string, month: string) {
+  return {
+    day_used: sql<number>`CASE WHEN day_window = ${day} THEN day_used + ${big(amount)} ELSE ${big(amount)} END`,
+    day_window: day,
+    month_used: sql<number>`CASE WHEN month_window = ${month} THEN month_used + ${big(amount)} ELSE ${big(amount)} END`,
+    month_window: month,
+    total_used: sql<number>`total_used + ${big(amount)}`,
+  };
+}
+
 /**
  * Adds cost to the key's day, month and total counters, only if the day and month limits still
  * allow all of it (all or nothing, one statement, rolling windows over by the given UTC keys).
@@ -29,13 +40,7 @@ export async function takeRateSlot(db: Kysely<Database>, keyId: string, minute: 
 export async function chargeKeyWindows(db: Kysely<Database>, keyId: string, cost: number, day: string, month: string): Promise<boolean> {
   const res = await db
     .updateTable('api_keys')
-    .set({
-      day_used: sql<number>`CASE WHEN day_window = ${day} THEN day_used + ${big(cost)} ELSE ${big(cost)} END`,
-      day_window: day,
-      month_used: sql<number>`CASE WHEN month_window = ${month} THEN month_used + ${big(cost)} ELSE ${big(cost)} END`,
-      month_window: month,
-      total_used: sql<number>`total_used + ${big(cost)}`,
-    })
+    .set(windowIncrements(cost, day, month))
     .where('id', '=', keyId)
     .where(sql<boolean>`(daily_credits IS NULL OR (CASE WHEN day_window = ${day} THEN day_used ELSE 0 END) + ${big(cost)} <= daily_credits)`)
     .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`)
@@ -97,17 +102,7 @@ export async function lockForCharge(
 }
 
 export async function addKeyUsage(db: Kysely<Database>, keyId: string, amount: number, day: string, month: string): Promise<void> {
-  await db
-    .updateTable('api_keys')
-    .set({
-      day_used: sql<number>`CASE WHEN day_window = ${day} THEN day_used + ${big(amount)} ELSE ${big(amount)} END`,
-      day_window: day,
-      month_used: sql<number>`CASE WHEN month_window = ${month} THEN month_used + ${big(amount)} ELSE ${big(amount)} END`,
-      month_window: month,
-      total_used: sql<number>`total_used + ${big(amount)}`,
-    })
-    .where('id', '=', keyId)
-    .execute();
+  await db.updateTable('api_keys').set(windowIncrements(amount, day, month)).where('id', '=', keyId).execute();
 }
 
 export async function setAccountCredits(db: Kysely<Database>, address: string, credits: number): Promise<void> {

@@ -1,20 +1,31 @@
 import type { Kysely } from 'kysely';
 import type { Database, SigningKeysTable } from '../schema.js';
+import { inTransaction } from '../tx.js';
 
 export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeysTable[]> {
   return db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
 }
 
-/** Inserts unless the kid exists (two instances starting at once both try). */
-export async function insertSigningKey(db: Kysely<Database>, row: SigningKeysTable): Promise<void> {
-  await db.insertInto('signing_keys').values(row).onConflict((oc) => oc.column('kid').doNothing()).execute();
+/**
+ * Makes a key the active signing key only if there is none: when several instances start at once
+ * on an empty database, exactly one generated key wins and the others adopt it.
+ */
+export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>): Promise<void> {
+  await db
+    .insertInto('signing_keys')
+    .values({ ...row, active: 1, retired_at: null })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }
 
-export async function retireSigningKeys(db: Kysely<Database>, exceptKid: string, now: number): Promise<void> {
-  await db
-    .updateTable('signing_keys')
-    .set({ retired_at: now })
-    .where('kid', '!=', exceptKid)
-    .where('retired_at', 'is', null)
-    .execute();
+/** Retires the active key (it stays published for verification) and activates the given one. */
+export async function activateSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>, now: number): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await trx.updateTable('signing_keys').set({ active: null, retired_at: now }).where('active', '=', 1).where('kid', '!=', row.kid).execute();
+    await trx
+      .insertInto('signing_keys')
+      .values({ ...row, active: 1, retired_at: null })
+      .onConflict((oc) => oc.column('kid').doUpdateSet({ active: 1, retired_at: null }))
+      .execute();
+  });
 }

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { serve, type ServerType } from '@hono/node-server';
+import { createLogger } from '../logger.js';
+import { GATEWAY_USAGE, GatewayConfigError, parseGatewayArgs, type GatewayConfig } from './config.js';
+import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+import { parsePricing, PricingError, type Pricing } from './pricing.js';
+
+export interface RunningGateway {
+  gateway: Gateway;
+  server: ServerType;
+  url: string;
+  /** Stops listening, waits up to drainMs for open answers, then up to drainMs for queued usage reports. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Listens on host:port (0 picks a free port); resolves once bound. */
+export async function startGatewayServer(options: GatewayOptions & { port: number; host: string }): Promise<RunningGateway> {
+  const gateway = createGateway(options);
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: gateway.app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    gateway,
+    server,
+    url: `http://${host}:${port}`,
+    close: async (drainMs = 10_000) => {
+      // Stop accepting, let answers in flight (long SSE streams) finish for up to drainMs, then cut them.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      const deadline = new Promise<void>((r) => setTimeout(r, drainMs).unref());
+      await Promise.race([closed, deadline]);
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+      // then the usage reports of those answers
+      await Promise.race([gateway.drain(), new Promise<void>((r) => setTimeout(r, drainMs).unref())]);
+    },
+  };
+}
+
+export function loadPricing(config: GatewayConfig): Pricing {
+  let file: unknown;
+  if (config.pricingFile) {
+    let text: string;
+    try {
+      text = readFileSync(config.pricingFile, 'utf8');
+    } catch (err) {
+      throw new PricingError(`invalid configuration: --pricing / GATEWAY_PRICING: cannot read ${config.pricingFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      file = JSON.parse(text);
+    } catch {
+      throw new PricingError(`invalid configuration: --pricing / GATEWAY_PRICING: ${config.pricingFile} is not valid JSON`);
+    }
+  }
+  return parsePricing(file, config.defaultPrice);
+}
+
+/** `siwe-keys gateway ...` and `npm run gateway -- ...`: returns an exit code, or -1 while serving. */
+export async function runGatewayCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let config: GatewayConfig;
+  let pricing: Pricing;
+  try {
+    const parsed = parseGatewayArgs(argv, env);
+    if (parsed.help) {
+      console.log(GATEWAY_USAGE);
+      return 0;
+    }
+    config = parsed.config;
+    pricing = loadPricing(config);
+  } catch (err) {
+    if (err instanceof GatewayConfigError || err instanceof PricingError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, (l) => process.stderr.write(`${l}\n`));
+  const running = await startGatewayServer({
+    serviceUrl: config.serviceUrl,
+    upstream: config.upstream,
+    domainToken: config.domainToken,
+    upstreamKey: config.upstreamKey,
+    pricing,
+    logger,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+    verifyTimeoutMs: config.verifyTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    includeStreamUsage: config.includeStreamUsage,
+    port: config.port,
+    host: config.host,
+  });
+  // Never the token or the upstream key: only where requests go.
+  logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
+  console.log(`listening on ${running.url}`);
+  const stop = (): void => {
+    void running.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return -1;
+}

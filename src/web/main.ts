@@ -1,0 +1,419 @@
+import { ApiError, createApi, errorText } from './api.js';
+import type { Ctx } from './context.js';
+import { h, replace, type Child } from './dom.js';
+import { adminPanel } from './panels/admin.js';
+import { auditPanel } from './panels/audit.js';
+import { domainsPanel } from './panels/domains.js';
+import { keysPanel } from './panels/keys.js';
+import { trialPanel } from './panels/trial.js';
+import { clearSession, loadSession, saveSession, type StoredSession } from './session.js';
+import { signInMessage } from './siwe.js';
+import type { Account, ConsoleConfig, Session } from './types.js';
+import { announce, badge, busy, fmtInt, shortAddress } from './ui.js';
+import {
+  chainIdOf,
+  chainName,
+  currentChainId,
+  onWalletEvent,
+  personalSign,
+  requestAccounts,
+  switchChain,
+  walletErrorKind,
+  walletErrorMessage,
+  watchWallets,
+  type Eip1193Provider,
+  type Wallet,
+} from './wallet.js';
+
+const mainEl = document.getElementById('main') as HTMLElement;
+const accountEl = document.getElementById('account') as HTMLElement;
+
+let config: ConsoleConfig | null = null;
+let stored: StoredSession | null = loadSession();
+let account: Account | null = null;
+/** A one-off message for the sign-in screen (session ended, signed out). */
+let notice: string | null = null;
+
+const api = createApi({
+  token: () => stored?.token ?? null,
+  onSessionLost: () => endSession('Your session has ended (expired or signed out elsewhere). Sign in again.'),
+});
+
+// ---------------------------------------------------------------- wallet state
+
+type Problem = { kind: 'rejected' | 'pending' | 'unknown_chain' | 'other'; text: string } | null;
+
+const wallet = {
+  list: [] as Wallet[],
+  searching: true,
+  selected: null as Wallet | null,
+  address: null as `0x${string}` | null,
+  chainId: null as number | null,
+  working: null as null | 'connecting' | 'switching' | 'signing',
+  problem: null as Problem,
+};
+const subscribed = new WeakSet<Eip1193Provider>();
+
+const listWallets = watchWallets((list) => {
+  wallet.list = list;
+  wallet.searching = false;
+  if (!account) renderSignIn();
+});
+// Wallets announce synchronously in answer to the request; a short wait covers slow injections.
+window.setTimeout(() => {
+  wallet.list = listWallets();
+  wallet.searching = false;
+  if (!account && config) renderSignIn();
+}, 400);
+
+function chainAllowed(id: number | null): boolean {
+  return id !== null && !!config && config.chain_ids.includes(id);
+}
+
+function problemFrom(err: unknown, action: 'connect' | 'switch' | 'sign'): Problem {
+  if (err instanceof ApiError) return { kind: 'other', text: err.message };
+  const kind = walletErrorKind(err);
+  if (kind === 'rejected') {
+    const what = action === 'connect' ? 'the connection request' : action === 'switch' ? 'the network switch' : 'the signature request';
+    return { kind, text: `You rejected ${what} in your wallet. Nothing was signed.` };
+  }
+  if (kind === 'pending') return { kind, text: 'Your wallet already has a request waiting. Open the wallet and answer it first.' };
+  if (kind === 'unknown_chain') return { kind, text: 'Your wallet does not know this network yet. Add it in the wallet, then try again.' };
+  if (kind === 'unsupported') return { kind: 'other', text: 'Your wallet does not support this request. Switch the network in the wallet by hand.' };
+  return { kind: 'other', text: walletErrorMessage(err) };
+}
+
+function subscribe(p: Eip1193Provider): void {
+  if (subscribed.has(p)) return;
+  subscribed.add(p);
+  onWalletEvent(p, 'chainChanged', (v) => {
+    if (wallet.selected?.provider !== p) return;
+    wallet.chainId = chainIdOf(v);
+    if (!account) renderSignIn();
+  });
+  onWalletEvent(p, 'accountsChanged', (v) => {
+    if (wallet.selected?.provider !== p) return;
+    const next = Array.isArray(v) && typeof v[0] === 'string' ? (v[0] as `0x${string}`) : null;
+    wallet.address = next;
+    if (!account) renderSignIn();
+    else renderAccountMismatch();
+  });
+}
+
+async function connect(w: Wallet): Promise<void> {
+  wallet.selected = w;
+  wallet.problem = null;
+  wallet.working = 'connecting';
+  renderSignIn();
+  try {
+    wallet.address = await requestAccounts(w.provider);
+    wallet.chainId = await currentChainId(w.provider);
+    subscribe(w.provider);
+  } catch (err) {
+    wallet.address = null;
+    wallet.problem = problemFrom(err, 'connect');
+    return;
+  } finally {
+    wallet.working = null;
+    renderSignIn();
+  }
+  if (chainAllowed(wallet.chainId)) await signIn();
+}
+
+async function switchTo(chainId: number): Promise<void> {
+  const w = wallet.selected;
+  if (!w) return;
+  wallet.problem = null;
+  wallet.working = 'switching';
+  renderSignIn();
+  try {
+    await switchChain(w.provider, chainId);
+    wallet.chainId = await currentChainId(w.provider);
+  } catch (err) {
+    wallet.problem = problemFrom(err, 'switch');
+  } finally {
+    wallet.working = null;
+    renderSignIn();
+  }
+}
+
+async function signIn(): Promise<void> {
+  const w = wallet.selected;
+  if (!w || !wallet.address || !config || wallet.chainId === null) return;
+  wallet.problem = null;
+  wallet.working = 'signing';
+  renderSignIn();
+  try {
+    const { nonce } = await api.get<{ nonce: string }>('/v1/auth/nonce');
+    const message = signInMessage({ address: wallet.address, chainId: wallet.chainId, nonce, statement: config.statement });
+    const signature = await personalSign(w.provider, message, wallet.address);
+    const session = await api.post<Session>('/v1/auth/verify', { message, signature });
+    stored = saveSession(session);
+    account = session.account;
+    notice = null;
+    wallet.working = null;
+    announce(`Signed in as ${shortAddress(session.account.address)}.`);
+    renderSignedIn();
+    return;
+  } catch (err) {
+    wallet.problem = problemFrom(err, 'sign');
+  }
+  wallet.working = null;
+  renderSignIn();
+}
+
+// ---------------------------------------------------------------- sign-in screen
+
+function walletButton(w: Wallet): HTMLElement {
+  const b = h(
+    'button',
+    { type: 'button', class: 'wallet', 'data-wallet': w.info.name },
+    w.info.icon ? h('img', { src: w.info.icon, alt: '', width: 28, height: 28 }) : h('span', { class: 'wallet-icon', 'aria-hidden': 'true' }, '◆'),
+    h('span', null, w.legacy ? 'Browser wallet (window.ethereum)' : w.info.name),
+  );
+  b.addEventListener('click', () => void connect(w));
+  return b;
+}
+
+function walletView(): { state: string; body: Child[] } {
+  const busyText = wallet.working === 'connecting' ? 'Waiting for your wallet to connect…' : wallet.working === 'switching' ? 'Waiting for your wallet to switch networks…' : wallet.working === 'signing' ? 'Check your wallet: sign the message to sign in.' : null;
+  if (busyText) return { state: wallet.working as string, body: [h('p', { class: 'pending' }, busyText)] };
+  if (wallet.searching && wallet.list.length === 0) return { state: 'searching', body: [h('p', null, 'Looking for wallets…')] };
+  if (wallet.list.length === 0) {
+    const reload = h('button', { type: 'button' }, 'Look again');
+    reload.addEventListener('click', () => location.reload());
+    return {
+      state: 'no-wallet',
+      body: [
+        h('h3', null, 'No wallet found'),
+        h('p', null, 'This browser has no Ethereum wallet. Install MetaMask or another wallet extension, unlock it, then look again.'),
+        h('p', null, h('a', { href: 'https://metamask.io/download/', rel: 'noopener noreferrer', target: '_blank' }, 'Get MetaMask'), ' ', reload),
+      ],
+    };
+  }
+  if (!wallet.selected || !wallet.address) {
+    return {
+      state: 'choose-wallet',
+      body: [
+        h('h3', { id: 'wallets-title' }, wallet.list.length > 1 ? 'Choose a wallet' : 'Connect your wallet'),
+        h('ul', { class: 'wallets', 'aria-labelledby': 'wallets-title' }, ...wallet.list.map((w) => h('li', null, walletButton(w)))),
+      ],
+    };
+  }
+  const who = h('p', null, 'Wallet: ', h('strong', null, wallet.selected.info.name), ' · account ', h('code', { 'data-testid': 'wallet-address' }, wallet.address));
+  const other = h('button', { type: 'button', class: 'link' }, 'Use another wallet');
+  other.addEventListener('click', () => {
+    wallet.selected = null;
+    wallet.address = null;
+    wallet.problem = null;
+    renderSignIn();
+  });
+  if (!chainAllowed(wallet.chainId)) {
+    const allowed = config?.chain_ids ?? [];
+    return {
+      state: 'wrong-chain',
+      body: [
+        who,
+        h('h3', null, 'Wrong network'),
+        h('p', null, 'Your wallet is on ', h('strong', { 'data-testid': 'wallet-chain' }, wallet.chainId === null ? 'an unknown network' : chainName(wallet.chainId)), '. This service accepts sign-in on ', allowed.map(chainName).join(', '), '.'),
+        h(
+          'div',
+          { class: 'actions start' },
+          ...allowed.map((id) => {
+            const b = h('button', { type: 'button', class: 'primary', 'data-switch-chain': id }, `Switch to ${chainName(id)}`);
+            b.addEventListener('click', () => void switchTo(id));
+            return b;
+          }),
+        ),
+        other,
+      ],
+    };
+  }
+  const sign = h('button', { type: 'button', class: 'primary', 'data-action': 'sign-in' }, 'Sign in with Ethereum');
+  sign.addEventListener('click', () => void signIn());
+  return {
+    state: 'ready',
+    body: [who, h('p', null, 'Network: ', wallet.chainId === null ? '' : chainName(wallet.chainId)), h('p', null, 'Signing a message proves you own this account. It costs nothing and sends no transaction.'), h('div', { class: 'actions start' }, sign), other],
+  };
+}
+
+function renderSignIn(): void {
+  if (!config) return;
+  renderHeader();
+  const view = walletView();
+  const originNotice =
+    config.origin !== location.origin
+      ? h('p', { class: 'notice', 'data-testid': 'origin-notice' }, `This service accepts sign-in at ${config.origin}, but this page was opened at ${location.origin}; signing in here will be refused. `, h('a', { href: `${config.origin}/` }, `Open ${config.origin}`))
+      : null;
+  const problem = wallet.problem
+    ? h('div', { class: 'error', role: 'alert', 'data-wallet-error': wallet.problem.kind }, wallet.problem.text, wallet.problem.kind === 'rejected' && wallet.selected && wallet.address && chainAllowed(wallet.chainId) ? ' You can try again.' : '')
+    : null;
+  replace(
+    mainEl,
+    h(
+      'section',
+      { class: 'card signin', 'aria-labelledby': 'signin-title', 'data-state': view.state },
+      h('h2', { id: 'signin-title' }, 'Sign in with your wallet'),
+      h('p', null, 'Create and manage API keys for the inference network. Your Ethereum account is your login: no password, no email.'),
+      notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
+      originNotice,
+      problem,
+      ...view.body,
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- signed in
+
+type Tab = 'keys' | 'trial' | 'domains' | 'activity' | 'admin';
+const TABS: { id: Tab; label: string; admin?: boolean }[] = [
+  { id: 'keys', label: 'API keys' },
+  { id: 'trial', label: 'Free trial' },
+  { id: 'domains', label: 'Domains' },
+  { id: 'activity', label: 'Activity' },
+  { id: 'admin', label: 'Admin', admin: true },
+];
+
+function isAdmin(): boolean {
+  return !!account?.roles.includes('admin');
+}
+
+function currentTab(): Tab {
+  const t = location.hash.slice(1) as Tab;
+  const known = TABS.find((x) => x.id === t && (!x.admin || isAdmin()));
+  return known ? known.id : 'keys';
+}
+
+const mismatchEl = h('div');
+
+function renderAccountMismatch(): void {
+  if (!account || !wallet.address || wallet.address.toLowerCase() === account.address.toLowerCase()) {
+    replace(mismatchEl);
+    return;
+  }
+  replace(mismatchEl, h('p', { class: 'notice', role: 'status' }, `Your wallet switched to ${shortAddress(wallet.address)}; this console is still signed in as ${shortAddress(account.address)}. Sign out and sign in again to use the other account.`));
+}
+
+function ctx(): Ctx {
+  return {
+    api,
+    config: config as ConsoleConfig,
+    account: () => account as Account,
+    refreshAccount: async () => {
+      account = await api.get<Account>('/v1/me');
+      renderHeader();
+      return account;
+    },
+  };
+}
+
+function renderSignedIn(): void {
+  if (!account || !config) return;
+  renderHeader();
+  const tab = currentTab();
+  const c = ctx();
+  const nav = h(
+    'nav',
+    { 'aria-label': 'Console sections', class: 'tabs' },
+    ...TABS.filter((t) => !t.admin || isAdmin()).map((t) => {
+      const b = h('button', { type: 'button', 'data-tab': t.id, 'aria-current': t.id === tab ? 'page' : null }, t.label);
+      b.addEventListener('click', () => {
+        if (location.hash !== `#${t.id}`) history.replaceState(null, '', `#${t.id}`);
+        renderSignedIn();
+        (document.querySelector(`[data-tab="${t.id}"]`) as HTMLElement | null)?.focus();
+      });
+      return b;
+    }),
+  );
+  let panel: HTMLElement;
+  switch (tab) {
+    case 'trial':
+      panel = trialPanel(c, renderHeader);
+      break;
+    case 'domains':
+      panel = domainsPanel(c);
+      break;
+    case 'activity':
+      panel = auditPanel(c, { title: 'Your activity', path: '/v1/audit', showActor: false });
+      break;
+    case 'admin':
+      panel = adminPanel(c, renderHeader);
+      break;
+    default:
+      panel = keysPanel(c);
+  }
+  renderAccountMismatch();
+  replace(mainEl, nav, mismatchEl, h('div', { class: 'panel', 'data-panel': tab }, panel));
+}
+
+function renderHeader(): void {
+  if (!account) {
+    replace(accountEl);
+    return;
+  }
+  const out = h('button', { type: 'button', 'data-action': 'sign-out' }, 'Sign out');
+  out.addEventListener('click', () => void busy(out, null, signOut));
+  replace(
+    accountEl,
+    h(
+      'div',
+      { class: 'who' },
+      h('code', { title: account.address, 'data-testid': 'account-address' }, shortAddress(account.address)),
+      badge(account.plan, 'plan'),
+      account.credits !== null ? h('span', { class: 'credits', 'data-testid': 'header-credits' }, `${fmtInt(account.credits)} credits`) : null,
+      isAdmin() ? badge('admin', 'admin') : null,
+    ),
+    out,
+  );
+}
+
+function endSession(message: string | null): void {
+  clearSession();
+  stored = null;
+  account = null;
+  notice = message;
+  wallet.problem = null;
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  renderSignIn();
+}
+
+async function signOut(): Promise<void> {
+  try {
+    await api.post('/v1/auth/logout');
+    endSession('You are signed out. The session was revoked.');
+  } catch (err) {
+    // The token stays valid on the server until it expires; say so rather than pretend.
+    endSession(err instanceof ApiError && err.code === 'invalid_session' ? 'You are signed out.' : `Signed out in this tab, but the service could not revoke the session: ${errorText(err)}`);
+  }
+  announce('Signed out.');
+}
+
+// ---------------------------------------------------------------- start
+
+async function start(): Promise<void> {
+  try {
+    config = await api.get<ConsoleConfig>('/console/config.json');
+  } catch (err) {
+    const retry = h('button', { type: 'button' }, 'Try again');
+    retry.addEventListener('click', () => location.reload());
+    replace(mainEl, h('div', { class: 'error', role: 'alert' }, `The console could not load its settings: ${errorText(err)}`), retry);
+    return;
+  }
+  if (stored) {
+    try {
+      account = await api.get<Account>('/v1/me');
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'invalid_session')) notice = `Could not restore your session: ${errorText(err)}`;
+      clearSession();
+      stored = null;
+      account = null;
+    }
+  }
+  if (account) renderSignedIn();
+  else renderSignIn();
+  window.addEventListener('hashchange', () => {
+    if (account) renderSignedIn();
+  });
+}
+
+void start();

@@ -1,0 +1,235 @@
+import type { Ctx } from '../context.js';
+import { h, replace, uid } from '../dom.js';
+import { DEFAULT_SCOPES, SCOPES, type ApiKey, type ApiKeyWithSecret, type Page } from '../types.js';
+import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, secretDialog, section, table } from '../ui.js';
+
+const enc = encodeURIComponent;
+
+function planNote(ctx: Ctx): HTMLElement {
+  const a = ctx.account();
+  if (a.plan === 'developer') {
+    return h('p', null, 'New keys are ', h('strong', null, 'developer'), ' keys: they work on the platform’s public domains and spend your credits (', h('strong', { 'data-testid': 'credits' }, fmtInt(a.credits)), ' left).');
+  }
+  return h('p', null, 'New keys are ', h('strong', null, 'network'), ' keys: they work on network domains run by node operators. For developer keys on public domains, apply for the free trial.');
+}
+
+function optionalInt(form: HTMLFormElement, name: string): number | undefined {
+  const el = form.elements.namedItem(name) as HTMLInputElement | null;
+  const v = el?.value.trim() ?? '';
+  return v === '' ? undefined : Number(v);
+}
+
+function createKeyBody(ctx: Ctx): HTMLElement[] {
+  const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
+  const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
+  const scopeName = uid('scopes');
+  const scopes = h(
+    'fieldset',
+    { class: 'checks' },
+    h('legend', null, 'Scopes'),
+    ...SCOPES.map((s) => {
+      const id = uid('scope');
+      return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, name: scopeName, value: s, checked: DEFAULT_SCOPES.includes(s), 'data-scope': s }), h('label', { for: id }, s));
+    }),
+  );
+  const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
+  const num = (n: string): HTMLInputElement => h('input', { name: n, type: 'number', min: 1, step: 1, inputmode: 'numeric' });
+  const expires = h('input', { name: 'expires_in_days', type: 'number', min: 1, max: 3650, step: 1, inputmode: 'numeric' });
+  const type = ctx.account().plan === 'developer' ? 'developer' : 'network';
+  return [
+    h('p', null, 'Type: ', badge(type), ' (set by your plan).'),
+    field({ label: 'Name', control: name, hint: 'Unique among your keys; cannot be changed later.' }),
+    field({ label: 'Description (optional)', control: description }),
+    scopes,
+    field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
+    h(
+      'fieldset',
+      { class: 'grid3' },
+      h('legend', null, 'Limits (optional)'),
+      field({ label: 'Requests per minute', control: num('rpm') }),
+      field({ label: 'Credits per day', control: num('daily_credits') }),
+      field({ label: 'Credits per month', control: num('monthly_credits') }),
+    ),
+    field({ label: 'Expires in days (optional)', control: expires, hint: 'Empty: the key does not expire.' }),
+  ];
+}
+
+function readCreateForm(form: HTMLFormElement): Record<string, unknown> {
+  const val = (n: string): string => ((form.elements.namedItem(n) as HTMLInputElement | null)?.value ?? '').trim();
+  const scopes = [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value);
+  const models = val('models')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const limits: Record<string, number> = {};
+  for (const n of ['rpm', 'daily_credits', 'monthly_credits']) {
+    const v = optionalInt(form, n);
+    if (v !== undefined) limits[n] = v;
+  }
+  const body: Record<string, unknown> = { name: val('name'), scopes };
+  if (val('description')) body.description = val('description');
+  if (models.length) body.models = models;
+  if (Object.keys(limits).length) body.limits = limits;
+  const days = optionalInt(form, 'expires_in_days');
+  if (days !== undefined) body.expires_in_days = days;
+  return body;
+}
+
+function keySecretDialog(title: string, k: ApiKeyWithSecret, extra = ''): Promise<void> {
+  return secretDialog({
+    title,
+    secret: k.key,
+    label: `API key “${k.name}”`,
+    warning: `Copy it now and keep it somewhere safe: the service stores only a hash and cannot show it again.${extra}`,
+  });
+}
+
+function limitsText(k: ApiKey): string {
+  const parts: string[] = [];
+  if (k.limits?.rpm) parts.push(`${fmtInt(k.limits.rpm)}/min`);
+  if (k.limits?.daily_credits) parts.push(`${fmtInt(k.limits.daily_credits)}/day`);
+  if (k.limits?.monthly_credits) parts.push(`${fmtInt(k.limits.monthly_credits)}/month`);
+  return parts.join(', ');
+}
+
+export function keysPanel(ctx: Ctx): HTMLElement {
+  const listErrors = errorBox();
+  const list = h('div', { class: 'list', 'aria-live': 'polite' }, h('p', null, 'Loading keys…'));
+  const more = h('div');
+  const keys: ApiKey[] = [];
+  const note = h('div', null, planNote(ctx));
+
+  async function load(cursor: string | null): Promise<void> {
+    const q = cursor ? `?limit=50&cursor=${enc(cursor)}` : '?limit=50';
+    const page = await ctx.api.get<Page<ApiKey>>(`/v1/keys${q}`);
+    if (!cursor) keys.length = 0;
+    keys.push(...page.data);
+    render();
+    const next = ctx.api.nextCursor(page);
+    replace(more, next ? h('button', { type: 'button', onclick: (ev: Event) => void busy(ev.currentTarget as HTMLButtonElement, listErrors, () => load(next)) }, 'Load more') : null);
+  }
+  const reload = (): Promise<void> => busy(null, listErrors, () => load(null));
+
+  function actions(k: ApiKey): HTMLElement {
+    const rotate = h('button', { type: 'button', 'data-action': 'rotate' }, 'Rotate');
+    rotate.addEventListener('click', () => void rotateKey(k));
+    const toggle = h('button', { type: 'button', 'data-action': 'toggle' }, k.status === 'active' ? 'Disable' : 'Enable');
+    toggle.addEventListener('click', () =>
+      void busy(toggle, listErrors, async () => {
+        const status = k.status === 'active' ? 'disabled' : 'active';
+        await ctx.api.patch<ApiKey>(`/v1/keys/${enc(k.id)}`, { status });
+        announce(`Key “${k.name}” is now ${status}.`);
+        await load(null);
+      }),
+    );
+    const del = h('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
+    del.addEventListener('click', () => void deleteKey(k));
+    for (const b of [rotate, toggle, del]) b.setAttribute('aria-label', `${b.textContent} key ${k.name}`);
+    return h('div', { class: 'row-actions' }, rotate, toggle, del);
+  }
+
+  function render(): void {
+    if (keys.length === 0) {
+      replace(list, h('p', { class: 'empty' }, 'No keys yet. Create one to call the network.'));
+      return;
+    }
+    replace(
+      list,
+      table<ApiKey>(
+        'Your API keys',
+        [
+          { label: 'Name', cell: (k) => h('span', null, h('strong', { class: 'nowrap' }, k.name), k.description ? h('small', { class: 'block' }, k.description) : null) },
+          { label: 'Type', cell: (k) => badge(k.type) },
+          { label: 'Key', cell: (k) => h('code', { class: 'nowrap' }, k.hint) },
+          { label: 'Scopes', cell: (k) => h('span', { class: 'scopes' }, k.scopes.join(' ')) },
+          { label: 'Status', cell: (k) => badge(k.status, k.status === 'active' ? 'ok' : 'off') },
+          { label: 'Today', cell: (k) => fmtInt(k.usage?.today), className: 'num' },
+          { label: 'This month', cell: (k) => fmtInt(k.usage?.this_month), className: 'num' },
+          { label: 'Limits', cell: (k) => limitsText(k) || '—' },
+          { label: 'Expires', cell: (k) => fmtTime(k.expires_at, 'never') },
+          { label: 'Last used', cell: (k) => fmtTime(k.last_used_at, 'never') },
+          { label: 'Actions', cell: actions },
+        ],
+        keys,
+        (k) => ({ 'data-key-id': k.id, 'data-key-name': k.name }),
+      ),
+    );
+  }
+
+  async function createKey(): Promise<void> {
+    let created: ApiKeyWithSecret | null = null;
+    await formDialog({
+      title: 'Create an API key',
+      body: createKeyBody(ctx),
+      confirmLabel: 'Create key',
+      onConfirm: async (form) => {
+        created = await ctx.api.post<ApiKeyWithSecret>('/v1/keys', readCreateForm(form));
+      },
+    });
+    const k = created as ApiKeyWithSecret | null;
+    if (k) {
+      await load(null).catch((err: unknown) => listErrors.show(err));
+      await keySecretDialog('Your new API key', k);
+      announce(`Key “${k.name}” created.`);
+    }
+  }
+
+  async function rotateKey(k: ApiKey): Promise<void> {
+    let rotated: ApiKeyWithSecret | null = null;
+    const grace = h(
+      'select',
+      { name: 'grace' },
+      h('option', { value: '0' }, 'Immediately'),
+      h('option', { value: '300' }, 'After 5 minutes'),
+      h('option', { value: '3600' }, 'After 1 hour'),
+      h('option', { value: '86400' }, 'After 24 hours'),
+    );
+    await formDialog({
+      title: `Rotate “${k.name}”`,
+      body: [
+        h('p', null, 'A new secret replaces the current one; the key keeps its id, settings and usage.'),
+        field({ label: 'Old secret stops working', control: grace, hint: 'A grace period lets running apps switch over.' }),
+      ],
+      confirmLabel: 'Rotate key',
+      onConfirm: async () => {
+        const grace_seconds = Number(grace.value);
+        rotated = await ctx.api.post<ApiKeyWithSecret>(`/v1/keys/${enc(k.id)}/rotate`, grace_seconds > 0 ? { grace_seconds } : {});
+      },
+    });
+    const r = rotated as ApiKeyWithSecret | null;
+    if (r) {
+      await load(null).catch((err: unknown) => listErrors.show(err));
+      const when = grace.value === '0' ? ' The old secret has stopped working.' : ` The old secret keeps working for ${grace.selectedOptions[0]?.textContent?.replace('After ', '') ?? 'the grace period'}.`;
+      await keySecretDialog(`New secret for “${r.name}”`, r, when);
+      announce(`Key “${r.name}” rotated.`);
+    }
+  }
+
+  async function deleteKey(k: ApiKey): Promise<void> {
+    const ok = await formDialog({
+      title: `Delete “${k.name}”?`,
+      body: [h('p', null, 'Apps using this key stop working at once. This cannot be undone; its usage records stay searchable.')],
+      confirmLabel: 'Delete key',
+      danger: true,
+      onConfirm: async () => {
+        await ctx.api.del(`/v1/keys/${enc(k.id)}`);
+      },
+    });
+    if (ok) {
+      announce(`Key “${k.name}” deleted.`);
+      await reload();
+    }
+  }
+
+  const create = h('button', { type: 'button', class: 'primary', 'data-action': 'create-key' }, 'Create key');
+  create.addEventListener('click', () => void createKey());
+  const refresh = h('button', { type: 'button' }, 'Refresh');
+  refresh.addEventListener('click', () => void busy(refresh, listErrors, async () => {
+    await ctx.refreshAccount();
+    replace(note, planNote(ctx));
+    await load(null);
+  }));
+
+  void reload();
+  return section('API keys', note, h('div', { class: 'toolbar' }, create, refresh), listErrors.el, list, more);
+}
