@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // The Workers target starts wrangler + workerd in beforeAll: slow on a busy 2-core machine.
+    hookTimeout: 180_000,
     pool: 'forks',
   },
 });

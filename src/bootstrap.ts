@@ -18,6 +18,8 @@ export async function createDeps(opts: {
   logger?: Logger;
   clientIp?: (c: Context<AppEnv>) => string | null;
   verifySignature?: SignatureVerifier;
+  /** The Workers entry passes one that hands its flushes to waitUntil. */
+  lastUsed?: LastUsedTracker;
 }): Promise<AppDeps> {
   const clock = opts.clock ?? systemClock;
   const sessions = await createSessionSigner({
@@ -36,7 +38,7 @@ export async function createDeps(opts: {
     verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls, opts.config.rpcTimeoutMs),
     logger: opts.logger ?? createLogger(opts.config.logLevel),
     clientIp: opts.clientIp ?? (() => null),
-    lastUsed: new LastUsedTracker(opts.db),
+    lastUsed: opts.lastUsed ?? new LastUsedTracker(opts.db),
     metrics: new Metrics(),
   };
 }

@@ -79,7 +79,9 @@ describe.each(targets())('session tokens on $name', (target) => {
     expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     expect(typeof header.kid).toBe('string');
     const claims = decodeJwt(s.token);
-    const nowSec = Math.floor(h.clock!.now().getTime() / 1000);
+    // Without a movable clock (Workers) the service runs on real time: take its iat, checked to be now.
+    const nowSec = h.clock ? Math.floor(h.clock.now().getTime() / 1000) : (claims.iat as number);
+    if (!h.clock) expect(Math.abs(nowSec - Date.now() / 1000)).toBeLessThan(300);
     expect(claims.iss).toBe(TEST_ORIGIN);
     expect(claims.aud).toBe(TEST_ORIGIN);
     expect(claims.sub).toBe(getAddress(s.address));
@@ -135,7 +137,8 @@ describe.each(targets())('session tokens on $name', (target) => {
     }
   });
 
-  it('accepts a token it did not issue only if iss, aud and typ are its own (signed with the real key)', async () => {
+  it('accepts a token it did not issue only if iss, aud and typ are its own (signed with the real key)', async ({ skip }) => {
+    if (!h.service) skip(); // needs the private key from the database
     const s = await signIn(h);
     const { payload } = parts(s.token);
     const { kid, key } = await activePrivateKey(h);
@@ -155,7 +158,8 @@ describe.each(targets())('session tokens on $name', (target) => {
     await expectInvalidSession(await me(h, await make({ typ: 'at+jwt' })));
   });
 
-  it('refuses a token whose sub does not own its sid', async () => {
+  it('refuses a token whose sub does not own its sid', async ({ skip }) => {
+    if (!h.service) skip(); // needs the private key from the database
     const victim = await signIn(h);
     const attacker = await signIn(h);
     const { kid, key } = await activePrivateKey(h);
@@ -187,7 +191,8 @@ describe.each(targets())('session tokens on $name', (target) => {
     await expectInvalidSession(await h.request('/v1/me', { headers: { authorization: `Basic ${s.token}` } }));
   });
 
-  it('refuses an expired token once the clock passes its exp', async () => {
+  it('refuses an expired token once the clock passes its exp', async ({ skip }) => {
+    if (!h.clock) skip();
     const s = await signIn(h);
     expect((await me(h, s.token)).status).toBe(200);
     h.clock!.advance(86400 * 1000 + 1000);
@@ -197,13 +202,14 @@ describe.each(targets())('session tokens on $name', (target) => {
   it('caps the session at the message Expiration Time', async () => {
     const wallet = newWallet();
     const nonceRes = await json(await get(h, '/v1/auth/nonce'));
-    const now = h.clock!.now();
+    const now = h.clock?.now() ?? new Date();
     const message = siweText(wallet.address, nonceRes.nonce, now, { expirationTime: new Date(now.getTime() + 600_000).toISOString() });
     const res = await post(h, '/v1/auth/verify', { message, signature: await wallet.signMessage({ message }) });
     expect(res.status).toBe(200);
     const { token } = await json(res);
     expect(decodeJwt(token).exp).toBe(Math.floor((now.getTime() + 600_000) / 1000));
-    h.clock!.advance(601_000);
+    if (!h.clock) return; // the rest needs a movable clock
+    h.clock.advance(601_000);
     await expectInvalidSession(await me(h, token));
   });
 
@@ -247,7 +253,7 @@ describe.each(targets())('session tokens on $name', (target) => {
       issuer: TEST_ORIGIN,
       audience: TEST_ORIGIN,
       algorithms: ['ES256'],
-      currentDate: h.clock!.now(),
+      currentDate: h.clock?.now(),
     });
     expect(payload.sub).toBe(s.address);
     expect(protectedHeader.kid).toBe(jwks.keys[0].kid);

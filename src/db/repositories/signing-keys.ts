@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, SigningKeysTable } from '../schema.js';
-import { inTransaction } from '../tx.js';
+import { inBatch } from '../tx.js';
 
 export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeysTable[]> {
   return db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
@@ -18,14 +18,16 @@ export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<Sign
     .execute();
 }
 
-/** Retires the active key (it stays published for verification) and activates the given one. */
+/**
+ * Retires the active key (it stays published for verification) and activates the given one.
+ * One batch (no step reads another's result), so it is atomic on D1 too.
+ */
 export async function activateSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>, now: number): Promise<void> {
-  await inTransaction(db, async (trx) => {
-    await trx.updateTable('signing_keys').set({ active: null, retired_at: now }).where('active', '=', 1).where('kid', '!=', row.kid).execute();
-    await trx
+  await inBatch(db, [
+    db.updateTable('signing_keys').set({ active: null, retired_at: now }).where('active', '=', 1).where('kid', '!=', row.kid),
+    db
       .insertInto('signing_keys')
       .values({ ...row, active: 1, retired_at: null })
-      .onConflict((oc) => oc.column('kid').doUpdateSet({ active: 1, retired_at: null }))
-      .execute();
-  });
+      .onConflict((oc) => oc.column('kid').doUpdateSet({ active: 1, retired_at: null })),
+  ]);
 }

@@ -1,0 +1,100 @@
+// Cloudflare Workers entry. Imports nothing Node-only (no node.ts, no better-sqlite3, no pg):
+// test/worker-bundle.test.ts bundles this file for workerd and fails if any of them sneak in.
+import type { ExecutionContext } from 'hono';
+import { createApp, type App } from './app.js';
+import { createDeps } from './bootstrap.js';
+import { ConfigError, loadConfig, type Env } from './config.js';
+import { openD1, type D1Database } from './db/dialects/d1.js';
+import { AppError, errorBody } from './errors.js';
+import { randomBase62 } from './ids.js';
+import { LastUsedTracker } from './services/last-used.js';
+
+/** Bindings from wrangler.toml ([vars], [[d1_databases]]) and wrangler secrets (JWT_PRIVATE_KEY). */
+export interface WorkerEnv {
+  DB: D1Database;
+  [name: string]: unknown;
+}
+
+/** String bindings become the configuration; D1 is the only database on Workers. */
+function configEnv(env: WorkerEnv): Env {
+  const out: Env = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
+  out.DATABASE_URL = 'd1';
+  return out;
+}
+
+/**
+ * last_used_at writes are batched off the hot path; on Workers work left running after the
+ * response is only guaranteed to finish when handed to ctx.waitUntil, so each request hands over
+ * the flushes in flight when it ends.
+ */
+class WorkerLastUsed extends LastUsedTracker {
+  private readonly inflight = new Set<Promise<void>>();
+
+  override touch(keyId: string, at: number): Promise<void> | null {
+    const flush = super.touch(keyId, at);
+    if (flush) {
+      const settled = flush.catch(() => undefined);
+      this.inflight.add(settled);
+      void settled.then(() => this.inflight.delete(settled));
+    }
+    return flush;
+  }
+
+  inFlight(): Promise<unknown> | null {
+    return this.inflight.size > 0 ? Promise.all(this.inflight) : null;
+  }
+}
+
+interface Built {
+  app: App;
+  lastUsed: WorkerLastUsed;
+}
+
+async function build(env: WorkerEnv): Promise<Built> {
+  if (!env.DB) throw new ConfigError('invalid configuration: DB: the D1 binding is missing (see wrangler.toml)');
+  const config = loadConfig(configEnv(env));
+  const db = openD1(env.DB);
+  const lastUsed = new WorkerLastUsed(db);
+  // The schema comes from `wrangler d1 migrations apply` (schema/d1), not from kysely's migrator:
+  // D1 keeps its own migration ledger, and the worker must not race it on cold start.
+  const deps = await createDeps({
+    db,
+    config,
+    lastUsed,
+    // Cloudflare sets it on every request from the edge; it cannot be forged by the client.
+    clientIp: (c) => c.req.header('cf-connecting-ip') ?? null,
+  });
+  return { app: createApp(deps), lastUsed };
+}
+
+// Built once per isolate on the first request (bindings only exist inside fetch), then reused.
+let built: Promise<Built> | undefined;
+
+export default {
+  async fetch(req: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+    if (!built) {
+      built = build(env);
+      // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
+      built.catch(() => {
+        built = undefined;
+      });
+    }
+    let ready: Built;
+    try {
+      ready = await built;
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : `start-up failed: ${err instanceof Error ? err.message : String(err)}`;
+      console.error(message);
+      const rid = `req_${randomBase62(22)}`;
+      return Response.json(errorBody(new AppError('service_unavailable', 'The service is not configured correctly.'), rid), {
+        status: 503,
+        headers: { 'x-request-id': rid },
+      });
+    }
+    const res = await ready.app.fetch(req, env, ctx);
+    const flushing = ready.lastUsed.inFlight();
+    if (flushing) ctx.waitUntil(flushing);
+    return res;
+  },
+};
