@@ -68,6 +68,23 @@ describe.each(targets())('usage metering on $name', (target) => {
     expect((await json(await get(h, '/v1/usage?request_id=dup-storm', u.token))).data).toHaveLength(1);
   });
 
+  it('charges concurrent reports with distinct request ids exactly, never below zero', async () => {
+    const u = await developerAccount(h, 1000, admin);
+    const k = await createKey(h, u.token, { name: 'm-par' });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(h, '/v1/usage', { key_id: k.id, request_id: `par-${i}`, cost: 7 }, publicToken)));
+    expect(answers.every((a) => a.status === 201)).toBe(true);
+    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(860);
+    expect((await json(await get(h, `/v1/keys/${k.id}`, u.token))).usage.total).toBe(140);
+    const poor = await developerAccount(h, 50, admin);
+    const pk = await createKey(h, poor.token, { name: 'm-par-poor' });
+    const bodies = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => json(await post(h, '/v1/usage', { key_id: pk.id, request_id: `poor-${i}`, cost: 7 }, publicToken))),
+    );
+    expect(bodies.reduce((s, b) => s + b.charged, 0)).toBe(50);
+    expect(bodies.reduce((s, b) => s + b.uncharged, 0)).toBe(20);
+    expect((await json(await get(h, '/v1/me', poor.token))).credits).toBe(0);
+  });
+
   it('keeps records findable by request id after the key is deleted, and still accepts late reports', async () => {
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm5' });

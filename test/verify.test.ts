@@ -177,6 +177,8 @@ describe.each(targets())('key verification on $name', (target) => {
     expect(answers.filter((a) => a.valid)).toHaveLength(20);
     expect(answers.filter((a) => !a.valid).every((a) => a.code === 'billing_shortfall')).toBe(true);
     expect((await json(await get(h, '/v1/me', rich.token))).credits).toBe(0);
+    // A refused charge leaves no trace on the key's windows either.
+    expect((await json(await get(h, `/v1/keys/${k.id}`, rich.token))).usage).toEqual({ today: 200, this_month: 200, total: 200 });
   });
 
   it('refuses a bad or missing domain token with 401', async () => {

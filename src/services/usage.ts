@@ -1,16 +1,9 @@
 import type { Kysely } from 'kysely';
 import { findKeyOwner, findTombstone } from '../db/repositories/keys.js';
-import {
-  addKeyUsage,
-  findUsageRecord,
-  insertUsageRecord,
-  listUsage,
-  lockForCharge,
-  setAccountCredits,
-} from '../db/repositories/metering.js';
+import { findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database, UsageRecordsTable } from '../db/schema.js';
-import { inTransaction } from '../db/tx.js';
+import { inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
@@ -63,55 +56,32 @@ export async function recordUsage(
   const owner = live?.account ?? (await findTombstone(deps.db, input.key_id))?.account;
   if (!owner) throw new AppError('not_found', 'No such key.', { extra: { param: 'key_id' } });
   const cost = input.cost ?? 0;
-  const day = dayWindow(now);
-  const month = monthWindow(now);
-
   try {
-    const row = await inTransaction(deps.db, async (trx) => {
-      const locked = await lockForCharge(trx, live ? live.id : null, owner);
-      let chargeable = cost;
-      if (locked.key) {
-        const k = locked.key;
-        if (k.daily_credits !== null) chargeable = Math.min(chargeable, Number(k.daily_credits) - (k.day_window === day ? Number(k.day_used) : 0));
-        if (k.monthly_credits !== null) chargeable = Math.min(chargeable, Number(k.monthly_credits) - (k.month_window === month ? Number(k.month_used) : 0));
-      }
-      const balance = locked.credits === undefined || locked.credits === null ? null : Number(locked.credits);
-      if (balance !== null) chargeable = Math.min(chargeable, balance);
-      chargeable = Math.max(0, chargeable);
-      if (locked.key && chargeable > 0) await addKeyUsage(trx, input.key_id, chargeable, day, month);
-      let after = balance;
-      if (balance !== null && chargeable > 0) {
-        after = balance - chargeable;
-        await setAccountCredits(trx, owner, after);
-      }
-      const rec: UsageRecordsTable = {
+    await inBatch(
+      deps.db,
+      usageReportSteps(deps.db, {
         id: newId('use', nowDate),
-        domain_id: domainId,
-        request_id: input.request_id,
-        key_id: input.key_id,
+        domainId,
+        requestId: input.request_id,
+        keyId: input.key_id,
         account: owner,
         model: input.model ?? null,
-        input_tokens: input.input_tokens ?? null,
-        output_tokens: input.output_tokens ?? null,
+        inputTokens: input.input_tokens ?? null,
+        outputTokens: input.output_tokens ?? null,
         cost,
-        charged: chargeable,
-        uncharged: cost - chargeable,
-        credits_after: after,
-        created_at: now,
-      };
-      await insertUsageRecord(trx, rec);
-      return rec;
-    });
-    if (live) void deps.lastUsed.touch(live.id, now)?.catch(() => undefined);
-    return answer(row);
+        now,
+        day: dayWindow(now),
+        month: monthWindow(now),
+      }),
+    );
   } catch (err) {
-    // A concurrent retry won the insert: everything above rolled back; answer with its record.
-    if (isUniqueViolation(err)) {
-      const winner = await findUsageRecord(deps.db, domainId, input.request_id);
-      if (winner) return answer(winner);
-    }
-    throw err;
+    // A concurrent retry won the insert: the whole batch was undone; answer with its record.
+    if (!isUniqueViolation(err)) throw err;
   }
+  const row = await findUsageRecord(deps.db, domainId, input.request_id);
+  if (!row) throw new AppError('internal_error', 'The usage record could not be read back.');
+  if (live) void deps.lastUsed.touch(live.id, now)?.catch(() => undefined);
+  return answer(row);
 }
 
 export interface UsageRecordView {

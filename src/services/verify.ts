@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { findKeyBySecretHash, type KeyWithAccount } from '../db/repositories/keys.js';
-import { chargeKeyWindows, debitAccount, takeRateSlot } from '../db/repositories/metering.js';
+import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
-import { inTransaction } from '../db/tx.js';
+import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
 import { hashSecret, parseSecret } from './key-format.js';
 import type { LastUsedTracker } from './last-used.js';
@@ -58,13 +58,6 @@ const refuse = (code: Exclude<VerifyCode, 'valid'>, message: string, extra: { ke
   message,
   ...extra,
 });
-
-/** Why a charge was refused, thrown inside the transaction so every earlier write rolls back. */
-class ChargeRefused extends Error {
-  constructor(readonly code: 'rate_limited' | 'api_key_quota_exceeded' | 'billing_shortfall') {
-    super(code);
-  }
-}
 
 function rateInfo(key: KeyWithAccount, used: number, now: number): RateLimitInfo {
   const reset = Math.max(1, Math.ceil(((minuteWindow(now) + 1) * 60_000 - now) / 1000));
@@ -126,33 +119,31 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'vi
     }
     rpmUsed = slot;
   } else if (cost > 0) {
+    // The snapshot can be stale under concurrency: each step is a conditional UPDATE that changes
+    // no row when it refuses, and the batch (a transaction, or a D1 batch) undoes every step when
+    // one refuses, so 50 parallel charges never overspend and a refusal leaves no trace.
+    const steps: BatchStep[] = [];
+    const refusals: ('rate_limited' | 'api_key_quota_exceeded' | 'billing_shortfall')[] = [];
+    if (key.rpm !== null) {
+      steps.push({ query: rateSlotQuery(deps.db, key.id, minute), mustChange: true });
+      refusals.push('rate_limited');
+    }
+    steps.push({ query: chargeKeyWindowsQuery(deps.db, key.id, cost, day, month), mustChange: true });
+    refusals.push('api_key_quota_exceeded');
+    steps.push({ query: debitQuery(deps.db, key.account, cost), mustChange: true });
+    refusals.push('billing_shortfall');
     try {
-      // The snapshot can be stale under concurrency: each step is a conditional UPDATE, and the
-      // transaction makes them all-or-nothing, so 50 parallel charges never overspend.
-      const after = await inTransaction(deps.db, async (trx) => {
-        let used = rpmUsed;
-        if (key.rpm !== null) {
-          const slot = await takeRateSlot(trx, key.id, minute);
-          if (slot === null) throw new ChargeRefused('rate_limited');
-          used = slot;
-        }
-        let balance = credits;
-        if (cost > 0) {
-          if (!(await chargeKeyWindows(trx, key.id, cost, day, month))) throw new ChargeRefused('api_key_quota_exceeded');
-          const debited = await debitAccount(trx, key.account, cost);
-          if (debited === false) throw new ChargeRefused('billing_shortfall');
-          balance = debited;
-        }
-        return { used, balance };
-      });
-      rpmUsed = after.used;
-      credits = after.balance;
+      const results = await inBatch(deps.db, steps);
+      if (key.rpm !== null) rpmUsed = Number((results[0].rows[0] as { rpm_count: number }).rpm_count);
+      const after = (results[results.length - 1].rows[0] as { credits: number | null }).credits;
+      credits = after === null ? null : Number(after);
     } catch (err) {
-      if (!(err instanceof ChargeRefused)) throw err;
-      if (err.code === 'rate_limited') {
+      if (!(err instanceof BatchConditionFailed)) throw err;
+      const code = refusals[err.index];
+      if (code === 'rate_limited') {
         return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
       }
-      return refuse(err.code, err.code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
+      return refuse(code, code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
     }
   }
 

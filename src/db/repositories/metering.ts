@@ -1,15 +1,20 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
-import { needsRowLocks } from '../tx.js';
+import { needsRowLocks, type Executor } from '../tx.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
-/**
- * Takes one request from the key's per-minute window, in one conditional statement; null when
- * the window is full. Returns the count in the window after this request.
+/*
+ * Charging is built from query builders that are not executed here, so a service can run them
+ * as one all-or-nothing `inBatch` (a D1 batch on Workers, a transaction elsewhere).
  */
-export async function takeRateSlot(db: Kysely<Database>, keyId: string, minute: number): Promise<number | null> {
-  const row = await db
+
+/**
+ * Takes one request from the key's per-minute window, in one conditional statement: changes no
+ * row when the window is full. Returns the count in the window after this request.
+ */
+export function rateSlotQuery(db: Executor, keyId: string, minute: number) {
+  return db
     .updateTable('api_keys')
     .set({
       rpm_count: sql<number>`CASE WHEN rpm_window = ${big(minute)} THEN rpm_count + 1 ELSE 1 END`,
@@ -17,96 +22,117 @@ export async function takeRateSlot(db: Kysely<Database>, keyId: string, minute: 
     })
     .where('id', '=', keyId)
     .where(sql<boolean>`(rpm IS NULL OR rpm_window <> ${big(minute)} OR rpm_count < rpm)`)
-    .returning('rpm_count')
-    .executeTakeFirst();
+    .returning('rpm_count');
+}
+
+export async function takeRateSlot(db: Executor, keyId: string, minute: number): Promise<number | null> {
+  const row = await rateSlotQuery(db, keyId, minute).executeTakeFirst();
   return row ? Number(row.rpm_count) : null;
 }
 
 /** Adds amount to the key's day, month and total counters, starting a new window when it rolled over. */
-function windowIncrements(amount: number, day: string, month: string) {
+function windowIncrements(amount: RawBuilder<number>, day: string, month: string) {
   return {
-    day_used: sql<number>`CASE WHEN day_window = ${day} THEN day_used + ${big(amount)} ELSE ${big(amount)} END`,
+    day_used: sql<number>`CASE WHEN day_window = ${day} THEN day_used + ${amount} ELSE ${amount} END`,
     day_window: day,
-    month_used: sql<number>`CASE WHEN month_window = ${month} THEN month_used + ${big(amount)} ELSE ${big(amount)} END`,
+    month_used: sql<number>`CASE WHEN month_window = ${month} THEN month_used + ${amount} ELSE ${amount} END`,
     month_window: month,
-    total_used: sql<number>`total_used + ${big(amount)}`,
+    total_used: sql<number>`total_used + ${amount}`,
   };
 }
 
 /**
- * Adds cost to the key's day, month and total counters, only if the day and month limits still
- * allow all of it (all or nothing, one statement, rolling windows over by the given UTC keys).
+ * Adds cost to the key's windows only if the day and month limits still allow all of it: changes
+ * no row otherwise (all or nothing, one statement).
  */
-export async function chargeKeyWindows(db: Kysely<Database>, keyId: string, cost: number, day: string, month: string): Promise<boolean> {
-  const res = await db
+export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number, day: string, month: string) {
+  return db
     .updateTable('api_keys')
-    .set(windowIncrements(cost, day, month))
+    .set(windowIncrements(big(cost), day, month))
     .where('id', '=', keyId)
     .where(sql<boolean>`(daily_credits IS NULL OR (CASE WHEN day_window = ${day} THEN day_used ELSE 0 END) + ${big(cost)} <= daily_credits)`)
-    .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+    .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`);
 }
 
 /**
- * Deducts cost from a prepaid balance, never below zero (the condition is in the UPDATE).
- * Returns the balance after, null when the account has no enforced balance, false when short.
+ * Deducts cost from a prepaid balance, never below zero (the condition is in the UPDATE). An
+ * account without an enforced balance (credits NULL) still changes its row, so "no row changed"
+ * means exactly "the balance is short". Returns the balance after (NULL: none enforced).
  */
-export async function debitAccount(db: Kysely<Database>, address: string, cost: number): Promise<number | null | false> {
-  const row = await db
+export function debitQuery(db: Executor, address: string, cost: number) {
+  return db
     .updateTable('accounts')
-    .set({ credits: sql<number>`credits - ${big(cost)}` })
+    .set({ credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${big(cost)} END` })
     .where('address', '=', address)
-    .where('credits', 'is not', null)
-    .where('credits', '>=', cost)
-    .returning('credits')
-    .executeTakeFirst();
-  if (row) return Number(row.credits);
-  const acc = await db.selectFrom('accounts').select('credits').where('address', '=', address).executeTakeFirst();
-  return acc && acc.credits === null ? null : false;
+    .where((eb) => eb.or([eb('credits', 'is', null), eb('credits', '>=', cost)]))
+    .returning('credits');
 }
 
-export async function findUsageRecord(db: Kysely<Database>, domainId: string, requestId: string): Promise<UsageRecordsTable | undefined> {
+export async function findUsageRecord(db: Executor, domainId: string, requestId: string): Promise<UsageRecordsTable | undefined> {
   return db.selectFrom('usage_records').selectAll().where('domain_id', '=', domainId).where('request_id', '=', requestId).executeTakeFirst();
 }
 
-export async function insertUsageRecord(db: Kysely<Database>, row: UsageRecordsTable): Promise<void> {
-  await db.insertInto('usage_records').values(row).execute();
+/** SQLite spells the scalar two-or-more argument minimum MIN, PostgreSQL LEAST. */
+function scalarFns(db: Executor): { least: RawBuilder<unknown>; greatest: RawBuilder<unknown> } {
+  return needsRowLocks(db as Kysely<Database>) ? { least: sql.raw('LEAST'), greatest: sql.raw('GREATEST') } : { least: sql.raw('MIN'), greatest: sql.raw('MAX') };
 }
 
-/** Reads the rows a partial charge is computed from, locked on PostgreSQL until the transaction ends. */
-export async function lockForCharge(
-  db: Kysely<Database>,
-  keyId: string | null,
-  address: string,
-): Promise<{
-  key: { daily_credits: number | null; monthly_credits: number | null; day_window: string; day_used: number; month_window: string; month_used: number } | undefined;
-  credits: number | null | undefined;
-}> {
-  const lock = needsRowLocks(db);
-  const key = keyId
-    ? await db
-        .selectFrom('api_keys')
-        .select(['daily_credits', 'monthly_credits', 'day_window', 'day_used', 'month_window', 'month_used'])
-        .where('id', '=', keyId)
-        .$if(lock, (q) => q.forUpdate())
-        .executeTakeFirst()
-    : undefined;
-  const acc = await db
-    .selectFrom('accounts')
-    .select('credits')
-    .where('address', '=', address)
-    .$if(lock, (q) => q.forUpdate())
-    .executeTakeFirst();
-  return { key, credits: acc ? acc.credits : undefined };
+export interface UsageReport {
+  id: string;
+  domainId: string;
+  requestId: string;
+  keyId: string;
+  account: string;
+  model: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cost: number;
+  now: number;
+  day: string;
+  month: string;
 }
 
-export async function addKeyUsage(db: Kysely<Database>, keyId: string, amount: number, day: string, month: string): Promise<void> {
-  await db.updateTable('api_keys').set(windowIncrements(amount, day, month)).where('id', '=', keyId).execute();
-}
-
-export async function setAccountCredits(db: Kysely<Database>, address: string, credits: number): Promise<void> {
-  await db.updateTable('accounts').set({ credits }).where('address', '=', address).execute();
+/**
+ * The statements of a usage report, to run as one batch. The chargeable amount is computed in SQL
+ * from the rows as they are when the batch runs (cost, capped by the key's day and month room and
+ * by the balance, never below zero), stored in the record, and then subtracted from the key and
+ * the account by reading it back: no value travels from a read to a later write. A retried report
+ * fails the unique (domain, request_id) insert, which undoes the batch. On PostgreSQL the key and
+ * account rows are locked first, so concurrent reports compute from the latest balance.
+ */
+export function usageReportSteps(db: Executor, r: UsageReport): Compilable[] {
+  const { least, greatest } = scalarFns(db);
+  const cost = big(r.cost);
+  const dayRoom = sql`(SELECT k.daily_credits - (CASE WHEN k.day_window = ${r.day} THEN k.day_used ELSE 0 END) FROM api_keys k WHERE k.id = ${r.keyId} AND k.daily_credits IS NOT NULL)`;
+  const monthRoom = sql`(SELECT k.monthly_credits - (CASE WHEN k.month_window = ${r.month} THEN k.month_used ELSE 0 END) FROM api_keys k WHERE k.id = ${r.keyId} AND k.monthly_credits IS NOT NULL)`;
+  const balance = sql`(SELECT a.credits FROM accounts a WHERE a.address = ${r.account})`;
+  const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost})))`;
+  const stored = sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
+  const steps: Compilable[] = [];
+  if (needsRowLocks(db as Kysely<Database>)) {
+    steps.push(db.selectFrom('api_keys').select('id').where('id', '=', r.keyId).forUpdate());
+    steps.push(db.selectFrom('accounts').select('address').where('address', '=', r.account).forUpdate());
+  }
+  steps.push(
+    db.insertInto('usage_records').values({
+      id: r.id,
+      domain_id: r.domainId,
+      request_id: r.requestId,
+      key_id: r.keyId,
+      account: r.account,
+      model: r.model,
+      input_tokens: r.inputTokens,
+      output_tokens: r.outputTokens,
+      cost: r.cost,
+      charged,
+      uncharged: sql<number>`${cost} - ${charged}`,
+      credits_after: sql<number | null>`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
+      created_at: r.now,
+    }),
+    db.updateTable('api_keys').set(windowIncrements(stored, r.day, r.month)).where('id', '=', r.keyId),
+    db.updateTable('accounts').set({ credits: sql<number>`credits - ${stored}` }).where('address', '=', r.account).where('credits', 'is not', null),
+  );
+  return steps;
 }
 
 export async function touchLastUsed(db: Kysely<Database>, entries: Map<string, number>): Promise<void> {
