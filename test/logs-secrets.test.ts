@@ -11,7 +11,7 @@ import {
   patch,
   post,
   siweText,
-  targets,
+  nodeTargets,
   ADMIN_ACCOUNT,
   type Harness,
 } from './support/harness.js';
@@ -160,7 +160,7 @@ function leaks(logs: string[], secrets: Secrets): string[] {
   return found;
 }
 
-describe.each(targets())('logs on $name carry no secrets', (target) => {
+describe.each(nodeTargets())('logs on $name carry no secrets', (target) => {
   let h: Harness;
   beforeAll(async () => {
     h = await target.start({ env: { LOG_LEVEL: 'debug' } });

@@ -33,7 +33,7 @@ describe.each(engines)('session signing keys on %s', (_name, open) => {
 
   async function session(sid: string): Promise<void> {
     const now = clock.now().getTime();
-    await insertSession(env.db, { id: sid, address: '0x0000000000000000000000000000000000000001', roles: '["user"]', created_at: now, expires_at: now + 3600_000, revoked_at: null, ip: null, user_agent: null });
+    await insertSession(env.db, { id: sid, address: '0x0000000000000000000000000000000000000001', roles: '["user"]', created_at: now, expires_at: now + 3600_000, revoked_at: null, ip: null, user_agent: null }).execute();
   }
 
   it('instances starting at once on an empty database adopt one signing key', async () => {

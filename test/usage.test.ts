@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
-import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
+import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 
 describe.each(targets())('usage metering on $name', (target) => {
   let h: Harness;
@@ -23,6 +23,7 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('records usage, charges the balance and the key windows, and answers the same on retry', async () => {
     const u = await developerAccount(h, 100, admin);
     const k = await createKey(h, u.token, { name: 'm1' });
+    await verify(h, publicToken, { key: k.key }); // domains report usage only for keys they verified
     const body = { key_id: k.id, request_id: 'req-1', cost: 30, model: 'llama-3-8b', input_tokens: 100, output_tokens: 20 };
     const res = await post(h, '/v1/usage', body, publicToken);
     expect(res.status).toBe(201);
@@ -40,6 +41,7 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('charges only what the balance allows and records the shortfall as uncharged', async () => {
     const u = await developerAccount(h, 25, admin);
     const k = await createKey(h, u.token, { name: 'm2' });
+    await verify(h, publicToken, { key: k.key }); // domains report usage only for keys they verified
     const r = await json(await post(h, '/v1/usage', { key_id: k.id, request_id: 'short-1', cost: 40 }, publicToken));
     expect(r).toMatchObject({ charged: 25, uncharged: 15, credits_remaining: 0 });
     const r2 = await json(await post(h, '/v1/usage', { key_id: k.id, request_id: 'short-2', cost: 5 }, publicToken));
@@ -51,6 +53,7 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('charges only what the key windows allow', async () => {
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm3', limits: { daily_credits: 50 } });
+    await verify(h, domainToken, { key: k.key }); // domains report usage only for keys they verified
     const r = await json(await post(h, '/v1/usage', { key_id: k.id, request_id: 'win-1', cost: 80 }, domainToken));
     expect(r).toMatchObject({ charged: 50, uncharged: 30, credits_remaining: null });
     expect((await json(await get(h, `/v1/keys/${k.id}`, u.token))).usage.today).toBe(50);
@@ -59,6 +62,7 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('stores and charges a report once under concurrent retries', async () => {
     const u = await developerAccount(h, 1000, admin);
     const k = await createKey(h, u.token, { name: 'm4' });
+    await verify(h, publicToken, { key: k.key }); // domains report usage only for keys they verified
     const body = { key_id: k.id, request_id: 'dup-storm', cost: 7 };
     const answers = await Promise.all(Array.from({ length: 20 }, () => post(h, '/v1/usage', body, publicToken)));
     expect(answers.every((a) => a.status === 201)).toBe(true);
@@ -71,12 +75,14 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('charges concurrent reports with distinct request ids exactly, never below zero', async () => {
     const u = await developerAccount(h, 1000, admin);
     const k = await createKey(h, u.token, { name: 'm-par' });
+    await verify(h, publicToken, { key: k.key }); // domains report usage only for keys they verified
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(h, '/v1/usage', { key_id: k.id, request_id: `par-${i}`, cost: 7 }, publicToken)));
     expect(answers.every((a) => a.status === 201)).toBe(true);
     expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(860);
     expect((await json(await get(h, `/v1/keys/${k.id}`, u.token))).usage.total).toBe(140);
     const poor = await developerAccount(h, 50, admin);
     const pk = await createKey(h, poor.token, { name: 'm-par-poor' });
+    await verify(h, publicToken, { key: pk.key }); // domains report usage only for keys they verified
     const bodies = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => json(await post(h, '/v1/usage', { key_id: pk.id, request_id: `poor-${i}`, cost: 7 }, publicToken))),
     );
@@ -88,6 +94,7 @@ describe.each(targets())('usage metering on $name', (target) => {
   it('keeps records findable by request id after the key is deleted, and still accepts late reports', async () => {
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm5' });
+    await verify(h, domainToken, { key: k.key }); // domains report usage only for keys they verified
     await post(h, '/v1/usage', { key_id: k.id, request_id: 'before-delete', cost: 1 }, domainToken);
     expect((await del(h, `/v1/keys/${k.id}`, u.token)).status).toBe(204);
     const late = await post(h, '/v1/usage', { key_id: k.id, request_id: 'after-delete', cost: 2 }, domainToken);
@@ -102,7 +109,9 @@ describe.each(targets())('usage metering on $name', (target) => {
     const u = await signIn(h);
     const other = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm6' });
+    await verify(h, domainToken, { key: k.key }); // domains report usage only for keys they verified
     const second = (await createDomain(h, operator.token, uniqueDomainName('second'))).token;
+    await verify(h, second, { key: k.key });
     await post(h, '/v1/usage', { key_id: k.id, request_id: 'same-id', cost: 1 }, domainToken);
     const r2 = await json(await post(h, '/v1/usage', { key_id: k.id, request_id: 'same-id', cost: 1 }, second));
     expect(r2.recorded).toBe(true);
@@ -114,6 +123,7 @@ describe.each(targets())('usage metering on $name', (target) => {
     const u = await signIn(h);
     const reader = await createKey(h, u.token, { name: 'reader', scopes: ['analytics:read'] });
     const infer = await createKey(h, u.token, { name: 'infer' });
+    await verify(h, domainToken, { key: infer.key }); // domains report usage only for keys they verified
     await post(h, '/v1/usage', { key_id: infer.id, request_id: 'an-1', cost: 0 }, domainToken);
     const res = await get(h, '/v1/usage', reader.key);
     expect(res.status).toBe(200);
@@ -121,6 +131,41 @@ describe.each(targets())('usage metering on $name', (target) => {
     const denied = await get(h, '/v1/usage', infer.key);
     expect(denied.status).toBe(403);
     expect((await json(denied)).error.code).toBe('insufficient_scope');
+  });
+
+  it('refuses reports from a domain that never verified the key, or whose type rule refuses it', async () => {
+    const victim = await developerAccount(h, 500, admin);
+    const k = await createKey(h, victim.token, { name: 'victim-key' });
+    // An operator's own network domain tries to bill a developer key it never served.
+    const attacker = await signIn(h);
+    const attackerDomain = (await createDomain(h, attacker.token, uniqueDomainName('evil'))).token;
+    const stolen = await post(h, '/v1/usage', { key_id: k.id, request_id: 'steal-1', cost: 500 }, attackerDomain);
+    expect(stolen.status).toBe(403);
+    expect((await json(stolen)).error).toMatchObject({ code: 'forbidden', param: 'key_id' });
+    // Even after "verifying" it (refused by the type rule), the network domain cannot bill it.
+    expect((await verify(h, attackerDomain, { key: k.key })).code).toBe('key_type_mismatch');
+    expect((await post(h, '/v1/usage', { key_id: k.id, request_id: 'steal-2', cost: 500 }, attackerDomain)).status).toBe(403);
+    // A second public domain that never saw the key is refused too.
+    const otherPublic = (await createDomain(h, admin.token, uniqueDomainName('pub2'), 'public')).token;
+    expect((await post(h, '/v1/usage', { key_id: k.id, request_id: 'steal-3', cost: 500 }, otherPublic)).status).toBe(403);
+    expect((await json(await get(h, '/v1/me', victim.token))).credits).toBe(500);
+    expect((await json(await get(h, '/v1/usage', victim.token))).data).toHaveLength(0);
+  });
+
+  it('stops accepting reports a day after the domain last verified the key', async ({ skip }) => {
+    if (!h.clock) skip();
+    const u = await signIn(h);
+    const k = await createKey(h, u.token, { name: 'm-window' });
+    await verify(h, domainToken, { key: k.key });
+    h.clock!.advance(23 * 3600_000);
+    expect((await post(h, '/v1/usage', { key_id: k.id, request_id: 'w-1' }, domainToken)).status).toBe(201);
+    h.clock!.advance(2 * 3600_000);
+    expect((await post(h, '/v1/usage', { key_id: k.id, request_id: 'w-2' }, domainToken)).status).toBe(403);
+    await verify(h, domainToken, { key: k.key });
+    expect((await post(h, '/v1/usage', { key_id: k.id, request_id: 'w-3' }, domainToken)).status).toBe(201);
+    // Sessions are a day long: the shared accounts sign in again after moving time.
+    admin = await signInAdmin(h);
+    operator = await signIn(h, operator.account);
   });
 
   it('refuses unknown keys, bad bodies and bad domain tokens', async () => {
@@ -135,6 +180,7 @@ describe.each(targets())('usage metering on $name', (target) => {
     if (!h.clock) skip();
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm7' });
+    await verify(h, domainToken, { key: k.key }); // domains report usage only for keys they verified
     const t0 = h.clock!.now().getTime();
     await post(h, '/v1/usage', { key_id: k.id, request_id: 't-1' }, domainToken);
     h.clock!.advance(60_000);

@@ -37,6 +37,8 @@ create index "usage_records_account_request" on "usage_records" ("account", "req
 
 create index "usage_records_key_id" on "usage_records" ("key_id", "id");
 
+create table "domain_keys" ("domain_id" varchar(64) not null, "key_id" varchar(64) not null, "last_verified_at" bigint not null, constraint "domain_keys_pk" primary key ("domain_id", "key_id"));
+
 create table "deleted_keys" ("id" varchar(64) primary key, "account" varchar(42) not null, "type" varchar(16) not null, "deleted_at" bigint not null);
 
 create table "audit_events" ("id" varchar(64) primary key, "at" bigint not null, "actor" varchar(128) not null, "account" varchar(42), "action" varchar(64) not null, "target" varchar(255), "request_id" varchar(128), "ip" varchar(64), "user_agent" varchar(512), "detail" text);

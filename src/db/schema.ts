@@ -104,6 +104,12 @@ export interface UsageRecordsTable {
   created_at: number;
 }
 
+export interface DomainKeysTable {
+  domain_id: string;
+  key_id: string;
+  last_verified_at: number;
+}
+
 export interface DeletedKeysTable {
   id: string;
   account: string;
@@ -134,6 +140,7 @@ export interface Database {
   domains: DomainsTable;
   usage_records: UsageRecordsTable;
   deleted_keys: DeletedKeysTable;
+  domain_keys: DomainKeysTable;
   audit_events: AuditEventsTable;
 }
 

@@ -23,7 +23,7 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
     const secret = parseSecret(token);
     if (secret && (secret.kind === 'dev' || secret.kind === 'net')) {
       const now = deps.clock.now().getTime();
-      const key = await findKeyBySecretHash(deps.db, hashSecret(token), now);
+      const key = await findKeyBySecretHash(deps.db, hashSecret(token), now, '');
       if (!key || key.status !== 'active' || (key.expires_at !== null && Number(key.expires_at) <= now)) {
         throw new AppError('invalid_api_key');
       }

@@ -92,11 +92,11 @@ export function verifyRoutes(deps: AppDeps) {
           z.object({ recorded: z.literal(true), id: z.string(), charged: z.number().int(), uncharged: z.number().int(), credits_remaining: z.number().int().nullable() }),
           'Recorded',
         ),
-        ...errorResponses(400, 401, 404),
+        ...errorResponses(400, 401, 403, 404),
       },
     }),
     async (c) => {
-      const res = await recordUsage(deps, c.get('domain').id, c.req.valid('json'), deps.clock.now());
+      const res = await recordUsage(deps, c.get('domain'), c.req.valid('json'), deps.clock.now());
       deps.metrics.charges.inc({ source: 'usage' });
       deps.metrics.credits.inc({ source: 'usage' }, res.charged);
       deps.metrics.uncharged.inc({}, res.uncharged);

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { insertAuditEvent } from '../db/repositories/audit.js';
+import { auditEventInsert } from '../db/repositories/audit.js';
 import { newId } from '../ids.js';
 
 /** Who asked, from where: what an audit event needs from the request, without the request. */
@@ -19,9 +19,12 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
-/** Call inside the transaction of the change it records. Never pass secrets in detail. */
-export async function audit(db: Kysely<Database>, meta: RequestMeta, e: AuditInput): Promise<void> {
-  await insertAuditEvent(db, {
+/**
+ * The insert of an audit event, as one step of the batch that makes the change it records (so both
+ * happen or neither, on D1 too). Never pass secrets in detail.
+ */
+export function auditEvent(db: Kysely<Database>, meta: RequestMeta, e: AuditInput) {
+  return auditEventInsert(db, {
     id: newId('evt', meta.now),
     at: meta.now.getTime(),
     actor: e.actor,

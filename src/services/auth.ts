@@ -1,12 +1,12 @@
 import { getAccountOrThrow, upsertAccountOnSignIn } from '../db/repositories/accounts.js';
 import { consumeNonce, countNonces, insertNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
 import { insertSession, purgeExpiredSessions, revokeAllSessions, revokeSession } from '../db/repositories/sessions.js';
-import { inTransaction } from '../db/tx.js';
+import { inBatch } from '../db/tx.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { accountView, rolesFor, type AccountView } from './accounts.js';
-import { audit, type RequestMeta } from './audit.js';
+import { auditEvent, type RequestMeta } from './audit.js';
 import { SIWE_CLOCK_SKEW_MS, checkSiweMessage } from './siwe.js';
 import type { Hex } from 'viem';
 
@@ -85,9 +85,10 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
   if (checked.expirationTime && checked.expirationTime.getTime() < expiresMs) expiresMs = checked.expirationTime.getTime();
   const expiresAt = new Date(Math.floor(expiresMs / 1000) * 1000);
 
-  const account = await inTransaction(deps.db, async (trx) => {
-    const acc = await upsertAccountOnSignIn(trx, checked.address, now.getTime());
-    await insertSession(trx, {
+  // Account, session and audit event are written together or not at all (one batch, D1 included).
+  await inBatch(deps.db, [
+    upsertAccountOnSignIn(deps.db, checked.address, now.getTime()),
+    insertSession(deps.db, {
       id: sid,
       address: checked.address,
       roles: JSON.stringify(roles),
@@ -96,32 +97,33 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
       revoked_at: null,
       ip: meta.ip,
       user_agent: meta.userAgent ? meta.userAgent.slice(0, 512) : null,
-    });
-    await audit(trx, meta, {
+    }),
+    auditEvent(deps.db, meta, {
       actor: checked.address,
       account: checked.address,
       action: 'auth.sign_in',
       target: sid,
       detail: { chain_id: checked.parsed.chainId, roles },
-    });
-    return acc;
-  });
+    }),
+  ]);
+  const account = await getAccountOrThrow(deps.db, checked.address);
   const token = await deps.sessions.sign({ address: checked.address, sid, roles, expiresAt });
   return { token, expiresAt, account: await accountView(deps.db, account, roles) };
 }
 
 export async function signOut(deps: Deps, who: { address: string; sid: string }, meta: RequestMeta): Promise<void> {
-  await inTransaction(deps.db, async (trx) => {
-    await revokeSession(trx, who.sid, meta.now.getTime());
-    await audit(trx, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid });
-  });
+  await inBatch(deps.db, [
+    revokeSession(deps.db, who.sid, meta.now.getTime()),
+    auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid }),
+  ]);
 }
 
 export async function signOutAll(deps: Deps, who: { address: string }, meta: RequestMeta): Promise<void> {
-  await inTransaction(deps.db, async (trx) => {
-    const n = await revokeAllSessions(trx, who.address, meta.now.getTime());
-    await audit(trx, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null, detail: { sessions: n } });
-  });
+  const [revoked] = await inBatch(deps.db, [
+    revokeAllSessions(deps.db, who.address, meta.now.getTime()),
+    auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null }),
+  ]);
+  void revoked;
 }
 
 export async function me(deps: Deps, who: { address: string; roles: string[] }): Promise<AccountView> {

@@ -2,11 +2,11 @@ import type { Kysely } from 'kysely';
 import { countDomains, deleteDomain, findDomain, insertDomain, listDomains, setDomainToken, type DomainRow } from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
-import { inTransaction } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { audit, type RequestMeta } from './audit.js';
+import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 
@@ -56,10 +56,10 @@ export async function createDomain(
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
   const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime() };
   try {
-    await inTransaction(deps.db, async (trx) => {
-      await insertDomain(trx, row);
-      await audit(trx, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } });
-    });
+    await inBatch(deps.db, [
+      insertDomain(deps.db, row),
+      auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } }),
+    ]);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('domain_taken', `The domain ${input.name} is already registered.`, { extra: { param: 'name' } });
     throw err;
@@ -88,19 +88,30 @@ export async function listVisibleDomains(
 }
 
 export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
-  await inTransaction(deps.db, async (trx) => {
-    const row = await visibleDomain(trx, caller, id);
-    await deleteDomain(trx, id);
-    await audit(trx, meta, { actor: caller.address, account: row.owner, action: 'domain.delete', target: id, detail: { name: row.name } });
-  });
+  const row = await visibleDomain(deps.db, caller, id);
+  try {
+    await inBatch(deps.db, [
+      { query: deleteDomain(deps.db, id), mustChange: true },
+      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.delete', target: id, detail: { name: row.name } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain.');
+    throw err;
+  }
 }
 
 export async function rotateDomainToken(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<{ domain: DomainView; token: string }> {
-  return inTransaction(deps.db, async (trx) => {
-    const row = await visibleDomain(trx, caller, id);
-    const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
-    await setDomainToken(trx, id, { token_hash, token_hint });
-    await audit(trx, meta, { actor: caller.address, account: row.owner, action: 'domain.token_rotate', target: id, detail: { token_hint } });
-    return { domain: domainView({ ...row, token_hash, token_hint }), token };
-  });
+  const row = await visibleDomain(deps.db, caller, id);
+  const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
+  try {
+    await inBatch(deps.db, [
+      // Conditional on the token we read: of two concurrent rotations exactly one token survives.
+      { query: setDomainToken(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
+      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.token_rotate', target: id, detail: { token_hint } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain, or its token was rotated meanwhile.');
+    throw err;
+  }
+  return { domain: domainView({ ...row, token_hash, token_hint }), token };
 }

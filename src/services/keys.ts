@@ -12,11 +12,11 @@ import {
 } from '../db/repositories/keys.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { ApiKeysTable, Database } from '../db/schema.js';
-import { inTransaction } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { audit, type RequestMeta } from './audit.js';
+import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
@@ -156,16 +156,16 @@ export async function createKey(
     rpm_count: 0,
   };
   try {
-    await inTransaction(deps.db, async (trx) => {
-      await insertKey(trx, row);
-      await audit(trx, meta, {
+    await inBatch(deps.db, [
+      insertKey(deps.db, row),
+      auditEvent(deps.db, meta, {
         actor,
         account: owner,
         action: 'key.create',
         target: row.id,
         detail: { name: row.name, type, scopes: JSON.parse(row.scopes), hint: row.hint },
-      });
-    });
+      }),
+    ]);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('name_taken', `A key named "${input.name}" already exists.`, { extra: { param: 'name' } });
     throw err;
@@ -219,13 +219,21 @@ export async function updateKey(deps: KeysDeps, owner: string, actor: string, id
     }
   }
   if (input.expires_at !== undefined) set.expires_at = resolveExpiry(now, { expires_at: input.expires_at });
-  return inTransaction(deps.db, async (trx) => {
-    if (Object.keys(set).length > 0 && !(await updateOwnKey(trx, owner, id, set))) throw new AppError('not_found', 'No such key.');
-    const row = await findOwnKey(trx, owner, id);
-    if (!row) throw new AppError('not_found', 'No such key.');
-    await audit(trx, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } });
-    return keyView(row, now);
-  });
+  if (Object.keys(set).length > 0) {
+    try {
+      await inBatch(deps.db, [
+        { query: updateOwnKey(deps.db, owner, id, set), mustChange: true },
+        auditEvent(deps.db, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } }),
+      ]);
+    } catch (err) {
+      // Another account's key, or none: "not found", never "forbidden".
+      if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key.');
+      throw err;
+    }
+  }
+  const row = await findOwnKey(deps.db, owner, id);
+  if (!row) throw new AppError('not_found', 'No such key.');
+  return keyView(row, now);
 }
 
 export async function rotateKey(
@@ -237,28 +245,40 @@ export async function rotateKey(
   meta: RequestMeta,
 ): Promise<{ key: KeyView; secret: string }> {
   const now = meta.now.getTime();
-  return inTransaction(deps.db, async (trx) => {
-    const row = await findOwnKey(trx, owner, id);
-    if (!row) throw new AppError('not_found', 'No such key.');
-    const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
-    const set = {
-      hash: hashSecret(secret),
-      hint: secretHint(secret),
-      // The old secret dies now, or when the grace period ends.
-      prev_hash: graceSeconds > 0 ? row.hash : null,
-      prev_expires_at: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
-    };
-    await updateOwnKey(trx, owner, id, set);
-    await audit(trx, meta, { actor, account: owner, action: 'key.rotate', target: id, detail: { grace_seconds: graceSeconds, hint: set.hint } });
-    return { key: keyView({ ...row, ...set }, now), secret };
-  });
+  const row = await findOwnKey(deps.db, owner, id);
+  if (!row) throw new AppError('not_found', 'No such key.');
+  const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
+  const set = {
+    hash: hashSecret(secret),
+    hint: secretHint(secret),
+    // The old secret dies now, or when the grace period ends.
+    prev_hash: graceSeconds > 0 ? row.hash : null,
+    prev_expires_at: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
+  };
+  try {
+    await inBatch(deps.db, [
+      // Conditional on the hash we read: of two concurrent rotations one wins, the other is refused.
+      { query: updateOwnKey(deps.db, owner, id, set).where('hash', '=', row.hash), mustChange: true },
+      auditEvent(deps.db, meta, { actor, account: owner, action: 'key.rotate', target: id, detail: { grace_seconds: graceSeconds, hint: set.hint } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key, or it was rotated or deleted meanwhile.');
+    throw err;
+  }
+  return { key: keyView({ ...row, ...set }, now), secret };
 }
 
 export async function deleteKey(deps: KeysDeps, owner: string, actor: string, id: string, meta: RequestMeta): Promise<void> {
-  await inTransaction(deps.db, async (trx) => {
-    const row = await findOwnKey(trx, owner, id);
-    if (!row || !(await deleteOwnKey(trx, owner, id))) throw new AppError('not_found', 'No such key.');
-    await insertTombstone(trx, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() });
-    await audit(trx, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } });
-  });
+  const row = await findOwnKey(deps.db, owner, id);
+  if (!row) throw new AppError('not_found', 'No such key.');
+  try {
+    await inBatch(deps.db, [
+      { query: deleteOwnKey(deps.db, owner, id), mustChange: true },
+      insertTombstone(deps.db, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() }),
+      auditEvent(deps.db, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key.');
+    throw err;
+  }
 }

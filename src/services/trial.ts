@@ -3,11 +3,11 @@ import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDevelo
 import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
-import { inTransaction } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { accountView, iso, type AccountView } from './accounts.js';
-import { audit, type RequestMeta } from './audit.js';
+import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 
 export interface ApplicationView {
@@ -54,11 +54,8 @@ export async function apply(db: Kysely<Database>, address: string, input: { use_
     reviewed_at: null,
   };
   try {
-    await inTransaction(db, async (trx) => {
-      // The partial unique index allows one pending application per account, even under a race.
-      await insertApplication(trx, row);
-      await audit(trx, meta, { actor: address, account: address, action: 'trial.apply', target: row.id });
-    });
+    // The partial unique index allows one pending application per account, even under a race.
+    await inBatch(db, [insertApplication(db, row), auditEvent(db, meta, { actor: address, account: address, action: 'trial.apply', target: row.id })]);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('application_exists');
     throw err;
@@ -81,40 +78,36 @@ export async function listForAdmin(
 
 /** Approval, plan change, credit grant and audit event commit together or not at all. */
 export async function approve(db: Kysely<Database>, id: string, admin: string, credits: number, meta: RequestMeta): Promise<ApplicationView> {
-  return inTransaction(db, async (trx) => {
-    const app = await findApplication(trx, id);
-    if (!app) throw new AppError('not_found', 'No such application.');
-    const closed = await closeApplication(trx, id, {
-      status: 'approved',
-      credits_granted: credits,
-      reviewed_by: admin,
-      reason: null,
-      reviewed_at: meta.now.getTime(),
-    });
-    if (!closed) throw new AppError('application_closed');
-    if (!(await grantDeveloperPlan(trx, app.address, credits))) {
-      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'credits' } });
-    }
-    await audit(trx, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } });
-    return applicationView((await findApplication(trx, id)) as ApplicationRow);
-  });
+  const app = await findApplication(db, id);
+  if (!app) throw new AppError('not_found', 'No such application.');
+  try {
+    await inBatch(db, [
+      // Only a pending application closes: two admins approving at once cannot both grant.
+      { query: closeApplication(db, id, { status: 'approved', credits_granted: credits, reviewed_by: admin, reason: null, reviewed_at: meta.now.getTime() }), mustChange: true },
+      { query: grantDeveloperPlan(db, app.address, credits), mustChange: true },
+      auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
+    ]);
+  } catch (err) {
+    if (!(err instanceof BatchConditionFailed)) throw err;
+    if (err.index === 0) throw new AppError('application_closed');
+    throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'credits' } });
+  }
+  return applicationView((await findApplication(db, id)) as ApplicationRow);
 }
 
 export async function reject(db: Kysely<Database>, id: string, admin: string, reason: string, meta: RequestMeta): Promise<ApplicationView> {
-  return inTransaction(db, async (trx) => {
-    const app = await findApplication(trx, id);
-    if (!app) throw new AppError('not_found', 'No such application.');
-    const closed = await closeApplication(trx, id, {
-      status: 'rejected',
-      credits_granted: null,
-      reviewed_by: admin,
-      reason,
-      reviewed_at: meta.now.getTime(),
-    });
-    if (!closed) throw new AppError('application_closed');
-    await audit(trx, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } });
-    return applicationView((await findApplication(trx, id)) as ApplicationRow);
-  });
+  const app = await findApplication(db, id);
+  if (!app) throw new AppError('not_found', 'No such application.');
+  try {
+    await inBatch(db, [
+      { query: closeApplication(db, id, { status: 'rejected', credits_granted: null, reviewed_by: admin, reason, reviewed_at: meta.now.getTime() }), mustChange: true },
+      auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('application_closed');
+    throw err;
+  }
+  return applicationView((await findApplication(db, id)) as ApplicationRow);
 }
 
 export async function changeCredits(
@@ -125,13 +118,16 @@ export async function changeCredits(
   meta: RequestMeta,
   roles: (address: string) => string[],
 ): Promise<AccountView> {
-  return inTransaction(db, async (trx) => {
-    if (!(await findAccount(trx, address))) throw new AppError('not_found', 'No such account.');
-    if (!(await adjustCredits(trx, address, input.delta))) {
-      if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
-      throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
-    }
-    await audit(trx, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input });
-    return accountView(trx, await getAccountOrThrow(trx, address), roles(address));
-  });
+  if (!(await findAccount(db, address))) throw new AppError('not_found', 'No such account.');
+  try {
+    await inBatch(db, [
+      { query: adjustCredits(db, address, input.delta), mustChange: true },
+      auditEvent(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
+    ]);
+  } catch (err) {
+    if (!(err instanceof BatchConditionFailed)) throw err;
+    if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
+    throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
+  }
+  return accountView(db, await getAccountOrThrow(db, address), roles(address));
 }

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import { findKeyOwner, findTombstone } from '../db/repositories/keys.js';
+import { domainVerifiedAt, findKeyOwner, findTombstone } from '../db/repositories/keys.js';
 import { findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { Database, UsageRecordsTable } from '../db/schema.js';
+import type { Database, DomainsTable, UsageRecordsTable } from '../db/schema.js';
 import { inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -10,6 +10,9 @@ import { iso } from './accounts.js';
 import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
+
+/** How long after a domain's last verification of a key it may still report usage for it. */
+export const USAGE_REPORT_WINDOW_MS = 24 * 60 * 60_000;
 
 export interface UsageInput {
   key_id: string;
@@ -43,18 +46,29 @@ const answer = (r: UsageRecordsTable): UsageAnswer => ({
  */
 export async function recordUsage(
   deps: { db: Kysely<Database>; lastUsed: LastUsedTracker },
-  domainId: string,
+  domain: Pick<DomainsTable, 'id' | 'visibility'>,
   input: UsageInput,
   nowDate: Date,
 ): Promise<UsageAnswer> {
+  const domainId = domain.id;
   const existing = await findUsageRecord(deps.db, domainId, input.request_id);
   if (existing) return answer(existing);
 
   const now = nowDate.getTime();
   const live = await findKeyOwner(deps.db, input.key_id);
   // A key deleted after its request still bills its account (its tombstone remembers which).
-  const owner = live?.account ?? (await findTombstone(deps.db, input.key_id))?.account;
-  if (!owner) throw new AppError('not_found', 'No such key.', { extra: { param: 'key_id' } });
+  const key = live ?? (await findTombstone(deps.db, input.key_id));
+  if (!key) throw new AppError('not_found', 'No such key.', { extra: { param: 'key_id' } });
+  const owner = key.account;
+  // Why: a domain token must not bill keys its domain never served. Only keys this domain verified
+  // recently, and of the type its visibility accepts, can be charged through it.
+  const verifiedAt = await domainVerifiedAt(deps.db, domainId, input.key_id);
+  const typeOk = domain.visibility === 'public' ? key.type === 'developer' : key.type === 'network';
+  if (!typeOk || verifiedAt === null || now - verifiedAt > USAGE_REPORT_WINDOW_MS) {
+    throw new AppError('forbidden', 'This domain has not verified this key in the last 24 hours, so it cannot report usage for it.', {
+      extra: { param: 'key_id' },
+    });
+  }
   const cost = input.cost ?? 0;
   try {
     await inBatch(

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { findKeyBySecretHash, type KeyWithAccount } from '../db/repositories/keys.js';
+import { findKeyBySecretHash, markVerifiedByDomain, type KeyWithAccount } from '../db/repositories/keys.js';
 import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
@@ -11,6 +11,8 @@ import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 // The answer codes are part of the operator client's contract; one definition serves both.
 export type { VerifyCode } from '../client/index.js';
 import type { VerifyCode } from '../client/index.js';
+
+const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;
 
 export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
 export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
@@ -69,13 +71,13 @@ function rateInfo(key: KeyWithAccount, used: number, now: number): RateLimitInfo
  * The hot path: shape and checksum (no I/O), one indexed lookup, the contract's checks in order,
  * and writes only when the key has a rate limit or the call has a cost.
  */
-export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'visibility'>, input: VerifyInput, nowDate: Date): Promise<VerifyResult> {
+export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id' | 'visibility'>, input: VerifyInput, nowDate: Date): Promise<VerifyResult> {
   const now = nowDate.getTime();
   const parsed = parseSecret(input.key);
   if (!parsed || parsed.kind === 'dom' || parsed.prefix !== deps.keyPrefix) {
     return refuse('malformed', 'The API key is malformed or mistyped.');
   }
-  const key = await findKeyBySecretHash(deps.db, hashSecret(input.key), now);
+  const key = await findKeyBySecretHash(deps.db, hashSecret(input.key), now, domain.id);
   if (!key) return refuse('not_found', 'The API key does not exist or was revoked.');
   const id = { key_id: key.id };
   if (key.status !== 'active') return refuse('disabled', 'The API key is disabled.', id);
@@ -147,6 +149,10 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'vi
     }
   }
 
+  // Usage reports are accepted only from domains that verified the key: one write per pair per hour.
+  if (key.domain_verified_at === null || now - Number(key.domain_verified_at) > DOMAIN_KEY_REFRESH_MS) {
+    await markVerifiedByDomain(deps.db, domain.id, key.id, now);
+  }
   void deps.lastUsed.touch(key.id, now)?.catch(() => undefined);
   return {
     valid: true,

@@ -266,6 +266,15 @@ export function targets(): Target[] {
   return list;
 }
 
+/**
+ * The in-process targets (Node on SQLite and PostgreSQL). For suites that read the service's own
+ * log lines or drive thousands of random requests: under workerd the logs arrive mixed with
+ * wrangler's own output and random paths can address wrangler's dev proxy instead of the worker.
+ */
+export function nodeTargets(): Target[] {
+  return targets().filter((t) => t !== workersTarget);
+}
+
 // ---- client helpers ----
 
 export function newWallet(): PrivateKeyAccount {

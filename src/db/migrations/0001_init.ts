@@ -135,6 +135,16 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('usage_records_account_request').on('usage_records').columns(['account', 'request_id']).execute();
   await db.schema.createIndex('usage_records_key_id').on('usage_records').columns(['key_id', 'id']).execute();
 
+  // Which keys a domain has verified, and when: a domain may report usage only for those, so one
+  // operator cannot bill another operator's users. Written once per pair and then at most hourly.
+  await db.schema
+    .createTable('domain_keys')
+    .addColumn('domain_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('key_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('last_verified_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('domain_keys_pk', ['domain_id', 'key_id'])
+    .execute();
+
   // Deleted keys leave a tombstone so late usage reports still find the account to charge.
   await db.schema
     .createTable('deleted_keys')
@@ -165,6 +175,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   for (const t of [
     'audit_events',
     'deleted_keys',
+    'domain_keys',
     'usage_records',
     'domains',
     'trial_applications',

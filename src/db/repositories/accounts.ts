@@ -1,13 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { AccountsTable, Database } from '../schema.js';
 
-export async function upsertAccountOnSignIn(db: Kysely<Database>, address: string, now: number): Promise<AccountsTable> {
-  await db
+export function upsertAccountOnSignIn(db: Kysely<Database>, address: string, now: number) {
+  return db
     .insertInto('accounts')
     .values({ address, plan: 'network', credits: null, created_at: now, last_sign_in_at: now })
-    .onConflict((oc) => oc.column('address').doUpdateSet({ last_sign_in_at: now }))
-    .execute();
-  return getAccountOrThrow(db, address);
+    .onConflict((oc) => oc.column('address').doUpdateSet({ last_sign_in_at: now }));
 }
 
 export async function findAccount(db: Kysely<Database>, address: string): Promise<AccountsTable | undefined> {
@@ -25,17 +23,15 @@ export async function getAccountOrThrow(db: Kysely<Database>, address: string): 
 export const MAX_CREDITS = Number.MAX_SAFE_INTEGER;
 
 /**
- * Makes the account a developer account and adds credits, in one conditional statement. Returns
- * false (and changes nothing) when the account is missing or the balance would exceed MAX_CREDITS.
+ * Makes the account a developer account and adds credits, in one conditional statement. Changes
+ * no row when the account is missing or the balance would exceed MAX_CREDITS.
  */
-export async function grantDeveloperPlan(db: Kysely<Database>, address: string, credits: number): Promise<boolean> {
-  const res = await db
+export function grantDeveloperPlan(db: Kysely<Database>, address: string, credits: number) {
+  return db
     .updateTable('accounts')
     .set((eb) => ({ plan: 'developer', credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits) }))
     .where('address', '=', address)
-    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits), '<=', MAX_CREDITS))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits), '<=', MAX_CREDITS));
 }
 
 /**
@@ -43,13 +39,11 @@ export async function grantDeveloperPlan(db: Kysely<Database>, address: string, 
  * condition is in the UPDATE, not a read before it. Returns false when the account is missing or
  * the balance would leave that range.
  */
-export async function adjustCredits(db: Kysely<Database>, address: string, delta: number): Promise<boolean> {
-  const res = await db
+export function adjustCredits(db: Kysely<Database>, address: string, delta: number) {
+  return db
     .updateTable('accounts')
     .set((eb) => ({ credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta) }))
     .where('address', '=', address)
     .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '>=', 0))
-    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '<=', MAX_CREDITS))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '<=', MAX_CREDITS));
 }

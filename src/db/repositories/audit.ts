@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
 
-export async function insertAuditEvent(db: Kysely<Database>, row: AuditEventsTable): Promise<void> {
-  await db.insertInto('audit_events').values(row).execute();
+export function auditEventInsert(db: Kysely<Database>, row: AuditEventsTable) {
+  return db.insertInto('audit_events').values(row);
 }
 
 export async function listAuditEvents(

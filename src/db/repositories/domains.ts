@@ -4,8 +4,8 @@ import type { Database, DomainsTable } from '../schema.js';
 
 export type DomainRow = DomainsTable;
 
-export async function insertDomain(db: Kysely<Database>, row: DomainRow): Promise<void> {
-  await db.insertInto('domains').values(row).execute();
+export function insertDomain(db: Kysely<Database>, row: DomainRow) {
+  return db.insertInto('domains').values(row);
 }
 
 export async function findDomain(db: Kysely<Database>, id: string): Promise<DomainRow | undefined> {
@@ -31,12 +31,10 @@ export async function countDomains(db: Kysely<Database>, owner: string): Promise
   return Number(r.n);
 }
 
-export async function deleteDomain(db: Kysely<Database>, id: string): Promise<boolean> {
-  const res = await db.deleteFrom('domains').where('id', '=', id).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+export function deleteDomain(db: Kysely<Database>, id: string) {
+  return db.deleteFrom('domains').where('id', '=', id);
 }
 
-export async function setDomainToken(db: Kysely<Database>, id: string, token: { token_hash: string; token_hint: string }): Promise<boolean> {
-  const res = await db.updateTable('domains').set(token).where('id', '=', id).executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+export function setDomainToken(db: Kysely<Database>, id: string, token: { token_hash: string; token_hint: string }) {
+  return db.updateTable('domains').set(token).where('id', '=', id);
 }

@@ -4,8 +4,8 @@ import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
 
-export async function insertKey(db: Kysely<Database>, row: KeyRow): Promise<void> {
-  await db.insertInto('api_keys').values(row).execute();
+export function insertKey(db: Kysely<Database>, row: KeyRow) {
+  return db.insertInto('api_keys').values(row);
 }
 
 export async function findOwnKey(db: Kysely<Database>, account: string, id: string): Promise<KeyRow | undefined> {
@@ -40,50 +40,60 @@ export async function countKeys(db: Kysely<Database>, account: string): Promise<
   return Number(r.n);
 }
 
-export async function updateOwnKey(
-  db: Kysely<Database>,
-  account: string,
-  id: string,
-  set: Updateable<ApiKeysTable>,
-): Promise<boolean> {
-  const res = await db.updateTable('api_keys').set(set).where('id', '=', id).where('account', '=', account).executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+export function updateOwnKey(db: Kysely<Database>, account: string, id: string, set: Updateable<ApiKeysTable>) {
+  return db.updateTable('api_keys').set(set).where('id', '=', id).where('account', '=', account);
 }
 
-export async function deleteOwnKey(db: Kysely<Database>, account: string, id: string): Promise<boolean> {
-  const res = await db.deleteFrom('api_keys').where('id', '=', id).where('account', '=', account).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+export function deleteOwnKey(db: Kysely<Database>, account: string, id: string) {
+  return db.deleteFrom('api_keys').where('id', '=', id).where('account', '=', account);
 }
 
 export interface KeyWithAccount extends KeyRow {
   plan: 'network' | 'developer';
   credits: number | null;
+  /** When the asking domain last verified this key (null: never). */
+  domain_verified_at: number | null;
 }
 
 /**
  * The hot-path lookup: one indexed read by hash (or by the previous hash while a rotation's grace
  * period runs), joined with the account's plan and balance. Compiled once (see preparedQuery).
  */
-export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: number) => Promise<KeyWithAccount | undefined> = preparedQuery(
-  (db, hash: string, now: number) =>
+export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<KeyWithAccount | undefined> = preparedQuery(
+  (db, hash: string, now: number, domainId: string) =>
     db
       .selectFrom('api_keys as k')
       .innerJoin('accounts as a', 'a.address', 'k.account')
+      .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
       .selectAll('k')
-      .select(['a.plan', 'a.credits'])
+      .select(['a.plan', 'a.credits', 'dk.last_verified_at as domain_verified_at'])
       .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
-  ['h', 1],
-  (hash, now) => [hash, hash, now],
-) as (db: Kysely<Database>, hash: string, now: number) => Promise<KeyWithAccount | undefined>;
+  ['h', 1, 'd'],
+  (hash, now, domainId) => [domainId, hash, hash, now],
+) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<KeyWithAccount | undefined>;
 
-export async function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable): Promise<void> {
-  await db.insertInto('deleted_keys').values(row).execute();
+/** Remembers that a domain verified a key (usage reports are accepted only for such pairs). */
+export async function markVerifiedByDomain(db: Kysely<Database>, domainId: string, keyId: string, now: number): Promise<void> {
+  await db
+    .insertInto('domain_keys')
+    .values({ domain_id: domainId, key_id: keyId, last_verified_at: now })
+    .onConflict((oc) => oc.columns(['domain_id', 'key_id']).doUpdateSet({ last_verified_at: now }))
+    .execute();
+}
+
+export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, keyId: string): Promise<number | null> {
+  const row = await db.selectFrom('domain_keys').select('last_verified_at').where('domain_id', '=', domainId).where('key_id', '=', keyId).executeTakeFirst();
+  return row ? Number(row.last_verified_at) : null;
+}
+
+export function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable) {
+  return db.insertInto('deleted_keys').values(row);
 }
 
 export async function findTombstone(db: Kysely<Database>, id: string): Promise<DeletedKeysTable | undefined> {
   return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function findKeyOwner(db: Kysely<Database>, id: string): Promise<{ id: string; account: string } | undefined> {
-  return db.selectFrom('api_keys').select(['id', 'account']).where('id', '=', id).executeTakeFirst();
+export async function findKeyOwner(db: Kysely<Database>, id: string): Promise<{ id: string; account: string; type: 'developer' | 'network' } | undefined> {
+  return db.selectFrom('api_keys').select(['id', 'account', 'type']).where('id', '=', id).executeTakeFirst();
 }

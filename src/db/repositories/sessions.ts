@@ -1,27 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { Database, SessionsTable } from '../schema.js';
 
-export async function insertSession(db: Kysely<Database>, row: SessionsTable): Promise<void> {
-  await db.insertInto('sessions').values(row).execute();
+export function insertSession(db: Kysely<Database>, row: SessionsTable) {
+  return db.insertInto('sessions').values(row);
 }
 
 export async function findSession(db: Kysely<Database>, id: string): Promise<SessionsTable | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function revokeSession(db: Kysely<Database>, id: string, now: number): Promise<void> {
-  await db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+export function revokeSession(db: Kysely<Database>, id: string, now: number) {
+  return db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null);
 }
 
-export async function revokeAllSessions(db: Kysely<Database>, address: string, now: number): Promise<number> {
-  const res = await db
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('address', '=', address)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
+export function revokeAllSessions(db: Kysely<Database>, address: string, now: number) {
+  return db.updateTable('sessions').set({ revoked_at: now }).where('address', '=', address).where('revoked_at', 'is', null).where('expires_at', '>', now);
 }
 
 /** Sessions past their expiry carry no information worth keeping. */

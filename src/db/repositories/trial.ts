@@ -3,8 +3,8 @@ import type { Database, TrialApplicationsTable } from '../schema.js';
 
 export type ApplicationRow = TrialApplicationsTable;
 
-export async function insertApplication(db: Kysely<Database>, row: ApplicationRow): Promise<void> {
-  await db.insertInto('trial_applications').values(row).execute();
+export function insertApplication(db: Kysely<Database>, row: ApplicationRow) {
+  return db.insertInto('trial_applications').values(row);
 }
 
 export async function latestApplicationOf(db: Kysely<Database>, address: string): Promise<ApplicationRow | undefined> {
@@ -26,12 +26,11 @@ export async function listApplications(
   return q.orderBy('id', 'desc').limit(f.limit).execute();
 }
 
-/** Closes a pending application; false when it was not pending (already reviewed, or a race lost). */
-export async function closeApplication(
+/** Closes a pending application; changes no row when it was not pending (already reviewed, or a race lost). */
+export function closeApplication(
   db: Kysely<Database>,
   id: string,
   set: Pick<ApplicationRow, 'status' | 'credits_granted' | 'reviewed_by' | 'reason' | 'reviewed_at'>,
-): Promise<boolean> {
-  const res = await db.updateTable('trial_applications').set(set).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+) {
+  return db.updateTable('trial_applications').set(set).where('id', '=', id).where('status', '=', 'pending');
 }
