@@ -146,5 +146,8 @@ describe('abuse limits', () => {
     expect(resolveClientIp('::ffff:10.0.0.5', '198.51.100.1', ['*'])).toBe('198.51.100.1');
     expect(resolveClientIp('192.0.2.1', '198.51.100.1', ['10.0.0.5'])).toBe('192.0.2.1');
     expect(resolveClientIp(null, '198.51.100.1', ['*'])).toBeNull();
+    // Junk a client wrote into the header is never taken as its address.
+    expect(resolveClientIp('10.0.0.5', `${'x'.repeat(200)}, 198.51.100.1`, ['*'])).toBe('198.51.100.1');
+    expect(resolveClientIp('10.0.0.5', 'not-an-ip', ['10.0.0.5'])).toBe('10.0.0.5');
   });
 });

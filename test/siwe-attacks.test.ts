@@ -210,6 +210,13 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     await expectError(await verify(h, message, signature), 401, 'siwe_expired');
   });
 
+  it('refuses a message that expires within the second instead of issuing a born-expired token', async ({ skip }) => {
+    if (!h.clock) skip();
+    h.clock!.set(Math.floor(h.clock!.now().getTime() / 1000) * 1000 + 300);
+    const { message, signature } = await fresh({ expirationTime: new Date(now().getTime() + 500).toISOString() });
+    await expectError(await verify(h, message, signature), 401, 'siwe_expired');
+  });
+
   it('rejects a message before its Not Before (siwe_not_yet_valid)', async () => {
     const { message, signature } = await fresh({ notBefore: new Date(now().getTime() + 10 * 60_000).toISOString() });
     await expectError(await verify(h, message, signature), 401, 'siwe_not_yet_valid');

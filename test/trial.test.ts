@@ -97,6 +97,9 @@ describe.each(targets())('free trial and plans on $name', (target) => {
     expect((await post(h, `/v1/admin/accounts/0x${'1'.repeat(40)}/credits`, { delta: 1, reason: 'ghost' }, admin.token)).status).toBe(404);
     expect((await post(h, `/v1/admin/accounts/not-an-address/credits`, { delta: 1, reason: 'x' }, admin.token)).status).toBe(400);
     expect((await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: 1.5, reason: 'x' }, admin.token)).status).toBe(400);
+    const zero = await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: 0, reason: 'x' }, admin.token);
+    expect(zero.status).toBe(400);
+    expect((await json(zero)).error.param).toBe('delta');
   });
 
   it('grants credits to a network account, which then has an enforced balance', async () => {
@@ -109,12 +112,17 @@ describe.each(targets())('free trial and plans on $name', (target) => {
   it('records every review in the audit trail of both parties', async () => {
     const u = await signIn(h);
     const app = await json(await post(h, '/v1/trial/applications', { use_case: 'z' }, u.token));
-    await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 1 }, admin.token);
+    await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 1 }, admin.token, { 'user-agent': 'AdminBrowser/1.0' });
     const mine = await json(await get(h, '/v1/audit', u.token));
     const actions = mine.data.map((e: any) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['trial.apply', 'trial.approve', 'auth.sign_in']));
     const approval = mine.data.find((e: any) => e.action === 'trial.approve');
     expect(approval).toMatchObject({ actor: admin.address, account: u.address, target: app.id, detail: { credits: 1 } });
     expect(approval.request_id).toMatch(/^req_/);
+    // The user sees what an admin did to the account, not the admin's browser or address.
+    expect(approval.user_agent).toBeNull();
+    expect(approval.ip).toBeNull();
+    const all = await json(await get(h, '/v1/admin/audit?limit=100', admin.token));
+    expect(all.data.find((e: any) => e.action === 'trial.approve' && e.target === app.id).user_agent).toBe('AdminBrowser/1.0');
   });
 });

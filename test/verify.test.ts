@@ -181,6 +181,14 @@ describe.each(targets())('key verification on $name', (target) => {
     expect((await json(await get(h, `/v1/keys/${k.id}`, rich.token))).usage).toEqual({ today: 200, this_month: 200, total: 200 });
   });
 
+  it('refuses a cost above the per-request bound with 400 naming it', async () => {
+    const k = await createKey(h, net.token, { name: 'v-huge-cost' });
+    const res = await post(h, '/v1/verify', { key: k.key, cost: 1_000_000_000_001 }, networkToken);
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.param).toBe('cost');
+    expect((await verify(h, networkToken, { key: k.key, cost: 1_000_000_000_000 })).valid).toBe(true);
+  });
+
   it('refuses a bad or missing domain token with 401', async () => {
     const k = await createKey(h, net.token, { name: 'v-domain-token' });
     for (const token of [undefined, 'garbage', k.key, networkToken.slice(0, -1) + (networkToken.endsWith('a') ? 'b' : 'a')]) {

@@ -29,7 +29,9 @@ function view(e: AuditEventsTable): z.infer<typeof EventSchema> {
 }
 
 async function page(deps: AppDeps, q: { limit: number; cursor?: string }, account?: string): Promise<z.infer<typeof Page>> {
-  return toPage(await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 }), q.limit, view);
+  // Users see events about their account that admins caused, but not the admin's IP or browser.
+  const redact = (e: AuditEventsTable): AuditEventsTable => (account !== undefined && e.actor !== account ? { ...e, ip: null, user_agent: null } : e);
+  return toPage(await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 }), q.limit, (e) => view(redact(e)));
 }
 
 export function auditRoutes(deps: AppDeps) {

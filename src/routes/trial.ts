@@ -122,7 +122,13 @@ export function trialRoutes(deps: AppDeps) {
         body: jsonBody(
           z
             .object({
-              delta: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+              // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
+              delta: z
+                .number()
+                .int()
+                .min(-Number.MAX_SAFE_INTEGER)
+                .max(Number.MAX_SAFE_INTEGER)
+                .refine((d) => d !== 0, 'must not be 0'),
               reason: z.string().trim().min(1).max(2000),
             })
             .strict(),

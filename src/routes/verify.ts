@@ -8,6 +8,9 @@ import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** One request's cost: bounded so usage counters (BIGINT, summed over years) cannot overflow. */
+export const MAX_COST = 1_000_000_000_000;
+const cost = z.number().int().min(0).max(MAX_COST);
 const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });
 const VerifyResponse = z
   .object({
@@ -45,7 +48,7 @@ export function verifyRoutes(deps: AppDeps) {
               key: z.string().max(256),
               scope: z.enum(['inference:read', 'inference:write', 'analytics:read', 'admin']).optional(),
               model: z.string().min(1).max(128).optional(),
-              cost: credits.optional(),
+              cost: cost.optional(),
             })
             .strict(),
         ),
@@ -79,7 +82,7 @@ export function verifyRoutes(deps: AppDeps) {
             .object({
               key_id: z.string().min(1).max(64),
               request_id: z.string().min(1).max(128),
-              cost: credits.optional(),
+              cost: cost.optional(),
               model: z.string().min(1).max(128).optional(),
               input_tokens: credits.optional(),
               output_tokens: credits.optional(),

@@ -84,6 +84,8 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
   // A session never outlives the message it was signed with.
   if (checked.expirationTime && checked.expirationTime.getTime() < expiresMs) expiresMs = checked.expirationTime.getTime();
   const expiresAt = new Date(Math.floor(expiresMs / 1000) * 1000);
+  // A token that would be born expired (the message expires within the second) is refused.
+  if (expiresAt.getTime() <= now.getTime()) throw new AppError('siwe_expired', 'The message expires too soon to start a session.');
 
   // Account, session and audit event are written together or not at all (one batch, D1 included).
   await inBatch(deps.db, [
