@@ -1,4 +1,5 @@
 import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import { directReader } from './direct.js';
 import type { Database } from './schema.js';
 
 /**
@@ -23,6 +24,8 @@ export function preparedQuery<P extends unknown[], R>(
       sqlText = compiled.sql;
       cache.set(db, sqlText);
     }
+    const direct = directReader(db);
+    if (direct) return direct(sqlText, order(...params)) as R | undefined;
     const res = await db.executeQuery<R>(CompiledQuery.raw(sqlText, order(...params)));
     return res.rows[0];
   };

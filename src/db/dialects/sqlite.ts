@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
+import { registerDirectReader } from '../direct.js';
 
 /** `file:PATH` or `:memory:` -> path for better-sqlite3. */
 export function sqlitePath(url: string): string {
@@ -45,6 +46,11 @@ export function openSqlite(url: string): { db: Kysely<Database>; raw: SqliteData
   raw.pragma('synchronous = NORMAL');
   raw.pragma('busy_timeout = 5000');
   raw.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const cached = withStatementCache(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+  // Safe beside kysely's single connection: better-sqlite3 is synchronous, so a direct read can
+  // never interleave with a statement kysely is running; inside a kysely transaction it reads the
+  // same connection's view.
+  registerDirectReader(db, (sql, params) => cached.prepare(sql).get(...(params as unknown[])));
   return { db, raw };
 }
