@@ -1,4 +1,17 @@
-/** Shapes of the service's JSON (shared/API.md); only the fields the console reads. */
+/**
+ * Shapes of the service's JSON (shared/API.md). The views are the service's own types (type-only
+ * imports: nothing of the server enters the bundle), so the console cannot drift from the API.
+ */
+import type { AccountView } from '../services/accounts.js';
+import type { DomainView } from '../services/domains.js';
+import type { KeyView } from '../services/keys.js';
+import type { ApplicationView } from '../services/trial.js';
+
+export type Account = AccountView;
+export type Trial = AccountView['trial'];
+export type ApiKey = KeyView;
+export type Application = ApplicationView;
+export type Domain = DomainView;
 
 export interface ConsoleConfig {
   origin: string;
@@ -8,23 +21,6 @@ export interface ConsoleConfig {
   trial_credits: number;
   session_ttl_seconds: number;
   statement: string;
-}
-
-export interface Trial {
-  status: 'none' | 'pending' | 'approved' | 'rejected';
-  application_id?: string | null;
-  credits_granted?: number | null;
-  reason?: string | null;
-  reviewed_at?: string | null;
-}
-
-export interface Account {
-  address: string;
-  roles: string[];
-  plan: 'network' | 'developer';
-  trial: Trial;
-  credits: number | null;
-  created_at: string;
 }
 
 export interface Session {
@@ -41,47 +37,8 @@ export interface Limits {
   monthly_credits?: number | null;
 }
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  description: string | null;
-  type: KeyType;
-  scopes: string[];
-  hint: string;
-  status: 'active' | 'disabled';
-  models: string[] | null;
-  limits: Limits;
-  usage: { today: number; this_month: number; total: number };
-  expires_at: string | null;
-  created_at: string;
-  last_used_at: string | null;
-}
-
 export interface ApiKeyWithSecret extends ApiKey {
   key: string;
-}
-
-export interface Application {
-  id: string;
-  address: string;
-  status: 'pending' | 'approved' | 'rejected';
-  use_case: string;
-  contact: string | null;
-  credits_granted: number | null;
-  reviewed_by: string | null;
-  reason: string | null;
-  created_at: string;
-  reviewed_at: string | null;
-}
-
-export interface Domain {
-  id: string;
-  name: string;
-  visibility: 'network' | 'public';
-  owner: string;
-  /** Recognisable end of the current token (the token itself is shown once). */
-  token_hint?: string;
-  created_at: string;
 }
 
 export interface DomainWithToken extends Domain {
