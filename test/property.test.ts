@@ -504,7 +504,9 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       );
       expect(h.logs.filter((l) => l.includes('unhandled error'))).toEqual([]);
       // The inputs reached the handlers, not only the gates in front of them.
-      for (const s of [200, 201, 204, 400, 401, 403, 404]) expect(statuses).toContain(s);
+      // (201 and 204 are both writes that succeeded; which of them a random run hits varies.)
+      for (const s of [200, 400, 401, 403, 404]) expect(statuses).toContain(s);
+      expect(statuses.has(201) || statuses.has(204), `no successful write among ${[...statuses].join(',')}`).toBe(true);
     }, 600_000);
 
     it('refuses a NUL character in any text field, query or path parameter with 400 naming it', async () => {
@@ -728,7 +730,8 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     );
     type Step = { kind: 'delta'; delta: number } | { kind: 'approve'; credits: number };
     const steps = fc
-      .tuple(fc.array(amount, { minLength: 1, maxLength: 6 }), fc.option(fc.tuple(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER })), { nil: null }))
+      // A delta of 0 is refused outright (it would turn an unenforced balance into 0): not a step here.
+      .tuple(fc.array(amount.filter((d) => d !== 0), { minLength: 1, maxLength: 6 }), fc.option(fc.tuple(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER })), { nil: null }))
       .map(([deltas, approval]): Step[] => {
         const list: Step[] = deltas.map((delta) => ({ kind: 'delta', delta }));
         if (approval) list.splice(approval[0] % (list.length + 1), 0, { kind: 'approve', credits: approval[1] });
