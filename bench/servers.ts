@@ -25,8 +25,8 @@ if (mode === 'bare') {
   process.on('SIGTERM', () => s.close(() => process.exit(0)));
 } else if (mode === 'verify') {
   const origin = 'http://localhost:8787';
-  const config = loadConfig({ PORT: '0', PUBLIC_URL: origin, DATABASE_URL: `file:${process.argv[3]}`, LOG_LEVEL: 'silent' });
-  const svc = await startNodeServer(config, { logger: createLogger('silent') });
+  const config = loadConfig({ PORT: '0', PUBLIC_URL: origin, DATABASE_URL: `file:${process.argv[3]}`, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent' });
+  const svc = await startNodeServer(config, { logger: createLogger(config.logLevel, (l) => process.stderr.write(`${l}\n`)) });
   const base = svc.url as string;
   const account = privateKeyToAccount(generatePrivateKey());
   const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
