@@ -24,3 +24,27 @@ describe.each(targets())('sign-in smoke on $name', (target) => {
     expect(me.roles).toEqual(['user']);
   });
 });
+
+describe.each(targets())('the console on $name', (target) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await target.start();
+  });
+  afterAll(async () => h.close());
+
+  it('serves the page and its script from the service itself, under a strict CSP', async () => {
+    const { CONSOLE_JS_PATH } = await import('../src/web/assets.generated.js');
+    const page = await get(h, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await page.text();
+    expect(html).toContain(CONSOLE_JS_PATH);
+    const js = await get(h, CONSOLE_JS_PATH);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+  });
+});
