@@ -353,6 +353,8 @@ function renderHeader(): void {
   }
   const out = h('button', { type: 'button', 'data-action': 'sign-out' }, 'Sign out');
   out.addEventListener('click', () => void busy(out, null, signOut));
+  const all = h('button', { type: 'button', 'data-action': 'sign-out-all', title: 'Revoke every session of this account, in every browser' }, 'Sign out everywhere');
+  all.addEventListener('click', () => void busy(all, null, signOutEverywhere));
   replace(
     accountEl,
     h(
@@ -364,6 +366,7 @@ function renderHeader(): void {
       isAdmin() ? badge('admin', 'admin') : null,
     ),
     out,
+    all,
   );
 }
 
@@ -386,6 +389,20 @@ async function signOut(): Promise<void> {
     endSession(err instanceof ApiError && err.code === 'invalid_session' ? 'You are signed out.' : `Signed out in this tab, but the service could not revoke the session: ${errorText(err)}`);
   }
   announce('Signed out.');
+}
+
+async function signOutEverywhere(): Promise<void> {
+  try {
+    await api.post('/v1/auth/logout-all');
+  } catch (err) {
+    // A lost session already ended this tab (onSessionLost). Anything else: the other sessions may
+    // still be alive, so stay signed in and say so; the person can try again.
+    if (err instanceof ApiError && err.code === 'invalid_session') return;
+    announce(`Could not sign out everywhere: ${errorText(err)}`);
+    return;
+  }
+  endSession('You are signed out everywhere: every session of this account was revoked.');
+  announce('Signed out everywhere.');
 }
 
 // ---------------------------------------------------------------- start

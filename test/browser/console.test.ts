@@ -263,6 +263,87 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('edits a key in a dialog (scopes, limits, models, description, expiry) and shows the API\'s refusal of an invalid limit', async () => {
+    const wallet = new TestWallet();
+    const { page, problems } = await signInWith(wallet);
+    const token = (await storedToken(page)) as string;
+    const created = await call('/v1/keys', { token, body: { name: 'edit-me', description: 'before', limits: { rpm: 60, monthly_credits: 9000 }, models: ['old-model'] } });
+    expect(created.status).toBe(201);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await keyRow(page, 'edit-me').waitFor();
+
+    // Keyboard only: focus the row's Edit button and press Enter.
+    await page.getByRole('button', { name: 'Edit key edit-me' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('dialog[open]');
+    await dialog.waitFor();
+    expect(await dialog.getByTestId('edit-key-name').textContent()).toBe('edit-me');
+    expect(await dialog.locator('input[name="name"]').count()).toBe(0);
+    expect(await dialog.getByLabel('Requests per minute').inputValue()).toBe('60');
+    await dialog.getByLabel('Description (optional)').fill('after');
+    await dialog.getByLabel('inference:write').uncheck();
+    await dialog.getByLabel('analytics:read').check();
+    await dialog.getByLabel('Models (optional)').fill('');
+    await dialog.getByLabel('Requests per minute').fill('');
+    await dialog.getByLabel('Credits per day').fill('500');
+    await dialog.getByLabel('Never expires').uncheck();
+    await dialog.getByLabel('Expires at the end of').fill('2099-06-30');
+    await screenshot(page, '17-edit-key');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    // The list reloads after the save; the row shows the new limit once it has.
+    await keyRow(page, 'edit-me').filter({ hasText: '500/day' }).waitFor();
+
+    const after = await call(`/v1/keys/${created.body.id}`, { token });
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ name: 'edit-me', description: 'after', scopes: ['inference:read', 'analytics:read'], models: null, limits: { daily_credits: 500, monthly_credits: 9000 } });
+    expect(after.body.limits.rpm).toBeUndefined();
+    expect(after.body.expires_at.startsWith('2099-')).toBe(true);
+
+    // The expiry can be removed again; an rpm of 0 is refused with the service's own message.
+    await page.getByRole('button', { name: 'Edit key edit-me' }).click();
+    await dialog.getByLabel('Never expires').check();
+    await dialog.getByLabel('Requests per minute').fill('0');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    const alert = dialog.locator('[role="alert"]');
+    await alert.waitFor();
+    const refused = await call(`/v1/keys/${created.body.id}`, { method: 'PATCH', token, body: { limits: { rpm: 0 } } });
+    expect(refused.status).toBe(400);
+    expect(await alert.textContent()).toContain(refused.body.error.message);
+    await dialog.getByLabel('Requests per minute').fill('');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await call(`/v1/keys/${created.body.id}`, { token })).body.expires_at).toBeNull();
+    expect(problems).toEqual([]);
+  });
+
+  it('signs out everywhere: every session of the wallet, in every browser, stops working', async () => {
+    const wallet = new TestWallet();
+    const first = await signInWith(wallet);
+    const second = await signInWith(wallet);
+    const firstToken = (await storedToken(first.page)) as string;
+    const secondToken = (await storedToken(second.page)) as string;
+    expect(firstToken).not.toBe(secondToken);
+    expect((await call('/v1/me', { token: secondToken })).status).toBe(200);
+
+    await first.page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    // The wallet stays connected in this tab, so the sign-in screen is ready to sign in again.
+    await signInState(first.page, 'ready');
+    expect(await first.page.locator('section.signin').textContent()).toContain('You are signed out everywhere');
+    expect(await storedToken(first.page)).toBeNull();
+    expect((await call('/v1/me', { token: firstToken })).status).toBe(401);
+    const other = await call('/v1/me', { token: secondToken });
+    expect(other.status).toBe(401);
+    expect(other.body.error.code).toBe('invalid_session');
+
+    // The other browser finds out on its next request and returns to the sign-in screen.
+    await second.page.getByRole('button', { name: 'Refresh' }).click();
+    await second.page.locator('section.signin').waitFor();
+    expect(await second.page.locator('section.signin').textContent()).toContain('Your session has ended');
+    expect(first.problems).toEqual([]);
+    expect(second.problems).toEqual([]);
+  });
+
   it('takes a trial application, lets an admin approve it in its own context, then the user creates a developer key', async () => {
     const user = new TestWallet();
     const u = await signInWith(user);

@@ -75,6 +75,96 @@ function readCreateForm(form: HTMLFormElement): Record<string, unknown> {
   return body;
 }
 
+const LIMIT_FIELDS = [
+  ['rpm', 'Requests per minute'],
+  ['daily_credits', 'Credits per day'],
+  ['monthly_credits', 'Credits per month'],
+] as const;
+
+/** yyyy-mm-dd of an instant in the person's own time zone (what a date input shows). */
+function localDate(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function editKeyBody(k: ApiKey): HTMLElement[] {
+  const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
+  description.value = k.description ?? '';
+  const scopes = h(
+    'fieldset',
+    { class: 'checks' },
+    h('legend', null, 'Scopes'),
+    ...SCOPES.map((s) => {
+      const id = uid('scope');
+      return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, value: s, checked: k.scopes.includes(s), 'data-scope': s }), h('label', { for: id }, s));
+    }),
+  );
+  const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
+  models.value = (k.models ?? []).join(', ');
+  // No `min` here: a value the service refuses (0) is sent, and its own message is shown.
+  const limit = (n: (typeof LIMIT_FIELDS)[number][0]): HTMLInputElement => {
+    const el = h('input', { name: n, type: 'number', step: 1, inputmode: 'numeric' });
+    const v = k.limits?.[n];
+    el.value = typeof v === 'number' ? String(v) : '';
+    return el;
+  };
+  const never = h('input', { type: 'checkbox', name: 'never_expires', checked: !k.expires_at });
+  const expires = h('input', { name: 'expires_on', type: 'date', disabled: !k.expires_at });
+  expires.value = k.expires_at ? localDate(k.expires_at) : '';
+  never.addEventListener('change', () => {
+    expires.disabled = never.checked;
+    if (!never.checked) expires.focus();
+  });
+  const neverId = uid('never');
+  never.id = neverId;
+  return [
+    h('p', null, 'Name: ', h('strong', { 'data-testid': 'edit-key-name' }, k.name), ' (cannot be changed)'),
+    field({ label: 'Description (optional)', control: description }),
+    scopes,
+    field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
+    h('fieldset', { class: 'grid3' }, h('legend', null, 'Limits (empty: no limit)'), ...LIMIT_FIELDS.map(([n, label]) => field({ label, control: limit(n) }))),
+    h(
+      'fieldset',
+      null,
+      h('legend', null, 'Expiry'),
+      h('div', { class: 'check' }, never, h('label', { for: neverId }, 'Never expires')),
+      field({ label: 'Expires at the end of', control: expires, hint: 'A date in your time zone.' }),
+    ),
+  ];
+}
+
+/** The PATCH body: every editable field, with null where the person cleared a value. */
+function readEditForm(form: HTMLFormElement, k: ApiKey): Record<string, unknown> {
+  const input = (n: string): HTMLInputElement => form.elements.namedItem(n) as HTMLInputElement;
+  const description = input('description').value.trim();
+  const models = input('models')
+    .value.split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const limits: Record<string, number | null> = {};
+  for (const [n] of LIMIT_FIELDS) {
+    const v = input(n).value.trim();
+    limits[n] = v === '' ? null : Number(v);
+  }
+  const body: Record<string, unknown> = {
+    description: description === '' ? null : description,
+    scopes: [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value),
+    models: models.length ? models : null,
+    limits,
+  };
+  const date = input('expires_on').value;
+  if (input('never_expires').checked) {
+    if (k.expires_at) body.expires_at = null;
+  } else if (!date) {
+    throw new Error('Choose an expiry date, or tick “Never expires”.');
+  } else if (!k.expires_at || localDate(k.expires_at) !== date) {
+    // Only a changed date is sent, so saving other fields keeps the exact expiry time.
+    body.expires_at = new Date(`${date}T23:59:59`).toISOString();
+  }
+  return body;
+}
+
 function keySecretDialog(title: string, k: ApiKeyWithSecret, extra = ''): Promise<void> {
   return secretDialog({
     title,
@@ -111,6 +201,8 @@ export function keysPanel(ctx: Ctx): HTMLElement {
   const reload = (): Promise<void> => busy(null, listErrors, () => load(null));
 
   function actions(k: ApiKey): HTMLElement {
+    const edit = h('button', { type: 'button', 'data-action': 'edit' }, 'Edit');
+    edit.addEventListener('click', () => void editKey(k));
     const rotate = h('button', { type: 'button', 'data-action': 'rotate' }, 'Rotate');
     rotate.addEventListener('click', () => void rotateKey(k));
     const toggle = h('button', { type: 'button', 'data-action': 'toggle' }, k.status === 'active' ? 'Disable' : 'Enable');
@@ -124,8 +216,8 @@ export function keysPanel(ctx: Ctx): HTMLElement {
     );
     const del = h('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
     del.addEventListener('click', () => void deleteKey(k));
-    for (const b of [rotate, toggle, del]) b.setAttribute('aria-label', `${b.textContent} key ${k.name}`);
-    return h('div', { class: 'row-actions' }, rotate, toggle, del);
+    for (const b of [edit, rotate, toggle, del]) b.setAttribute('aria-label', `${b.textContent} key ${k.name}`);
+    return h('div', { class: 'row-actions' }, edit, rotate, toggle, del);
   }
 
   function render(): void {
@@ -171,6 +263,23 @@ export function keysPanel(ctx: Ctx): HTMLElement {
       await load(null).catch((err: unknown) => listErrors.show(err));
       await keySecretDialog('Your new API key', k);
       announce(`Key “${k.name}” created.`);
+    }
+  }
+
+  async function editKey(k: ApiKey): Promise<void> {
+    const saved = await formDialog({
+      title: `Edit “${k.name}”`,
+      body: editKeyBody(k),
+      confirmLabel: 'Save changes',
+      onConfirm: async (form) => {
+        await ctx.api.patch<ApiKey>(`/v1/keys/${enc(k.id)}`, readEditForm(form, k));
+      },
+    });
+    if (saved) {
+      announce(`Key “${k.name}” saved.`);
+      await reload();
+      // The row was re-rendered: put focus back on its Edit button rather than losing it.
+      (list.querySelector(`tr[data-key-id="${CSS.escape(k.id)}"] [data-action="edit"]`) as HTMLElement | null)?.focus();
     }
   }
 
