@@ -67,11 +67,6 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
     expect(out.refused).toBe(true);
   });
 
-  it('inTransaction runs its statements without an interactive transaction', async () => {
-    const out = await run('in-transaction-runs');
-    expect(out.value.nonce).toMatch(/t$/);
-  });
-
   it('a conditional UPDATE never overspends under concurrent charges', async () => {
     expect(await run('conditional-update')).toEqual({ succeeded: 2, credits: 5 });
   });

@@ -5,7 +5,7 @@ import { openPostgres } from '../src/db/dialects/postgres.js';
 import { isD1 } from '../src/db/dialects/d1.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import type { Database } from '../src/db/schema.js';
-import { BatchConditionFailed, inBatch, inTransaction } from '../src/db/tx.js';
+import { BatchConditionFailed, inBatch } from '../src/db/tx.js';
 import { createPgTestDatabase } from './support/postgres.js';
 
 // The Node side of src/db/tx.ts (D1's side is test/d1.test.ts): same contract on every database.
@@ -108,22 +108,10 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
     expect(await creditsOf(a)).toBe(60);
   });
 
-  it('inTransaction rolls back every statement when the callback throws', async () => {
+  it('inBatch inside a transaction joins the outer transaction', async () => {
     const a = await account(100);
     await expect(
-      inTransaction(db, async (trx) => {
-        await trx.updateTable('accounts').set({ credits: 1 }).where('address', '=', a).execute();
-        await auditRow(`ev_${a}`, a, trx as Kysely<Database>).execute();
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect(await creditsOf(a)).toBe(100);
-  });
-
-  it('inBatch inside inTransaction joins the outer transaction', async () => {
-    const a = await account(100);
-    await expect(
-      inTransaction(db, async (trx) => {
+      db.transaction().execute(async (trx) => {
         await inBatch(trx as Kysely<Database>, [trx.updateTable('accounts').set({ credits: 5 }).where('address', '=', a)]);
         throw new Error('outer fails');
       }),

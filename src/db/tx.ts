@@ -4,19 +4,10 @@ import type { Database } from './schema.js';
 
 export type Executor = Transaction<Database> | Kysely<Database>;
 
-/**
- * Runs fn in one database transaction: the change and its audit event commit together or not at all.
- *
+/*
  * D1 has no interactive transactions (a Worker cannot hold BEGIN ... COMMIT open across awaits), so
- * there fn runs on the plain database and its statements apply one by one. Code that must never
- * half-happen (credits, quota windows, nonces) is therefore written as single conditional
- * statements, or as an `inBatch`, which is atomic on every database including D1.
+ * every multi-step change is an `inBatch`: one D1 `batch()` on Workers, one transaction elsewhere.
  */
-export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Executor) => Promise<T>): Promise<T> {
-  if (db.isTransaction) return fn(db);
-  if (isD1(db)) return fn(db);
-  return db.transaction().execute(fn);
-}
 
 /** One statement of an `inBatch`. */
 export interface BatchStep {

@@ -110,11 +110,11 @@ export class D1Connection implements DatabaseConnection {
   }
 }
 
-/** Thrown by `db.transaction()` on D1; use `inTransaction` or `inBatch` from src/db/tx.ts. */
+/** Thrown by `db.transaction()` on D1; use `inBatch` from src/db/tx.ts. */
 export class D1TransactionError extends Error {
   override name = 'D1TransactionError';
   constructor() {
-    super('D1 has no interactive transactions: use inTransaction() or inBatch() from src/db/tx.ts.');
+    super('D1 has no interactive transactions: use inBatch() from src/db/tx.ts.');
   }
 }
 

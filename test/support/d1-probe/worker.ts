@@ -1,8 +1,8 @@
-// Test-only Worker: each path runs one scenario of the D1 dialect / inBatch / inTransaction on the
+// Test-only Worker: each path runs one scenario of the D1 dialect / inBatch on the
 // real D1 binding and answers what it observed; test/d1.test.ts asserts on it.
 import { sql } from 'kysely';
 import { D1TransactionError, isD1, openD1, type D1Database } from '../../../src/db/dialects/d1.js';
-import { BatchConditionFailed, inBatch, inTransaction } from '../../../src/db/tx.js';
+import { BatchConditionFailed, inBatch } from '../../../src/db/tx.js';
 
 type Db = ReturnType<typeof openD1>;
 
@@ -151,14 +151,6 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
     } catch (err) {
       return { refused: err instanceof D1TransactionError, message: err instanceof Error ? err.message : String(err) };
     }
-  },
-
-  async 'in-transaction-runs'(db, id) {
-    const value = await inTransaction(db, async (trx) => {
-      await trx.insertInto('nonces').values({ nonce: `${id}t`, issued_at: 1, expires_at: 2, ip: null }).execute();
-      return trx.selectFrom('nonces').select('nonce').where('nonce', '=', `${id}t`).executeTakeFirst();
-    });
-    return { value };
   },
 
   async 'conditional-update'(db, id) {
