@@ -94,6 +94,40 @@ export async function findTombstone(db: Kysely<Database>, id: string): Promise<D
   return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function findKeyOwner(db: Kysely<Database>, id: string): Promise<{ id: string; account: string; type: 'developer' | 'network' } | undefined> {
-  return db.selectFrom('api_keys').select(['id', 'account', 'type']).where('id', '=', id).executeTakeFirst();
+export async function findKeyOwner(
+  db: Kysely<Database>,
+  id: string,
+): Promise<{ id: string; account: string; type: 'developer' | 'network'; plan: 'network' | 'developer' } | undefined> {
+  return db
+    .selectFrom('api_keys as k')
+    .innerJoin('accounts as a', 'a.address', 'k.account')
+    .select(['k.id', 'k.account', 'k.type', 'a.plan'])
+    .where('k.id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * Disables every active network key of the account, marking why (its plan became developer), as
+ * one statement for the approval's batch: a key that exists when the batch runs is caught.
+ */
+export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: string) {
+  return db
+    .updateTable('api_keys')
+    .set({ status: 'disabled', disabled_reason: 'trial_approved' })
+    .where('account', '=', account)
+    .where('type', '=', 'network')
+    .where('status', '=', 'active');
+}
+
+export async function activeNetworkKeyIds(db: Kysely<Database>, account: string): Promise<string[]> {
+  const rows = await db.selectFrom('api_keys').select('id').where('account', '=', account).where('type', '=', 'network').where('status', '=', 'active').execute();
+  return rows.map((r) => r.id);
+}
+
+/** Which of the given key ids are (or were, before deletion) keys of the account. */
+export async function keyIdsOfAccount(db: Kysely<Database>, account: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const live = await db.selectFrom('api_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
+  const gone = await db.selectFrom('deleted_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
+  return new Set([...live, ...gone].map((r) => r.id));
 }
