@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import { findAccount } from '../db/repositories/accounts.js';
 import { domainVerifiedAt, findKeyOwner, findTombstone } from '../db/repositories/keys.js';
-import { findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
+import { MAX_COUNTER, findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database, DomainsTable, UsageRecordsTable } from '../db/schema.js';
-import { inBatch } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
@@ -92,6 +92,11 @@ export async function recordUsage(
       }),
     );
   } catch (err) {
+    if (err instanceof BatchConditionFailed) {
+      throw new AppError('usage_limit_reached', `The account's usage counter cannot pass ${MAX_COUNTER} credits, so this report was not recorded.`, {
+        extra: { param: 'cost' },
+      });
+    }
     // A concurrent retry won the insert: the whole batch was undone; answer with its record.
     if (!isUniqueViolation(err)) throw err;
   }

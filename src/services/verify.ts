@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { findKeyBySecretHash, markVerifiedByDomain, type KeyWithAccount } from '../db/repositories/keys.js';
-import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
+import { MAX_COUNTER, chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
@@ -20,6 +20,7 @@ export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
 
 export const APPROVED_ACCOUNT_ON_NETWORK_DOMAIN =
   'Free-trial (developer) accounts work only on public domains: this account was approved for free developer credits, so none of its API keys can be used on network domains. Create a different account to use the Gaia Domains on the network.';
+const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
 export const ADMIN_KEY_REFUSED = 'Admin API keys manage keys only and are never accepted by domains. Use an inference key.';
 
 export interface RateLimitInfo {
@@ -121,6 +122,9 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   }
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
+  // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too.
+  if (cost > 0 && Number(key.total_used) > MAX_COUNTER - cost) return refuse('api_key_quota_exceeded', COUNTER_FULL_MESSAGE, id);
+  if (cost > 0 && Number(key.usage_total) > MAX_COUNTER - cost) return refuse('billing_shortfall', COUNTER_FULL_MESSAGE, id);
 
   if (key.rpm !== null && cost === 0) {
     // One conditional statement is atomic on its own: no transaction needed for a bare rpm check.

@@ -51,6 +51,8 @@ export function deleteOwnKey(db: Kysely<Database>, account: string, id: string) 
 export interface KeyWithAccount extends KeyRow {
   plan: 'network' | 'developer';
   credits: number | null;
+  /** The account's usage counter (bounded at 2^53 - 1). */
+  usage_total: number;
   /** When the asking domain last verified this key (null: never). */
   domain_verified_at: number | null;
 }
@@ -66,7 +68,7 @@ export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: numb
       .innerJoin('accounts as a', 'a.address', 'k.account')
       .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
       .selectAll('k')
-      .select(['a.plan', 'a.credits', 'dk.last_verified_at as domain_verified_at'])
+      .select(['a.plan', 'a.credits', 'a.usage_total', 'dk.last_verified_at as domain_verified_at'])
       .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
   ['h', 1, 'd'],
   (hash, now, domainId) => [domainId, hash, hash, now],
