@@ -36,6 +36,7 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
     const user = await signIn(h);
     const old = await createKey(h, user.token, { name: 'before-approval' });
     const off = await createKey(h, user.token, { name: 'already-off' });
+    const manager = await createKey(h, user.token, { name: 'admin-only', scopes: ['admin'] });
     await patch(h, `/v1/keys/${off.id}`, { status: 'disabled' }, user.token);
     expect((await verify(h, networkToken, { key: old.key })).valid).toBe(true);
 
@@ -46,6 +47,9 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
     // A key the owner had turned off keeps the owner's reason (none).
     expect(await json(await get(h, `/v1/keys/${off.id}`, user.token))).toMatchObject({ status: 'disabled', disabled_reason: null });
     expect((await verify(h, networkToken, { key: old.key, cost: 5 })).code).toBe('disabled');
+    // An admin-only key never works on a domain anyway: it keeps managing the account.
+    expect(await json(await get(h, `/v1/keys/${manager.id}`, user.token))).toMatchObject({ status: 'active', disabled_reason: null });
+    expect((await get(h, '/v1/keys', manager.key)).status).toBe(200);
     const events = (await json(await get(h, '/v1/audit', user.token))).data as any[];
     expect(events.find((e) => e.action === 'key.disable')).toMatchObject({ actor: admin.address, detail: { reason: 'trial_approved', keys: [old.id] } });
     expect(await credits(h, user)).toBe(1000);

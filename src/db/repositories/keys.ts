@@ -108,9 +108,13 @@ export async function findKeyOwner(
     .executeTakeFirst();
 }
 
+/** Admin-only keys never work on domains, so an approval leaves them alone (the owner's automation keeps working). */
+const ADMIN_ONLY_SCOPES = JSON.stringify(['admin']);
+
 /**
- * Disables every active network key of the account, marking why (its plan became developer), as
- * one statement for the approval's batch: a key that exists when the batch runs is caught.
+ * Disables every active network key of the account that a domain could accept (all but admin-only
+ * keys), marking why (its plan became developer), as one statement for the approval's batch: a key
+ * that exists when the batch runs is caught.
  */
 export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: string) {
   return db
@@ -118,11 +122,19 @@ export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: stri
     .set({ status: 'disabled', disabled_reason: 'trial_approved' })
     .where('account', '=', account)
     .where('type', '=', 'network')
-    .where('status', '=', 'active');
+    .where('status', '=', 'active')
+    .where('scopes', '!=', ADMIN_ONLY_SCOPES);
 }
 
 export async function activeNetworkKeyIds(db: Kysely<Database>, account: string): Promise<string[]> {
-  const rows = await db.selectFrom('api_keys').select('id').where('account', '=', account).where('type', '=', 'network').where('status', '=', 'active').execute();
+  const rows = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('account', '=', account)
+    .where('type', '=', 'network')
+    .where('status', '=', 'active')
+    .where('scopes', '!=', ADMIN_ONLY_SCOPES)
+    .execute();
   return rows.map((r) => r.id);
 }
 
