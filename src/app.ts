@@ -51,6 +51,8 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   app.use('/v1/*', apiHeaders());
+  // The unauthenticated operational routes get the same nosniff / no-framing headers.
+  for (const path of ['/healthz', '/metrics', '/openapi.json', '/docs', '/.well-known/jwks.json']) app.use(path, apiHeaders());
   if (deps.config.corsOrigins.length > 0) {
     // Browser-facing routes only: /v1/verify and POST /v1/usage are called by node operators' servers.
     const allow = cors({
@@ -83,8 +85,13 @@ export function createApp(deps: AppDeps) {
     openapi: '3.1.0',
     info: { title: 'siwe-keys', version: API_VERSION, description: 'Sign-In with Ethereum sessions and typed API keys.' },
   };
-  app.get('/openapi.json', (c) => c.json(app.getOpenAPI31Document(docConfig)));
-  app.get('/docs', (c) => c.html(renderDocs(app.getOpenAPI31Document(docConfig) as unknown as Parameters<typeof renderDocs>[0])));
+  // Unauthenticated, so built once (on first use, when every route is registered) and served from memory.
+  let doc: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  let docJson: string | undefined;
+  let docHtml: string | undefined;
+  const openApiDoc = () => (doc ??= app.getOpenAPI31Document(docConfig));
+  app.get('/openapi.json', (c) => c.body((docJson ??= JSON.stringify(openApiDoc())), 200, { 'content-type': 'application/json; charset=utf-8' }));
+  app.get('/docs', (c) => c.html((docHtml ??= renderDocs(openApiDoc() as unknown as Parameters<typeof renderDocs>[0]))));
 
   app.notFound((c) => {
     // The path is not echoed: callers sometimes paste secrets into URLs, and proxies log bodies.

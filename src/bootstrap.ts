@@ -29,6 +29,7 @@ export async function createDeps(opts: {
     audience: opts.config.issuer,
     sessionTtlSeconds: opts.config.sessionTtlSeconds,
     configuredPrivateKey: opts.config.jwtPrivateKey,
+    keyEncryptionKey: opts.config.keyEncryptionKey,
   });
   return {
     db: opts.db,

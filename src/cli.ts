@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
       const db = await openDatabase(config);
       try {
         await migrateToLatest(db);
-        const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds });
+        const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds, keyEncryptionKey: config.keyEncryptionKey });
         const kid = await signer.rotate();
         console.log(`new session signing key ${kid}; tokens signed by the previous key verify until they expire`);
       } finally {

@@ -8,6 +8,25 @@ const commaList = (s: string): string[] =>
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** Standard or URL-safe base64, padding optional (throws on bad characters). */
+export function fromBase64(s: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, ''));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** KEY_ENCRYPTION_KEY: 32 bytes as base64 (standard or URL-safe, padding optional); null if not. */
+export function decodeKek(value: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return null;
+  try {
+    const bytes = fromBase64(value);
+    return bytes.length === 32 ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
 const addressRe = /^0x[0-9a-fA-F]{40}$/;
 
 /** host[:port] as a browser's location.host gives it: a DNS name, IPv4 or [IPv6] literal. */
@@ -69,6 +88,11 @@ const envSchema = z.object({
   TRIAL_CREDITS: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(100000),
   /** Optional PKCS#8 PEM or JWK (JSON) of the session signing key; otherwise generated once and stored. */
   JWT_PRIVATE_KEY: z.string().optional(),
+  /** 32 bytes as base64: encrypts generated session signing keys in the database (AES-256-GCM). */
+  KEY_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => decodeKek(v) !== null, 'expected 32 bytes as base64 (e.g. openssl rand -base64 32)')
+    .optional(),
   BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
   MAX_KEYS_PER_ACCOUNT: positiveInt.default(100),
   MAX_DOMAINS_PER_ACCOUNT: positiveInt.default(20),
@@ -108,6 +132,8 @@ export interface Config {
   keyPrefix: string;
   trialCredits: number;
   jwtPrivateKey: string | undefined;
+  /** Base64 of 32 bytes; encrypts generated signing keys at rest. */
+  keyEncryptionKey: string | undefined;
   bodyLimitBytes: number;
   maxKeysPerAccount: number;
   maxDomainsPerAccount: number;
@@ -157,6 +183,7 @@ export function loadConfig(env: Env): Config {
     keyPrefix: e.KEY_PREFIX,
     trialCredits: e.TRIAL_CREDITS,
     jwtPrivateKey: e.JWT_PRIVATE_KEY,
+    keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     maxKeysPerAccount: e.MAX_KEYS_PER_ACCOUNT,
     maxDomainsPerAccount: e.MAX_DOMAINS_PER_ACCOUNT,

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   application_closed: { status: 409, type: 'invalid_request_error', message: 'This application was already reviewed.' },
   domain_taken: { status: 409, type: 'invalid_request_error', message: 'That domain is already registered.' },
   limit_reached: { status: 409, type: 'invalid_request_error', message: 'The account has reached its limit for this resource.' },
+  usage_limit_reached: { status: 409, type: 'billing_error', message: "The account's usage counter has reached its limit." },
   insufficient_credits: { status: 409, type: 'billing_error', message: 'The balance cannot go below zero.' },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Try again later.' },
   service_unavailable: { status: 503, type: 'server_error', message: 'The service is unavailable.' },

@@ -338,7 +338,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     async function refresh(): Promise<void> {
       fx.user = await signIn(h);
       fx.admin = await signInAdmin(h);
-      const adminKey = await createKey(h, fx.user.token, { name: `admin-${Date.now()}-${Math.random()}`, scopes: ['admin', 'analytics:read'] });
+      const adminKey = await createKey(h, fx.user.token, { name: `admin-${Date.now()}-${Math.random()}`, scopes: ['admin'] });
       fx.adminKey = adminKey.key;
       const inf = await createKey(h, fx.user.token, { name: `inf-${Date.now()}-${Math.random()}` });
       fx.inferenceKey = inf.key;

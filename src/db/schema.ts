@@ -7,6 +7,7 @@ export interface AccountsTable {
   credits: number | null; // null: no prepaid balance enforced
   created_at: number;
   last_sign_in_at: number | null;
+  usage_total: Generated<number>; // credits charged by verification plus costs reported; <= 2^53 - 1
 }
 
 export interface NoncesTable {
@@ -63,6 +64,7 @@ export interface ApiKeysTable {
   total_used: number;
   rpm_window: number; // minute index (epoch ms / 60000)
   rpm_count: number;
+  disabled_reason?: string | null; // set when the service (not the owner) disabled the key
 }
 
 export interface TrialApplicationsTable {

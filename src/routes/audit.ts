@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listAuditEvents } from '../db/repositories/audit.js';
+import { keyIdsOfAccount } from '../db/repositories/keys.js';
 import type { AuditEventsTable } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
@@ -29,9 +30,13 @@ function view(e: AuditEventsTable): z.infer<typeof EventSchema> {
 }
 
 async function page(deps: AppDeps, q: { limit: number; cursor?: string }, account?: string): Promise<z.infer<typeof Page>> {
-  // Users see events about their account that admins caused, but not the admin's IP or browser.
-  const redact = (e: AuditEventsTable): AuditEventsTable => (account !== undefined && e.actor !== account ? { ...e, ip: null, user_agent: null } : e);
-  return toPage(await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 }), q.limit, (e) => view(redact(e)));
+  const events = await listAuditEvents(deps.db, { account, cursor: q.cursor, limit: q.limit + 1 });
+  // Users see events about their account that admins caused, but not the admin's IP or browser;
+  // what their own wallet or their own API keys did shows where it came from (a leaked key's use).
+  const ownKeys = account === undefined ? new Set<string>() : await keyIdsOfAccount(deps.db, account, [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))]);
+  const redact = (e: AuditEventsTable): AuditEventsTable =>
+    account !== undefined && e.actor !== account && !ownKeys.has(e.actor) ? { ...e, ip: null, user_agent: null } : e;
+  return toPage(events, q.limit, (e) => view(redact(e)));
 }
 
 export function auditRoutes(deps: AppDeps) {

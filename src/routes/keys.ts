@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { SCOPES, createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type KeysDeps } from '../services/keys.js';
+import { SCOPES, createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type Caller, type KeysDeps } from '../services/keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -15,7 +15,9 @@ const Scopes = z
   .array(z.enum(SCOPES))
   .min(1)
   .max(SCOPES.length)
-  .refine((a) => new Set(a).size === a.length, 'must not repeat a scope');
+  .refine((a) => new Set(a).size === a.length, 'must not repeat a scope')
+  // Why: a key that node operators see (inference) must never be able to manage the account.
+  .refine((a) => !a.includes('admin') || a.length === 1, 'admin cannot be combined with other scopes: an admin key manages keys only');
 const Models = z.array(z.string().min(1).max(128)).min(1).max(100).nullable();
 const Limits = z
   .object({ rpm: z.number().int().min(1).max(1_000_000).optional(), daily_credits: credits.optional(), monthly_credits: credits.optional() })
@@ -31,6 +33,10 @@ export const KeySchema = z
     scopes: z.array(z.string()),
     hint: z.string().openapi({ example: 'sk_net_…a1b2' }),
     status: z.enum(['active', 'disabled']),
+    disabled_reason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; its keys never work on network domains)." }),
     models: z.array(z.string()).nullable(),
     limits: z.object({ rpm: z.number().int().optional(), daily_credits: z.number().int().optional(), monthly_credits: z.number().int().optional() }),
     usage: z.object({ today: z.number().int(), this_month: z.number().int(), total: z.number().int() }),
@@ -82,7 +88,7 @@ export function keysRoutes(deps: AppDeps) {
   const auth = authenticate(deps, { keyScope: 'admin' });
   const kd = (): KeysDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxKeysPerAccount: deps.config.maxKeysPerAccount });
   // An admin key acts as itself: the audit trail names the key, and `account` names its owner.
-  const actorOf = (a: { kind: string; address: string; keyId?: string }): string => (a.kind === 'key' && a.keyId ? a.keyId : a.address);
+  const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller => (a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' });
   const common = { tags: ['keys'], security: bearerSecurity, middleware: [auth] };
 
   r.openapi(

@@ -46,13 +46,18 @@ export function opsRoutes(deps: AppDeps) {
       method: 'get',
       path: '/metrics',
       tags: ['operations'],
-      summary: 'Prometheus metrics of this instance (Bearer METRICS_TOKEN when configured)',
-      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401) },
+      summary: 'Prometheus metrics of this instance (loopback clients only, or Bearer METRICS_TOKEN when configured)',
+      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401, 403) },
     }),
-    (c) => {
+    async (c) => {
       const want = deps.config.metricsToken;
-      if (want && !constantTimeEqual(bearerToken(c.req.header('authorization')) ?? '', want)) {
-        throw new AppError('invalid_session', 'The metrics endpoint needs Authorization: Bearer <METRICS_TOKEN>.');
+      if (want) {
+        if (!(await constantTimeEqual(bearerToken(c.req.header('authorization')) ?? '', want))) {
+          throw new AppError('invalid_session', 'The metrics endpoint needs Authorization: Bearer <METRICS_TOKEN>.');
+        }
+      } else if (!isLoopback(deps.clientIp(c))) {
+        // Why: metrics reveal traffic and refusal patterns; without a token only the host itself reads them.
+        throw new AppError('forbidden', 'The metrics endpoint answers only loopback clients unless METRICS_TOKEN is set.');
       }
       c.header('cache-control', 'no-store');
       return c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -62,11 +67,22 @@ export function opsRoutes(deps: AppDeps) {
   return r;
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
+/** Compares SHA-256 digests byte by byte: the time depends on neither the content nor the length. */
+async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [da, db] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(a)), crypto.subtle.digest('SHA-256', enc.encode(b))]);
+  const x = new Uint8Array(da);
+  const y = new Uint8Array(db);
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
   return diff === 0;
+}
+
+/** 127.0.0.0/8 or ::1 (IPv4-mapped forms arrive already unwrapped by resolveClientIp). */
+export function isLoopback(ip: string | null): boolean {
+  if (!ip) return false;
+  const v = ip.replace(/^::ffff:/i, '');
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v) || v === '::1' || v === '0:0:0:0:0:0:0:1';
 }
 
 const escapeHtml = (s: string): string =>

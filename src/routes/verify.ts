@@ -8,7 +8,12 @@ import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-/** One request's cost: bounded so usage counters (BIGINT, summed over years) cannot overflow. */
+/**
+ * One request's cost. The counters a cost adds to (a key's total, day and month; an account's
+ * usage_total) stop at 2^53 - 1 inside the charging UPDATEs (MAX_COUNTER in
+ * db/repositories/metering.ts): verification refuses, usage reports charge no further and refuse
+ * past the account's bound, so they stay exact as JSON and far below BIGINT overflow.
+ */
 export const MAX_COST = 1_000_000_000_000;
 const cost = z.number().int().min(0).max(MAX_COST);
 const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });

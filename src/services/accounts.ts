@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../db/schema.js';
 
 export interface AccountView {
@@ -24,7 +24,7 @@ export function rolesFor(address: string, adminAddresses: string[]): string[] {
   return adminAddresses.includes(address.toLowerCase()) ? ['user', 'admin'] : ['user'];
 }
 
-export async function accountView(db: Kysely<Database>, account: AccountsTable, roles: string[]): Promise<AccountView> {
+export async function accountView(db: Kysely<Database>, account: Selectable<AccountsTable>, roles: string[]): Promise<AccountView> {
   const app = await db
     .selectFrom('trial_applications')
     .selectAll()

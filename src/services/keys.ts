@@ -40,6 +40,8 @@ export interface KeyView {
   scopes: string[];
   hint: string;
   status: 'active' | 'disabled';
+  /** Set when the service disabled the key: 'trial_approved' (the account's plan became developer). */
+  disabled_reason: string | null;
   models: string[] | null;
   limits: KeyLimits;
   usage: { today: number; this_month: number; total: number };
@@ -47,6 +49,14 @@ export interface KeyView {
   created_at: string;
   last_used_at: string | null;
 }
+
+/** Who makes a change: a session (the wallet) or an API key with the admin scope (by key id). */
+export interface Caller {
+  id: string;
+  via: 'session' | 'key';
+}
+
+const SESSION_ONLY = 'insufficient_scope';
 
 export interface KeysDeps {
   db: Kysely<Database>;
@@ -67,6 +77,7 @@ export function keyView(row: KeyRow, now: number): KeyView {
     scopes: JSON.parse(row.scopes) as string[],
     hint: row.hint,
     status: row.status,
+    disabled_reason: row.status === 'disabled' ? (row.disabled_reason ?? null) : null,
     models: row.models === null ? null : (JSON.parse(row.models) as string[]),
     limits,
     usage: {
@@ -109,11 +120,16 @@ export interface CreateKeyInput {
 export async function createKey(
   deps: KeysDeps,
   owner: string,
-  actor: string,
+  caller: Caller,
   input: CreateKeyInput,
   meta: RequestMeta,
 ): Promise<{ key: KeyView; secret: string }> {
   const now = meta.now.getTime();
+  const actor = caller.id;
+  // Why: admin keys are made by the wallet only, so a leaked admin key cannot multiply itself.
+  if (caller.via === 'key' && input.scopes?.includes('admin')) {
+    throw new AppError(SESSION_ONLY, 'Only a session can create an admin key.', { extra: { param: 'scopes' } });
+  }
   const account = await getAccountOrThrow(deps.db, owner);
   // The plan decides the type: trial (developer) keys and network keys never mix.
   const allowed: KeyType = account.plan === 'developer' ? 'developer' : 'network';
@@ -206,11 +222,41 @@ export interface UpdateKeyInput {
   expires_at?: string | null;
 }
 
-export async function updateKey(deps: KeysDeps, owner: string, actor: string, id: string, input: UpdateKeyInput, meta: RequestMeta): Promise<KeyView> {
+/**
+ * What an admin key may not do to keys through PATCH (only a session may): grant the admin scope,
+ * and give any admin key (itself included) a later expiry, no expiry, or its enabled status back.
+ * Returns the row the change was judged against, so the UPDATE can be made conditional on it.
+ */
+async function checkKeyCallerPatch(deps: KeysDeps, owner: string, id: string, input: UpdateKeyInput, now: number): Promise<KeyRow | null> {
+  if (input.scopes?.includes('admin')) {
+    throw new AppError(SESSION_ONLY, 'Only a session can grant the admin scope.', { extra: { param: 'scopes' } });
+  }
+  const row = await findOwnKey(deps.db, owner, id);
+  if (!row) throw new AppError('not_found', 'No such key.');
+  if (!(JSON.parse(row.scopes) as string[]).includes('admin')) return row;
+  if (input.expires_at !== undefined) {
+    const next = resolveExpiry(now, { expires_at: input.expires_at });
+    const current = row.expires_at === null ? null : Number(row.expires_at);
+    if (next === null ? current !== null : current !== null && next > current) {
+      throw new AppError(SESSION_ONLY, 'An admin key cannot extend or remove the expiry of an admin key; only a session can.', { extra: { param: 'expires_at' } });
+    }
+  }
+  if (input.status === 'active' && row.status !== 'active') {
+    throw new AppError(SESSION_ONLY, 'Only a session can enable a disabled admin key.', { extra: { param: 'status' } });
+  }
+  return row;
+}
+
+export async function updateKey(deps: KeysDeps, owner: string, caller: Caller, id: string, input: UpdateKeyInput, meta: RequestMeta): Promise<KeyView> {
   const now = meta.now.getTime();
+  const actor = caller.id;
+  const judged = caller.via === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
   const set: Partial<ApiKeysTable> = {};
   if (input.description !== undefined) set.description = input.description;
-  if (input.status !== undefined) set.status = input.status;
+  if (input.status !== undefined) {
+    set.status = input.status;
+    set.disabled_reason = null; // the owner decided now
+  }
   if (input.scopes !== undefined) set.scopes = JSON.stringify(input.scopes);
   if (input.models !== undefined) set.models = input.models === null ? null : JSON.stringify(input.models);
   if (input.limits !== undefined) {
@@ -220,9 +266,15 @@ export async function updateKey(deps: KeysDeps, owner: string, actor: string, id
   }
   if (input.expires_at !== undefined) set.expires_at = resolveExpiry(now, { expires_at: input.expires_at });
   if (Object.keys(set).length > 0) {
+    let update = updateOwnKey(deps.db, owner, id, set);
+    // An admin key's change was judged against the row it read: it applies only if that row is unchanged.
+    if (judged) {
+      update = update.where('scopes', '=', judged.scopes).where('status', '=', judged.status);
+      update = judged.expires_at === null ? update.where('expires_at', 'is', null) : update.where('expires_at', '=', judged.expires_at);
+    }
     try {
       await inBatch(deps.db, [
-        { query: updateOwnKey(deps.db, owner, id, set), mustChange: true },
+        { query: update, mustChange: true },
         auditEvent(deps.db, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } }),
       ]);
     } catch (err) {
@@ -239,12 +291,13 @@ export async function updateKey(deps: KeysDeps, owner: string, actor: string, id
 export async function rotateKey(
   deps: KeysDeps,
   owner: string,
-  actor: string,
+  caller: Caller,
   id: string,
   graceSeconds: number,
   meta: RequestMeta,
 ): Promise<{ key: KeyView; secret: string }> {
   const now = meta.now.getTime();
+  const actor = caller.id;
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
@@ -268,7 +321,8 @@ export async function rotateKey(
   return { key: keyView({ ...row, ...set }, now), secret };
 }
 
-export async function deleteKey(deps: KeysDeps, owner: string, actor: string, id: string, meta: RequestMeta): Promise<void> {
+export async function deleteKey(deps: KeysDeps, owner: string, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
+  const actor = caller.id;
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   try {

@@ -13,7 +13,8 @@ import {
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { activateSigningKey, insertFirstSigningKey, listSigningKeys } from '../db/repositories/signing-keys.js';
+import { activateSigningKey, forgetRetiredPrivateKeys, insertFirstSigningKey, listSigningKeys, rewritePrivateJwk } from '../db/repositories/signing-keys.js';
+import { EXTERNAL_KEY, importKek, isEncrypted, openJwk, sealJwk } from './key-encryption.js';
 import { findSession } from '../db/repositories/sessions.js';
 import { AppError } from '../errors.js';
 
@@ -64,11 +65,27 @@ async function newPrivateJwk(): Promise<JWK> {
   return exportJWK(privateKey);
 }
 
-async function toLoaded(row: { kid: string; private_jwk: string; public_jwk: string; retired_at: number | null; active: number | null }): Promise<LoadedKey> {
+interface ConfiguredKey {
+  kid: string;
+  privateKey: CryptoKey;
+}
+
+async function toLoaded(
+  row: { kid: string; private_jwk: string; public_jwk: string; retired_at: number | null; active: number | null },
+  kek: CryptoKey | null,
+  configured: ConfiguredKey | null,
+): Promise<LoadedKey> {
   const publicJwk = JSON.parse(row.public_jwk) as JWK;
+  let privateKey: CryptoKey | null = null;
+  if (row.active === 1) {
+    const jwk = await openJwk(row.private_jwk, kek, row.kid);
+    // Not stored: the key is JWT_PRIVATE_KEY's, which only a process that was given it holds.
+    if (jwk) privateKey = (await importJWK(jwk, SESSION_ALG)) as CryptoKey;
+    else if (configured?.kid === row.kid) privateKey = configured.privateKey;
+  }
   return {
     kid: row.kid,
-    privateKey: row.active === 1 ? ((await importJWK(JSON.parse(row.private_jwk) as JWK, SESSION_ALG)) as CryptoKey) : null,
+    privateKey,
     publicKey: (await importJWK(publicJwk, SESSION_ALG)) as CryptoKey,
     publicJwk,
     retiredAt: row.retired_at === null ? null : Number(row.retired_at),
@@ -82,18 +99,24 @@ export async function createSessionSigner(opts: {
   audience: string;
   sessionTtlSeconds: number;
   configuredPrivateKey?: string;
+  /** KEY_ENCRYPTION_KEY (base64 of 32 bytes): generated keys are stored encrypted with it. */
+  keyEncryptionKey?: string;
 }): Promise<SessionSigner> {
   const { db, clock, issuer, audience } = opts;
   let keys: LoadedKey[] = [];
   let lastReload = 0;
+  const kek = opts.keyEncryptionKey ? await importKek(opts.keyEncryptionKey) : null;
+  let configured: ConfiguredKey | null = null;
 
-  async function keyRow(privateJwk: JWK): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string; created_at: number }> {
+  /** The row for a key; a supplied key (JWT_PRIVATE_KEY) is never written, a generated one sealed if a KEK is set. */
+  async function keyRow(privateJwk: JWK, source: 'supplied' | 'generated'): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string; created_at: number }> {
     const publicJwk = await publicJwkOf(privateJwk);
     const kid = await calculateJwkThumbprint(publicJwk);
+    const stored = source === 'supplied' ? EXTERNAL_KEY : kek ? await sealJwk(privateJwk, kek, kid) : JSON.stringify(privateJwk);
     return {
       kid,
       alg: SESSION_ALG,
-      private_jwk: JSON.stringify(privateJwk),
+      private_jwk: stored,
       public_jwk: JSON.stringify({ ...publicJwk, kid }),
       created_at: clock.now().getTime(),
     };
@@ -106,17 +129,34 @@ export async function createSessionSigner(opts: {
     const live = rows.filter((r) => r.retired_at === null || Number(r.retired_at) > horizon);
     // The active key first: it signs; the rest only verify.
     live.sort((a, b) => (b.active ?? 0) - (a.active ?? 0));
-    keys = await Promise.all(live.map(toLoaded));
+    keys = await Promise.all(live.map((r) => toLoaded(r, kek, configured)));
     lastReload = clock.now().getTime();
   }
 
   if (opts.configuredPrivateKey) {
-    await activateSigningKey(db, await keyRow(await importConfiguredKey(opts.configuredPrivateKey)), clock.now().getTime());
+    const jwk = await importConfiguredKey(opts.configuredPrivateKey);
+    const row = await keyRow(jwk, 'supplied');
+    configured = { kid: row.kid, privateKey: (await importJWK(jwk, SESSION_ALG)) as CryptoKey };
+    await activateSigningKey(db, row, clock.now().getTime());
   }
+  await forgetRetiredPrivateKeys(db);
   await reload();
   if (!keys.some((k) => k.privateKey)) {
-    await insertFirstSigningKey(db, await keyRow(await newPrivateJwk()));
+    const row = await keyRow(await newPrivateJwk(), 'generated');
+    const rows = await listSigningKeys(db);
+    // The active key was JWT_PRIVATE_KEY's and this process was not given it: sign with a new one
+    // (the old one keeps verifying its tokens); on an empty database, the first instance's key wins.
+    if (rows.some((r) => r.active === 1 && r.private_jwk === EXTERNAL_KEY)) await activateSigningKey(db, row, clock.now().getTime());
+    else await insertFirstSigningKey(db, row);
     await reload();
+  }
+  if (kek) {
+    // Rows written before the KEK was set are encrypted now (the plaintext one is replaced).
+    for (const r of await listSigningKeys(db)) {
+      if (r.active === 1 && r.private_jwk !== EXTERNAL_KEY && !isEncrypted(r.private_jwk)) {
+        await rewritePrivateJwk(db, r.kid, r.private_jwk, await sealJwk(JSON.parse(r.private_jwk) as JWK, kek, r.kid));
+      }
+    }
   }
 
   function activeKey(): LoadedKey {
@@ -189,7 +229,7 @@ export async function createSessionSigner(opts: {
     },
 
     async rotate() {
-      const row = await keyRow(await newPrivateJwk());
+      const row = await keyRow(await newPrivateJwk(), 'generated');
       await activateSigningKey(db, row, clock.now().getTime());
       await reload();
       return row.kid;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
+import { activeNetworkKeyIds, disableNetworkKeysOnApproval } from '../db/repositories/keys.js';
 import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
@@ -80,12 +81,29 @@ export async function listForAdmin(
 export async function approve(db: Kysely<Database>, id: string, admin: string, credits: number, meta: RequestMeta): Promise<ApplicationView> {
   const app = await findApplication(db, id);
   if (!app) throw new AppError('not_found', 'No such application.');
+  // Listed in the audit trail; the UPDATE itself disables whatever network key exists when it runs,
+  // and verification refuses every key of a developer account on network domains regardless.
+  const networkKeys = await activeNetworkKeyIds(db, app.address);
   try {
     await inBatch(db, [
       // Only a pending application closes: two admins approving at once cannot both grant.
       { query: closeApplication(db, id, { status: 'approved', credits_granted: credits, reviewed_by: admin, reason: null, reviewed_at: meta.now.getTime() }), mustChange: true },
       { query: grantDeveloperPlan(db, app.address, credits), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
+      // Why: an approved account's keys never work on network domains, so its network keys are
+      // turned off with the approval and say why (the console shows it).
+      disableNetworkKeysOnApproval(db, app.address),
+      ...(networkKeys.length > 0
+        ? [
+            auditEvent(db, meta, {
+              actor: admin,
+              account: app.address,
+              action: 'key.disable',
+              target: app.address,
+              detail: { reason: 'trial_approved', keys: networkKeys },
+            }),
+          ]
+        : []),
     ]);
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;

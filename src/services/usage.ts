@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
+import { findAccount } from '../db/repositories/accounts.js';
 import { domainVerifiedAt, findKeyOwner, findTombstone } from '../db/repositories/keys.js';
-import { findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
+import { MAX_COUNTER, findUsageRecord, listUsage, usageReportSteps } from '../db/repositories/metering.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database, DomainsTable, UsageRecordsTable } from '../db/schema.js';
-import { inBatch } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
@@ -63,7 +64,9 @@ export async function recordUsage(
   // Why: a domain token must not bill keys its domain never served. Only keys this domain verified
   // recently, and of the type its visibility accepts, can be charged through it.
   const verifiedAt = await domainVerifiedAt(deps.db, domainId, input.key_id);
-  const typeOk = domain.visibility === 'public' ? key.type === 'developer' : key.type === 'network';
+  // An approved (developer) account's credits are spent only on public domains, whatever the key's type.
+  const plan = live ? live.plan : (await findAccount(deps.db, owner))?.plan;
+  const typeOk = domain.visibility === 'public' ? key.type === 'developer' : key.type === 'network' && plan !== 'developer';
   if (!typeOk || verifiedAt === null || now - verifiedAt > USAGE_REPORT_WINDOW_MS) {
     throw new AppError('forbidden', 'This domain has not verified this key in the last 24 hours, so it cannot report usage for it.', {
       extra: { param: 'key_id' },
@@ -89,6 +92,11 @@ export async function recordUsage(
       }),
     );
   } catch (err) {
+    if (err instanceof BatchConditionFailed) {
+      throw new AppError('usage_limit_reached', `The account's usage counter cannot pass ${MAX_COUNTER} credits, so this report was not recorded.`, {
+        extra: { param: 'cost' },
+      });
+    }
     // A concurrent retry won the insert: the whole batch was undone; answer with its record.
     if (!isUniqueViolation(err)) throw err;
   }

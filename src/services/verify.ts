@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { findKeyBySecretHash, markVerifiedByDomain, type KeyWithAccount } from '../db/repositories/keys.js';
-import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
+import { MAX_COUNTER, chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
@@ -17,6 +17,11 @@ const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;
 export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
 export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
   'Free-trial (developer) API keys work only on public domains. Use a network API key on this domain.';
+
+export const APPROVED_ACCOUNT_ON_NETWORK_DOMAIN =
+  'Free-trial (developer) accounts work only on public domains: this account was approved for free developer credits, so none of its API keys can be used on network domains. Create a different account to use the Gaia Domains on the network.';
+const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
+export const ADMIN_KEY_REFUSED = 'Admin API keys manage keys only and are never accepted by domains. Use an inference key.';
 
 export interface RateLimitInfo {
   limit: number | null;
@@ -84,9 +89,14 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   if (key.expires_at !== null && Number(key.expires_at) <= now) return refuse('expired', 'The API key has expired.', id);
   // The type rule node operators rely on: public domains take developer keys, network domains network keys.
   if (domain.visibility === 'public' && key.type !== 'developer') return refuse('key_type_mismatch', NETWORK_KEY_ON_PUBLIC_DOMAIN, id);
+  // The rule is about the account: once approved for free developer credits, none of its keys
+  // (network keys made before the approval included) work on network domains.
+  if (domain.visibility === 'network' && key.plan === 'developer') return refuse('key_type_mismatch', APPROVED_ACCOUNT_ON_NETWORK_DOMAIN, id);
   if (domain.visibility === 'network' && key.type !== 'network') return refuse('key_type_mismatch', DEVELOPER_KEY_ON_NETWORK_DOMAIN, id);
   const scopes = JSON.parse(key.scopes) as string[];
   const scope = input.scope ?? 'inference:write';
+  // Why: an admin key manages the account; no node operator may ever be handed one as valid.
+  if (scopes.includes('admin')) return refuse('scope_denied', ADMIN_KEY_REFUSED, id);
   if (!scopes.includes(scope)) return refuse('scope_denied', `The API key lacks the ${scope} scope.`, id);
   const models = key.models === null ? null : (JSON.parse(key.models) as string[]);
   if (input.model !== undefined && models !== null && !models.includes(input.model)) {
@@ -112,6 +122,9 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   }
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
+  // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too.
+  if (cost > 0 && Number(key.total_used) > MAX_COUNTER - cost) return refuse('api_key_quota_exceeded', COUNTER_FULL_MESSAGE, id);
+  if (cost > 0 && Number(key.usage_total) > MAX_COUNTER - cost) return refuse('billing_shortfall', COUNTER_FULL_MESSAGE, id);
 
   if (key.rpm !== null && cost === 0) {
     // One conditional statement is atomic on its own: no transaction needed for a bare rpm check.

@@ -392,6 +392,30 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(a.problems).toEqual([]);
   });
 
+  it("shows why the approval turned a network key off, and that enabling it again does not let network domains take it", async () => {
+    const user = new TestWallet();
+    const u = await signInWith(user);
+    const token = (await storedToken(u.page)) as string;
+    const domainToken = await registerDomain(u.page, 'node-approved.console.test');
+    const made = await call('/v1/keys', { token, body: { name: 'pre-approval' } });
+    expect((await verify(domainToken, made.body.key)).body.valid).toBe(true);
+    const application = await call('/v1/trial/applications', { token, body: { use_case: 'a chat app' } });
+    const a = await signInWith(admin);
+    const approved = await call(`/v1/admin/trial/applications/${application.body.id}/approve`, { token: (await storedToken(a.page)) as string, body: { credits: 100 } });
+    expect(approved.status).toBe(200);
+
+    await u.page.locator('[data-tab="keys"]').click();
+    await u.page.getByRole('button', { name: 'Refresh' }).click();
+    const row = keyRow(u.page, 'pre-approval');
+    await row.locator('[data-disabled-reason="trial_approved"]').waitFor();
+    expect(await row.textContent()).toMatch(/approved for free developer credits.*network domains/);
+    await screenshot(u.page, '14-key-disabled-on-approval');
+    await u.page.getByRole('button', { name: 'Enable key pre-approval' }).click();
+    await u.page.getByRole('button', { name: 'Disable key pre-approval' }).waitFor();
+    expect((await verify(domainToken, made.body.key)).body.code).toBe('key_type_mismatch');
+    expect(u.problems).toEqual([]);
+  });
+
   it('lets an admin reject an application with a reason the applicant reads, and grant credits by hand', async () => {
     const user = new TestWallet();
     const u = await signInWith(user);

@@ -1,5 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../schema.js';
+
+export type AccountRow = Selectable<AccountsTable>;
 
 export function upsertAccountOnSignIn(db: Kysely<Database>, address: string, now: number) {
   return db
@@ -8,11 +10,11 @@ export function upsertAccountOnSignIn(db: Kysely<Database>, address: string, now
     .onConflict((oc) => oc.column('address').doUpdateSet({ last_sign_in_at: now }));
 }
 
-export async function findAccount(db: Kysely<Database>, address: string): Promise<AccountsTable | undefined> {
+export async function findAccount(db: Kysely<Database>, address: string): Promise<AccountRow | undefined> {
   return db.selectFrom('accounts').selectAll().where('address', '=', address).executeTakeFirst();
 }
 
-export async function getAccountOrThrow(db: Kysely<Database>, address: string): Promise<AccountsTable> {
+export async function getAccountOrThrow(db: Kysely<Database>, address: string): Promise<AccountRow> {
   return db.selectFrom('accounts').selectAll().where('address', '=', address).executeTakeFirstOrThrow();
 }
 

@@ -51,6 +51,8 @@ export function deleteOwnKey(db: Kysely<Database>, account: string, id: string) 
 export interface KeyWithAccount extends KeyRow {
   plan: 'network' | 'developer';
   credits: number | null;
+  /** The account's usage counter (bounded at 2^53 - 1). */
+  usage_total: number;
   /** When the asking domain last verified this key (null: never). */
   domain_verified_at: number | null;
 }
@@ -66,7 +68,7 @@ export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: numb
       .innerJoin('accounts as a', 'a.address', 'k.account')
       .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
       .selectAll('k')
-      .select(['a.plan', 'a.credits', 'dk.last_verified_at as domain_verified_at'])
+      .select(['a.plan', 'a.credits', 'a.usage_total', 'dk.last_verified_at as domain_verified_at'])
       .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
   ['h', 1, 'd'],
   (hash, now, domainId) => [domainId, hash, hash, now],
@@ -94,6 +96,52 @@ export async function findTombstone(db: Kysely<Database>, id: string): Promise<D
   return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function findKeyOwner(db: Kysely<Database>, id: string): Promise<{ id: string; account: string; type: 'developer' | 'network' } | undefined> {
-  return db.selectFrom('api_keys').select(['id', 'account', 'type']).where('id', '=', id).executeTakeFirst();
+export async function findKeyOwner(
+  db: Kysely<Database>,
+  id: string,
+): Promise<{ id: string; account: string; type: 'developer' | 'network'; plan: 'network' | 'developer' } | undefined> {
+  return db
+    .selectFrom('api_keys as k')
+    .innerJoin('accounts as a', 'a.address', 'k.account')
+    .select(['k.id', 'k.account', 'k.type', 'a.plan'])
+    .where('k.id', '=', id)
+    .executeTakeFirst();
+}
+
+/** Admin-only keys never work on domains, so an approval leaves them alone (the owner's automation keeps working). */
+const ADMIN_ONLY_SCOPES = JSON.stringify(['admin']);
+
+/**
+ * Disables every active network key of the account that a domain could accept (all but admin-only
+ * keys), marking why (its plan became developer), as one statement for the approval's batch: a key
+ * that exists when the batch runs is caught.
+ */
+export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: string) {
+  return db
+    .updateTable('api_keys')
+    .set({ status: 'disabled', disabled_reason: 'trial_approved' })
+    .where('account', '=', account)
+    .where('type', '=', 'network')
+    .where('status', '=', 'active')
+    .where('scopes', '!=', ADMIN_ONLY_SCOPES);
+}
+
+export async function activeNetworkKeyIds(db: Kysely<Database>, account: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('account', '=', account)
+    .where('type', '=', 'network')
+    .where('status', '=', 'active')
+    .where('scopes', '!=', ADMIN_ONLY_SCOPES)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Which of the given key ids are (or were, before deletion) keys of the account. */
+export async function keyIdsOfAccount(db: Kysely<Database>, account: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const live = await db.selectFrom('api_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
+  const gone = await db.selectFrom('deleted_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
+  return new Set([...live, ...gone].map((r) => r.id));
 }

@@ -1,8 +1,16 @@
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
-import { needsRowLocks, type Executor } from '../tx.js';
+import { needsRowLocks, type BatchStep, type Executor } from '../tx.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
+
+/**
+ * The most a key's counters (total, and so its day and month windows) and an account's
+ * usage_total may reach: 2^53 - 1, where JSON numbers and JavaScript stop being exact. Each
+ * charging statement refuses (or, for usage reports, caps) in its own WHERE / LEAST, compared as
+ * `counter <= MAX_COUNTER - cost` so the comparison itself cannot overflow a BIGINT.
+ */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 /*
  * Charging is built from query builders that are not executed here, so a service can run them
@@ -51,7 +59,8 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
     .set(windowIncrements(big(cost), day, month))
     .where('id', '=', keyId)
     .where(sql<boolean>`(daily_credits IS NULL OR (CASE WHEN day_window = ${day} THEN day_used ELSE 0 END) + ${big(cost)} <= daily_credits)`)
-    .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`);
+    .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`)
+    .where('total_used', '<=', big(MAX_COUNTER - cost));
 }
 
 /**
@@ -62,9 +71,14 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
 export function debitQuery(db: Executor, address: string, cost: number) {
   return db
     .updateTable('accounts')
-    .set({ credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${big(cost)} END` })
+    .set({
+      credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${big(cost)} END`,
+      usage_total: sql<number>`usage_total + ${big(cost)}`,
+    })
     .where('address', '=', address)
     .where((eb) => eb.or([eb('credits', 'is', null), eb('credits', '>=', cost)]))
+    // An account without a balance could otherwise count past exactness (see MAX_COUNTER).
+    .where('usage_total', '<=', big(MAX_COUNTER - cost))
     .returning('credits');
 }
 
@@ -100,15 +114,17 @@ export interface UsageReport {
  * fails the unique (domain, request_id) insert, which undoes the batch. On PostgreSQL the key and
  * account rows are locked first, so concurrent reports compute from the latest balance.
  */
-export function usageReportSteps(db: Executor, r: UsageReport): Compilable[] {
+export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | BatchStep)[] {
   const { least, greatest } = scalarFns(db);
   const cost = big(r.cost);
   const dayRoom = sql`(SELECT k.daily_credits - (CASE WHEN k.day_window = ${r.day} THEN k.day_used ELSE 0 END) FROM api_keys k WHERE k.id = ${r.keyId} AND k.daily_credits IS NOT NULL)`;
   const monthRoom = sql`(SELECT k.monthly_credits - (CASE WHEN k.month_window = ${r.month} THEN k.month_used ELSE 0 END) FROM api_keys k WHERE k.id = ${r.keyId} AND k.monthly_credits IS NOT NULL)`;
   const balance = sql`(SELECT a.credits FROM accounts a WHERE a.address = ${r.account})`;
-  const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost})))`;
+  // The key's lifetime counter never passes MAX_COUNTER: what would is recorded as uncharged.
+  const totalRoom = sql`(SELECT ${big(MAX_COUNTER)} - k.total_used FROM api_keys k WHERE k.id = ${r.keyId})`;
+  const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost}), COALESCE(${totalRoom}, ${cost})))`;
   const stored = sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
-  const steps: Compilable[] = [];
+  const steps: (Compilable | BatchStep)[] = [];
   if (needsRowLocks(db as Kysely<Database>)) {
     steps.push(db.selectFrom('api_keys').select('id').where('id', '=', r.keyId).forUpdate());
     steps.push(db.selectFrom('accounts').select('address').where('address', '=', r.account).forUpdate());
@@ -130,7 +146,16 @@ export function usageReportSteps(db: Executor, r: UsageReport): Compilable[] {
       created_at: r.now,
     }),
     db.updateTable('api_keys').set(windowIncrements(stored, r.day, r.month)).where('id', '=', r.keyId),
-    db.updateTable('accounts').set({ credits: sql<number>`credits - ${stored}` }).where('address', '=', r.account).where('credits', 'is not', null),
+    // The last step, and the only conditional one: a report that would take the account's
+    // usage_total past MAX_COUNTER changes no row and undoes the whole batch (the caller refuses it).
+    {
+      query: db
+        .updateTable('accounts')
+        .set({ credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${stored} END`, usage_total: sql<number>`usage_total + ${cost}` })
+        .where('address', '=', r.account)
+        .where('usage_total', '<=', big(MAX_COUNTER - r.cost)),
+      mustChange: true,
+    },
   );
   return steps;
 }

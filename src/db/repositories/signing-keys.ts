@@ -24,10 +24,21 @@ export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<Sign
  */
 export async function activateSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>, now: number): Promise<void> {
   await inBatch(db, [
-    db.updateTable('signing_keys').set({ active: null, retired_at: now }).where('active', '=', 1).where('kid', '!=', row.kid),
+    // A retired key only verifies: its private half is no longer needed, so it is not kept.
+    db.updateTable('signing_keys').set({ active: null, retired_at: now, private_jwk: '' }).where('active', '=', 1).where('kid', '!=', row.kid),
     db
       .insertInto('signing_keys')
       .values({ ...row, active: 1, retired_at: null })
-      .onConflict((oc) => oc.column('kid').doUpdateSet({ active: 1, retired_at: null })),
+      .onConflict((oc) => oc.column('kid').doUpdateSet({ active: 1, retired_at: null, private_jwk: row.private_jwk })),
   ]);
+}
+
+/** Replaces a stored private JWK only if it is still the one read (e.g. to encrypt a plaintext row). */
+export async function rewritePrivateJwk(db: Kysely<Database>, kid: string, from: string, to: string): Promise<void> {
+  await db.updateTable('signing_keys').set({ private_jwk: to }).where('kid', '=', kid).where('private_jwk', '=', from).execute();
+}
+
+/** Drops the private half of keys that no longer sign (rows written before they were dropped on retirement). */
+export async function forgetRetiredPrivateKeys(db: Kysely<Database>): Promise<void> {
+  await db.updateTable('signing_keys').set({ private_jwk: '' }).where('active', 'is', null).where('private_jwk', '!=', '').execute();
 }

@@ -234,7 +234,18 @@ export function keysPanel(ctx: Ctx): HTMLElement {
           { label: 'Type', cell: (k) => badge(k.type) },
           { label: 'Key', cell: (k) => h('code', { class: 'nowrap' }, k.hint) },
           { label: 'Scopes', cell: (k) => h('span', { class: 'scopes' }, k.scopes.join(' ')) },
-          { label: 'Status', cell: (k) => badge(k.status, k.status === 'active' ? 'ok' : 'off') },
+          {
+            label: 'Status',
+            cell: (k) =>
+              k.disabled_reason === 'trial_approved'
+                ? h(
+                    'span',
+                    { 'data-disabled-reason': k.disabled_reason },
+                    badge(k.status, 'off'),
+                    h('small', { class: 'block' }, 'Turned off when your account was approved for free developer credits: its keys never work on network domains. Use a different account there.'),
+                  )
+                : badge(k.status, k.status === 'active' ? 'ok' : 'off'),
+          },
           { label: 'Today', cell: (k) => fmtInt(k.usage?.today), className: 'num' },
           { label: 'This month', cell: (k) => fmtInt(k.usage?.this_month), className: 'num' },
           { label: 'Limits', cell: (k) => limitsText(k) || '—' },
