@@ -97,7 +97,9 @@ async function role(name: string): Promise<void> {
 const children: ChildProcess[] = [];
 
 function start(name: string, env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--role', name], {
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there when it stops (--cpu-prof).
+  const prof = name === 'gateway' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, '--role', name], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'ignore'], // the gateway's JSON logs are produced (their cost counts) and dropped
   });

@@ -11,7 +11,7 @@ export const MAX_USAGE_BATCH = 100;
 export interface UsageRefusal {
   recorded: false;
   request_id: string;
-  error: { code: string; message: string };
+  error: { code: 'not_found' | 'forbidden'; message: string };
 }
 
 export type UsageBatchResult = (UsageAnswer & { request_id: string }) | UsageRefusal;

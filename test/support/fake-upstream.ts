@@ -122,7 +122,7 @@ export interface ServiceProxy {
   url: string;
   /** 'down' refuses every connection, as an unreachable key service would. */
   mode: 'pass' | 'down';
-  /** The next N usage reports reach the service but their answers are lost (connection cut). */
+  /** The next N usage reports (POST /v1/usage or /v1/usage/batch) reach the service but their answers are lost (connection cut). */
   loseUsageAnswers: number;
   usagePosts: number;
   close(): Promise<void>;
@@ -142,7 +142,7 @@ export async function startServiceProxy(target: string): Promise<ServiceProxy> {
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
     const answer = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
     const text = await answer.text();
-    if (req.method === 'POST' && req.url === '/v1/usage') {
+    if (req.method === 'POST' && (req.url === '/v1/usage' || req.url === '/v1/usage/batch')) {
       state.usagePosts++;
       if (state.loseUsageAnswers > 0) {
         state.loseUsageAnswers--;
