@@ -48,7 +48,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
 
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      for await (const c of req) chunks.push(c as Buffer);
+    } catch {
+      return; // the sender cut the body off: no complete request arrived, none is recorded
+    }
     const body = Buffer.concat(chunks);
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const path = new URL(req.url ?? '/', 'http://upstream').pathname;
