@@ -498,6 +498,90 @@ describe('gateway: metering', () => {
   });
 });
 
+describe('gateway: batched usage reports', () => {
+  let owner: SignedIn;
+  let k: MadeKey;
+  beforeAll(async () => {
+    owner = await signIn(h);
+    k = await makeKey(owner);
+  });
+
+  async function chatsThrough(g: RunningGateway, n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await chat(g.url, k.key);
+      expect(res.status).toBe(200);
+      ids.push(res.headers.get('x-request-id') as string);
+      await res.arrayBuffer();
+    }
+    return ids;
+  }
+
+  it('reports many requests in one POST /v1/usage/batch, each stored once', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    try {
+      const before = { batch: proxy.batchPosts, single: proxy.singlePosts };
+      const ids = await chatsThrough(slow, 5);
+      expect(slow.gateway.keyService.pendingReports()).toBe(5); // waiting to share a call
+      await slow.gateway.drain();
+      expect(proxy.batchPosts - before.batch).toBe(1);
+      expect(proxy.singlePosts - before.single).toBe(0);
+      for (const id of ids) expect(await usageRecords(owner, id)).toMatchObject([{ request_id: id, cost: CHAT_COST }]);
+    } finally {
+      await slow.close(1000);
+    }
+  });
+
+  it('sends a batch as soon as it is full', async () => {
+    const small = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000, usageBatchSize: 2 });
+    try {
+      const before = proxy.batchPosts;
+      const ids = await chatsThrough(small, 4);
+      await small.gateway.drain();
+      expect(proxy.batchPosts - before).toBe(2);
+      for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+    } finally {
+      await small.close(1000);
+    }
+  });
+
+  it('retries a batch whose answer was lost under the same request ids: every record stored once', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    try {
+      const ids = await chatsThrough(slow, 3);
+      proxy.loseUsageAnswers = 1;
+      const before = proxy.batchPosts;
+      await slow.gateway.drain();
+      expect(proxy.batchPosts - before).toBe(2); // the lost one and its retry
+      for (const id of ids) expect(await usageRecords(owner, id)).toMatchObject([{ request_id: id, cost: CHAT_COST }]);
+    } finally {
+      await slow.close(1000);
+    }
+  });
+
+  it('sends what is queued when it shuts down', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(service.url as string, networkToken), usageBatchMs: 60_000 });
+    const ids = await chatsThrough(slow, 2);
+    await slow.close(2000);
+    for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+  });
+
+  it('falls back to one POST /v1/usage per report against a service without the batch route', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    proxy.batchRoute = false;
+    try {
+      const before = proxy.singlePosts;
+      const ids = await chatsThrough(slow, 3);
+      await slow.gateway.drain();
+      expect(proxy.singlePosts - before).toBe(3);
+      for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+    } finally {
+      proxy.batchRoute = true;
+      await slow.close(1000);
+    }
+  });
+});
+
 describe('gateway: bridge cache', () => {
   it('serves a recently verified key while the key service is down, within its bound, and never a refused one', async () => {
     const good = await makeKey(user);

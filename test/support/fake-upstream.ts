@@ -129,12 +129,17 @@ export interface ServiceProxy {
   /** The next N usage reports (POST /v1/usage or /v1/usage/batch) reach the service but their answers are lost (connection cut). */
   loseUsageAnswers: number;
   usagePosts: number;
+  /** POSTs to /v1/usage/batch and to /v1/usage, counted apart. */
+  batchPosts: number;
+  singlePosts: number;
+  /** false: answers 404 to /v1/usage/batch, as a service older than the batch route would. */
+  batchRoute: boolean;
   close(): Promise<void>;
 }
 
 /** A pass-through in front of the real key service that can lose answers or go down. */
 export async function startServiceProxy(target: string): Promise<ServiceProxy> {
-  const state: ServiceProxy = { url: '', mode: 'pass', loseUsageAnswers: 0, usagePosts: 0, close: async () => undefined };
+  const state: ServiceProxy = { url: '', mode: 'pass', loseUsageAnswers: 0, usagePosts: 0, batchPosts: 0, singlePosts: 0, batchRoute: true, close: async () => undefined };
   const server = createServer(async (req, res) => {
     if (state.mode === 'down') {
       req.socket.destroy();
@@ -142,12 +147,19 @@ export async function startServiceProxy(target: string): Promise<ServiceProxy> {
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (req.method === 'POST' && req.url === '/v1/usage/batch' && !state.batchRoute) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'Not found.', type: 'not_found_error', request_id: 'r' } }));
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
     const answer = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
     const text = await answer.text();
     if (req.method === 'POST' && (req.url === '/v1/usage' || req.url === '/v1/usage/batch')) {
       state.usagePosts++;
+      if (req.url === '/v1/usage') state.singlePosts++;
+      else state.batchPosts++;
       if (state.loseUsageAnswers > 0) {
         state.loseUsageAnswers--;
         req.socket.destroy(); // the service stored it; the gateway never hears so
