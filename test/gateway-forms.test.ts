@@ -65,7 +65,7 @@ const CRLF = '\r\n';
 const BOUNDARY = '----attack7d3f';
 
 /** A multipart body written by hand, so the parts are exactly what the attack needs. */
-function multipart(parts: { name: string; value: string | Uint8Array; filename?: string }[]): Uint8Array {
+function multipart(parts: { name: string; value: string | Uint8Array; filename?: string }[]): Uint8Array<ArrayBuffer> {
   const chunks: Uint8Array[] = [];
   const enc = new TextEncoder();
   for (const p of parts) {
@@ -85,7 +85,7 @@ function multipart(parts: { name: string; value: string | Uint8Array; filename?:
   return out;
 }
 
-function postForm(body: Uint8Array, key = restricted): Promise<Response> {
+function postForm(body: Uint8Array<ArrayBuffer>, key = restricted): Promise<Response> {
   return fetch(`${gw}/v1/audio/transcriptions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },

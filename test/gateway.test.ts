@@ -470,6 +470,20 @@ describe('gateway: metering', () => {
     expect(me.credits).toBe(1000 - CHAT_COST);
   });
 
+  it('sends a JSON answer whole with its length, and streams one over 1 MiB, metering both', async () => {
+    const res = await chat(gw.url, k.key);
+    expect(res.headers.get('content-length')).toBe(String((await res.clone().arrayBuffer()).byteLength));
+    await res.arrayBuffer();
+    const big = await fetch(`${gw.url}/v1/big`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k.key}` }, body: '{"model":"llama-3-8b"}' });
+    expect(big.status).toBe(200);
+    const rid = big.headers.get('x-request-id') as string;
+    const text = await big.text();
+    expect(text.length).toBe(24 * 64 * 1024 + 25 + JSON.stringify(CHAT_USAGE).length + 11);
+    expect(JSON.parse(text).usage).toEqual(CHAT_USAGE);
+    await gw.gateway.drain();
+    expect(await usageRecords(owner, rid)).toMatchObject([{ cost: CHAT_COST, input_tokens: 1200, output_tokens: 300 }]);
+  });
+
   it('retries a usage report whose answer was lost, and the service stores it once', async () => {
     proxy.loseUsageAnswers = 1;
     const postsBefore = proxy.usagePosts;

@@ -76,6 +76,9 @@ const DROP_REQUEST_HEADERS = new Set([
 
 const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/** Largest JSON answer held to be sent in one write; a longer one streams. */
+const MAX_HELD_JSON_BYTES = 1024 * 1024;
+
 /** How much of a multipart body is read for `model` before verification; the rest streams (and is still checked). */
 const MULTIPART_PREFIX_BYTES = 64 * 1024;
 
@@ -403,7 +406,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const status = up.statusCode;
     const body = up.body;
     // Usage is read from the chunks as they pass; a compressed answer (we asked for identity) is only counted.
-    const usage = createUsageReader({ kind: resHeaders['content-encoding'] ? 'other' : bodyKind(firstHeader(up.headers['content-type']) ?? null) });
+    const kind = resHeaders['content-encoding'] ? 'other' : bodyKind(firstHeader(up.headers['content-type']) ?? null);
+    const usage = createUsageReader({ kind });
     let done = false;
     const finish = (complete: boolean): void => {
       if (done) return;
@@ -415,24 +419,41 @@ export function createGateway(options: GatewayOptions): Gateway {
       finish(false);
       return;
     }
-    res.writeHead(status, resHeaders);
-    body.on('data', (chunk: Buffer) => {
-      if (!res.write(chunk)) body.pause();
-      usage.feed(chunk);
-    });
-    res.on('drain', () => body.resume());
-    body.once('end', () => {
-      finish(true);
-      res.end();
+    res.once('close', () => {
+      if (done) return;
+      finish(false);
+      body.destroy(); // closes the upstream connection: the inference server stops generating
     });
     body.once('error', () => {
       finish(false);
       res.destroy();
     });
-    res.once('close', () => {
-      if (done) return;
-      finish(false);
-      body.destroy(); // closes the upstream connection: the inference server stops generating
+    // A JSON answer (not a stream) is kept whole up to 1 MiB and sent in one write with its length;
+    // SSE and anything else pass chunk by chunk, each written before it is read for usage.
+    let held: Buffer[] | null = kind === 'json' ? [] : null;
+    let heldBytes = 0;
+    const release = (): void => {
+      res.writeHead(status, resHeaders);
+      for (const c of held ?? []) res.write(c);
+      held = null;
+    };
+    if (!held) res.writeHead(status, resHeaders);
+    body.on('data', (chunk: Buffer) => {
+      if (held) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes > MAX_HELD_JSON_BYTES) release();
+      } else if (!res.write(chunk)) body.pause();
+      usage.feed(chunk);
+    });
+    res.on('drain', () => body.resume());
+    body.once('end', () => {
+      finish(true);
+      if (held) {
+        if (resHeaders['content-length'] === undefined && method !== 'HEAD' && status !== 204 && status !== 304) resHeaders['content-length'] = String(heldBytes);
+        res.writeHead(status, resHeaders);
+        res.end(held.length === 1 ? held[0] : Buffer.concat(held, heldBytes));
+      } else res.end();
     });
   }
 

@@ -64,6 +64,33 @@ export function loadPricing(config: GatewayConfig): Pricing {
   return parsePricing(file, config.defaultPrice);
 }
 
+/**
+ * Log lines for stderr, written together once per turn of the event loop (one write for many requests
+ * under load, instead of a write per line); `flush` writes what is pending at once (before exiting).
+ */
+export function bufferedLineWriter(write: (text: string) => void): { line: (l: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (!pending.length) return;
+    const text = `${pending.join('\n')}\n`;
+    pending = [];
+    write(text);
+  };
+  return {
+    line: (l) => {
+      pending.push(l);
+      if (pending.length >= 256) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
 /** `siwe-keys gateway ...` and `npm run gateway -- ...`: returns an exit code, or -1 while serving. */
 export async function runGatewayCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let config: GatewayConfig;
@@ -83,7 +110,8 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, (l) => process.stderr.write(`${l}\n`));
+  const stderr = bufferedLineWriter((text) => process.stderr.write(text));
+  const logger = createLogger(config.logLevel, stderr.line);
   const running = await startGatewayServer({
     serviceUrl: config.serviceUrl,
     upstream: config.upstream,
@@ -102,7 +130,10 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
   logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
   console.log(`listening on ${running.url}`);
   const stop = (): void => {
-    void running.close().then(() => process.exit(0));
+    void running.close().then(() => {
+      stderr.flush();
+      process.exit(0);
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -69,6 +69,14 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       res.end(JSON.stringify({ object: 'list', data: [{ id: 'llama-3-8b', object: 'model' }] }));
       return;
     }
+    if (path === '/v1/big') {
+      // A JSON answer longer than the gateway holds whole (1 MiB), written in pieces, usage last.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"object":"list","data":"`);
+      for (let i = 0; i < 24; i++) res.write('x'.repeat(64 * 1024));
+      res.end(`","usage":${JSON.stringify(CHAT_USAGE)}}`);
+      return;
+    }
     if (path === '/echo') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(body);
