@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -316,6 +318,22 @@ describe('gateway: refusals', () => {
     const k = await makeKey(user);
     const body = await expectRefusal(await chat(downGw.url, k.key), 503, 'service_unavailable', 'server_error');
     expect(body.error.message).toMatch(/key service is unreachable/);
+  });
+
+  it('503 "did not answer in time" when the key service takes the connection and never answers, forwarding nothing', async () => {
+    const hung = createServer(() => undefined); // reads the verification, never answers
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const slow = await startGatewayServer({ ...gatewayOptions(`http://127.0.0.1:${(hung.address() as AddressInfo).port}`, networkToken), verifyTimeoutMs: 300 });
+    try {
+      const before = upstream.received.length;
+      const body = await expectRefusal(await chat(slow.url, 'sk_net_whatever'), 503, 'service_unavailable', 'server_error');
+      expect(body.error.message).toMatch(/did not answer in time/);
+      expect(upstream.received.length).toBe(before);
+    } finally {
+      await slow.close(500);
+      hung.closeAllConnections();
+      hung.close();
+    }
   });
 });
 

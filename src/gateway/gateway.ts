@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { randomBase62 } from '../ids.js';
 import { createLogger, type Logger } from '../logger.js';
 import { gatewayError } from './errors.js';
 import { createKeyService, fetchServicePost, type KeyService, type RateLimit, type ServicePost, type UsageReport } from './key-service.js';
@@ -169,6 +169,35 @@ async function* multipartRest(prefix: Buffer[], rest: AsyncIterator<Buffer>, ins
   await insp.end();
 }
 
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+let randomPool = new Uint8Array(0);
+let randomAt = 0;
+
+/** Random base62 for request ids, from a pool of CSPRNG bytes (one getRandomValues per few hundred ids, not one per id). */
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    if (randomAt >= randomPool.length) {
+      randomPool = crypto.getRandomValues(new Uint8Array(4096));
+      randomAt = 0;
+    }
+    const b = randomPool[randomAt++];
+    if (b < 248) out += BASE62[b % 62]; // 248 = 62 * 4: values at or above it would bias the low digits
+  }
+  return out;
+}
+
+/** undici's own timeouts, as the TimeoutError the key service client expects. */
+function asTimeout(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    const e = new Error('The key service did not answer in time.');
+    e.name = 'TimeoutError';
+    return e;
+  }
+  return err;
+}
+
 const firstHeader = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
 /**
@@ -192,12 +221,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   else {
     const serviceUrl = new URL(options.serviceUrl);
     const servicePrefix = serviceUrl.pathname.replace(/\/+$/, '');
-    const pool = new Pool(serviceUrl.origin, { keepAliveTimeout: 30_000 });
+    // undici's header and body timeouts bound each call (an AbortSignal.timeout per call costs more than the call's own work).
+    const pool = new Pool(serviceUrl.origin, { keepAliveTimeout: 30_000, connect: { timeout: options.verifyTimeoutMs ?? 5000 } });
     servicePool = pool;
     const headers = { authorization: `Bearer ${options.domainToken}`, 'content-type': 'application/json' };
     post = async (path, body, timeoutMs) => {
-      const res = await pool.request({ path: `${servicePrefix}${path}`, method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      return { status: res.statusCode, text: await res.body.text() };
+      try {
+        const res = await pool.request({ path: `${servicePrefix}${path}`, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        return { status: res.statusCode, text: await res.body.text() };
+      } catch (err) {
+        throw asTimeout(err);
+      }
     };
   }
 
@@ -360,12 +394,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       });
     };
 
-    const abort = new AbortController();
+    // undici takes an EventEmitter as its abort signal: far cheaper than an AbortController per request.
+    const abort = new EventEmitter();
     let clientGone = false;
     res.once('close', () => {
       if (res.writableFinished) return;
       clientGone = true;
-      abort.abort();
+      abort.emit('abort');
     });
     let up: Awaited<ReturnType<Pool['request']>>;
     try {
@@ -374,7 +409,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         method: method as 'POST',
         headers,
         body: forwardBody as Uint8Array | Readable | null,
-        signal: abort.signal,
+        signal: abort,
       });
     } catch (err) {
       if (err instanceof LateRefusal || (err instanceof Error && err.cause instanceof LateRefusal)) {
