@@ -8,7 +8,8 @@
  * Every server runs in its own process so the load generator does not share an event loop with what
  * it measures. Rounds alternate between the targets and each figure is the median over the rounds.
  * Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3 --stub] (also part of npm run bench).
- * `--stub` adds a gateway in front of a key service stub that answers "valid" at once.
+ * `--stub` adds a gateway in front of a key service stub that answers "valid" at once; `--verify` adds
+ * the key service's POST /v1/verify asked directly (what each gateway request waits for).
  * BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -168,6 +169,9 @@ interface Target {
   headers: Record<string, string>;
   /** The server processes a request goes through, the one the client talks to first. */
   servers: string[];
+  /** Default: POST /v1/chat/completions with a small chat body. */
+  path?: string;
+  body?: string;
 }
 
 /** Runs `run`, adding the CPU time per request each of the target's processes spent meanwhile. */
@@ -183,7 +187,7 @@ async function withCpu(t: Target, run: () => Promise<Omit<Figures, 'cpuFront' | 
 /** Many connections: autocannon (its percentiles are whole milliseconds). */
 function load(t: Target, connections: number, duration: number): Promise<Figures> {
   return withCpu(t, async () => {
-    const r = await autocannon({ url: `${t.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: CHAT_BODY, connections, duration });
+    const r = await autocannon({ url: `${t.url}${t.path ?? '/v1/chat/completions'}`, method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY, connections, duration });
     return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.mean, errors: r.errors + r.non2xx + r.timeouts, count: r.requests.total };
   });
 }
@@ -202,7 +206,7 @@ async function loadOneRun(t: Target, duration: number): Promise<Omit<Figures, 'c
   try {
     while (performance.now() < end) {
       const t0 = performance.now();
-      const r = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: CHAT_BODY });
+      const r = await pool.request({ path: t.path ?? '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY });
       await r.body.arrayBuffer();
       times.push(performance.now() - t0);
       if (r.statusCode !== 200) errors++;
@@ -252,6 +256,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: process.env.BENCH_SECONDS ?? '3' },
       rounds: { type: 'string', default: '3' },
       stub: { type: 'boolean', default: false },
+      verify: { type: 'boolean', default: false },
       role: { type: 'string' },
     },
   });
@@ -283,6 +288,10 @@ async function main(): Promise<void> {
       { name: 'bare keep-alive node:http proxy', url: bareProxy, headers: {}, servers: [bareProxy, upstream] },
       { name: 'gateway + real key service', url: gwReal, headers: auth, servers: [gwReal, service, upstream] },
     ];
+    if (values.verify) {
+      // What a gateway request waits for at the key service, asked directly.
+      targets.push({ name: 'key service POST /v1/verify alone', url: service, headers: { authorization: `Bearer ${domainToken}` }, servers: [service], path: '/v1/verify', body: JSON.stringify({ key, scope: 'inference:write', model: 'llama-3-8b' }) });
+    }
     if (values.stub) {
       const gwStub = await start('gateway', { GATEWAY_SERVICE_URL: stub, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: 'stub' });
       targets.push({ name: 'gateway + stub key service', url: gwStub, headers: auth, servers: [gwStub, stub, upstream] });
