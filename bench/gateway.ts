@@ -1,22 +1,27 @@
 /**
- * The gateway's overhead: autocannon against a fake OpenAI-compatible upstream directly, through a
- * bare fetch proxy (the floor of any proxy built on fetch), and through the gateway (with the real
- * key service on a SQLite file, and with a stub key service that answers "valid" at once, to separate
- * the gateway's own cost from the verification's). Each gateway request makes three HTTP calls:
- * verify, upstream, and the usage report after the answer.
+ * The gateway's overhead, the figures of issue 11: autocannon against a fake OpenAI-compatible upstream
+ * directly, through a bare keep-alive node:http proxy (the floor of any proxy: one pooled upstream
+ * request per request, no key, no metering), and through the gateway with the real key service on a
+ * SQLite file, at 20 connections (throughput) and at 1 connection (the latency the gateway adds).
+ * Each gateway request costs a verification and its share of a batched usage report.
  *
  * Every server runs in its own process so the load generator does not share an event loop with what
- * it measures. Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3] (also part of npm run bench).
+ * it measures. Rounds alternate between the targets and each figure is the median over the rounds.
+ * Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3 --stub] (also part of npm run bench).
+ * `--stub` adds a gateway in front of a key service stub that answers "valid" at once; `--verify` adds
+ * the key service's POST /v1/verify asked directly (what each gateway request waits for).
+ * BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 
 const SELF = fileURLToPath(import.meta.url);
 const CHAT_BODY = JSON.stringify({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'Say hello.' }] });
@@ -61,21 +66,34 @@ async function role(name: string): Promise<void> {
       c.json({ valid: true, code: 'valid', key_id: 'key_stub', account: '0x0', type: 'network', scopes: ['inference:read', 'inference:write'], models: null, expires_at: null, credits_remaining: null, charged: 0, ratelimit: { limit: null, remaining: null, reset: 60 } }),
     );
     app.post('/v1/usage', (c) => c.json({ recorded: true, id: 'u', charged: 0, uncharged: 0, credits_remaining: null }, 201));
+    app.post('/v1/usage/batch', async (c) => {
+      const { records } = (await c.req.json()) as { records: { request_id: string }[] };
+      return c.json({ results: records.map((r) => ({ recorded: true, request_id: r.request_id, id: 'u', charged: 0, uncharged: 0, credits_remaining: null })) }, 200);
+    });
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(`http://127.0.0.1:${info.port}`));
     void s;
     return;
   }
   if (name === 'bareproxy') {
-    // The floor of any fetch-based proxy: one upstream fetch per request, no key, no metering.
-    const { Hono } = await import('hono');
-    const { serve } = await import('@hono/node-server');
-    const upstream = process.env.BENCH_UPSTREAM as string;
-    const app = new Hono();
-    app.all('*', async (c) => {
-      const res = await fetch(`${upstream}${c.req.path}`, { method: c.req.method, headers: { 'content-type': 'application/json' }, body: await c.req.arrayBuffer() });
-      return new Response(res.body, { status: res.status, headers: res.headers });
+    // The floor of any proxy: node:http in, one request on a keep-alive agent out, bodies piped, no key, no metering.
+    const target = new URL(process.env.BENCH_UPSTREAM as string);
+    const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+    const server = createServer((req, res) => {
+      const out = httpRequest(
+        { agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { 'content-type': req.headers['content-type'] ?? 'application/json', 'content-length': req.headers['content-length'] ?? '0' } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      out.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      req.pipe(out);
     });
-    serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(`http://127.0.0.1:${info.port}`));
+    server.keepAliveTimeout = 60_000;
+    server.listen(0, '127.0.0.1', () => ready(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
     return;
   }
   if (name === 'gateway') {
@@ -95,9 +113,26 @@ async function role(name: string): Promise<void> {
 // ---- the parent ----
 
 const children: ChildProcess[] = [];
+/** Each server's process id, by its URL. */
+const pids = new Map<string, number>();
+
+/**
+ * CPU milliseconds a process has used (user + system, from /proc; Linux only, else 0). On a busy
+ * machine req/s and latency measure the scheduler as much as the code; CPU time per request does not.
+ */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return 0;
+  }
+}
 
 function start(name: string, env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--role', name], {
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there when it stops (--cpu-prof).
+  const prof = name === 'gateway' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, '--role', name], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'ignore'], // the gateway's JSON logs are produced (their cost counts) and dropped
   });
@@ -107,39 +142,104 @@ function start(name: string, env: Record<string, string> = {}): Promise<string> 
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /ready (\S+)/.exec(out);
-      if (m) resolve(m[1]);
+      if (m) {
+        if (child.pid) pids.set(m[1], child.pid);
+        resolve(m[1]);
+      }
     });
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
 }
 
 interface Figures {
-  name: string;
   rps: number;
   p50: number;
   p99: number;
+  /** Milliseconds per request; at one connection this is 1000 / rps. */
+  mean: number;
+  /** CPU microseconds per request: of the process the client talks to, and of every server process behind it. */
+  cpuFront: number;
+  cpuAll: number;
   errors: number;
 }
 
-async function load(url: string, headers: Record<string, string>, connections: number, duration: number): Promise<Omit<Figures, 'name'>> {
-  const r = await autocannon({ url: `${url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: CHAT_BODY, connections, duration });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts };
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The server processes a request goes through, the one the client talks to first. */
+  servers: string[];
+  /** Default: POST /v1/chat/completions with a small chat body. */
+  path?: string;
+  body?: string;
+}
+
+/** Runs `run`, adding the CPU time per request each of the target's processes spent meanwhile. */
+async function withCpu(t: Target, run: () => Promise<Omit<Figures, 'cpuFront' | 'cpuAll'> & { count: number }>): Promise<Figures> {
+  const ids = t.servers.map((u) => pids.get(u) ?? 0);
+  const before = ids.map(cpuMs);
+  const { count, ...r } = await run();
+  const used = ids.map((id, i) => cpuMs(id) - before[i]);
+  const per = (ms: number): number => (count > 0 ? (ms * 1000) / count : 0);
+  return { ...r, cpuFront: per(used[0]), cpuAll: per(used.reduce((a, b) => a + b, 0)) };
+}
+
+/** Many connections: autocannon (its percentiles are whole milliseconds). */
+function load(t: Target, connections: number, duration: number): Promise<Figures> {
+  return withCpu(t, async () => {
+    const r = await autocannon({ url: `${t.url}${t.path ?? '/v1/chat/completions'}`, method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY, connections, duration });
+    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.mean, errors: r.errors + r.non2xx + r.timeouts, count: r.requests.total };
+  });
+}
+
+/** One connection, one request at a time, each timed in microseconds (what one client waits). */
+function loadOne(t: Target, duration: number): Promise<Figures> {
+  return withCpu(t, () => loadOneRun(t, duration));
+}
+
+async function loadOneRun(t: Target, duration: number): Promise<Omit<Figures, 'cpuFront' | 'cpuAll'> & { count: number }> {
+  const pool = new Pool(t.url, { connections: 1 });
+  const times: number[] = [];
+  let errors = 0;
+  const end = performance.now() + duration * 1000;
+  const startAll = performance.now();
+  try {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      const r = await pool.request({ path: t.path ?? '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY });
+      await r.body.arrayBuffer();
+      times.push(performance.now() - t0);
+      if (r.statusCode !== 200) errors++;
+    }
+  } finally {
+    await pool.close();
+  }
+  const elapsed = performance.now() - startAll;
+  times.sort((a, b) => a - b);
+  const at = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  return { rps: (times.length / elapsed) * 1000, p50: at(0.5), p99: at(0.99), mean: times.reduce((a, b) => a + b, 0) / times.length, errors, count: times.length };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function medians(rs: Figures[]): Figures {
+  const m = (f: (r: Figures) => number): number => median(rs.map(f));
+  return { rps: m((r) => r.rps), p50: m((r) => r.p50), p99: m((r) => r.p99), mean: m((r) => r.mean), cpuFront: m((r) => r.cpuFront), cpuAll: m((r) => r.cpuAll), errors: rs.reduce((n, r) => n + r.errors, 0) };
+}
 
 /**
  * Rounds alternate between the targets, so a burst of load from elsewhere on the machine hits all
  * of them alike; each figure is the median over the rounds.
  */
-async function compare(targets: { name: string; url: string; headers: Record<string, string> }[], connections: number, duration: number, rounds: number): Promise<Figures[]> {
-  for (const t of targets) await load(t.url, t.headers, connections, 1); // warm-up: JIT, connection pools, SQLite cache
-  const runs = new Map<string, Omit<Figures, 'name'>[]>(targets.map((t) => [t.name, []]));
-  for (let i = 0; i < rounds; i++) for (const t of targets) runs.get(t.name)?.push(await load(t.url, t.headers, connections, duration));
-  return targets.map((t) => {
-    const rs = runs.get(t.name) ?? [];
-    return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((n, r) => n + r.errors, 0) };
-  });
+async function compare(targets: Target[], connections: number, duration: number, rounds: number): Promise<{ many: Figures[]; one: Figures[] }> {
+  for (const t of targets) await load(t, connections, 1); // warm-up: JIT, connection pools, SQLite cache
+  const many = targets.map((): Figures[] => []);
+  const one = targets.map((): Figures[] => []);
+  for (let i = 0; i < rounds; i++) {
+    for (const [j, t] of targets.entries()) many[j].push(await load(t, connections, duration));
+    for (const [j, t] of targets.entries()) one[j].push(await loadOne(t, duration));
+  }
+  return { many: many.map(medians), one: one.map(medians) };
 }
 
 async function json(res: Response): Promise<any> {
@@ -155,6 +255,9 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '20' },
       duration: { type: 'string', default: process.env.BENCH_SECONDS ?? '3' },
       rounds: { type: 'string', default: '3' },
+      stub: { type: 'boolean', default: false },
+      verify: { type: 'boolean', default: false },
+      role: { type: 'string' },
     },
   });
   const connections = Number(values.connections);
@@ -179,33 +282,39 @@ async function main(): Promise<void> {
 
     const bareProxy = await start('bareproxy', { BENCH_UPSTREAM: upstream });
     const gwReal = await start('gateway', { GATEWAY_SERVICE_URL: service, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: domainToken });
-    const gwStub = await start('gateway', { GATEWAY_SERVICE_URL: stub, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: 'stub' });
-
     const auth = { authorization: `Bearer ${key}` };
-    const results = await compare(
-      [
-        { name: 'upstream directly', url: upstream, headers: {} },
-        { name: 'bare fetch proxy (no checks)', url: bareProxy, headers: {} },
-        { name: 'gateway + stub key service', url: gwStub, headers: auth },
-        { name: 'gateway + real key service', url: gwReal, headers: auth },
-      ],
-      connections,
-      duration,
-      rounds,
-    );
+    const targets: Target[] = [
+      { name: 'upstream directly', url: upstream, headers: {}, servers: [upstream] },
+      { name: 'bare keep-alive node:http proxy', url: bareProxy, headers: {}, servers: [bareProxy, upstream] },
+      { name: 'gateway + real key service', url: gwReal, headers: auth, servers: [gwReal, service, upstream] },
+    ];
+    if (values.verify) {
+      // What a gateway request waits for at the key service, asked directly.
+      targets.push({ name: 'key service POST /v1/verify alone', url: service, headers: { authorization: `Bearer ${domainToken}` }, servers: [service], path: '/v1/verify', body: JSON.stringify({ key, scope: 'inference:write', model: 'llama-3-8b' }) });
+    }
+    if (values.stub) {
+      const gwStub = await start('gateway', { GATEWAY_SERVICE_URL: stub, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: 'stub' });
+      targets.push({ name: 'gateway + stub key service', url: gwStub, headers: auth, servers: [gwStub, stub, upstream] });
+    }
+    const { many, one } = await compare(targets, connections, duration, rounds);
 
-    console.log(`\ngateway overhead: POST /v1/chat/completions (non-streaming), ${connections} connections, median of ${rounds} x ${duration} s rounds`);
+    console.log(`\ngateway overhead: POST /v1/chat/completions (non-streaming JSON), median of ${rounds} alternating rounds of ${duration} s per target`);
     console.log(`machine: ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\n`);
-    console.log(`${'target'.padEnd(30)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)}`);
-    for (const r of results) console.log(`${r.name.padEnd(30)} ${r.rps.toFixed(0).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(7)}`);
-    const [direct, bare, stubbed, real] = results;
-    const pct = (a: Figures, b: Figures): string => `${((a.rps / b.rps) * 100).toFixed(0)}%`;
+    const bareAt = targets.findIndex((t) => t.name.startsWith('bare'));
+    console.log(`| target | connections | req/s | p50 ms | p99 ms | vs bare proxy | CPU us/req: front process | all servers |`);
+    console.log(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+    const row = (t: Target, c: number, r: Figures, bare: Figures, digits: number): void =>
+      console.log(
+        `| ${t.name} | ${c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(digits)} | ${r.p99.toFixed(digits)} | ${t === targets[bareAt] || t === targets[0] ? '' : `${((r.rps / bare.rps) * 100).toFixed(0)}%`} | ${r.cpuFront.toFixed(0)} | ${r.cpuAll.toFixed(0)} |`,
+      );
+    targets.forEach((t, i) => row(t, connections, many[i], many[bareAt], 0));
+    targets.forEach((t, i) => row(t, 1, one[i], one[bareAt], 2));
+    const gwAt = targets.findIndex((t) => t.name === 'gateway + real key service');
     console.log(
-      `\ngateway req/s: ${pct(stubbed, bare)} (stub key service) and ${pct(real, bare)} (real key service) of the bare fetch proxy's, ` +
-        `${pct(stubbed, direct)} / ${pct(real, direct)} of the upstream's; ` +
-        `p99 +${(stubbed.p99 - bare.p99).toFixed(1)} / +${(real.p99 - bare.p99).toFixed(1)} ms over the bare proxy`,
+      `\ngateway + real key service: ${((many[gwAt].rps / many[bareAt].rps) * 100).toFixed(0)}% of the bare proxy's req/s at ${connections} connections; ` +
+        `added per request at 1 connection: p50 +${(one[gwAt].p50 - one[bareAt].p50).toFixed(2)} ms, mean +${(one[gwAt].mean - one[bareAt].mean).toFixed(2)} ms`,
     );
-    if (results.some((r) => r.errors > 0)) {
+    if ([...many, ...one].some((r) => r.errors > 0)) {
       console.error('some requests failed: the figures above are not valid');
       process.exitCode = 1;
     }

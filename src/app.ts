@@ -12,6 +12,7 @@ import { keysRoutes } from './routes/keys.js';
 import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
+import { usageBatchRoutes } from './routes/usage-batch.js';
 import { verifyRoutes } from './routes/verify.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
+  app.route('/', usageBatchRoutes(deps));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -317,6 +319,22 @@ describe('gateway: refusals', () => {
     const body = await expectRefusal(await chat(downGw.url, k.key), 503, 'service_unavailable', 'server_error');
     expect(body.error.message).toMatch(/key service is unreachable/);
   });
+
+  it('503 "did not answer in time" when the key service takes the connection and never answers, forwarding nothing', async () => {
+    const hung = createServer(() => undefined); // reads the verification, never answers
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const slow = await startGatewayServer({ ...gatewayOptions(`http://127.0.0.1:${(hung.address() as AddressInfo).port}`, networkToken), verifyTimeoutMs: 300 });
+    try {
+      const before = upstream.received.length;
+      const body = await expectRefusal(await chat(slow.url, 'sk_net_whatever'), 503, 'service_unavailable', 'server_error');
+      expect(body.error.message).toMatch(/did not answer in time/);
+      expect(upstream.received.length).toBe(before);
+    } finally {
+      await slow.close(500);
+      hung.closeAllConnections();
+      hung.close();
+    }
+  });
 });
 
 describe('gateway: responses', () => {
@@ -470,6 +488,20 @@ describe('gateway: metering', () => {
     expect(me.credits).toBe(1000 - CHAT_COST);
   });
 
+  it('sends a JSON answer whole with its length, and streams one over 1 MiB, metering both', async () => {
+    const res = await chat(gw.url, k.key);
+    expect(res.headers.get('content-length')).toBe(String((await res.clone().arrayBuffer()).byteLength));
+    await res.arrayBuffer();
+    const big = await fetch(`${gw.url}/v1/big`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k.key}` }, body: '{"model":"llama-3-8b"}' });
+    expect(big.status).toBe(200);
+    const rid = big.headers.get('x-request-id') as string;
+    const text = await big.text();
+    expect(text.length).toBe(24 * 64 * 1024 + 25 + JSON.stringify(CHAT_USAGE).length + 11);
+    expect(JSON.parse(text).usage).toEqual(CHAT_USAGE);
+    await gw.gateway.drain();
+    expect(await usageRecords(owner, rid)).toMatchObject([{ cost: CHAT_COST, input_tokens: 1200, output_tokens: 300 }]);
+  });
+
   it('retries a usage report whose answer was lost, and the service stores it once', async () => {
     proxy.loseUsageAnswers = 1;
     const postsBefore = proxy.usagePosts;
@@ -495,6 +527,90 @@ describe('gateway: metering', () => {
     await gw.gateway.drain();
     expect(ids[0]).not.toBe(ids[1]);
     for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+  });
+});
+
+describe('gateway: batched usage reports', () => {
+  let owner: SignedIn;
+  let k: MadeKey;
+  beforeAll(async () => {
+    owner = await signIn(h);
+    k = await makeKey(owner);
+  });
+
+  async function chatsThrough(g: RunningGateway, n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await chat(g.url, k.key);
+      expect(res.status).toBe(200);
+      ids.push(res.headers.get('x-request-id') as string);
+      await res.arrayBuffer();
+    }
+    return ids;
+  }
+
+  it('reports many requests in one POST /v1/usage/batch, each stored once', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    try {
+      const before = { batch: proxy.batchPosts, single: proxy.singlePosts };
+      const ids = await chatsThrough(slow, 5);
+      expect(slow.gateway.keyService.pendingReports()).toBe(5); // waiting to share a call
+      await slow.gateway.drain();
+      expect(proxy.batchPosts - before.batch).toBe(1);
+      expect(proxy.singlePosts - before.single).toBe(0);
+      for (const id of ids) expect(await usageRecords(owner, id)).toMatchObject([{ request_id: id, cost: CHAT_COST }]);
+    } finally {
+      await slow.close(1000);
+    }
+  });
+
+  it('sends a batch as soon as it is full', async () => {
+    const small = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000, usageBatchSize: 2 });
+    try {
+      const before = proxy.batchPosts;
+      const ids = await chatsThrough(small, 4);
+      await small.gateway.drain();
+      expect(proxy.batchPosts - before).toBe(2);
+      for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+    } finally {
+      await small.close(1000);
+    }
+  });
+
+  it('retries a batch whose answer was lost under the same request ids: every record stored once', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    try {
+      const ids = await chatsThrough(slow, 3);
+      proxy.loseUsageAnswers = 1;
+      const before = proxy.batchPosts;
+      await slow.gateway.drain();
+      expect(proxy.batchPosts - before).toBe(2); // the lost one and its retry
+      for (const id of ids) expect(await usageRecords(owner, id)).toMatchObject([{ request_id: id, cost: CHAT_COST }]);
+    } finally {
+      await slow.close(1000);
+    }
+  });
+
+  it('sends what is queued when it shuts down', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(service.url as string, networkToken), usageBatchMs: 60_000 });
+    const ids = await chatsThrough(slow, 2);
+    await slow.close(2000);
+    for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+  });
+
+  it('falls back to one POST /v1/usage per report against a service without the batch route', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(proxy.url, networkToken), usageBatchMs: 60_000 });
+    proxy.batchRoute = false;
+    try {
+      const before = proxy.singlePosts;
+      const ids = await chatsThrough(slow, 3);
+      await slow.gateway.drain();
+      expect(proxy.singlePosts - before).toBe(3);
+      for (const id of ids) expect(await usageRecords(owner, id)).toHaveLength(1);
+    } finally {
+      proxy.batchRoute = true;
+      await slow.close(1000);
+    }
   });
 });
 

@@ -31,15 +31,26 @@ export function refusalFor(code: string): Refusal {
   return Object.hasOwn(GATEWAY_ERRORS, code) ? GATEWAY_ERRORS[code as GatewayErrorCode] : UNKNOWN_REASON;
 }
 
+/** The status, headers and JSON text of a gateway refusal (the contract's error body). */
+export function gatewayError(
+  code: string,
+  requestId: string,
+  opts: { message?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+): { status: number; headers: Record<string, string>; body: string } {
+  const info = refusalFor(code);
+  const body: ErrorBody = { error: { code, message: opts.message ?? info.message, type: info.type, request_id: requestId, ...opts.extra } };
+  return {
+    status: info.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId, ...opts.headers },
+    body: JSON.stringify(body),
+  };
+}
+
 export function gatewayErrorResponse(
   code: string,
   requestId: string,
   opts: { message?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
 ): Response {
-  const info = refusalFor(code);
-  const body: ErrorBody = { error: { code, message: opts.message ?? info.message, type: info.type, request_id: requestId, ...opts.extra } };
-  return new Response(JSON.stringify(body), {
-    status: info.status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId, ...opts.headers },
-  });
+  const e = gatewayError(code, requestId, opts);
+  return new Response(e.body, { status: e.status, headers: e.headers });
 }

@@ -1,10 +1,13 @@
-import { Hono } from 'hono';
-import { randomBase62 } from '../ids.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
 import { createLogger, type Logger } from '../logger.js';
-import { gatewayErrorResponse } from './errors.js';
-import { createKeyService, type KeyService, type RateLimit, type UsageReport } from './key-service.js';
+import { gatewayError } from './errors.js';
+import { createKeyService, fetchServicePost, type KeyService, type RateLimit, type ServicePost, type UsageReport } from './key-service.js';
 import { FREE, priceFor, tokenCost, type Pricing } from './pricing.js';
-import { bodyKind, tapBody, type TapResult } from './usage-tap.js';
+import { inspectJsonRequest, inspectMultipart, requestBodyKind, type MultipartInspector } from './request-body.js';
+import { bodyKind, createUsageReader, type TapResult } from './usage-tap.js';
 
 export interface GatewayOptions {
   /** Base URL of the siwe-keys service, e.g. https://keys.example.org. */
@@ -17,9 +20,7 @@ export interface GatewayOptions {
   /** Sent upstream as `Authorization: Bearer <upstreamKey>` when the inference server wants its own key. */
   upstreamKey?: string;
   logger?: Logger;
-  /** Used for the upstream (default: the global fetch). */
-  fetch?: typeof fetch;
-  /** Used for the key service's verify and usage calls (default: `fetch`); the Node entry passes a cheaper one. */
+  /** Used for the key service's verify and usage calls instead of the keep-alive undici Pool (tests). */
   serviceFetch?: typeof fetch;
   /** Milliseconds since the epoch; tests move it. */
   now?: () => number;
@@ -37,20 +38,24 @@ export interface GatewayOptions {
   /** Attempts per usage report (default 8, backing off from usageRetryBaseMs, 500 ms by default). */
   usageAttempts?: number;
   usageRetryBaseMs?: number;
-  /** Keeps usage reports alive after the response where the runtime needs it (Workers' ctx.waitUntil). */
-  waitUntil?: (p: Promise<unknown>) => void;
+  /** Usage reports per POST /v1/usage/batch (default and most 100) and how long one waits for others (default 50 ms). */
+  usageBatchSize?: number;
+  usageBatchMs?: number;
 }
 
 export interface Gateway {
-  app: Hono;
+  /** The node:http request handler. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
   keyService: KeyService;
-  /** Resolves when every usage report has been delivered or given up on (tests, graceful shutdown). */
+  /** Sends queued usage reports now; resolves when every one has been delivered or given up on (tests, graceful shutdown). */
   drain(): Promise<void>;
+  /** Closes the keep-alive connections to the upstream and the key service. */
+  close(): Promise<void>;
 }
 
 const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Never forwarded upstream: hop-by-hop headers, the key carriers, and what fetch sets itself. */
+/** Never forwarded upstream: hop-by-hop headers, the key carriers, and what the client sets itself. */
 const DROP_REQUEST_HEADERS = new Set([
   'connection',
   'keep-alive',
@@ -71,72 +76,31 @@ const DROP_REQUEST_HEADERS = new Set([
 
 const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Bodies small enough to be requests we read whole for `model`; media uploads stream untouched. */
-function requestBodyKind(contentType: string | undefined): 'buffer' | 'multipart' | 'stream' {
-  const ct = (contentType ?? '').toLowerCase();
-  if (ct.startsWith('multipart/form-data')) return 'multipart';
-  // Content types an inference server might still parse as JSON, so `model` must be read from them too.
-  if (ct === '' || ct.includes('json') || ct.startsWith('text/plain') || ct.startsWith('application/x-www-form-urlencoded')) return 'buffer';
-  return 'stream';
-}
+/** Largest JSON answer held to be sent in one write; a longer one streams. */
+const MAX_HELD_JSON_BYTES = 1024 * 1024;
 
-const isJsonType = (contentType: string | undefined): boolean => /json/i.test(contentType ?? '');
+/** How much of a multipart body is read for `model` before verification; the rest streams (and is still checked). */
+const MULTIPART_PREFIX_BYTES = 64 * 1024;
 
-/** Reads up to `limit` bytes; `rest` is the reader when the body was longer (stream not finished). */
-async function readUpTo(
-  body: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<{ chunks: Uint8Array[]; size: number; rest: ReadableStreamDefaultReader<Uint8Array> | null }> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) return { chunks, size, rest: null };
-    chunks.push(r.value);
-    size += r.value.byteLength;
-    if (size > limit) return { chunks, size, rest: reader };
-  }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** The already-read chunks, then the rest of the body, as one stream. */
-function replay(chunks: Uint8Array[], rest: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (i < chunks.length) {
-          controller.enqueue(chunks[i++]);
-          return;
-        }
-        const r = await rest.read();
-        if (r.done) controller.close();
-        else controller.enqueue(r.value);
-      },
-      cancel: (reason) => rest.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-/** The `model` field of a multipart form, if it is in the part of the body already read. */
-function multipartModel(prefix: Uint8Array): string | undefined {
-  let text = '';
-  for (const b of prefix) text += String.fromCharCode(b); // latin1: byte offsets survive binary parts
-  const m = /content-disposition:[^\r\n]*\bname="model"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)\r\n/i.exec(text);
-  const model = m ? new TextDecoder().decode(Uint8Array.from(m[1], (ch) => ch.charCodeAt(0))) : '';
-  // Same bounds as a JSON model; an unusable one counts as unreadable.
-  return model !== '' && model.length <= 128 ? model : undefined;
+/** Reads a body whole up to `limit` bytes; null when it is longer. */
+function readWhole(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
 }
 
 /** Removes every `key` parameter from a raw query string, keeping the rest byte for byte. */
@@ -182,22 +146,97 @@ export function retryAfterSeconds(ratelimit: RateLimit | undefined, nowMs: numbe
   return Math.max(1, Math.ceil((at - nowMs) / 1000));
 }
 
+/** The multipart body was refused after forwarding had begun (a second `model` part further in). */
+class LateRefusal extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'LateRefusal';
+  }
+}
+
+/** The already-read chunks, then the rest of the body, each parsed before it is forwarded. */
+async function* multipartRest(prefix: Buffer[], rest: AsyncIterator<Buffer>, insp: MultipartInspector): AsyncGenerator<Buffer> {
+  for (const c of prefix) yield c;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done) break;
+    await insp.write(r.value);
+    const refusal = insp.refusal();
+    // Not forwarded: the inference server never receives the part's end or the closing boundary.
+    if (refusal) throw new LateRefusal(refusal);
+    yield r.value;
+  }
+  await insp.end();
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+let randomPool = new Uint8Array(0);
+let randomAt = 0;
+
+/** Random base62 for request ids, from a pool of CSPRNG bytes (one getRandomValues per few hundred ids, not one per id). */
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    if (randomAt >= randomPool.length) {
+      randomPool = crypto.getRandomValues(new Uint8Array(4096));
+      randomAt = 0;
+    }
+    const b = randomPool[randomAt++];
+    if (b < 248) out += BASE62[b % 62]; // 248 = 62 * 4: values at or above it would bias the low digits
+  }
+  return out;
+}
+
+/** undici's own timeouts, as the TimeoutError the key service client expects. */
+function asTimeout(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    const e = new Error('The key service did not answer in time.');
+    e.name = 'TimeoutError';
+    return e;
+  }
+  return err;
+}
+
+const firstHeader = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
 /**
- * The reverse proxy, runtime-neutral: only fetch and web streams. Node's entry is ./node.ts.
+ * The reverse proxy for node:http: the incoming request is read as it is (no web Request is built),
+ * the upstream and the key service are reached over keep-alive undici Pools, and a non-streaming
+ * answer passes as the socket's own chunks with usage read on the side. Node's entry is ./node.ts.
  */
 export function createGateway(options: GatewayOptions): Gateway {
   const log = options.logger ?? createLogger('info');
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const now = options.now ?? Date.now;
   const pricing = options.pricing ?? { default: FREE, models: {} };
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  const includeStreamUsage = options.includeStreamUsage ?? false;
   const upstreamUrl = new URL(options.upstream);
-  const upstreamBase = `${upstreamUrl.origin}${upstreamUrl.pathname.replace(/\/+$/, '')}`;
+  const upstreamPrefix = upstreamUrl.pathname.replace(/\/+$/, '');
+  const upstream = new Pool(upstreamUrl.origin, { keepAliveTimeout: 30_000 });
+
+  let servicePool: Pool | undefined;
+  let post: ServicePost;
+  if (options.serviceFetch) post = fetchServicePost(options.serviceUrl, options.domainToken, options.serviceFetch);
+  else {
+    const serviceUrl = new URL(options.serviceUrl);
+    const servicePrefix = serviceUrl.pathname.replace(/\/+$/, '');
+    // undici's header and body timeouts bound each call (an AbortSignal.timeout per call costs more than the call's own work).
+    const pool = new Pool(serviceUrl.origin, { keepAliveTimeout: 30_000, connect: { timeout: options.verifyTimeoutMs ?? 5000 } });
+    servicePool = pool;
+    const headers = { authorization: `Bearer ${options.domainToken}`, 'content-type': 'application/json' };
+    post = async (path, body, timeoutMs) => {
+      try {
+        const res = await pool.request({ path: `${servicePrefix}${path}`, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        return { status: res.statusCode, text: await res.body.text() };
+      } catch (err) {
+        throw asTimeout(err);
+      }
+    };
+  }
 
   const keyService = createKeyService({
-    serviceUrl: options.serviceUrl,
-    domainToken: options.domainToken,
-    fetch: options.serviceFetch ?? doFetch,
+    post,
     logger: log,
     now,
     verifyTimeoutMs: options.verifyTimeoutMs ?? 5000,
@@ -206,81 +245,88 @@ export function createGateway(options: GatewayOptions): Gateway {
     usageAttempts: options.usageAttempts ?? 8,
     usageRetryBaseMs: options.usageRetryBaseMs ?? 500,
     usageTimeoutMs: 10_000,
-    usageConcurrency: 16,
-    waitUntil: options.waitUntil,
+    usageConcurrency: 4,
+    usageBatchSize: Math.min(100, Math.max(1, options.usageBatchSize ?? 100)),
+    usageBatchMs: options.usageBatchMs ?? 50,
   });
 
-  const app = new Hono();
-
-  app.get('/healthz', (c) => c.json({ ok: true }));
-
-  app.all('*', async (c) => {
+  async function proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = now();
-    const incomingId = c.req.header('x-request-id');
+    const incomingId = firstHeader(req.headers['x-request-id']);
     const clientChoseId = incomingId !== undefined && WELL_FORMED_REQUEST_ID.test(incomingId);
     const requestId = clientChoseId ? incomingId : `req_${randomBase62(22)}`;
-    const url = new URL(c.req.url);
-    const method = c.req.method;
+    const method = req.method ?? 'GET';
+    const rawUrl = req.url ?? '/';
+    const send = (status: number, headers: Record<string, string>, body: string): void => {
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    if (!rawUrl.startsWith('/')) {
+      const e = gatewayError('invalid_request', requestId, { message: 'The request target must be a path.' });
+      return send(e.status, e.headers, e.body);
+    }
+    const url = new URL(`http://gateway${rawUrl}`);
+    if (url.pathname === '/healthz' && (method === 'GET' || method === 'HEAD')) return send(200, { 'content-type': 'application/json' }, '{"ok":true}');
     const line: Record<string, unknown> = { request_id: requestId, method, path: url.pathname };
-    const refuse = (code: string, opts: Parameters<typeof gatewayErrorResponse>[2] = {}): Response => {
-      const res = gatewayErrorResponse(code, requestId, opts);
-      log.info('request', { ...line, status: res.status, code, ms: now() - started });
-      return res;
+    const refuse = (code: string, opts: Parameters<typeof gatewayError>[2] = {}): void => {
+      const e = gatewayError(code, requestId, opts);
+      log.info('request', { ...line, status: e.status, code, ms: now() - started });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A body we did not read to its end is not drained: the connection closes after the answer.
+      if (!req.readableEnded) e.headers.connection = 'close';
+      send(e.status, e.headers, e.body);
     };
 
     // 1. The key, from whichever carrier the client used; all carriers are stripped below.
     const { query, key: queryKey } = stripKeyParam(url.search);
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    const key = bearer ?? c.req.header('x-api-key')?.trim() ?? queryKey;
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(firstHeader(req.headers.authorization) ?? '')?.[1];
+    const key = bearer ?? firstHeader(req.headers['x-api-key'])?.trim() ?? queryKey;
     if (!key) return refuse('missing_api_key');
     // Longer than any key the service issues (and than its verify schema takes): refused here, no lookup.
     if (key.length > 256) return refuse('malformed', { message: 'The API key is malformed.' });
 
     // 2. The model, from the body, before anything is forwarded.
-    const contentType = c.req.header('content-type');
-    let forwardBody: BodyInit | null = null;
-    let streamedBody = false;
+    const contentType = firstHeader(req.headers['content-type']);
+    let forwardBody: Uint8Array | AsyncIterable<Buffer> | IncomingMessage | null = null;
     let model: string | undefined;
-    const body = method === 'GET' || method === 'HEAD' ? null : c.req.raw.body;
-    if (body) {
+    const hasBody = method !== 'GET' && method !== 'HEAD' && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
+    const requestBody = method !== 'GET' && method !== 'HEAD';
+    if (requestBody) {
       const kind = requestBodyKind(contentType);
       if (kind === 'buffer') {
-        const read = await readUpTo(body, maxBodyBytes);
-        if (read.rest) {
-          await read.rest.cancel().catch(() => undefined);
-          return refuse('payload_too_large', { message: `The request body is larger than ${maxBodyBytes} bytes.` });
-        }
-        let bytes = concat(read.chunks, read.size);
-        let parsed: unknown;
-        try {
-          parsed = bytes.byteLength ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
-        } catch {
-          // Only a body that says it is JSON must parse; other small bodies pass as they are.
-          if (isJsonType(contentType)) return refuse('invalid_request', { message: 'The request body is not valid JSON.', extra: { param: 'body' } });
-        }
-        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-          const obj = parsed as Record<string, unknown>;
-          if (typeof obj.model === 'string' && obj.model !== '') model = obj.model;
-          if (model !== undefined && model.length > 128) {
-            return refuse('invalid_request', { message: 'The model name is longer than 128 characters.', extra: { param: 'model' } });
-          }
-          if (options.includeStreamUsage && obj.stream === true) {
-            const so = obj.stream_options;
-            if (!(so && typeof so === 'object' && (so as Record<string, unknown>).include_usage === true)) {
-              obj.stream_options = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
-              bytes = new TextEncoder().encode(JSON.stringify(obj));
-            }
-          }
-        }
-        forwardBody = bytes;
+        const bytes = hasBody ? await readWhole(req, maxBodyBytes) : Buffer.alloc(0);
+        if (bytes === null) return refuse('payload_too_large', { message: `The request body is larger than ${maxBodyBytes} bytes.` });
+        const inspected = inspectJsonRequest(bytes, contentType, includeStreamUsage);
+        if (!inspected.ok) return refuse('invalid_request', { message: inspected.message, extra: { param: inspected.param } });
+        model = inspected.model;
+        forwardBody = inspected.body;
       } else if (kind === 'multipart') {
-        const read = await readUpTo(body, 64 * 1024);
-        model = multipartModel(concat(read.chunks, read.size));
-        forwardBody = read.rest ? replay(read.chunks, read.rest) : concat(read.chunks, read.size);
-        streamedBody = read.rest !== null;
+        const insp = inspectMultipart(contentType ?? '');
+        if ('error' in insp) return refuse('invalid_request', { message: insp.error, extra: { param: 'body' } });
+        const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const prefix: Buffer[] = [];
+        let read = 0;
+        let ended = false;
+        while (read <= MULTIPART_PREFIX_BYTES && !insp.refusal()) {
+          const r = await it.next();
+          if (r.done) {
+            ended = true;
+            await insp.end();
+            break;
+          }
+          prefix.push(r.value);
+          read += r.value.length;
+          await insp.write(r.value);
+        }
+        const refusal = insp.refusal();
+        if (refusal) return refuse('invalid_request', { message: refusal, extra: { param: 'model' } });
+        model = insp.model();
+        forwardBody = ended ? Buffer.concat(prefix, read) : multipartRest(prefix, it, insp);
       } else {
-        forwardBody = body;
-        streamedBody = true;
+        forwardBody = hasBody ? req : null;
       }
     }
     if (model !== undefined) line.model = model;
@@ -306,7 +352,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     line.key_id = answer.key_id;
     if (outcome.bridged) line.bridged = true;
-    if (body && model === undefined && Array.isArray(answer.models)) {
+    if (requestBody && hasBody && model === undefined && Array.isArray(answer.models)) {
       // A model-restricted key must not get around its allow-list with a body whose model we cannot read.
       return refuse('model_not_allowed', {
         message: 'The API key is limited to certain models, and the model of this request could not be read (send it as "model" in a JSON body).',
@@ -314,12 +360,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
 
     // 4. Forward, without the key in any carrier.
-    const headers = new Headers();
-    for (const [name, value] of c.req.raw.headers) if (!DROP_REQUEST_HEADERS.has(name)) headers.set(name, value);
-    headers.set('x-request-id', requestId);
-    // Identity, so usage can be read from the body and no decoded body goes out with a stale content-encoding.
-    headers.set('accept-encoding', 'identity');
-    if (options.upstreamKey) headers.set('authorization', `Bearer ${options.upstreamKey}`);
+    const headers: Record<string, string> = {};
+    for (const name in req.headers) {
+      if (DROP_REQUEST_HEADERS.has(name)) continue;
+      const v = req.headers[name];
+      if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    headers['x-request-id'] = requestId;
+    // Identity, so usage can be read from the body as it passes.
+    headers['accept-encoding'] = 'identity';
+    if (options.upstreamKey) headers.authorization = `Bearer ${options.upstreamKey}`;
 
     // A reused client id must not let the service's idempotency swallow a second charge.
     const usageId = clientChoseId ? `${requestId.slice(0, 100)}:${randomBase62(12)}` : requestId;
@@ -344,55 +394,123 @@ export function createGateway(options: GatewayOptions): Gateway {
       });
     };
 
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, body: forwardBody, signal: c.req.raw.signal, redirect: 'manual' };
-    if (streamedBody) init.duplex = 'half';
-    let upstreamRes: Response;
+    // undici takes an EventEmitter as its abort signal: far cheaper than an AbortController per request.
+    const abort = new EventEmitter();
+    let clientGone = false;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      abort.emit('abort');
+    });
+    let up: Awaited<ReturnType<Pool['request']>>;
     try {
-      upstreamRes = await doFetch(`${upstreamBase}${url.pathname}${query}`, init);
+      up = await upstream.request({
+        path: `${upstreamPrefix}${url.pathname}${query}`,
+        method: method as 'POST',
+        headers,
+        body: forwardBody as Uint8Array | Readable | null,
+        signal: abort,
+      });
     } catch (err) {
-      if (c.req.raw.signal.aborted) {
+      if (err instanceof LateRefusal || (err instanceof Error && err.cause instanceof LateRefusal)) {
+        return refuse('invalid_request', { message: err instanceof LateRefusal ? err.reason : (err.cause as LateRefusal).reason, extra: { param: 'model' } });
+      }
+      if (clientGone) {
         // The client left before the upstream answered: nothing was delivered, nothing is metered beyond the verification.
         log.info('request', { ...line, status: 499, ms: now() - started, complete: false });
-        return new Response(null, { status: 499 });
+        return;
       }
       log.warn('upstream unreachable', { request_id: requestId, error: err instanceof Error ? err.name : 'error' });
       return refuse('upstream_unavailable');
     }
 
-    const resHeaders = new Headers();
-    for (const [name, value] of upstreamRes.headers) if (!DROP_RESPONSE_HEADERS.has(name)) resHeaders.append(name, value);
-    if (resHeaders.has('content-encoding')) {
-      // fetch already decoded it; the encoding header and length no longer describe the bytes
-      resHeaders.delete('content-encoding');
-      resHeaders.delete('content-length');
+    const resHeaders: Record<string, string | string[]> = {};
+    for (const name in up.headers) {
+      const v = up.headers[name];
+      if (v !== undefined && !DROP_RESPONSE_HEADERS.has(name)) resHeaders[name] = v;
     }
-    resHeaders.set('x-request-id', requestId);
-    if (usageId !== requestId) resHeaders.set('x-usage-id', usageId);
+    resHeaders['x-request-id'] = requestId;
+    if (usageId !== requestId) resHeaders['x-usage-id'] = usageId;
     const rl = answer.ratelimit;
-    if (rl && rl.limit !== null && rl.remaining !== null && !resHeaders.has('x-ratelimit-limit-requests')) {
-      resHeaders.set('x-ratelimit-limit-requests', String(rl.limit));
-      resHeaders.set('x-ratelimit-remaining-requests', String(rl.remaining));
-      resHeaders.set('x-ratelimit-reset-requests', `${retryAfterSeconds(rl, now())}s`);
+    if (rl && rl.limit !== null && rl.remaining !== null && resHeaders['x-ratelimit-limit-requests'] === undefined) {
+      resHeaders['x-ratelimit-limit-requests'] = String(rl.limit);
+      resHeaders['x-ratelimit-remaining-requests'] = String(rl.remaining);
+      resHeaders['x-ratelimit-reset-requests'] = `${retryAfterSeconds(rl, now())}s`;
     }
 
-    const status = upstreamRes.status;
-    if (!upstreamRes.body || method === 'HEAD') {
-      await upstreamRes.body?.cancel().catch(() => undefined);
-      report({ usage: undefined, bytes: 0, complete: true }, status);
-      return new Response(null, { status, statusText: upstreamRes.statusText, headers: resHeaders });
+    const status = up.statusCode;
+    const body = up.body;
+    // Usage is read from the chunks as they pass; a compressed answer (we asked for identity) is only counted.
+    const kind = resHeaders['content-encoding'] ? 'other' : bodyKind(firstHeader(up.headers['content-type']) ?? null);
+    const usage = createUsageReader({ kind });
+    let done = false;
+    const finish = (complete: boolean): void => {
+      if (done) return;
+      done = true;
+      report(usage.finish(complete), status);
+    };
+    if (clientGone) {
+      body.destroy();
+      finish(false);
+      return;
     }
-    const tapped = tapBody(upstreamRes.body, {
-      kind: bodyKind(upstreamRes.headers.get('content-type')),
-      onDone: (tap) => report(tap, status),
+    res.once('close', () => {
+      if (done) return;
+      finish(false);
+      body.destroy(); // closes the upstream connection: the inference server stops generating
     });
-    return new Response(tapped, { status, statusText: upstreamRes.statusText, headers: resHeaders });
-  });
+    body.once('error', () => {
+      finish(false);
+      res.destroy();
+    });
+    // A JSON answer (not a stream) is kept whole up to 1 MiB and sent in one write with its length;
+    // SSE and anything else pass chunk by chunk, each written before it is read for usage.
+    let held: Buffer[] | null = kind === 'json' ? [] : null;
+    let heldBytes = 0;
+    const release = (): void => {
+      res.writeHead(status, resHeaders);
+      for (const c of held ?? []) res.write(c);
+      held = null;
+    };
+    if (!held) res.writeHead(status, resHeaders);
+    body.on('data', (chunk: Buffer) => {
+      if (held) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes > MAX_HELD_JSON_BYTES) release();
+      } else if (!res.write(chunk)) body.pause();
+      usage.feed(chunk);
+    });
+    res.on('drain', () => body.resume());
+    body.once('end', () => {
+      finish(true);
+      if (held) {
+        if (resHeaders['content-length'] === undefined && method !== 'HEAD' && status !== 204 && status !== 304) resHeaders['content-length'] = String(heldBytes);
+        res.writeHead(status, resHeaders);
+        res.end(held.length === 1 ? held[0] : Buffer.concat(held, heldBytes));
+      } else res.end();
+    });
+  }
 
-  app.onError((err, c) => {
-    const requestId = c.req.header('x-request-id') ?? `req_${randomBase62(22)}`;
-    log.error('gateway error', { request_id: requestId, path: c.req.path, error: err instanceof Error ? err.name : 'error' });
-    return gatewayErrorResponse('internal_error', WELL_FORMED_REQUEST_ID.test(requestId) ? requestId : `req_${randomBase62(22)}`);
-  });
-
-  return { app, keyService, drain: () => keyService.drain() };
+  return {
+    handle(req, res) {
+      proxy(req, res).catch((err: unknown) => {
+        const incoming = firstHeader(req.headers['x-request-id']);
+        const requestId = incoming !== undefined && WELL_FORMED_REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(22)}`;
+        log.error('gateway error', { request_id: requestId, path: (req.url ?? '/').split('?')[0], error: err instanceof Error ? err.name : 'error' });
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const e = gatewayError('internal_error', requestId);
+        res.writeHead(e.status, e.headers);
+        res.end(e.body);
+      });
+    },
+    keyService,
+    drain: () => keyService.drain(),
+    close: async () => {
+      await Promise.all([upstream.close(), servicePool?.close()]);
+    },
+  };
 }

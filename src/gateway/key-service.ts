@@ -37,10 +37,22 @@ export interface UsageReport {
   output_tokens?: number;
 }
 
+/** One POST to the key service: the status and the body text; throws on a network error or timeout. */
+export type ServicePost = (path: string, body: string, timeoutMs: number) => Promise<{ status: number; text: string }>;
+
+/** ServicePost over fetch (any runtime); the Node entry passes one over an undici Pool instead. */
+export function fetchServicePost(serviceUrl: string, domainToken: string, doFetch: typeof fetch): ServicePost {
+  const base = serviceUrl.replace(/\/+$/, '');
+  const headers = { authorization: `Bearer ${domainToken}`, 'content-type': 'application/json' };
+  return async (path, body, timeoutMs) => {
+    const res = await doFetch(`${base}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, text: await res.text() };
+  };
+}
+
 export interface KeyServiceOptions {
-  serviceUrl: string;
-  domainToken: string;
-  fetch: typeof fetch;
+  /** How requests reach the key service (its base URL and the domain token are inside). */
+  post: ServicePost;
   logger: Logger;
   now: () => number;
   verifyTimeoutMs: number;
@@ -50,8 +62,12 @@ export interface KeyServiceOptions {
   usageAttempts: number;
   usageRetryBaseMs: number;
   usageTimeoutMs: number;
-  /** Reports in flight at once (the rest wait in order). */
+  /** Batches in flight at once (the rest wait in order). */
   usageConcurrency: number;
+  /** Records per POST /v1/usage/batch (at most 100, the service's bound). */
+  usageBatchSize: number;
+  /** How long a report may wait for others to fill its batch. */
+  usageBatchMs: number;
   /** Keeps a report alive past the response where the runtime needs it (Workers' ctx.waitUntil). */
   waitUntil?: (p: Promise<unknown>) => void;
 }
@@ -60,7 +76,7 @@ export interface KeyService {
   verify(req: { key: string; scope: string; model?: string; cost?: number }): Promise<VerifyOutcome>;
   /** Queues a usage report; never throws, never blocks the caller. */
   reportUsage(report: UsageReport): void;
-  /** Resolves when every queued usage report has been delivered or given up on. */
+  /** Sends what is queued now, and resolves when every usage report has been delivered or given up on. */
   drain(): Promise<void>;
   pendingReports(): number;
 }
@@ -76,8 +92,6 @@ function isVerifyAnswer(v: unknown): v is VerifyAnswer {
 
 /** Client of the key service's domain endpoints (POST /v1/verify, POST /v1/usage). */
 export function createKeyService(o: KeyServiceOptions): KeyService {
-  const base = o.serviceUrl.replace(/\/+$/, '');
-  const auth = `Bearer ${o.domainToken}`;
   // Positive answers by (scope, model, key), used only while the service cannot be reached, so rate
   // limits and charges stay exact whenever it answers. Insertion order doubles as LRU order.
   const cache = new Map<string, { answer: VerifyAnswer; at: number }>();
@@ -107,32 +121,26 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
       const cached = bridge(id);
       return cached ? { kind: 'answer', answer: cached, bridged: true } : { kind: 'unavailable', reason };
     };
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await o.fetch(`${base}/v1/verify`, {
-        method: 'POST',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify(req),
-        signal: AbortSignal.timeout(o.verifyTimeoutMs),
-      });
+      res = await o.post('/v1/verify', JSON.stringify(req), o.verifyTimeoutMs);
     } catch (err) {
       const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       o.logger.warn('key service unreachable', { error: err instanceof Error ? err.name : 'error', reason: timeout ? 'timeout' : 'unreachable' });
       return unavailable(timeout ? 'timeout' : 'unreachable');
     }
     if (res.status === 401) {
-      await res.body?.cancel();
       o.logger.error('key service refused the domain token; check GATEWAY_DOMAIN_TOKEN', { status: 401 });
       return { kind: 'unavailable', reason: 'domain_token_refused' };
     }
+    const ok = res.status >= 200 && res.status < 300;
     let body: unknown;
     try {
-      body = res.ok ? await res.json() : undefined;
+      body = ok ? JSON.parse(res.text) : undefined;
     } catch {
       body = undefined;
     }
-    if (!res.ok || !isVerifyAnswer(body)) {
-      if (res.ok === false) await res.body?.cancel().catch(() => undefined);
+    if (!ok || !isVerifyAnswer(body)) {
       o.logger.warn('key service gave no usable verify answer', { status: res.status });
       return unavailable(res.status >= 500 ? 'unreachable' : 'bad_answer');
     }
@@ -140,19 +148,13 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
     return { kind: 'answer', answer: body, bridged: false };
   }
 
-  async function deliver(report: UsageReport): Promise<void> {
+  /** POST /v1/usage for one report, with retries under the same request id (the service is idempotent by it). */
+  async function deliverOne(report: UsageReport): Promise<void> {
     for (let attempt = 1; attempt <= o.usageAttempts; attempt++) {
       let status = 0;
       try {
-        const res = await o.fetch(`${base}/v1/usage`, {
-          method: 'POST',
-          headers: { authorization: auth, 'content-type': 'application/json' },
-          body: JSON.stringify(report),
-          signal: AbortSignal.timeout(o.usageTimeoutMs),
-        });
-        status = res.status;
-        await res.body?.cancel().catch(() => undefined);
-        if (res.ok) {
+        status = (await o.post('/v1/usage', JSON.stringify(report), o.usageTimeoutMs)).status;
+        if (status >= 200 && status < 300) {
           o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
           return;
         }
@@ -161,50 +163,129 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
       } catch {
         status = 0; // network error or timeout: the service may still have stored it; the retry is idempotent
       }
-      if (attempt < o.usageAttempts) {
-        o.logger.warn('usage report failed, retrying', { request_id: report.request_id, key_id: report.key_id, attempt, status });
-        await sleep(Math.min(o.usageRetryBaseMs * 2 ** (attempt - 1), 30_000));
-      } else {
-        o.logger.warn('usage report failed', { request_id: report.request_id, key_id: report.key_id, attempt, status });
-      }
+      if (!(await backOff(attempt, { request_id: report.request_id, key_id: report.key_id, status }))) break;
     }
-    // Everything needed to charge it by hand later; nothing secret.
-    o.logger.error('usage report dropped', { ...report });
+    dropped(report);
   }
 
-  // At most usageConcurrency reports in flight: a slow key service gets a steady trickle, not a
-  // connection per request. The queue itself is unbounded: a report is never dropped for being late.
-  const queue: UsageReport[] = [];
+  // Everything needed to charge it by hand later; nothing secret.
+  const dropped = (report: UsageReport, code?: string): void => o.logger.error('usage report dropped', { ...report, ...(code ? { code } : {}) });
+
+  /** Waits before the next attempt; false when this was the last one. */
+  async function backOff(attempt: number, fields: Record<string, unknown>): Promise<boolean> {
+    if (attempt >= o.usageAttempts) {
+      o.logger.warn('usage report failed', { ...fields, attempt });
+      return false;
+    }
+    o.logger.warn('usage report failed, retrying', { ...fields, attempt });
+    await sleep(Math.min(o.usageRetryBaseMs * 2 ** (attempt - 1), 30_000));
+    return true;
+  }
+
+  // A service without POST /v1/usage/batch (older than this gateway) gets one POST /v1/usage per report.
+  let batchRoute = true;
+
+  async function deliverSingly(reports: UsageReport[]): Promise<void> {
+    for (let i = 0; i < reports.length; i += 16) await Promise.all(reports.slice(i, i + 16).map((r) => deliverOne(r)));
+  }
+
+  /** One POST /v1/usage/batch, retried whole under the same request ids until the service answers it. */
+  async function deliverBatch(reports: UsageReport[]): Promise<void> {
+    if (!batchRoute) return deliverSingly(reports);
+    const body = JSON.stringify({ records: reports });
+    for (let attempt = 1; attempt <= o.usageAttempts; attempt++) {
+      let status = 0;
+      try {
+        const res = await o.post('/v1/usage/batch', body, o.usageTimeoutMs);
+        status = res.status;
+        if (status === 200) {
+          const results = (JSON.parse(res.text) as { results?: unknown }).results;
+          if (Array.isArray(results) && results.length === reports.length) {
+            results.forEach((r: { recorded?: unknown; error?: { code?: unknown } } | null, i) => {
+              const report = reports[i];
+              if (r && r.recorded === true) o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
+              else dropped(report, typeof r?.error?.code === 'string' ? r.error.code : 'refused');
+            });
+            return;
+          }
+          status = 0; // an answer we cannot read: ask again, nothing is stored twice
+        } else if (status === 404 || status === 405) {
+          batchRoute = false;
+          o.logger.info('the key service has no POST /v1/usage/batch; reporting usage one request at a time');
+          return deliverSingly(reports);
+        } else if (status === 400 || status === 413) {
+          // One bad record must not take the others with it: each goes alone, and only a bad one is dropped.
+          return deliverSingly(reports);
+        } else if (status < 500 && status !== 408 && status !== 429) {
+          break;
+        }
+      } catch {
+        status = 0; // network error or timeout: the service may still have stored it; the retry is idempotent
+      }
+      if (!(await backOff(attempt, { records: reports.length, first_request_id: reports[0].request_id, status }))) break;
+    }
+    for (const r of reports) dropped(r);
+  }
+
+  // Reports wait up to usageBatchMs to share a call, and at most usageConcurrency batches are in
+  // flight: a slow key service gets a steady trickle, not a connection per request. The queue itself
+  // is unbounded: a report is never dropped for being late.
+  let pending: UsageReport[] = [];
+  const batches: UsageReport[][] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
   let active = 0;
   let idle: Promise<void> | null = null;
   let wake: (() => void) | null = null;
+  let inBatches = 0;
+
   const pump = (): void => {
-    while (active < o.usageConcurrency && queue.length) {
-      const report = queue.shift() as UsageReport;
+    while (active < o.usageConcurrency && batches.length) {
+      const batch = batches.shift() as UsageReport[];
       active++;
-      void deliver(report)
+      void deliverBatch(batch)
         .catch(() => undefined)
         .finally(() => {
           active--;
+          inBatches -= batch.length;
           pump();
         });
     }
-    if (active === 0 && queue.length === 0 && wake) {
+    if (active === 0 && batches.length === 0 && pending.length === 0 && wake) {
       wake();
       wake = null;
       idle = null;
     }
   };
 
+  const flush = (): void => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    while (pending.length) {
+      const batch = pending.slice(0, o.usageBatchSize);
+      pending = pending.slice(batch.length);
+      batches.push(batch);
+      inBatches += batch.length;
+    }
+    pump();
+  };
+
   return {
     verify,
     reportUsage(report) {
-      queue.push(report);
-      if (!idle) idle = new Promise<void>((r) => (wake = r));
-      o.waitUntil?.(idle);
-      pump();
+      pending.push(report);
+      if (!idle) {
+        idle = new Promise<void>((r) => (wake = r));
+        o.waitUntil?.(idle);
+      }
+      if (pending.length >= o.usageBatchSize) flush();
+      else if (!timer) timer = setTimeout(flush, o.usageBatchMs);
     },
-    drain: () => idle ?? Promise.resolve(),
-    pendingReports: () => active + queue.length,
+    drain: () => {
+      flush();
+      return idle ?? Promise.resolve();
+    },
+    pendingReports: () => pending.length + inBatches,
   };
 }

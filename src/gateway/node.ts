@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import { createLogger } from '../logger.js';
 import { GATEWAY_USAGE, GatewayConfigError, parseGatewayArgs, type GatewayConfig } from './config.js';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
@@ -7,7 +7,7 @@ import { parsePricing, PricingError, type Pricing } from './pricing.js';
 
 export interface RunningGateway {
   gateway: Gateway;
-  server: ServerType;
+  server: Server;
   url: string;
   /** Stops listening, waits up to drainMs for open answers, then up to drainMs for queued usage reports. */
   close(drainMs?: number): Promise<void>;
@@ -16,9 +16,13 @@ export interface RunningGateway {
 /** Listens on host:port (0 picks a free port); resolves once bound. */
 export async function startGatewayServer(options: GatewayOptions & { port: number; host: string }): Promise<RunningGateway> {
   const gateway = createGateway(options);
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: gateway.app.fetch, port: options.port, hostname: options.host }, () => resolve(s));
-    s.once('error', reject);
+  const server = createServer(gateway.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
@@ -30,13 +34,14 @@ export async function startGatewayServer(options: GatewayOptions & { port: numbe
     close: async (drainMs = 10_000) => {
       // Stop accepting, let answers in flight (long SSE streams) finish for up to drainMs, then cut them.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      server.closeIdleConnections();
       const deadline = new Promise<void>((r) => setTimeout(r, drainMs).unref());
       await Promise.race([closed, deadline]);
-      if ('closeAllConnections' in server) server.closeAllConnections();
+      server.closeAllConnections();
       await closed;
       // then the usage reports of those answers
       await Promise.race([gateway.drain(), new Promise<void>((r) => setTimeout(r, drainMs).unref())]);
+      await gateway.close();
     },
   };
 }
@@ -59,6 +64,33 @@ export function loadPricing(config: GatewayConfig): Pricing {
   return parsePricing(file, config.defaultPrice);
 }
 
+/**
+ * Log lines for stderr, written together once per turn of the event loop (one write for many requests
+ * under load, instead of a write per line); `flush` writes what is pending at once (before exiting).
+ */
+export function bufferedLineWriter(write: (text: string) => void): { line: (l: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (!pending.length) return;
+    const text = `${pending.join('\n')}\n`;
+    pending = [];
+    write(text);
+  };
+  return {
+    line: (l) => {
+      pending.push(l);
+      if (pending.length >= 256) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
 /** `siwe-keys gateway ...` and `npm run gateway -- ...`: returns an exit code, or -1 while serving. */
 export async function runGatewayCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let config: GatewayConfig;
@@ -78,7 +110,8 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, (l) => process.stderr.write(`${l}\n`));
+  const stderr = bufferedLineWriter((text) => process.stderr.write(text));
+  const logger = createLogger(config.logLevel, stderr.line);
   const running = await startGatewayServer({
     serviceUrl: config.serviceUrl,
     upstream: config.upstream,
@@ -97,7 +130,10 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
   logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
   console.log(`listening on ${running.url}`);
   const stop = (): void => {
-    void running.close().then(() => process.exit(0));
+    void running.close().then(() => {
+      stderr.flush();
+      process.exit(0);
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

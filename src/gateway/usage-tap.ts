@@ -67,19 +67,20 @@ export interface TapOptions {
   onDone(result: TapResult): void;
 }
 
-/**
- * Passes the upstream body through chunk by chunk (each chunk is handed on before it is inspected, and
- * nothing waits for more data), while reading usage on the side. Cancelling the returned stream (the
- * client went away) cancels the upstream body, which closes the upstream connection.
- */
-export function tapBody(upstream: ReadableStream<Uint8Array>, opts: TapOptions): ReadableStream<Uint8Array> {
-  const reader = upstream.getReader();
+/** Reads usage from a body fed to it chunk by chunk (the bytes themselves go elsewhere, untouched). */
+export interface UsageReader {
+  feed(chunk: Uint8Array): void;
+  /** Once: the body ended (`complete`), was cancelled by the client, or failed. */
+  finish(complete: boolean): TapResult;
+}
+
+export function createUsageReader(opts: Omit<TapOptions, 'onDone'>): UsageReader {
   const decoder = new TextDecoder();
   const maxJson = opts.maxJsonBytes ?? 1024 * 1024;
   const maxLine = opts.maxSseLineBytes ?? 1024 * 1024;
   let bytes = 0;
   let usage: TokenUsage | undefined;
-  let done = false;
+  let result: TapResult | undefined;
 
   // JSON: the whole text while it fits, else a sliding tail.
   let jsonText = '';
@@ -91,24 +92,6 @@ export function tapBody(upstream: ReadableStream<Uint8Array>, opts: TapOptions):
   let skippingLine = false;
   let dataLines: string[] = [];
   let endedOnCR = false;
-
-  const finish = (complete: boolean): void => {
-    if (done) return;
-    done = true;
-    if (opts.kind === 'json' && complete) {
-      jsonText += decoder.decode();
-      if (!jsonOverflow) {
-        try {
-          usage = usageFrom(JSON.parse(jsonText));
-        } catch {
-          usage = usageFromTail(jsonText);
-        }
-      } else {
-        usage = usageFromTail(jsonText);
-      }
-    }
-    opts.onDone({ usage, bytes, complete });
-  };
 
   const dispatchEvent = (): void => {
     const data = dataLines.join('\n');
@@ -153,19 +136,60 @@ export function tapBody(upstream: ReadableStream<Uint8Array>, opts: TapOptions):
     }
   };
 
-  const feed = (chunk: Uint8Array): void => {
-    if (opts.kind === 'other') return;
-    const text = decoder.decode(chunk, { stream: true });
-    if (opts.kind === 'sse') feedSse(text);
-    else {
-      jsonText += text;
-      if (jsonText.length > maxJson) {
-        jsonOverflow = true;
-        jsonText = jsonText.slice(-TAIL);
+  return {
+    feed(chunk) {
+      if (result) return;
+      bytes += chunk.byteLength;
+      if (opts.kind === 'other') return;
+      const text = decoder.decode(chunk, { stream: true });
+      if (opts.kind === 'sse') feedSse(text);
+      else {
+        jsonText += text;
+        if (jsonText.length > maxJson) {
+          jsonOverflow = true;
+          jsonText = jsonText.slice(-TAIL);
+        }
       }
-    }
+    },
+    finish(complete) {
+      if (result) return result;
+      if (complete && opts.kind === 'sse') {
+        if (line !== '' && !skippingLine && line.startsWith('data:')) dataLines.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
+        if (dataLines.length) dispatchEvent();
+      }
+      if (opts.kind === 'json' && complete) {
+        jsonText += decoder.decode();
+        if (!jsonOverflow) {
+          try {
+            usage = usageFrom(JSON.parse(jsonText));
+          } catch {
+            usage = usageFromTail(jsonText);
+          }
+        } else {
+          usage = usageFromTail(jsonText);
+        }
+      }
+      result = { usage, bytes, complete };
+      return result;
+    },
   };
+}
 
+/**
+ * Passes a web body stream through chunk by chunk (each chunk is handed on before it is inspected, and
+ * nothing waits for more data), while reading usage on the side. Cancelling the returned stream (the
+ * client went away) cancels the upstream body, which closes the upstream connection. (The Node entry
+ * reads usage with createUsageReader on the socket's own chunks instead.)
+ */
+export function tapBody(upstream: ReadableStream<Uint8Array>, opts: TapOptions): ReadableStream<Uint8Array> {
+  const reader = upstream.getReader();
+  const usage = createUsageReader(opts);
+  let done = false;
+  const finish = (complete: boolean): void => {
+    if (done) return;
+    done = true;
+    opts.onDone(usage.finish(complete));
+  };
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -178,17 +202,12 @@ export function tapBody(upstream: ReadableStream<Uint8Array>, opts: TapOptions):
           return;
         }
         if (r.done) {
-          if (opts.kind === 'sse') {
-            if (line !== '' && !skippingLine && line.startsWith('data:')) dataLines.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
-            if (dataLines.length) dispatchEvent();
-          }
           finish(true);
           controller.close();
           return;
         }
-        bytes += r.value.byteLength;
         controller.enqueue(r.value);
-        feed(r.value);
+        usage.feed(r.value);
       },
       async cancel(reason) {
         finish(false);

@@ -34,6 +34,18 @@ const VerifyResponse = z
   })
   .openapi('VerifyResult');
 
+/** One usage report: the body of POST /v1/usage, and one record of POST /v1/usage/batch. */
+export const UsageReport = z
+  .object({
+    key_id: z.string().min(1).max(64),
+    request_id: z.string().min(1).max(128),
+    cost: cost.optional(),
+    model: z.string().min(1).max(128).optional(),
+    input_tokens: credits.optional(),
+    output_tokens: credits.optional(),
+  })
+  .strict();
+
 export function verifyRoutes(deps: AppDeps) {
   const r = newRouter();
   const domainAuth = requireDomain(deps);
@@ -82,18 +94,7 @@ export function verifyRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [domainAuth],
       request: {
-        body: jsonBody(
-          z
-            .object({
-              key_id: z.string().min(1).max(64),
-              request_id: z.string().min(1).max(128),
-              cost: cost.optional(),
-              model: z.string().min(1).max(128).optional(),
-              input_tokens: credits.optional(),
-              output_tokens: credits.optional(),
-            })
-            .strict(),
-        ),
+        body: jsonBody(UsageReport),
       },
       responses: {
         201: json(

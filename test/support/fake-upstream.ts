@@ -48,7 +48,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
 
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      for await (const c of req) chunks.push(c as Buffer);
+    } catch {
+      return; // the sender cut the body off: no complete request arrived, none is recorded
+    }
     const body = Buffer.concat(chunks);
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const path = new URL(req.url ?? '/', 'http://upstream').pathname;
@@ -63,6 +67,14 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     if (path === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ object: 'list', data: [{ id: 'llama-3-8b', object: 'model' }] }));
+      return;
+    }
+    if (path === '/v1/big') {
+      // A JSON answer longer than the gateway holds whole (1 MiB), written in pieces, usage last.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"object":"list","data":"`);
+      for (let i = 0; i < 24; i++) res.write('x'.repeat(64 * 1024));
+      res.end(`","usage":${JSON.stringify(CHAT_USAGE)}}`);
       return;
     }
     if (path === '/echo') {
@@ -122,15 +134,20 @@ export interface ServiceProxy {
   url: string;
   /** 'down' refuses every connection, as an unreachable key service would. */
   mode: 'pass' | 'down';
-  /** The next N usage reports reach the service but their answers are lost (connection cut). */
+  /** The next N usage reports (POST /v1/usage or /v1/usage/batch) reach the service but their answers are lost (connection cut). */
   loseUsageAnswers: number;
   usagePosts: number;
+  /** POSTs to /v1/usage/batch and to /v1/usage, counted apart. */
+  batchPosts: number;
+  singlePosts: number;
+  /** false: answers 404 to /v1/usage/batch, as a service older than the batch route would. */
+  batchRoute: boolean;
   close(): Promise<void>;
 }
 
 /** A pass-through in front of the real key service that can lose answers or go down. */
 export async function startServiceProxy(target: string): Promise<ServiceProxy> {
-  const state: ServiceProxy = { url: '', mode: 'pass', loseUsageAnswers: 0, usagePosts: 0, close: async () => undefined };
+  const state: ServiceProxy = { url: '', mode: 'pass', loseUsageAnswers: 0, usagePosts: 0, batchPosts: 0, singlePosts: 0, batchRoute: true, close: async () => undefined };
   const server = createServer(async (req, res) => {
     if (state.mode === 'down') {
       req.socket.destroy();
@@ -138,12 +155,19 @@ export async function startServiceProxy(target: string): Promise<ServiceProxy> {
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (req.method === 'POST' && req.url === '/v1/usage/batch' && !state.batchRoute) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'Not found.', type: 'not_found_error', request_id: 'r' } }));
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
     const answer = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
     const text = await answer.text();
-    if (req.method === 'POST' && req.url === '/v1/usage') {
+    if (req.method === 'POST' && (req.url === '/v1/usage' || req.url === '/v1/usage/batch')) {
       state.usagePosts++;
+      if (req.url === '/v1/usage') state.singlePosts++;
+      else state.batchPosts++;
       if (state.loseUsageAnswers > 0) {
         state.loseUsageAnswers--;
         req.socket.destroy(); // the service stored it; the gateway never hears so
