@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
-import { newId } from '../ids.js';
+import { newId, randomBase62 } from '../ids.js';
 import { iso } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
@@ -34,6 +34,11 @@ export function domainView(r: DomainRow): DomainView {
   return { id: r.id, name: r.name, visibility: r.visibility, owner: r.owner, token_hint: r.token_hint, created_at: iso(r.created_at) as string };
 }
 
+/** The value an owner publishes to prove the name: unique per domain (and per claim). */
+export function newChallenge(): string {
+  return `siwe-keys-${randomBase62(32)}`;
+}
+
 const isAdmin = (c: Caller): boolean => c.roles.includes('admin');
 
 async function newToken(prefix: string): Promise<{ token: string; token_hash: string; token_hint: string }> {
@@ -54,7 +59,7 @@ export async function createDomain(
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
-  const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime() };
+  const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime(), ownership_challenge: newChallenge(), verified_at: null, verified_by: null };
   try {
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
