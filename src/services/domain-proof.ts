@@ -142,8 +142,12 @@ export function dohResolver(endpoint: string, timeoutMs: number, fetchFn: typeof
     const url = new URL(endpoint);
     url.searchParams.set('name', name);
     url.searchParams.set('type', type);
-    const res = await fetchFn(url, { headers: { accept: 'application/dns-json' }, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new Error(`DNS-over-HTTPS answered ${res.status}`);
+    // 'manual', not 'error': Workers' fetch knows only follow and manual. A redirect is refused below.
+    const res = await fetchFn(url, { headers: { accept: 'application/dns-json' }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`DNS-over-HTTPS answered ${res.status}`);
+    }
     const body = (await res.json()) as DohAnswer;
     // 3 = NXDOMAIN: no records.
     if (body.Status !== undefined && body.Status !== 0 && body.Status !== 3) throw new Error(`DNS lookup failed (status ${body.Status})`);
