@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OWNERSHIP_CHECKS_PER_MINUTE } from '../src/routes/domains.js';
 import { createDomainChecker, isPrivateAddress, type DomainResolver } from '../src/services/domain-proof.js';
 import { pinnedProofFetcher } from '../src/services/domain-proof-node.js';
 import { startDohStub, startLocalServer, type DohStub, type LocalServer } from './support/domain-servers.js';
@@ -56,9 +57,12 @@ for (const target of targets()) {
     beforeAll(async () => {
       serveFiles();
       h = await target.start({ env: proofEnv() });
-      [owner, squatter] = await Promise.all([signIn(h), signIn(h)]);
     }, 180_000);
     afterAll(async () => h?.close());
+    // Fresh accounts per test: ownership checks are rate-limited per account.
+    beforeEach(async () => {
+      [owner, squatter] = await Promise.all([signIn(h), signIn(h)]);
+    });
 
     const check = (id: string, token: string) => post(h, `/v1/domains/${id}/ownership/check`, {}, token);
 
@@ -198,6 +202,17 @@ for (const target of targets()) {
       const by = (rid: string) => records.find((r: any) => r.request_id === rid);
       expect(by('r-proven')).toMatchObject({ domain: proven.name, domain_verified: true });
       expect(by('r-unproven')).toMatchObject({ domain: unproven.name, domain_verified: false });
+    });
+
+    it('limits ownership checks per account (each one sends DNS and HTTP requests)', async () => {
+      const d = await createDomain(h, owner.token, uniqueDomainName('busy'));
+      const codes: number[] = [];
+      for (let i = 0; i <= OWNERSHIP_CHECKS_PER_MINUTE; i++) codes.push((await check(d.id, owner.token)).status);
+      expect(codes.slice(0, OWNERSHIP_CHECKS_PER_MINUTE).every((c) => c === 422)).toBe(true);
+      expect(codes[OWNERSHIP_CHECKS_PER_MINUTE]).toBe(429);
+      // Another account is not affected.
+      const other = await createDomain(h, squatter.token, uniqueDomainName('calm'));
+      expect((await check(other.id, squatter.token)).status).toBe(422);
     });
 
     it('documents the new routes and fields in /openapi.json', async () => {

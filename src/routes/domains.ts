@@ -1,9 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
+import { rateLimit } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { checkClaim, checkDomainOwnership, claimDomain, createDomain, getDomain, listVisibleDomains, removeDomain, rotateDomainToken, type DomainsDeps } from '../services/domains.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+
+/** Ownership checks (DNS + HTTP requests) per account per minute. */
+export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
 
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -135,14 +139,24 @@ export function domainsRoutes(deps: AppDeps) {
     },
   );
 
+  // Why: every check makes the service send DNS and HTTP requests; a signed-in account must not be
+  // able to turn it into a request cannon. Per account, per instance.
+  const checkLimit = rateLimit({
+    limit: OWNERSHIP_CHECKS_PER_MINUTE,
+    clock: deps.clock,
+    key: (c) => c.get('auth')?.address ?? null,
+    what: 'ownership checks',
+  });
+
   r.openapi(
     createRoute({
       ...common,
+      middleware: [authenticate(deps), checkLimit] as const,
       method: 'post',
       path: '/v1/domains/claims/{id}/check',
       summary: "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
       request: { params: IdParam },
-      responses: { 201: json(DomainWithToken, 'The claimed domain and its token (shown once)'), ...errorResponses(401, 404, 409, 422) },
+      responses: { 201: json(DomainWithToken, 'The claimed domain and its token (shown once)'), ...errorResponses(401, 404, 409, 422, 429) },
     }),
     async (c) => {
       const { domain, token } = await checkClaim(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
@@ -154,11 +168,12 @@ export function domainsRoutes(deps: AppDeps) {
   r.openapi(
     createRoute({
       ...common,
+      middleware: [authenticate(deps), checkLimit] as const,
       method: 'post',
       path: '/v1/domains/{id}/ownership/check',
       summary: 'Prove ownership: look for the challenge in DNS (TXT _siwe-keys.<name>) or at https://<name>/.well-known/siwe-keys.txt',
       request: { params: IdParam },
-      responses: { 200: json(DomainSchema), ...errorResponses(401, 404, 422) },
+      responses: { 200: json(DomainSchema), ...errorResponses(401, 404, 422, 429) },
     }),
     async (c) => c.json(await checkDomainOwnership(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps)), 200),
   );
