@@ -5,10 +5,13 @@ import type { Config } from './config.js';
 import type { Database } from './db/schema.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { createLogger, type Logger } from './logger.js';
+import { createDomainChecker, dohResolver, fetchProofFetcher, type DomainChecker } from './services/domain-proof.js';
 import { LastUsedTracker } from './services/last-used.js';
 import { Metrics } from './services/metrics.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
+
+const DEFAULT_DOH_URL = 'https://cloudflare-dns.com/dns-query';
 
 /** Wires the runtime-neutral dependencies; entries add their database and client-IP source. */
 export async function createDeps(opts: {
@@ -20,6 +23,7 @@ export async function createDeps(opts: {
   verifySignature?: SignatureVerifier;
   /** The Workers entry passes one that hands its flushes to waitUntil. */
   lastUsed?: LastUsedTracker;
+  domainChecker?: DomainChecker;
 }): Promise<AppDeps> {
   const clock = opts.clock ?? systemClock;
   const sessions = await createSessionSigner({
@@ -41,5 +45,9 @@ export async function createDeps(opts: {
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: opts.lastUsed ?? new LastUsedTracker(opts.db),
     metrics: new Metrics(),
+    // Default (Workers): DNS over HTTPS and fetch; node.ts injects node:dns and a pinned HTTP getter.
+    domainChecker:
+      opts.domainChecker ??
+      createDomainChecker(dohResolver(opts.config.domainCheck.dohUrl ?? DEFAULT_DOH_URL, opts.config.domainCheck.timeoutMs), fetchProofFetcher, opts.config.domainCheck),
   };
 }

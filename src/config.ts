@@ -99,6 +99,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   NONCE_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(60),
   SIGNIN_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  /** No longer used: nonces are stateless until used (accepted so existing deployments still start). */
   MAX_PENDING_NONCES: positiveInt.default(100_000),
   RPC_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
   TRUST_PROXY: z
@@ -112,6 +113,14 @@ const envSchema = z.object({
     .transform((s) => commaList(s ?? ''))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected origins like https://app.example.org'))),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Key material for stateless sign-in nonces; otherwise generated once and stored in the database. */
+  NONCE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  IPV6_RATE_LIMIT_PREFIX: z.coerce.number().int().min(1, 'expected a prefix length from 1 to 128').max(128, 'expected a prefix length from 1 to 128').default(64),
+  DOMAIN_CHECK_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false'], 'expected 0 or 1').default('0').transform((v) => v === '1' || v === 'true'),
+  DOMAIN_CHECK_HTTP_SCHEME: z.enum(['https', 'http'], 'expected https or http').default('https'),
+  DOMAIN_CHECK_HTTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  DOMAIN_CHECK_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
+  DOMAIN_CHECK_DOH_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -146,6 +155,18 @@ export interface Config {
   trustProxy: string[];
   corsOrigins: string[];
   metricsToken: string | undefined;
+  nonceSecret: string | undefined;
+  /** IPv6 clients share one per-IP limit per network of this prefix length. */
+  ipv6RateLimitPrefix: number;
+  domainCheck: {
+    /** Test setting: allow proof checks against private and loopback addresses. */
+    allowPrivate: boolean;
+    httpScheme: 'https' | 'http';
+    httpPort: number | undefined;
+    timeoutMs: number;
+    /** DNS-over-HTTPS JSON endpoint for TXT and address lookups (Workers' only DNS; optional on Node). */
+    dohUrl: string | undefined;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** JWT issuer and audience. */
   issuer: string;
@@ -194,6 +215,15 @@ export function loadConfig(env: Env): Config {
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
     metricsToken: e.METRICS_TOKEN,
+    nonceSecret: e.NONCE_SECRET,
+    ipv6RateLimitPrefix: e.IPV6_RATE_LIMIT_PREFIX,
+    domainCheck: {
+      allowPrivate: e.DOMAIN_CHECK_ALLOW_PRIVATE,
+      httpScheme: e.DOMAIN_CHECK_HTTP_SCHEME,
+      httpPort: e.DOMAIN_CHECK_HTTP_PORT,
+      timeoutMs: e.DOMAIN_CHECK_TIMEOUT_MS,
+      dohUrl: e.DOMAIN_CHECK_DOH_URL,
+    },
     logLevel: e.LOG_LEVEL,
     issuer: url.origin,
   };

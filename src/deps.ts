@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database, DomainsTable } from './db/schema.js';
 import type { Logger } from './logger.js';
+import type { DomainChecker } from './services/domain-proof.js';
 import type { LastUsedTracker } from './services/last-used.js';
 import type { Metrics } from './services/metrics.js';
 import type { SessionSigner } from './services/sessions.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
+  /** Domain ownership proof (DNS TXT / HTTP file); the entries inject their resolver and HTTP getter. */
+  domainChecker: DomainChecker;
 }
 
 export type Auth =

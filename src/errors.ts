@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   already_approved: { status: 409, type: 'invalid_request_error', message: 'This account already has the developer plan.' },
   application_closed: { status: 409, type: 'invalid_request_error', message: 'This application was already reviewed.' },
   domain_taken: { status: 409, type: 'invalid_request_error', message: 'That domain is already registered.' },
+  not_claimable: { status: 409, type: 'invalid_request_error', message: 'That domain cannot be claimed.' },
+  ownership_not_proven: { status: 422, type: 'invalid_request_error', message: 'The domain does not carry its ownership challenge.' },
   limit_reached: { status: 409, type: 'invalid_request_error', message: 'The account has reached its limit for this resource.' },
   usage_limit_reached: { status: 409, type: 'billing_error', message: "The account's usage counter has reached its limit." },
   insufficient_credits: { status: 409, type: 'billing_error', message: 'The balance cannot go below zero.' },

@@ -11,6 +11,8 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import type { AppDeps } from './deps.js';
 import type { Logger } from './logger.js';
+import { createDomainChecker, dohResolver, type DomainResolver } from './services/domain-proof.js';
+import { nodeDnsResolver, pinnedProofFetcher } from './services/domain-proof-node.js';
 
 /** Opens the configured database (SQLite file or memory; PostgreSQL is added by its dialect). */
 export async function openDatabase(config: Config): Promise<Kysely<Database>> {
@@ -31,7 +33,10 @@ export interface NodeService {
 }
 
 /** Database, migrations, dependencies and app, without listening (tests use app.request). */
-export async function createNodeService(config: Config, opts: { clock?: Clock; logger?: Logger; db?: Kysely<Database> } = {}): Promise<NodeService> {
+export async function createNodeService(
+  config: Config,
+  opts: { clock?: Clock; logger?: Logger; db?: Kysely<Database>; domainResolver?: DomainResolver } = {},
+): Promise<NodeService> {
   const db = opts.db ?? (await openDatabase(config));
   await migrateToLatest(db);
   const deps = await createDeps({
@@ -39,6 +44,12 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     config,
     clock: opts.clock,
     logger: opts.logger,
+    domainChecker: createDomainChecker(
+      opts.domainResolver ??
+        (config.domainCheck.dohUrl ? dohResolver(config.domainCheck.dohUrl, config.domainCheck.timeoutMs) : nodeDnsResolver(config.domainCheck.timeoutMs)),
+      pinnedProofFetcher,
+      config.domainCheck,
+    ),
     clientIp: (c) => {
       let peer: string | null = null;
       try {

@@ -100,15 +100,33 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     await expectError(await verify(h, message, signature), 401, 'siwe_nonce_invalid');
   });
 
-  it('purges expired nonces, so unused ones cannot pile up', async ({ skip }) => {
+  it('stores nothing for an issued nonce, and purges used ones once they expire', async ({ skip }) => {
     if (!h.clock || !h.service) skip();
+    const before = await countNonces(h.service!.db);
+    // Stateless nonces: issuing writes no row, so unused ones cannot pile up at all.
     for (let i = 0; i < 3; i++) await getNonce(h);
-    expect(await countNonces(h.service!.db)).toBeGreaterThanOrEqual(3);
+    expect(await countNonces(h.service!.db)).toBe(before);
+    const { message, signature } = await fresh();
+    expect((await verify(h, message, signature)).status).toBe(200);
+    expect(await countNonces(h.service!.db)).toBeGreaterThanOrEqual(1);
     h.clock!.advance(NONCE_TTL_MS + 60_000);
+    // The next sign-in purges the expired used-nonce rows and is not disturbed by it.
     const survivor = await getNonce(h);
+    const next = siweText(wallet.address, survivor, now());
+    expect((await verify(h, next, await wallet.signMessage({ message: next }))).status).toBe(200);
     expect(await countNonces(h.service!.db)).toBe(1);
-    // The purge did not take the fresh nonce with it.
-    const message = siweText(wallet.address, survivor, now());
+  });
+
+  it('rejects a nonce whose MAC was tampered with or whose expiry was extended', async () => {
+    const nonce = await getNonce(h);
+    const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === 'a' ? 'b' : 'a') + s.slice(i + 1);
+    // A changed random part, a later expiry (base36 digits 17..25) and a changed MAC all fail.
+    for (const forged of [flip(nonce, 0), `${nonce.slice(0, 17)}zzzzzzzzz${nonce.slice(26)}`, flip(nonce, nonce.length - 1)]) {
+      const message = siweText(wallet.address, forged, now());
+      await expectError(await verify(h, message, await wallet.signMessage({ message })), 401, 'siwe_nonce_invalid');
+    }
+    // The genuine nonce still works once.
+    const message = siweText(wallet.address, nonce, now());
     expect((await verify(h, message, await wallet.signMessage({ message }))).status).toBe(200);
   });
 

@@ -88,6 +88,27 @@ export interface DomainsTable {
   token_hash: string;
   token_hint: string;
   created_at: number;
+  /** Per-domain value the owner publishes to prove control of the name (DNS TXT or HTTP file). */
+  ownership_challenge: string | null;
+  /** When ownership was last proven; null: unproven. */
+  verified_at: number | null;
+  verified_by: 'dns' | 'http' | null;
+}
+
+/** A pending attempt to take a name that an unproven domain holds; it wins once its check passes. */
+export interface DomainClaimsTable {
+  id: string;
+  name: string;
+  claimant: string;
+  visibility: 'network' | 'public';
+  challenge: string;
+  created_at: number;
+}
+
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: number;
 }
 
 export interface UsageRecordsTable {
@@ -144,6 +165,8 @@ export interface Database {
   deleted_keys: DeletedKeysTable;
   domain_keys: DomainKeysTable;
   audit_events: AuditEventsTable;
+  domain_claims: DomainClaimsTable;
+  server_secrets: ServerSecretsTable;
 }
 
 export type { Generated };

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { rateLimitKey } from '../ip-prefix.js';
 import { rateLimit } from '../middleware/rate-limit.js';
 import { requireSession } from '../middleware/session-auth.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
@@ -22,7 +23,8 @@ const SessionSchema = z.object({ token: z.string(), expires_at: z.string(), acco
 export function authRoutes(deps: AppDeps) {
   const r = newRouter();
   const session = requireSession(deps);
-  const byIp = (c: Parameters<typeof deps.clientIp>[0]): string | null => deps.clientIp(c);
+  // IPv6 clients count per network prefix (a /64 by default), IPv4 clients per address.
+  const byIp = (c: Parameters<typeof deps.clientIp>[0]): string | null => rateLimitKey(deps.clientIp(c), deps.config.ipv6RateLimitPrefix);
   const nonceLimit = rateLimit({ limit: deps.config.nonceRateLimit, clock: deps.clock, key: byIp, what: 'nonce requests' });
   const signInLimit = rateLimit({ limit: deps.config.signInRateLimit, clock: deps.clock, key: byIp, what: 'sign-in attempts' });
 

@@ -1,9 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
+import { rateLimit } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { createDomain, getDomain, listVisibleDomains, removeDomain, rotateDomainToken, type DomainsDeps } from '../services/domains.js';
+import { checkClaim, checkDomainOwnership, claimDomain, createDomain, getDomain, listVisibleDomains, removeDomain, rotateDomainToken, type DomainsDeps } from '../services/domains.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+
+/** Ownership checks (DNS + HTTP requests) per account per minute. */
+export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
 
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -15,15 +19,36 @@ const DomainSchema = z
     owner: z.string(),
     token_hint: z.string(),
     created_at: z.string(),
+    ownership: z.enum(['verified', 'unverified']).openapi({ description: 'Whether the owner proved control of the name.' }),
+    ownership_challenge: z.string().openapi({
+      description: 'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
+    }),
+    verified_at: z.string().nullable(),
   })
   .openapi('Domain');
+const ClaimSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    visibility: z.enum(['network', 'public']),
+    status: z.literal('pending'),
+    ownership_challenge: z.string().openapi({ description: 'This claim\'s own challenge: publish it on the name, then check the claim.' }),
+    created_at: z.string(),
+  })
+  .openapi('DomainClaim');
 const DomainWithToken = DomainSchema.extend({ token: z.string().openapi({ description: 'The domain token. Shown once.' }) }).openapi('DomainWithToken');
+const NameBody = z
+  .object({
+    name: z.string().trim().toLowerCase().regex(DNS_NAME, 'must be a DNS name like node-42.example.org'),
+    visibility: z.enum(['network', 'public']).optional(),
+  })
+  .strict();
 const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 
 export function domainsRoutes(deps: AppDeps) {
   const r = newRouter();
   const common = { tags: ['domains'], security: bearerSecurity, middleware: [authenticate(deps)] };
-  const dd = (): DomainsDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxDomainsPerAccount: deps.config.maxDomainsPerAccount });
+  const dd = (): DomainsDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxDomainsPerAccount: deps.config.maxDomainsPerAccount, checker: deps.domainChecker });
 
   r.openapi(
     createRoute({
@@ -32,14 +57,7 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains',
       summary: 'Register a domain and get its token (shown once)',
       request: {
-        body: jsonBody(
-          z
-            .object({
-              name: z.string().trim().toLowerCase().regex(DNS_NAME, 'must be a DNS name like node-42.example.org'),
-              visibility: z.enum(['network', 'public']).optional(),
-            })
-            .strict(),
-        ),
+        body: jsonBody(NameBody),
       },
       responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
@@ -103,6 +121,61 @@ export function domainsRoutes(deps: AppDeps) {
       c.header('cache-control', 'no-store');
       return c.json({ ...domain, token }, 200);
     },
+  );
+
+  // Registered before /v1/domains/{id}/... so "claims" is never taken for a domain id.
+  r.openapi(
+    createRoute({
+      ...common,
+      method: 'post',
+      path: '/v1/domains/claim',
+      summary: 'Claim a name that another account registered but never proved (pending until its check passes)',
+      request: { body: jsonBody(NameBody) },
+      responses: { 201: json(ClaimSchema, 'Created'), 200: json(ClaimSchema, 'Your existing claim on this name'), ...errorResponses(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { claim, created } = await claimDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
+      return created ? c.json(claim, 201) : c.json(claim, 200);
+    },
+  );
+
+  // Why: every check makes the service send DNS and HTTP requests; a signed-in account must not be
+  // able to turn it into a request cannon. Per account, per instance.
+  const checkLimit = rateLimit({
+    limit: OWNERSHIP_CHECKS_PER_MINUTE,
+    clock: deps.clock,
+    key: (c) => c.get('auth')?.address ?? null,
+    what: 'ownership checks',
+  });
+
+  r.openapi(
+    createRoute({
+      ...common,
+      middleware: [authenticate(deps), checkLimit] as const,
+      method: 'post',
+      path: '/v1/domains/claims/{id}/check',
+      summary: "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
+      request: { params: IdParam },
+      responses: { 201: json(DomainWithToken, 'The claimed domain and its token (shown once)'), ...errorResponses(401, 404, 409, 422, 429) },
+    }),
+    async (c) => {
+      const { domain, token } = await checkClaim(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
+      c.header('cache-control', 'no-store');
+      return c.json({ ...domain, token }, 201);
+    },
+  );
+
+  r.openapi(
+    createRoute({
+      ...common,
+      middleware: [authenticate(deps), checkLimit] as const,
+      method: 'post',
+      path: '/v1/domains/{id}/ownership/check',
+      summary: 'Prove ownership: look for the challenge in DNS (TXT _siwe-keys.<name>) or at https://<name>/.well-known/siwe-keys.txt',
+      request: { params: IdParam },
+      responses: { 200: json(DomainSchema), ...errorResponses(401, 404, 422, 429) },
+    }),
+    async (c) => c.json(await checkDomainOwnership(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps)), 200),
   );
 
   return r;

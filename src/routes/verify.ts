@@ -137,6 +137,7 @@ export function verifyRoutes(deps: AppDeps) {
                 id: z.string(),
                 key_id: z.string(),
                 domain: z.string().nullable(),
+                domain_verified: z.boolean().openapi({ description: "Whether the domain's owner proved the name (see Domain.ownership)." }),
                 request_id: z.string(),
                 model: z.string().nullable(),
                 input_tokens: z.number().int().nullable(),

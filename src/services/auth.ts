@@ -1,5 +1,6 @@
 import { getAccountOrThrow, upsertAccountOnSignIn } from '../db/repositories/accounts.js';
-import { consumeNonce, countNonces, insertNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
+import { consumeNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
+import { getOrCreateSecret } from '../db/repositories/server-secrets.js';
 import { insertSession, purgeExpiredSessions, revokeAllSessions, revokeSession } from '../db/repositories/sessions.js';
 import { inBatch } from '../db/tx.js';
 import type { AppDeps } from '../deps.js';
@@ -8,41 +9,61 @@ import { randomBase62 } from '../ids.js';
 import { accountView, rolesFor, type AccountView } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { SIWE_CLOCK_SKEW_MS, checkSiweMessage } from './siwe.js';
+import { createNonceCodec, type NonceCodec } from './stateless-nonce.js';
 import type { Hex } from 'viem';
 
 export const NONCE_TTL_MS = 5 * 60_000;
 const PURGE_INTERVAL_MS = 30_000;
+const NONCE_SECRET_NAME = 'nonce_hmac_v1';
 
 type Deps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'sessions' | 'verifySignature'>;
 
-/** Per-database housekeeping state (one process may serve several databases, as tests do). */
-const housekeeping = new WeakMap<object, { lastPurge: number; countAt: number; count: number }>();
+/** Per-database state (one process may serve several databases, as tests do). */
+const perDb = new WeakMap<object, { lastPurge: number; codec: Promise<NonceCodec> }>();
 
-export async function issueNonce(deps: Deps, ip: string | null): Promise<{ nonce: string; expiresAt: Date }> {
-  const now = deps.clock.now().getTime();
-  // Expired nonces are useless; dropping them keeps the table bounded by the issue rate.
-  let hk = housekeeping.get(deps.db);
-  if (!hk) housekeeping.set(deps.db, (hk = { lastPurge: 0, countAt: 0, count: 0 }));
-  if (Math.abs(now - hk.lastPurge) > PURGE_INTERVAL_MS) {
-    hk.lastPurge = now;
+function stateFor(deps: Deps): { lastPurge: number; codec: Promise<NonceCodec> } {
+  let st = perDb.get(deps.db);
+  if (!st) {
+    // Why: every instance must accept the nonces the others issue, so the HMAC key is shared: a
+    // configured NONCE_SECRET, else a random secret stored once in the database.
+    const secret = deps.config.nonceSecret
+      ? Promise.resolve(deps.config.nonceSecret)
+      : getOrCreateSecret(deps.db, NONCE_SECRET_NAME, randomBase62(43), deps.clock.now().getTime());
+    const codec = secret.then(createNonceCodec);
+    st = { lastPurge: 0, codec };
+    perDb.set(deps.db, st);
+    // A failed first load (database briefly down) is retried on the next call, not cached.
+    codec.catch(() => perDb.delete(deps.db));
+  }
+  return st;
+}
+
+/**
+ * A fresh nonce. Stateless: nothing is written, so no number of requests can fill a table and lock
+ * other clients out (the per-IP and per-/64 limits in front of this slow single flooders).
+ */
+export async function issueNonce(deps: Deps, _ip: string | null): Promise<{ nonce: string; expiresAt: Date }> {
+  const expiresAt = deps.clock.now().getTime() + NONCE_TTL_MS;
+  const nonce = await (await stateFor(deps).codec).issue(expiresAt);
+  return { nonce, expiresAt: new Date(expiresAt) };
+}
+
+/**
+ * Checks the nonce's MAC and expiry, then records it as used in one insert keyed by the nonce, so
+ * a replay or a race of two requests with one nonce gets exactly one chance, on any instance.
+ * Returns when it was issued, or null. Used nonces are kept until they expire, then purged.
+ */
+async function consumeStatelessNonce(deps: Deps, nonce: string, now: number, ip: string | null): Promise<number | null> {
+  const st = stateFor(deps);
+  const expiresAt = await (await st.codec).open(nonce, now);
+  if (expiresAt === null) return null;
+  if (Math.abs(now - st.lastPurge) > PURGE_INTERVAL_MS) {
+    st.lastPurge = now;
     await purgeExpiredNonces(deps.db, now);
     await purgeExpiredSessions(deps.db, now);
   }
-  // Why: a bounded table. Per-IP limits slow one client; this caps many clients together. The count
-  // is refreshed every few seconds and estimated in between.
-  if (Math.abs(now - hk.countAt) > 5_000) {
-    hk.countAt = now;
-    hk.count = await countNonces(deps.db);
-  }
-  if (hk.count >= deps.config.maxPendingNonces) {
-    throw new AppError('rate_limited', 'Too many sign-ins are in progress. Try again in a minute.', { headers: { 'retry-after': '60' } });
-  }
-  hk.count += 1;
-  // 22 base62 characters: about 131 bits, alphanumeric as EIP-4361 requires.
-  const nonce = randomBase62(22);
-  const expiresAt = now + NONCE_TTL_MS;
-  await insertNonce(deps.db, { nonce, issued_at: now, expires_at: expiresAt, ip });
-  return { nonce, expiresAt: new Date(expiresAt) };
+  const issuedAt = expiresAt - NONCE_TTL_MS;
+  return (await consumeNonce(deps.db, { nonce, issued_at: issuedAt, expires_at: expiresAt, ip })) ? issuedAt : null;
 }
 
 export interface SignInResult {
@@ -64,7 +85,7 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
   });
   // Why: consume the nonce before any signature work, atomically, so a replay or a race of two
   // requests with one nonce gets exactly one chance, and a failed signature burns the nonce too.
-  const nonceIssuedAt = await consumeNonce(deps.db, checked.parsed.nonce, now.getTime());
+  const nonceIssuedAt = await consumeStatelessNonce(deps, checked.parsed.nonce, now.getTime(), meta.ip);
   if (nonceIssuedAt === null) throw new AppError('siwe_nonce_invalid');
   // Why: a message claiming to predate its nonce was not built from it.
   if (checked.issuedAt.getTime() < nonceIssuedAt - SIWE_CLOCK_SKEW_MS) {

@@ -1,13 +1,29 @@
 import type { Kysely } from 'kysely';
-import { countDomains, deleteDomain, findDomain, insertDomain, listDomains, setDomainToken, type DomainRow } from '../db/repositories/domains.js';
+import {
+  countDomains,
+  deleteClaimsForName,
+  deleteDomain,
+  findClaim,
+  findClaimByName,
+  findDomain,
+  findDomainByName,
+  insertClaim,
+  insertDomain,
+  listDomains,
+  setDomainToken,
+  setDomainVerified,
+  type DomainClaimRow,
+  type DomainRow,
+} from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
-import { newId } from '../ids.js';
+import { newId, randomBase62 } from '../ids.js';
 import { iso } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
+import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 
 export interface DomainView {
@@ -17,6 +33,10 @@ export interface DomainView {
   owner: string;
   token_hint: string;
   created_at: string;
+  /** Whether the owner proved control of the name (DNS TXT or HTTP file carrying the challenge). */
+  ownership: 'verified' | 'unverified';
+  ownership_challenge: string;
+  verified_at: string | null;
 }
 
 export interface Caller {
@@ -28,10 +48,27 @@ export interface DomainsDeps {
   db: Kysely<Database>;
   keyPrefix: string;
   maxDomainsPerAccount: number;
+  /** Needed only by the ownership checks. */
+  checker?: DomainChecker;
 }
 
 export function domainView(r: DomainRow): DomainView {
-  return { id: r.id, name: r.name, visibility: r.visibility, owner: r.owner, token_hint: r.token_hint, created_at: iso(r.created_at) as string };
+  return {
+    id: r.id,
+    name: r.name,
+    visibility: r.visibility,
+    owner: r.owner,
+    token_hint: r.token_hint,
+    created_at: iso(r.created_at) as string,
+    ownership: r.verified_at === null ? 'unverified' : 'verified',
+    ownership_challenge: r.ownership_challenge ?? `legacy-${r.id}`,
+    verified_at: iso(r.verified_at),
+  };
+}
+
+/** The value an owner publishes to prove the name: unique per domain (and per claim). */
+export function newChallenge(): string {
+  return `siwe-keys-${randomBase62(32)}`;
 }
 
 const isAdmin = (c: Caller): boolean => c.roles.includes('admin');
@@ -54,14 +91,14 @@ export async function createDomain(
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
-  const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime() };
+  const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime(), ownership_challenge: newChallenge(), verified_at: null, verified_by: null };
   try {
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
       auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } }),
     ]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('domain_taken', `The domain ${input.name} is already registered.`, { extra: { param: 'name' } });
+    if (isUniqueViolation(err)) throw await takenError(deps.db, caller, input.name);
     throw err;
   }
   return { domain: domainView(row), token };
@@ -114,4 +151,162 @@ export async function rotateDomainToken(deps: DomainsDeps, caller: Caller, id: s
     throw err;
   }
   return { domain: domainView({ ...row, token_hash, token_hint }), token };
+}
+
+// ---- ownership proof and claims ----
+
+/** 409 domain_taken, saying whether the name can be claimed (its holder never proved it). */
+async function takenError(db: Kysely<Database>, caller: Caller, name: string): Promise<AppError> {
+  const holder = await findDomainByName(db, name);
+  if (holder && holder.verified_at === null && holder.owner !== caller.address) {
+    return new AppError(
+      'domain_taken',
+      `The domain ${name} is registered but its holder has not proven it. If it is yours, claim it with POST /v1/domains/claim and prove it.`,
+      { extra: { param: 'name', claimable: true } },
+    );
+  }
+  return new AppError('domain_taken', `The domain ${name} is already registered.`, { extra: { param: 'name', claimable: false } });
+}
+
+function checkerOf(deps: DomainsDeps): DomainChecker {
+  if (!deps.checker) throw new AppError('internal_error', 'Domain checks are not configured.');
+  return deps.checker;
+}
+
+function notProven(name: string, reasons: string[]): AppError {
+  return new AppError('ownership_not_proven', `Neither the TXT record at _siwe-keys.${name} nor https://${name}/.well-known/siwe-keys.txt carries the challenge.`, {
+    extra: { reasons },
+  });
+}
+
+/** Runs the DNS/HTTP check for one of the caller's domains; on success it is `verified`. */
+export async function checkDomainOwnership(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<DomainView> {
+  const row = await visibleDomain(deps.db, caller, id);
+  const challenge = row.ownership_challenge ?? `legacy-${row.id}`;
+  const result = await checkerOf(deps).check(row.name, challenge);
+  if (!result.ok) throw notProven(row.name, result.reasons);
+  const at = meta.now.getTime();
+  try {
+    await inBatch(deps.db, [
+      { query: setDomainVerified(deps.db, id, challenge, at, result.method), mustChange: true },
+      // Pending claims on a proven name can never succeed.
+      deleteClaimsForName(deps.db, row.name),
+      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.ownership_verified', target: id, detail: { name: row.name, method: result.method } }),
+    ]);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain.');
+    throw err;
+  }
+  return domainView({ ...row, ownership_challenge: challenge, verified_at: at, verified_by: result.method });
+}
+
+export interface ClaimView {
+  id: string;
+  name: string;
+  visibility: 'network' | 'public';
+  status: 'pending';
+  ownership_challenge: string;
+  created_at: string;
+}
+
+const claimView = (r: DomainClaimRow): ClaimView => ({
+  id: r.id,
+  name: r.name,
+  visibility: r.visibility,
+  status: 'pending',
+  ownership_challenge: r.challenge,
+  created_at: iso(r.created_at) as string,
+});
+
+/**
+ * Starts taking a name that another account registered but never proved. The claim carries its own
+ * challenge; it becomes the owner only when that challenge is found on the name (checkClaim).
+ * Idempotent per (name, claimant).
+ */
+export async function claimDomain(
+  deps: DomainsDeps,
+  caller: Caller,
+  input: { name: string; visibility?: 'network' | 'public' },
+  meta: RequestMeta,
+): Promise<{ claim: ClaimView; created: boolean }> {
+  const visibility = input.visibility ?? 'network';
+  if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
+  const holder = await findDomainByName(deps.db, input.name);
+  if (!holder) throw new AppError('not_claimable', `No domain holds ${input.name}: register it with POST /v1/domains.`, { extra: { param: 'name' } });
+  if (holder.owner === caller.address) throw new AppError('not_claimable', `You already hold ${input.name}: prove it with POST /v1/domains/{id}/ownership/check.`, { extra: { param: 'name' } });
+  // Why: a proven name stays with the account that proved it; squatting it is refused.
+  if (holder.verified_at !== null) throw new AppError('domain_taken', `The domain ${input.name} is registered and proven by its owner.`, { extra: { param: 'name', claimable: false } });
+  const existing = await findClaimByName(deps.db, input.name, caller.address);
+  if (existing) return { claim: claimView(existing), created: false };
+  if (!isAdmin(caller) && (await countDomains(deps.db, caller.address)) >= deps.maxDomainsPerAccount) {
+    throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
+  }
+  const row: DomainClaimRow = { id: newId('dcl', meta.now), name: input.name, claimant: caller.address, visibility, challenge: newChallenge(), created_at: meta.now.getTime() };
+  try {
+    await inBatch(deps.db, [
+      insertClaim(deps.db, row),
+      auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.claim_open', target: row.id, detail: { name: row.name } }),
+    ]);
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      const again = await findClaimByName(deps.db, input.name, caller.address);
+      if (again) return { claim: claimView(again), created: false };
+    }
+    throw err;
+  }
+  return { claim: claimView(row), created: true };
+}
+
+/**
+ * Checks a claim's challenge on the name. On success, in one batch: the unproven holder's domain is
+ * deleted (its token dies with it), the claimant's domain is created already verified, and every
+ * pending claim on the name is closed. Answers the new domain and its token (shown once).
+ */
+export async function checkClaim(deps: DomainsDeps, caller: Caller, claimId: string, meta: RequestMeta): Promise<{ domain: DomainView; token: string }> {
+  const claim = await findClaim(deps.db, claimId);
+  // Someone else's claim is "not found": no existence leak.
+  if (!claim || claim.claimant !== caller.address) throw new AppError('not_found', 'No such claim.');
+  const holder = await findDomainByName(deps.db, claim.name);
+  if (holder && holder.verified_at !== null) {
+    await deleteClaimsForName(deps.db, claim.name).execute();
+    throw new AppError('domain_taken', `The domain ${claim.name} was proven by its holder; the claim is closed.`, { extra: { param: 'name', claimable: false } });
+  }
+  const result = await checkerOf(deps).check(claim.name, claim.challenge);
+  if (!result.ok) throw notProven(claim.name, result.reasons);
+  const at = meta.now.getTime();
+  const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
+  const row: DomainRow = {
+    id: newId('dom', meta.now),
+    name: claim.name,
+    visibility: claim.visibility,
+    owner: claim.claimant,
+    token_hash,
+    token_hint,
+    created_at: at,
+    ownership_challenge: claim.challenge,
+    verified_at: at,
+    verified_by: result.method,
+  };
+  const steps = [];
+  if (holder) {
+    steps.push(
+      // Only while the holder is still unproven: if it proved the name meanwhile, nothing changes.
+      { query: deleteDomain(deps.db, holder.id).where('verified_at', 'is', null), mustChange: true },
+      auditEvent(deps.db, meta, { actor: caller.address, account: holder.owner, action: 'domain.claimed_away', target: holder.id, detail: { name: holder.name, new_owner: caller.address } }),
+    );
+  }
+  steps.push(
+    insertDomain(deps.db, row),
+    deleteClaimsForName(deps.db, claim.name),
+    auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.claim', target: row.id, detail: { name: row.name, method: result.method, replaced: holder?.id ?? null } }),
+  );
+  try {
+    await inBatch(deps.db, steps);
+  } catch (err) {
+    if (err instanceof BatchConditionFailed || isUniqueViolation(err)) {
+      throw new AppError('domain_taken', `The domain ${claim.name} changed hands meanwhile; try again.`, { extra: { param: 'name' } });
+    }
+    throw err;
+  }
+  return { domain: domainView(row), token };
 }

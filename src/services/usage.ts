@@ -110,6 +110,8 @@ export interface UsageRecordView {
   id: string;
   key_id: string;
   domain: string | null;
+  /** Whether the domain's owner proved the name; false for unproven and deleted domains. */
+  domain_verified: boolean;
   request_id: string;
   model: string | null;
   input_tokens: number | null;
@@ -138,6 +140,7 @@ export async function listAccountUsage(
     id: r.id,
     key_id: r.key_id,
     domain: r.domain_name,
+    domain_verified: r.domain_verified_at !== null && r.domain_verified_at !== undefined,
     request_id: r.request_id,
     model: r.model,
     input_tokens: r.input_tokens === null ? null : Number(r.input_tokens),

@@ -179,6 +179,15 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
 
     const domainToken = await registerDomain(page, 'node-1.console.test');
     await page.locator('tr[data-domain="node-1.console.test"]').waitFor();
+    // A new domain shows as unproven, with the challenge to publish one click away.
+    const domainRow = page.locator('tr[data-domain="node-1.console.test"]');
+    expect(await domainRow.locator('.badge', { hasText: 'unverified' }).count()).toBe(1);
+    const mine = (await call('/v1/domains', { token: (await storedToken(page)) ?? undefined })).body.data[0];
+    await page.getByRole('button', { name: 'Prove ownership of node-1.console.test' }).click();
+    await page.locator('dialog[open]', { hasText: `_siwe-keys.node-1.console.test` }).waitFor();
+    expect(await page.locator('dialog[open]').textContent()).toContain(mine.ownership_challenge);
+    await page.locator('dialog[open]').getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
     await screenshot(page, '07-domains');
     const res = await verify(domainToken, secret);
     expect(res.status).toBe(200);

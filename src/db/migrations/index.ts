@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_init.js';
 import * as m0002 from './0002_security_core.js';
+import * as m0003 from './0003_domain_ownership.js';
 
 /** Static registry: Workers cannot read migration files from disk. Append only. */
 export const migrations: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_security_core': m0002,
+  '0003_domain_ownership': m0003,
 };

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { preparedQuery } from '../prepared.js';
-import type { Database, DomainsTable } from '../schema.js';
+import type { Database, DomainClaimsTable, DomainsTable } from '../schema.js';
 
 export type DomainRow = DomainsTable;
 
@@ -37,4 +37,32 @@ export function deleteDomain(db: Kysely<Database>, id: string) {
 
 export function setDomainToken(db: Kysely<Database>, id: string, token: { token_hash: string; token_hint: string }) {
   return db.updateTable('domains').set(token).where('id', '=', id);
+}
+
+export async function findDomainByName(db: Kysely<Database>, name: string): Promise<DomainRow | undefined> {
+  return db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export function setDomainVerified(db: Kysely<Database>, id: string, challenge: string, at: number, method: 'dns' | 'http') {
+  // Conditional on the challenge that was checked.
+  return db.updateTable('domains').set({ verified_at: at, verified_by: method }).where('id', '=', id).where('ownership_challenge', '=', challenge);
+}
+
+export type DomainClaimRow = DomainClaimsTable;
+
+export function insertClaim(db: Kysely<Database>, row: DomainClaimRow) {
+  return db.insertInto('domain_claims').values(row);
+}
+
+export async function findClaim(db: Kysely<Database>, id: string): Promise<DomainClaimRow | undefined> {
+  return db.selectFrom('domain_claims').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findClaimByName(db: Kysely<Database>, name: string, claimant: string): Promise<DomainClaimRow | undefined> {
+  return db.selectFrom('domain_claims').selectAll().where('name', '=', name).where('claimant', '=', claimant).executeTakeFirst();
+}
+
+/** Every pending claim on a name: they are moot once the name is proven. */
+export function deleteClaimsForName(db: Kysely<Database>, name: string) {
+  return db.deleteFrom('domain_claims').where('name', '=', name);
 }

@@ -174,12 +174,12 @@ export async function touchLastUsed(db: Kysely<Database>, entries: Map<string, n
 export async function listUsage(
   db: Kysely<Database>,
   f: { account: string; keyId?: string; requestId?: string; from?: number; to?: number; cursor?: string; limit: number },
-): Promise<(UsageRecordsTable & { domain_name: string | null })[]> {
+): Promise<(UsageRecordsTable & { domain_name: string | null; domain_verified_at: number | null })[]> {
   let q = db
     .selectFrom('usage_records as u')
     .leftJoin('domains as d', 'd.id', 'u.domain_id')
     .selectAll('u')
-    .select('d.name as domain_name')
+    .select(['d.name as domain_name', 'd.verified_at as domain_verified_at'])
     .where('u.account', '=', f.account);
   if (f.keyId) q = q.where('u.key_id', '=', f.keyId);
   if (f.requestId) q = q.where('u.request_id', '=', f.requestId);

@@ -1,26 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
-export async function insertNonce(
+/**
+ * Records a (MAC-checked) nonce as used, in one statement keyed by the nonce: of two concurrent
+ * sign-ins with the same nonce, on any instance, exactly one inserts the row. True for that one.
+ */
+export async function consumeNonce(
   db: Kysely<Database>,
   row: { nonce: string; issued_at: number; expires_at: number; ip: string | null },
-): Promise<void> {
-  await db.insertInto('nonces').values(row).execute();
-}
-
-/**
- * Consumes a nonce in one statement: the row is deleted only if it exists and is unexpired, so two
- * concurrent sign-ins with the same nonce cannot both succeed, on any instance.
- * Returns when it was issued, or null.
- */
-export async function consumeNonce(db: Kysely<Database>, nonce: string, now: number): Promise<number | null> {
-  const row = await db
-    .deleteFrom('nonces')
-    .where('nonce', '=', nonce)
-    .where('expires_at', '>', now)
-    .returning('issued_at')
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('nonces')
+    .values(row)
+    .onConflict((oc) => oc.column('nonce').doNothing())
+    .returning('nonce')
     .executeTakeFirst();
-  return row ? Number(row.issued_at) : null;
+  return inserted !== undefined;
 }
 
 export async function purgeExpiredNonces(db: Kysely<Database>, now: number): Promise<number> {

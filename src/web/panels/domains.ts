@@ -37,6 +37,13 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
         [
           { label: 'Name', cell: (d) => h('strong', null, d.name) },
           { label: 'Visibility', cell: (d) => badge(d.visibility) },
+          {
+            label: 'Ownership',
+            cell: (d) =>
+              d.ownership === 'verified'
+                ? h('span', { title: d.verified_at ? `Proven ${fmtTime(d.verified_at)}` : 'Proven' }, badge('verified', 'ok'))
+                : h('span', { title: 'Not proven: anyone who proves this name can claim it.' }, badge('unverified', 'off')),
+          },
           { label: 'Token', cell: (d) => (d.token_hint ? h('code', null, d.token_hint) : '—') },
           ...(isAdmin ? [{ label: 'Owner', cell: (d: Domain) => h('code', { title: d.owner }, shortAddress(d.owner)) }] : []),
           { label: 'Created', cell: (d) => fmtTime(d.created_at) },
@@ -49,11 +56,34 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   }
 
   function actions(d: Domain): HTMLElement {
+    const prove = h('button', { type: 'button', 'data-action': 'prove', 'aria-label': `Prove ownership of ${d.name}` }, 'Prove ownership');
+    prove.addEventListener('click', () => void proveOwnership(d));
     const rotate = h('button', { type: 'button', 'data-action': 'rotate-token', 'aria-label': `Rotate token of ${d.name}` }, 'Rotate token');
     rotate.addEventListener('click', () => void rotateToken(d));
     const del = h('button', { type: 'button', class: 'danger', 'data-action': 'delete', 'aria-label': `Delete domain ${d.name}` }, 'Delete');
     del.addEventListener('click', () => void deleteDomain(d));
-    return h('div', { class: 'row-actions' }, rotate, del);
+    return h('div', { class: 'row-actions' }, ...(d.ownership === 'verified' ? [] : [prove]), rotate, del);
+  }
+
+  async function proveOwnership(d: Domain): Promise<void> {
+    const ok = await formDialog({
+      title: `Prove that you control ${d.name}`,
+      body: [
+        h('p', null, 'Publish this challenge in one of two places, then check. Until a domain is proven, another operator who proves the name can claim it.'),
+        h('p', null, 'A DNS TXT record:'),
+        h('pre', null, h('code', null, `_siwe-keys.${d.name}  TXT  "${d.ownership_challenge}"`)),
+        h('p', null, 'or a file served over HTTPS (no redirects):'),
+        h('pre', null, h('code', null, `https://${d.name}/.well-known/siwe-keys.txt\n\n${d.ownership_challenge}`)),
+      ],
+      confirmLabel: 'Check now',
+      onConfirm: async () => {
+        await ctx.api.post<Domain>(`/v1/domains/${enc(d.id)}/ownership/check`);
+      },
+    });
+    if (ok) {
+      announce(`Domain ${d.name} is proven.`);
+      await busy(null, listErrors, load);
+    }
   }
 
   async function rotateToken(d: Domain): Promise<void> {
