@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { countDomains, deleteDomain, findDomain, insertDomain, listDomains, setDomainToken, type DomainRow } from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
+import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -59,7 +60,9 @@ export async function createDomain(
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
       auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } }),
+      ...changeSteps(deps.db, { new: true }),
     ]);
+    recordsChanged(deps.db, { new: true });
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('domain_taken', `The domain ${input.name} is already registered.`, { extra: { param: 'name' } });
     throw err;
@@ -93,7 +96,9 @@ export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string
     await inBatch(deps.db, [
       { query: deleteDomain(deps.db, id), mustChange: true },
       auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.delete', target: id, detail: { name: row.name } }),
+      ...changeSteps(deps.db, { domain: id }),
     ]);
+    recordsChanged(deps.db, { domain: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain.');
     throw err;
@@ -108,7 +113,9 @@ export async function rotateDomainToken(deps: DomainsDeps, caller: Caller, id: s
       // Conditional on the token we read: of two concurrent rotations exactly one token survives.
       { query: setDomainToken(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
       auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.token_rotate', target: id, detail: { token_hint } }),
+      ...changeSteps(deps.db, { domain: id }),
     ]);
+    recordsChanged(deps.db, { domain: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain, or its token was rotated meanwhile.');
     throw err;

@@ -3,6 +3,7 @@ import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDevelo
 import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
+import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -86,7 +87,10 @@ export async function approve(db: Kysely<Database>, id: string, admin: string, c
       { query: closeApplication(db, id, { status: 'approved', credits_granted: credits, reviewed_by: admin, reason: null, reviewed_at: meta.now.getTime() }), mustChange: true },
       { query: grantDeveloperPlan(db, app.address, credits), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
+      // The plan and the balance's enforcement are part of every cached key record of the account.
+      ...changeSteps(db, { account: app.address }),
     ]);
+    recordsChanged(db, { account: app.address });
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;
     if (err.index === 0) throw new AppError('application_closed');
@@ -123,7 +127,9 @@ export async function changeCredits(
     await inBatch(db, [
       { query: adjustCredits(db, address, input.delta), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
+      ...changeSteps(db, { account: address }),
     ]);
+    recordsChanged(db, { account: address });
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;
     if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
