@@ -6,6 +6,9 @@ import { fastPathEligible, handleVerify } from './routes/verify-http.js';
 
 const decoder = new TextDecoder();
 
+/** How many requests this process answered on the fast path (the equivalence test checks it was taken). */
+export const fastPathStats = { served: 0 };
+
 function readText(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
@@ -24,6 +27,7 @@ export function withVerifyFastPath(deps: AppDeps, next: RequestListener): Reques
       return;
     }
     const start = performance.now();
+    fastPathStats.served++;
     handleVerify(
       deps,
       {
