@@ -90,7 +90,7 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
     const served = fastPathStats.served;
     const fast = await answer(() => fetch(`${svc.url}/v1/verify`, { method: 'POST', ...init }));
     expect(fastPathStats.served, 'the request took the fast path').toBe(served + 1);
-    const generic = await answer(() => svc.app.request(`${TEST_ORIGIN}/v1/verify`, { method: 'POST', ...init }));
+    const generic = await answer(async () => svc.app.request(`${TEST_ORIGIN}/v1/verify`, { method: 'POST', ...init }));
     return [fast, generic];
   }
 

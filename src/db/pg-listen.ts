@@ -11,10 +11,31 @@ export interface RecordListener {
   close(): Promise<void>;
 }
 
-export function listenForRecordChanges(url: string, cache: RecordCache, logger: Logger, retryMs = 1_000): RecordListener {
+/**
+ * A connection can also die silently (a network partition sends no error): a heartbeat query every
+ * `heartbeatMs` that does not answer within `heartbeatMs` counts as a lost connection. So a change
+ * reaches this instance at once while connected, and otherwise the cache is off within 2 x heartbeatMs.
+ */
+export function listenForRecordChanges(url: string, cache: RecordCache, logger: Logger, opts: { retryMs?: number; heartbeatMs?: number } = {}): RecordListener {
+  const retryMs = opts.retryMs ?? 1_000;
+  const heartbeatMs = opts.heartbeatMs ?? 5_000;
   let client: pg.Client | null = null;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const heartbeat = setInterval(() => {
+    const c = client;
+    if (!c || !cache.active) return;
+    const deadline = setTimeout(() => {
+      logger.warn('record cache listener stopped answering; verifying from the database until it is back');
+      down(c);
+    }, heartbeatMs);
+    deadline.unref();
+    c.query('SELECT 1').then(
+      () => clearTimeout(deadline),
+      () => undefined,
+    );
+  }, heartbeatMs);
+  heartbeat.unref();
 
   const down = (c: pg.Client): void => {
     if (client !== c) return;
@@ -56,6 +77,7 @@ export function listenForRecordChanges(url: string, cache: RecordCache, logger: 
   return {
     close: async () => {
       closed = true;
+      clearInterval(heartbeat);
       if (timer) clearTimeout(timer);
       const c = client;
       client = null;
