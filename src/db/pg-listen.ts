@@ -49,7 +49,8 @@ export function listenForRecordChanges(url: string, cache: RecordCache, logger: 
   };
 
   function connect(): void {
-    const c = new pg.Client({ connectionString: url });
+    // Named per process, so an operator (or a test) can tell the listeners apart in pg_stat_activity.
+    const c = new pg.Client({ connectionString: url, application_name: `siwe-keys-listener-${process.pid}` });
     client = c;
     c.on('error', (err) => {
       logger.warn('record cache listener lost its connection; verifying from the database until it is back', { error: String(err) });
