@@ -5,7 +5,7 @@ import { createLogger } from '../src/logger.js';
 import { fastPathStats } from '../src/node-fast-path.js';
 import { startNodeServer, type NodeService } from '../src/node.js';
 import { generateSecret } from '../src/services/key-format.js';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, json, patch, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
+import { ADMIN_ACCOUNT, TEST_ORIGIN, json, patch, signIn, signInAdmin, workersTarget, type Harness } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
 
 /** The headers of the contract (transport headers such as date and keep-alive differ by design). */
@@ -19,6 +19,81 @@ interface Answer {
   metrics: string[];
 }
 
+function makeReq(token: string | null, body: unknown, extra: Record<string, string> = {}): { body: string; headers: Record<string, string> } {
+  return {
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', 'x-request-id': `rid-${Math.random().toString(36).slice(2)}`, ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
+  };
+}
+
+interface CaseContext {
+  networkToken: string;
+  publicToken: string;
+  keys: Record<string, { key: string; id: string }>;
+}
+
+/** Inputs whose answer does not change state, so both paths must answer them identically. */
+function statelessCases(ctx: () => CaseContext): [string, () => ReturnType<typeof makeReq>][] {
+  const req = makeReq;
+  const t = () => ctx().networkToken;
+  const p = () => ctx().publicToken;
+  const k = (name: string) => ctx().keys[name].key;
+  return [
+    ['valid plain key', () => req(t(), { key: k('plain') })],
+    ['valid with scope and model', () => req(t(), { key: k('models'), scope: 'analytics:read', model: 'llama-3-8b' })],
+    ['valid with charset', () => req(t(), { key: k('plain') }, { 'content-type': 'application/json; charset=utf-8' })],
+    ['malformed', () => req(t(), { key: 'nope' })],
+    ['a domain token as key', () => req(t(), { key: t() })],
+    ['not_found', () => req(t(), { key: generateSecret('sk', 'net') })],
+    ['disabled', () => req(t(), { key: k('disabled') })],
+    ['key_type_mismatch (developer key, network domain)', () => req(t(), { key: k('dev') })],
+    ['key_type_mismatch (network key, public domain)', () => req(p(), { key: k('plain') })],
+    ['scope_denied', () => req(t(), { key: k('plain'), scope: 'admin' })],
+    ['model_not_allowed', () => req(t(), { key: k('models'), model: 'gpt-x' })],
+    ['api_key_quota_exceeded', () => req(p(), { key: k('daily'), cost: 6 })],
+    ['billing_shortfall', () => req(p(), { key: k('dev'), cost: 1000 })],
+    ['bad JSON', () => req(t(), '{"key": ')],
+    ['empty JSON body', () => req(t(), '')],
+    ['JSON that is not an object', () => req(t(), '[1,2]')],
+    ['unknown field', () => req(t(), { key: k('plain'), extra: 1 })],
+    ['wrong type', () => req(t(), { key: 12 })],
+    ['key too long', () => req(t(), { key: 'k'.repeat(300) })],
+    ['negative cost', () => req(t(), { key: k('plain'), cost: -1 })],
+    ['fractional cost', () => req(t(), { key: k('plain'), cost: 1.5 })],
+    ['unknown scope', () => req(t(), { key: k('plain'), scope: 'root' })],
+    ['NUL in a field', () => req(t(), { key: k('plain'), model: 'a\u0000b' })],
+    ['oversized body', () => req(t(), JSON.stringify({ key: 'x'.repeat(70_000) }))],
+    ['text/plain body', () => req(t(), { key: k('plain') }, { 'content-type': 'text/plain' })],
+    ['form content type', () => req(t(), 'key=x', { 'content-type': 'application/x-www-form-urlencoded' })],
+    ['missing authorization', () => req(null, { key: k('plain') })],
+    ['not a bearer token', () => req(null, { key: k('plain') }, { authorization: 'Basic YWxhZGRpbjpvcGVuc2VzYW1l' })],
+    ['garbage token', () => req('garbage', { key: k('plain') })],
+    ['an API key as domain token', () => req(k('plain'), { key: k('plain') })],
+    ['unknown domain token', () => req(generateSecret('sk', 'dom'), { key: k('plain') })],
+    ['malformed request id is replaced', () => req(t(), { key: k('plain') }, { 'x-request-id': 'bad id with spaces' })],
+  ];
+}
+
+
+/** The accounts, domains and keys the cases use (the same on every target). */
+async function seed(h: Harness, keys: Record<string, { key: string; id: string }>): Promise<{ networkToken: string; publicToken: string }> {
+  const admin = await signInAdmin(h);
+  const net = await signIn(h);
+  const dev = await developerAccount(h, 100, admin);
+  const networkToken = (await createDomain(h, net.token, uniqueDomainName('eq'))).token;
+  const publicToken = (await createDomain(h, admin.token, uniqueDomainName('eq-pub'), 'public')).token;
+  keys.plain = await createKey(h, net.token, { name: 'plain' });
+  keys.models = await createKey(h, net.token, { name: 'models', models: ['llama-3-8b'], scopes: ['inference:write', 'analytics:read'] });
+  keys.disabled = await createKey(h, net.token, { name: 'disabled' });
+  await patch(h, `/v1/keys/${keys.disabled.id}`, { status: 'disabled' }, net.token);
+  keys.expiring = await createKey(h, net.token, { name: 'expiring', expires_in_days: 1 });
+  keys.rpm1 = await createKey(h, net.token, { name: 'rpm1', limits: { rpm: 1 } });
+  keys.rpm100 = await createKey(h, net.token, { name: 'rpm100', limits: { rpm: 100 } });
+  keys.daily = await createKey(h, dev.token, { name: 'daily', limits: { daily_credits: 5 } });
+  keys.dev = await createKey(h, dev.token, { name: 'dev' });
+  return { networkToken, publicToken };
+}
+
 /**
  * POST /v1/verify answered ahead of Hono (src/node-fast-path.ts) and by the generic Hono route must
  * give identical answers: status, body, headers, access log line, metrics.
@@ -28,9 +103,6 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
   let h: Harness;
   const logs: string[] = [];
   const clock = new ManualClock(new Date());
-  let admin: SignedIn;
-  let net: SignedIn;
-  let dev: SignedIn;
   let networkToken: string;
   let publicToken: string;
   const keys: Record<string, { key: string; id: string }> = {};
@@ -39,20 +111,7 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
     const config = loadConfig({ PUBLIC_URL: TEST_ORIGIN, DATABASE_URL: ':memory:', PORT: '0', HOST: '127.0.0.1', ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', LOG_LEVEL: 'info' });
     svc = await startNodeServer(config, { clock, logger: createLogger('info', (l) => logs.push(l)) });
     h = { name: 'generic', logs, request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i), close: async () => undefined };
-    admin = await signInAdmin(h);
-    net = await signIn(h);
-    dev = await developerAccount(h, 100, admin);
-    networkToken = (await createDomain(h, net.token, uniqueDomainName('eq'))).token;
-    publicToken = (await createDomain(h, admin.token, uniqueDomainName('eq-pub'), 'public')).token;
-    keys.plain = await createKey(h, net.token, { name: 'plain' });
-    keys.models = await createKey(h, net.token, { name: 'models', models: ['llama-3-8b'], scopes: ['inference:write', 'analytics:read'] });
-    keys.disabled = await createKey(h, net.token, { name: 'disabled' });
-    await patch(h, `/v1/keys/${keys.disabled.id}`, { status: 'disabled' }, net.token);
-    keys.expiring = await createKey(h, net.token, { name: 'expiring', expires_in_days: 1 });
-    keys.rpm1 = await createKey(h, net.token, { name: 'rpm1', limits: { rpm: 1 } });
-    keys.rpm100 = await createKey(h, net.token, { name: 'rpm100', limits: { rpm: 100 } });
-    keys.daily = await createKey(h, dev.token, { name: 'daily', limits: { daily_credits: 5 } });
-    keys.dev = await createKey(h, dev.token, { name: 'dev' });
+    ({ networkToken, publicToken } = await seed(h, keys));
   });
   afterAll(async () => svc?.close());
 
@@ -94,45 +153,8 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
     return [fast, generic];
   }
 
-  const req = (token: string | null, body: unknown, extra: Record<string, string> = {}) => ({
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'x-request-id': `rid-${Math.random().toString(36).slice(2)}`, ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
-  });
-
-  const stateless: [string, () => ReturnType<typeof req>][] = [
-    ['valid plain key', () => req(networkToken, { key: keys.plain.key })],
-    ['valid with scope and model', () => req(networkToken, { key: keys.models.key, scope: 'analytics:read', model: 'llama-3-8b' })],
-    ['valid with charset', () => req(networkToken, { key: keys.plain.key }, { 'content-type': 'application/json; charset=utf-8' })],
-    ['malformed', () => req(networkToken, { key: 'nope' })],
-    ['a domain token as key', () => req(networkToken, { key: networkToken })],
-    ['not_found', () => req(networkToken, { key: generateSecret('sk', 'net') })],
-    ['disabled', () => req(networkToken, { key: keys.disabled.key })],
-    ['key_type_mismatch (developer key, network domain)', () => req(networkToken, { key: keys.dev.key })],
-    ['key_type_mismatch (network key, public domain)', () => req(publicToken, { key: keys.plain.key })],
-    ['scope_denied', () => req(networkToken, { key: keys.plain.key, scope: 'admin' })],
-    ['model_not_allowed', () => req(networkToken, { key: keys.models.key, model: 'gpt-x' })],
-    ['api_key_quota_exceeded', () => req(publicToken, { key: keys.daily.key, cost: 6 })],
-    ['billing_shortfall', () => req(publicToken, { key: keys.dev.key, cost: 1000 })],
-    ['bad JSON', () => req(networkToken, '{"key": ')],
-    ['empty JSON body', () => req(networkToken, '')],
-    ['JSON that is not an object', () => req(networkToken, '[1,2]')],
-    ['unknown field', () => req(networkToken, { key: keys.plain.key, extra: 1 })],
-    ['wrong type', () => req(networkToken, { key: 12 })],
-    ['key too long', () => req(networkToken, { key: 'k'.repeat(300) })],
-    ['negative cost', () => req(networkToken, { key: keys.plain.key, cost: -1 })],
-    ['fractional cost', () => req(networkToken, { key: keys.plain.key, cost: 1.5 })],
-    ['unknown scope', () => req(networkToken, { key: keys.plain.key, scope: 'root' })],
-    ['NUL in a field', () => req(networkToken, { key: keys.plain.key, model: 'a\u0000b' })],
-    ['oversized body', () => req(networkToken, JSON.stringify({ key: 'x'.repeat(70_000) }))],
-    ['text/plain body', () => req(networkToken, { key: keys.plain.key }, { 'content-type': 'text/plain' })],
-    ['form content type', () => req(networkToken, 'key=x', { 'content-type': 'application/x-www-form-urlencoded' })],
-    ['missing authorization', () => req(null, { key: keys.plain.key })],
-    ['not a bearer token', () => req(null, { key: keys.plain.key }, { authorization: 'Basic YWxhZGRpbjpvcGVuc2VzYW1l' })],
-    ['garbage token', () => req('garbage', { key: keys.plain.key })],
-    ['an API key as domain token', () => req(keys.plain.key, { key: keys.plain.key })],
-    ['unknown domain token', () => req(generateSecret('sk', 'dom'), { key: keys.plain.key })],
-    ['malformed request id is replaced', () => req(networkToken, { key: keys.plain.key }, { 'x-request-id': 'bad id with spaces' })],
-  ];
+  const req = makeReq;
+  const stateless = statelessCases(() => ({ networkToken, publicToken, keys }));
 
   it.each(stateless)('%s', async (_name, make) => {
     const [fast, generic] = await both(make());
@@ -191,5 +213,41 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
     const q = await fetch(`${svc.url}/v1/verify?x=1`, { method: 'POST', ...req(networkToken, { key: keys.plain.key }) });
     expect(await q.json()).toMatchObject({ valid: true });
     expect(fastPathStats.served).toBe(served);
+  });
+});
+
+/**
+ * The Workers pre-router (src/worker.ts) against the Hono route in the same worker: a query string
+ * sends a request past the pre-router to Hono, which ignores it.
+ */
+describe.skipIf(process.env.TEST_WORKERS !== '1')('POST /v1/verify: the Workers pre-router and the Hono route answer alike', () => {
+  let h: Harness;
+  let networkToken: string;
+  let publicToken: string;
+  const keys: Record<string, { key: string; id: string }> = {};
+
+  beforeAll(async () => {
+    h = await workersTarget.start();
+    ({ networkToken, publicToken } = await seed(h, keys));
+  }, 180_000);
+  afterAll(async () => h?.close());
+
+  async function answer(path: string, init: ReturnType<typeof makeReq>) {
+    const res = await h.request(path, { method: 'POST', ...init });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // compared as text
+    }
+    return { status: res.status, headers: Object.fromEntries(CONTRACT_HEADERS.map((k) => [k, res.headers.get(k)])), body };
+  }
+
+  it.each(statelessCases(() => ({ networkToken, publicToken, keys })).filter(([name]) => !name.startsWith('malformed request id')))('%s', async (_name, make) => {
+    const init = make();
+    const fast = await answer('/v1/verify', init);
+    const generic = await answer('/v1/verify?via=hono', init);
+    expect(fast).toEqual(generic);
   });
 });
