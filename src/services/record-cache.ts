@@ -100,8 +100,20 @@ export class RecordCache {
     this.enabled = on;
   }
 
+  private checkedThisTurn = false;
+  private readonly endTurn = (): void => {
+    this.checkedThisTurn = false;
+  };
+
+  /**
+   * At most once per timer tick (~1 ms): the counter is a statement, several microseconds on a WAL
+   * file (a read lock), too dear to run per lookup under load. A write from another process is
+   * seen by every lookup that starts a tick or more after it committed.
+   */
   private checkExternal(): void {
-    if (!this.changeCounter) return;
+    if (!this.changeCounter || this.checkedThisTurn) return;
+    this.checkedThisTurn = true;
+    setTimeout(this.endTurn, 0);
     const v = this.changeCounter();
     if (v !== this.version) {
       this.version = v;

@@ -137,8 +137,6 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
 
   const cost = input.cost ?? 0;
   const minute = minuteWindow(now);
-  const day = dayWindow(now);
-  const month = monthWindow(now);
   const rpm = key.rpm;
 
   // Fast-changing state is never taken from memory: read it when an answer depends on it.
@@ -148,6 +146,9 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
     if (!state) return refuse('not_found', 'The API key does not exist or was revoked.');
   }
   let credits = state ? num(state.credits) : null;
+  // Calendar windows (string formatting) only when a limit, a balance or a charge needs them.
+  const day = state || cost > 0 ? dayWindow(now) : '';
+  const month = state || cost > 0 ? monthWindow(now) : '';
   let rpmUsed = row && row.rpm_window === minute ? Number(row.rpm_count) : 0;
 
   // Refuse from the snapshot first: an over-limit caller costs no write.
