@@ -13,7 +13,6 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import type { AppDeps } from './deps.js';
 import { changeCounter } from './db/direct.js';
-import { listenForRecordChanges } from './db/pg-listen.js';
 import { createLogger, type Logger } from './logger.js';
 import { withVerifyFastPath } from './node-fast-path.js';
 import { bufferedLines } from './node-log.js';
@@ -71,7 +70,7 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
   // processes' writes to a SQLite file (data_version) and by PostgreSQL NOTIFY (see the README).
   const records = new RecordCache({ changeCounter: changeCounter(db) });
   const detach = records.attach(db);
-  const listener = isPostgresUrl(config.databaseUrl) ? listenForRecordChanges(config.databaseUrl, records, logger) : undefined;
+  const listener = isPostgresUrl(config.databaseUrl) ? (await import('./db/pg-listen.js')).listenForRecordChanges(config.databaseUrl, records, logger) : undefined;
   deps.records = records;
   deps.rpm = new RpmBlocks(db);
   const app = createApp(deps);

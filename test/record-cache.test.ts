@@ -209,12 +209,13 @@ describe('record cache bounds', () => {
     expect(c.getKey('h1')).toBeUndefined();
   });
 
-  it('drops everything when the change counter moves, and stores nothing while disabled', () => {
+  it('drops everything when the change counter moves (checked once per timer tick), and stores nothing while disabled', async () => {
     let version = 1;
     const c = new RecordCache({ changeCounter: () => version });
     c.putKey('h1', rec('k1'), c.gen);
     expect(c.getKey('h1')?.id).toBe('k1');
     version = 2;
+    await new Promise((r) => setTimeout(r, 2));
     expect(c.getKey('h1')).toBeUndefined();
     c.setEnabled(false);
     c.putKey('h1', rec('k1'), c.gen);
