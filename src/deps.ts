@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 import type { DomainChecker } from './services/domain-proof.js';
 import type { LastUsedTracker } from './services/last-used.js';
 import type { Metrics } from './services/metrics.js';
+import type { RecordCache } from './services/record-cache.js';
+import type { RpmBlocks } from './services/rpm-blocks.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
 
@@ -21,6 +23,10 @@ export interface AppDeps {
   /** Batches last_used_at writes off the verification hot path. */
   lastUsed: LastUsedTracker;
   metrics: Metrics;
+  /** Node only: key and domain-token records in memory (see src/services/record-cache.ts). */
+  records?: RecordCache;
+  /** Node only: rpm slots claimed in blocks (see src/services/rpm-blocks.ts). */
+  rpm?: RpmBlocks;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
   /** Domain ownership proof (DNS TXT / HTTP file); the entries inject their resolver and HTTP getter. */

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig, type Env } from './config.js';
 import { openD1, type D1Database } from './db/dialects/d1.js';
 import { AppError, errorBody } from './errors.js';
 import { randomBase62 } from './ids.js';
+import type { AppDeps } from './deps.js';
+import { fastPathEligible, handleVerify } from './routes/verify-http.js';
 import { LastUsedTracker } from './services/last-used.js';
 
 /** Bindings from wrangler.toml ([vars], [[d1_databases]]) and wrangler secrets (JWT_PRIVATE_KEY). */
@@ -48,6 +50,7 @@ class WorkerLastUsed extends LastUsedTracker {
 
 interface Built {
   app: App;
+  deps: AppDeps;
   lastUsed: WorkerLastUsed;
 }
 
@@ -65,7 +68,15 @@ async function build(env: WorkerEnv): Promise<Built> {
     // Cloudflare sets it on every request from the edge; it cannot be forged by the client.
     clientIp: (c) => c.req.header('cf-connecting-ip') ?? null,
   });
-  return { app: createApp(deps), lastUsed };
+  // No record cache on Workers: isolates share no memory and no invalidation reaches them, so every
+  // verification reads D1 (revocation at once, as on Node).
+  return { app: createApp(deps), deps, lastUsed };
+}
+
+/** "/v1/verify?x" from "https://host/v1/verify?x", without building a URL object. */
+function pathAndQuery(url: string): string {
+  const i = url.indexOf('/', url.indexOf('//') + 2);
+  return i < 0 ? '/' : url.slice(i);
 }
 
 // Built once per isolate on the first request (bindings only exist inside fetch), then reused.
@@ -92,7 +103,22 @@ export default {
         headers: { 'x-request-id': rid },
       });
     }
-    const res = await ready.app.fetch(req, env, ctx);
+    // Pre-router: POST /v1/verify with a declared length skips the Hono pipeline (same answers).
+    const h = req.headers;
+    const contentLength = h.get('content-length') ?? undefined;
+    let res: Response;
+    if (fastPathEligible(req.method, pathAndQuery(req.url), contentLength, h.get('transfer-encoding') ?? undefined)) {
+      const out = await handleVerify(ready.deps, {
+        authorization: h.get('authorization') ?? undefined,
+        contentType: h.get('content-type') ?? undefined,
+        contentLength: contentLength as string,
+        requestId: h.get('x-request-id') ?? undefined,
+        text: () => req.text(),
+      });
+      res = new Response(out.body, { status: out.status, headers: out.headers });
+    } else {
+      res = await ready.app.fetch(req, env, ctx);
+    }
     const flushing = ready.lastUsed.inFlight();
     if (flushing) ctx.waitUntil(flushing);
     return res;

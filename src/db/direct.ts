@@ -17,3 +17,17 @@ export function registerDirectReader(db: Kysely<Database>, reader: DirectReader)
 export function directReader(db: Kysely<Database>): DirectReader | undefined {
   return readers.get(db);
 }
+
+const counters = new WeakMap<Kysely<Database>, () => number>();
+
+/**
+ * A counter that moves whenever another connection (another process) committed a write: SQLite's
+ * PRAGMA data_version. The record cache checks it on every lookup.
+ */
+export function registerChangeCounter(db: Kysely<Database>, counter: () => number): void {
+  counters.set(db, counter);
+}
+
+export function changeCounter(db: Kysely<Database>): (() => number) | undefined {
+  return counters.get(db);
+}

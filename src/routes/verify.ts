@@ -3,18 +3,14 @@ import type { AppDeps } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { listAccountUsage, recordUsage } from '../services/usage.js';
-import { verifyKey } from '../services/verify.js';
+import { runVerification, VerifyBody } from './verify-http.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-/**
- * One request's cost. The counters a cost adds to (a key's total, day and month; an account's
- * usage_total) stop at 2^53 - 1 inside the charging UPDATEs (MAX_COUNTER in
- * db/repositories/metering.ts): verification refuses, usage reports charge no further and refuse
- * past the account's bound, so they stay exact as JSON and far below BIGINT overflow.
- */
-export const MAX_COST = 1_000_000_000_000;
+import { MAX_COST } from './verify-http.js';
+
+export { MAX_COST };
 const cost = z.number().int().min(0).max(MAX_COST);
 const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });
 const VerifyResponse = z
@@ -59,27 +55,13 @@ export function verifyRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [domainAuth],
       request: {
-        body: jsonBody(
-          z
-            .object({
-              key: z.string().max(256),
-              scope: z.enum(['inference:read', 'inference:write', 'analytics:read', 'admin']).optional(),
-              model: z.string().min(1).max(128).optional(),
-              cost: cost.optional(),
-            })
-            .strict(),
-        ),
+        body: jsonBody(VerifyBody),
       },
       responses: { 200: json(VerifyResponse), ...errorResponses(400, 401, 413) },
     }),
     async (c) => {
       const domain = c.get('domain');
-      const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed }, domain, c.req.valid('json'), deps.clock.now());
-      deps.metrics.verifications.inc({ code: res.code, visibility: domain.visibility });
-      if (res.valid && res.charged > 0) {
-        deps.metrics.charges.inc({ source: 'verify' });
-        deps.metrics.credits.inc({ source: 'verify' }, res.charged);
-      }
+      const res = await runVerification(deps, domain, c.req.valid('json'));
       c.header('cache-control', 'no-store');
       return c.json(res, 200);
     },

@@ -17,6 +17,7 @@ import {
 } from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
+import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId, randomBase62 } from '../ids.js';
@@ -96,7 +97,9 @@ export async function createDomain(
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
       auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } }),
+      ...changeSteps(deps.db, { new: true }),
     ]);
+    recordsChanged(deps.db, { new: true });
   } catch (err) {
     if (isUniqueViolation(err)) throw await takenError(deps.db, caller, input.name);
     throw err;
@@ -130,7 +133,9 @@ export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string
     await inBatch(deps.db, [
       { query: deleteDomain(deps.db, id), mustChange: true },
       auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.delete', target: id, detail: { name: row.name } }),
+      ...changeSteps(deps.db, { domain: id }),
     ]);
+    recordsChanged(deps.db, { domain: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain.');
     throw err;
@@ -145,7 +150,9 @@ export async function rotateDomainToken(deps: DomainsDeps, caller: Caller, id: s
       // Conditional on the token we read: of two concurrent rotations exactly one token survives.
       { query: setDomainToken(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
       auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.token_rotate', target: id, detail: { token_hint } }),
+      ...changeSteps(deps.db, { domain: id }),
     ]);
+    recordsChanged(deps.db, { domain: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain, or its token was rotated meanwhile.');
     throw err;

@@ -12,6 +12,7 @@ import {
 } from '../db/repositories/keys.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { ApiKeysTable, Database } from '../db/schema.js';
+import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -181,7 +182,9 @@ export async function createKey(
         target: row.id,
         detail: { name: row.name, type, scopes: JSON.parse(row.scopes), hint: row.hint },
       }),
+      ...changeSteps(deps.db, { new: true }),
     ]);
+    recordsChanged(deps.db, { new: true });
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('name_taken', `A key named "${input.name}" already exists.`, { extra: { param: 'name' } });
     throw err;
@@ -276,7 +279,9 @@ export async function updateKey(deps: KeysDeps, owner: string, caller: Caller, i
       await inBatch(deps.db, [
         { query: update, mustChange: true },
         auditEvent(deps.db, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } }),
+        ...changeSteps(deps.db, { key: id }),
       ]);
+      recordsChanged(deps.db, { key: id });
     } catch (err) {
       // Another account's key, or none: "not found", never "forbidden".
       if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key.');
@@ -313,7 +318,9 @@ export async function rotateKey(
       // Conditional on the hash we read: of two concurrent rotations one wins, the other is refused.
       { query: updateOwnKey(deps.db, owner, id, set).where('hash', '=', row.hash), mustChange: true },
       auditEvent(deps.db, meta, { actor, account: owner, action: 'key.rotate', target: id, detail: { grace_seconds: graceSeconds, hint: set.hint } }),
+      ...changeSteps(deps.db, { key: id }),
     ]);
+    recordsChanged(deps.db, { key: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key, or it was rotated or deleted meanwhile.');
     throw err;
@@ -330,7 +337,9 @@ export async function deleteKey(deps: KeysDeps, owner: string, caller: Caller, i
       { query: deleteOwnKey(deps.db, owner, id), mustChange: true },
       insertTombstone(deps.db, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() }),
       auditEvent(deps.db, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } }),
+      ...changeSteps(deps.db, { key: id }),
     ]);
+    recordsChanged(deps.db, { key: id });
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such key.');
     throw err;

@@ -17,6 +17,11 @@ class Counter {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
+  /** A series with its label key resolved once (hot paths keep these instead of passing labels). */
+  series(labels: Labels): { inc(by?: number): void } {
+    const k = key(labels);
+    return { inc: (by = 1) => this.values.set(k, (this.values.get(k) ?? 0) + by) };
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
@@ -28,7 +33,14 @@ class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
   observe(labels: Labels, value: number): void {
+    this.observeKey(key(labels), value);
+  }
+  /** A series with its label key resolved once. */
+  handle(labels: Labels): { observe(value: number): void } {
     const k = key(labels);
+    return { observe: (value) => this.observeKey(k, value) };
+  }
+  private observeKey(k: string, value: number): void {
     let s = this.series.get(k);
     if (!s) this.series.set(k, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i] += 1;

@@ -4,6 +4,7 @@ import { activeNetworkKeyIds, disableNetworkKeysOnApproval } from '../db/reposit
 import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
+import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -104,7 +105,10 @@ export async function approve(db: Kysely<Database>, id: string, admin: string, c
             }),
           ]
         : []),
+      // The plan and the balance's enforcement are part of every cached key record of the account.
+      ...changeSteps(db, { account: app.address }),
     ]);
+    recordsChanged(db, { account: app.address });
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;
     if (err.index === 0) throw new AppError('application_closed');
@@ -141,7 +145,9 @@ export async function changeCredits(
     await inBatch(db, [
       { query: adjustCredits(db, address, input.delta), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
+      ...changeSteps(db, { account: address }),
     ]);
+    recordsChanged(db, { account: address });
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;
     if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });

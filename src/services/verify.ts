@@ -1,11 +1,14 @@
 import type { Kysely } from 'kysely';
-import { findKeyBySecretHash, markVerifiedByDomain, type KeyWithAccount } from '../db/repositories/keys.js';
-import { MAX_COUNTER, chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
+import { markVerifiedByDomain } from '../db/repositories/keys.js';
+import { findKeyBalance, findVerifyKey, type KeyBalanceRow, type VerifyKeyRow } from '../db/repositories/verify-records.js';
+import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
 import { hashSecret, parseSecret } from './key-format.js';
 import type { LastUsedTracker } from './last-used.js';
+import type { KeyRecord, RecordCache } from './record-cache.js';
+import type { RpmBlocks } from './rpm-blocks.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 
 // The answer codes are part of the operator client's contract; one definition serves both.
@@ -20,7 +23,6 @@ export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
 
 export const APPROVED_ACCOUNT_ON_NETWORK_DOMAIN =
   'Free-trial (developer) accounts work only on public domains: this account was approved for free developer credits, so none of its API keys can be used on network domains. Create a different account to use the Gaia Domains on the network.';
-const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
 export const ADMIN_KEY_REFUSED = 'Admin API keys manage keys only and are never accepted by domains. Use an inference key.';
 
 export interface RateLimitInfo {
@@ -57,6 +59,10 @@ export interface VerifyDeps {
   db: Kysely<Database>;
   keyPrefix: string;
   lastUsed: LastUsedTracker;
+  /** Node: the slow-changing key fields from memory (absent on Workers: every call reads the row). */
+  records?: RecordCache;
+  /** Node: rpm slots claimed in blocks (absent on Workers: one conditional UPDATE per call). */
+  rpm?: RpmBlocks;
 }
 
 const refuse = (code: Exclude<VerifyCode, 'valid'>, message: string, extra: { key_id?: string; ratelimit?: RateLimitInfo } = {}): VerifyResult => ({
@@ -66,15 +72,41 @@ const refuse = (code: Exclude<VerifyCode, 'valid'>, message: string, extra: { ke
   ...extra,
 });
 
-function rateInfo(key: KeyWithAccount, used: number, now: number): RateLimitInfo {
+function rateInfo(rpm: number | null, used: number, now: number): RateLimitInfo {
   const reset = Math.max(1, Math.ceil(((minuteWindow(now) + 1) * 60_000 - now) / 1000));
-  if (key.rpm === null) return { limit: null, remaining: null, reset };
-  return { limit: Number(key.rpm), remaining: Math.max(0, Number(key.rpm) - used), reset };
+  if (rpm === null) return { limit: null, remaining: null, reset };
+  return { limit: rpm, remaining: Math.max(0, rpm - used), reset };
+}
+
+const num = (v: number | null): number | null => (v === null ? null : Number(v));
+
+/** The slow-changing fields of a key row, as the record cache keeps them. */
+export function keyRecord(row: VerifyKeyRow, hash: string): KeyRecord {
+  const record: KeyRecord = {
+    id: row.id,
+    account: row.account,
+    type: row.type,
+    status: row.status,
+    scopes: JSON.parse(row.scopes) as string[],
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    rpm: num(row.rpm),
+    daily_credits: num(row.daily_credits),
+    monthly_credits: num(row.monthly_credits),
+    expires_at: num(row.expires_at),
+    plan: row.plan,
+    creditsEnforced: row.credits !== null,
+    // Found by the previous secret of a rotation: it verifies until the grace period ends.
+    prevUntil: row.hash === hash ? null : num(row.prev_expires_at),
+    verifiedBy: new Map(),
+  };
+  return record;
 }
 
 /**
- * The hot path: shape and checksum (no I/O), one indexed lookup, the contract's checks in order,
- * and writes only when the key has a rate limit or the call has a cost.
+ * The hot path, and the one decision function every entry calls (the Hono route and the Node and
+ * Workers fast paths, through src/services/verify-http.ts): shape and checksum (no I/O), the key's
+ * record (memory on Node, one indexed read otherwise), the contract's checks in order, and database
+ * work only when the answer depends on fast-changing state (balance, windows, rpm slots).
  */
 export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id' | 'visibility'>, input: VerifyInput, nowDate: Date): Promise<VerifyResult> {
   const now = nowDate.getTime();
@@ -82,56 +114,69 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   if (!parsed || parsed.kind === 'dom' || parsed.prefix !== deps.keyPrefix) {
     return refuse('malformed', 'The API key is malformed or mistyped.');
   }
-  const key = await findKeyBySecretHash(deps.db, hashSecret(input.key), now, domain.id);
-  if (!key) return refuse('not_found', 'The API key does not exist or was revoked.');
+  const hash = hashSecret(input.key);
+  let key = deps.records?.getKey(hash);
+  // The row, when this call read it: its windows and balance are fresh and need no second read.
+  let row: VerifyKeyRow | undefined;
+  if (key === undefined) {
+    const gen = deps.records?.gen ?? 0;
+    row = await findVerifyKey(deps.db, hash, now, domain.id);
+    key = row ? keyRecord(row, hash) : null;
+    deps.records?.putKey(hash, key, gen);
+  }
+  if (!key || (key.prevUntil !== null && key.prevUntil <= now)) return refuse('not_found', 'The API key does not exist or was revoked.');
   const id = { key_id: key.id };
   if (key.status !== 'active') return refuse('disabled', 'The API key is disabled.', id);
-  if (key.expires_at !== null && Number(key.expires_at) <= now) return refuse('expired', 'The API key has expired.', id);
+  if (key.expires_at !== null && key.expires_at <= now) return refuse('expired', 'The API key has expired.', id);
   // The type rule node operators rely on: public domains take developer keys, network domains network keys.
   if (domain.visibility === 'public' && key.type !== 'developer') return refuse('key_type_mismatch', NETWORK_KEY_ON_PUBLIC_DOMAIN, id);
   // The rule is about the account: once approved for free developer credits, none of its keys
-  // (network keys made before the approval included) work on network domains.
+  // (network keys made before the approval included) work on network domains. The record carries
+  // the plan, and approval invalidates the account's cached records.
   if (domain.visibility === 'network' && key.plan === 'developer') return refuse('key_type_mismatch', APPROVED_ACCOUNT_ON_NETWORK_DOMAIN, id);
   if (domain.visibility === 'network' && key.type !== 'network') return refuse('key_type_mismatch', DEVELOPER_KEY_ON_NETWORK_DOMAIN, id);
-  const scopes = JSON.parse(key.scopes) as string[];
+  const scopes = key.scopes;
   const scope = input.scope ?? 'inference:write';
   // Why: an admin key manages the account; no node operator may ever be handed one as valid.
   if (scopes.includes('admin')) return refuse('scope_denied', ADMIN_KEY_REFUSED, id);
   if (!scopes.includes(scope)) return refuse('scope_denied', `The API key lacks the ${scope} scope.`, id);
-  const models = key.models === null ? null : (JSON.parse(key.models) as string[]);
+  const models = key.models;
   if (input.model !== undefined && models !== null && !models.includes(input.model)) {
     return refuse('model_not_allowed', `The API key may not use the model ${input.model}.`, id);
   }
 
   const cost = input.cost ?? 0;
   const minute = minuteWindow(now);
-  const day = dayWindow(now);
-  const month = monthWindow(now);
-  let rpmUsed = key.rpm_window === minute ? Number(key.rpm_count) : 0;
-  let credits = key.credits === null ? null : Number(key.credits);
+  const rpm = key.rpm;
+
+  // Fast-changing state is never taken from memory: read it when an answer depends on it.
+  let state: KeyBalanceRow | undefined = row;
+  if (!state && (key.daily_credits !== null || key.monthly_credits !== null || key.creditsEnforced)) {
+    state = await findKeyBalance(deps.db, key.id);
+    if (!state) return refuse('not_found', 'The API key does not exist or was revoked.');
+  }
+  let credits = state ? num(state.credits) : null;
+  // Calendar windows (string formatting) only when a limit, a balance or a charge needs them.
+  const day = state || cost > 0 ? dayWindow(now) : '';
+  const month = state || cost > 0 ? monthWindow(now) : '';
+  let rpmUsed = row && row.rpm_window === minute ? Number(row.rpm_count) : 0;
 
   // Refuse from the snapshot first: an over-limit caller costs no write.
-  const dayUsed = key.day_window === day ? Number(key.day_used) : 0;
-  const monthUsed = key.month_window === month ? Number(key.month_used) : 0;
-  if (key.rpm !== null && rpmUsed >= Number(key.rpm)) {
-    return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, rpmUsed, now) });
-  }
+  const dayUsed = state && state.day_window === day ? Number(state.day_used) : 0;
+  const monthUsed = state && state.month_window === month ? Number(state.month_used) : 0;
+  const rateLimited = (): VerifyResult => refuse('rate_limited', `The API key allows ${rpm} requests per minute.`, { ...id, ratelimit: rateInfo(rpm, Number(rpm), now) });
+  if (rpm !== null && (deps.rpm ? deps.rpm.isFull(key.id, rpm, minute) : rpmUsed >= rpm)) return rateLimited();
   const quotaMessage = 'The API key has reached its credit limit for this period.';
-  if ((key.daily_credits !== null && dayUsed + cost > Number(key.daily_credits)) || (key.monthly_credits !== null && monthUsed + cost > Number(key.monthly_credits))) {
+  if ((key.daily_credits !== null && dayUsed + cost > key.daily_credits) || (key.monthly_credits !== null && monthUsed + cost > key.monthly_credits)) {
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
-  // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too.
-  if (cost > 0 && Number(key.total_used) > MAX_COUNTER - cost) return refuse('api_key_quota_exceeded', COUNTER_FULL_MESSAGE, id);
-  if (cost > 0 && Number(key.usage_total) > MAX_COUNTER - cost) return refuse('billing_shortfall', COUNTER_FULL_MESSAGE, id);
 
-  if (key.rpm !== null && cost === 0) {
-    // One conditional statement is atomic on its own: no transaction needed for a bare rpm check.
-    const slot = await takeRateSlot(deps.db, key.id, minute);
-    if (slot === null) {
-      return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
-    }
+  if (rpm !== null && cost === 0) {
+    // One conditional statement (or a slot of a block claimed by one) is atomic on its own.
+    const slot = deps.rpm ? await deps.rpm.take(key.id, rpm, minute) : await takeRateSlot(deps.db, key.id, minute);
+    if (slot === null) return rateLimited();
     rpmUsed = slot;
   } else if (cost > 0) {
     // The snapshot can be stale under concurrency: each step is a conditional UPDATE that changes
@@ -139,32 +184,44 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
     // one refuses, so 50 parallel charges never overspend and a refusal leaves no trace.
     const steps: BatchStep[] = [];
     const refusals: ('rate_limited' | 'api_key_quota_exceeded' | 'billing_shortfall')[] = [];
-    if (key.rpm !== null) {
+    let heldSlot = false;
+    if (rpm !== null && deps.rpm) {
+      // A slot from the block first; handed back below if the charge is refused.
+      const slot = await deps.rpm.take(key.id, rpm, minute);
+      if (slot === null) return rateLimited();
+      rpmUsed = slot;
+      heldSlot = true;
+    } else if (rpm !== null) {
       steps.push({ query: rateSlotQuery(deps.db, key.id, minute), mustChange: true });
       refusals.push('rate_limited');
     }
+    // Both UPDATEs also stop the key's and the account's lifetime counters at MAX_COUNTER (exact as JSON).
     steps.push({ query: chargeKeyWindowsQuery(deps.db, key.id, cost, day, month), mustChange: true });
     refusals.push('api_key_quota_exceeded');
     steps.push({ query: debitQuery(deps.db, key.account, cost), mustChange: true });
     refusals.push('billing_shortfall');
     try {
       const results = await inBatch(deps.db, steps);
-      if (key.rpm !== null) rpmUsed = Number((results[0].rows[0] as { rpm_count: number }).rpm_count);
+      if (rpm !== null && !heldSlot) rpmUsed = Number((results[0].rows[0] as { rpm_count: number }).rpm_count);
       const after = (results[results.length - 1].rows[0] as { credits: number | null }).credits;
       credits = after === null ? null : Number(after);
     } catch (err) {
+      if (heldSlot) deps.rpm?.giveBack(key.id, rpm as number, minute);
       if (!(err instanceof BatchConditionFailed)) throw err;
       const code = refusals[err.index];
-      if (code === 'rate_limited') {
-        return refuse('rate_limited', `The API key allows ${key.rpm} requests per minute.`, { ...id, ratelimit: rateInfo(key, Number(key.rpm), now) });
-      }
+      if (code === 'rate_limited') return rateLimited();
       return refuse(code, code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
     }
   }
 
-  // Usage reports are accepted only from domains that verified the key: one write per pair per hour.
-  if (key.domain_verified_at === null || now - Number(key.domain_verified_at) > DOMAIN_KEY_REFRESH_MS) {
+  // Usage reports are accepted only from domains that verified the key: one write per pair per hour
+  // (per instance: the record remembers when this instance last wrote it).
+  const verifiedAt = row ? num(row.domain_verified_at) : (key.verifiedBy.get(domain.id) ?? null);
+  if (verifiedAt === null || now - verifiedAt > DOMAIN_KEY_REFRESH_MS) {
     await markVerifiedByDomain(deps.db, domain.id, key.id, now);
+    key.verifiedBy.set(domain.id, now);
+  } else if (row) {
+    key.verifiedBy.set(domain.id, verifiedAt);
   }
   void deps.lastUsed.touch(key.id, now)?.catch(() => undefined);
   return {
@@ -178,6 +235,6 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
     expires_at: iso(key.expires_at),
     credits_remaining: credits,
     charged: cost,
-    ratelimit: rateInfo(key, rpmUsed, now),
+    ratelimit: rateInfo(rpm, rpmUsed, now),
   };
 }

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
-import { registerDirectReader } from '../direct.js';
+import { registerChangeCounter, registerDirectReader } from '../direct.js';
 
 /** `file:PATH` or `:memory:` -> path for better-sqlite3. */
 export function sqlitePath(url: string): string {
@@ -52,5 +52,8 @@ export function openSqlite(url: string): { db: Kysely<Database>; raw: SqliteData
   // never interleave with a statement kysely is running; inside a kysely transaction it reads the
   // same connection's view.
   registerDirectReader(db, (sql, params) => cached.prepare(sql).get(...(params as unknown[])));
+  // Moves only when another connection commits (the admin CLI, another process on the same file).
+  const dataVersion = raw.prepare('PRAGMA data_version').pluck();
+  registerChangeCounter(db, () => dataVersion.get() as number);
   return { db, raw };
 }

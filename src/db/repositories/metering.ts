@@ -188,3 +188,22 @@ export async function listUsage(
   if (f.cursor) q = q.where('u.id', '<', f.cursor);
   return q.orderBy('u.id', 'desc').limit(f.limit).execute();
 }
+
+/**
+ * Claims `n` request slots of the key's per-minute window in one conditional statement: changes no
+ * row unless all n fit under the limit, so instances that claim blocks can never exceed it together.
+ * Returns the window's count after the claim, or null when the block does not fit.
+ */
+export async function claimRateSlots(db: Executor, keyId: string, minute: number, n: number): Promise<number | null> {
+  const row = await db
+    .updateTable('api_keys')
+    .set({
+      rpm_count: sql<number>`CASE WHEN rpm_window = ${big(minute)} THEN rpm_count + ${big(n)} ELSE ${big(n)} END`,
+      rpm_window: minute,
+    })
+    .where('id', '=', keyId)
+    .where(sql<boolean>`(rpm IS NULL OR (CASE WHEN rpm_window = ${big(minute)} THEN rpm_count ELSE 0 END) + ${big(n)} <= rpm)`)
+    .returning('rpm_count')
+    .executeTakeFirst();
+  return row ? Number(row.rpm_count) : null;
+}

@@ -1,0 +1,84 @@
+import type { Kysely } from 'kysely';
+import { preparedQuery } from '../prepared.js';
+import type { Database } from '../schema.js';
+
+/** The columns verification uses, and nothing else (a 28-column `k.*` row costs more to build than to find). */
+export interface VerifyKeyRow {
+  id: string;
+  account: string;
+  type: 'developer' | 'network';
+  status: 'active' | 'disabled';
+  scopes: string;
+  models: string | null;
+  rpm: number | null;
+  daily_credits: number | null;
+  monthly_credits: number | null;
+  expires_at: number | null;
+  hash: string;
+  prev_expires_at: number | null;
+  day_window: string;
+  day_used: number;
+  month_window: string;
+  month_used: number;
+  rpm_window: number;
+  rpm_count: number;
+  plan: 'network' | 'developer';
+  credits: number | null;
+  /** When the asking domain last verified this key (null: never). */
+  domain_verified_at: number | null;
+}
+
+/** One indexed read by hash (or the previous hash while a rotation's grace period runs). */
+export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined> = preparedQuery(
+  (db, hash: string, now: number, domainId: string) =>
+    db
+      .selectFrom('api_keys as k')
+      .innerJoin('accounts as a', 'a.address', 'k.account')
+      .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
+      .select([
+        'k.id',
+        'k.account',
+        'k.type',
+        'k.status',
+        'k.scopes',
+        'k.models',
+        'k.rpm',
+        'k.daily_credits',
+        'k.monthly_credits',
+        'k.expires_at',
+        'k.hash',
+        'k.prev_expires_at',
+        'k.day_window',
+        'k.day_used',
+        'k.month_window',
+        'k.month_used',
+        'k.rpm_window',
+        'k.rpm_count',
+        'a.plan',
+        'a.credits',
+        'dk.last_verified_at as domain_verified_at',
+      ])
+      .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
+  ['h', 1, 'd'],
+  (hash, now, domainId) => [domainId, hash, hash, now],
+) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined>;
+
+export interface KeyBalanceRow {
+  day_window: string;
+  day_used: number;
+  month_window: string;
+  month_used: number;
+  credits: number | null;
+}
+
+/** The fast-changing state of a cached key, read only when the key has credit limits or the account a balance. */
+export const findKeyBalance: (db: Kysely<Database>, keyId: string) => Promise<KeyBalanceRow | undefined> = preparedQuery(
+  (db, keyId: string) =>
+    db
+      .selectFrom('api_keys as k')
+      .innerJoin('accounts as a', 'a.address', 'k.account')
+      .select(['k.day_window', 'k.day_used', 'k.month_window', 'k.month_used', 'a.credits'])
+      .where('k.id', '=', keyId),
+  ['k'],
+  (keyId) => [keyId],
+);

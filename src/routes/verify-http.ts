@@ -1,0 +1,145 @@
+import { z } from '@hono/zod-openapi';
+import type { DomainsTable } from '../db/schema.js';
+import type { AppDeps } from '../deps.js';
+import { AppError, errorBody } from '../errors.js';
+import { findDomainForToken } from '../services/domain-token.js';
+import { verifyKey, type VerifyInput, type VerifyResult } from '../services/verify.js';
+import { refuseInvalidOrNul } from './router.js';
+
+/*
+ * POST /v1/verify without the generic pipeline. The Hono route (src/routes/verify.ts, documented in
+ * /openapi.json) and the fast paths ahead of Hono (src/node-fast-path.ts, the pre-router in
+ * src/worker.ts) share the schema and `runVerification`; `handleVerify` reproduces the middleware
+ * chain (request id, access log, body limit, API headers, domain token, media type, JSON, schema)
+ * for requests with a declared Content-Length. test/verify-fast-path.test.ts holds the two to
+ * identical answers.
+ */
+
+/**
+ * One request's cost. The counters a cost adds to (a key's total, day and month; an account's
+ * usage_total) stop at 2^53 - 1 inside the charging UPDATEs (MAX_COUNTER in
+ * db/repositories/metering.ts): verification refuses, usage reports charge no further and refuse
+ * past the account's bound, so they stay exact as JSON and far below BIGINT overflow.
+ */
+export const MAX_COST = 1_000_000_000_000;
+
+export const VerifyBody = z
+  .object({
+    key: z.string().max(256),
+    scope: z.enum(['inference:read', 'inference:write', 'analytics:read', 'admin']).optional(),
+    model: z.string().min(1).max(128).optional(),
+    cost: z.number().int().min(0).max(MAX_COST).optional(),
+  })
+  .strict();
+
+type Counter = { inc(by?: number): void };
+const seriesCache = new WeakMap<AppDeps['metrics'], Map<string, Counter>>();
+
+function verificationCounter(deps: AppDeps, code: string, visibility: string): Counter {
+  let m = seriesCache.get(deps.metrics);
+  if (!m) seriesCache.set(deps.metrics, (m = new Map()));
+  const k = `${code} ${visibility}`;
+  let c = m.get(k);
+  if (!c) m.set(k, (c = deps.metrics.verifications.series({ code, visibility })));
+  return c;
+}
+
+/** The decision (verifyKey) and its counters: what every entry to /v1/verify runs once validated. */
+export async function runVerification(deps: AppDeps, domain: DomainsTable, input: VerifyInput): Promise<VerifyResult> {
+  const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm }, domain, input, deps.clock.now());
+  verificationCounter(deps, res.code, domain.visibility).inc();
+  if (res.valid && res.charged > 0) {
+    deps.metrics.charges.inc({ source: 'verify' });
+    deps.metrics.credits.inc({ source: 'verify' }, res.charged);
+  }
+  return res;
+}
+
+/** The request as the fast path sees it: headers, and the body on demand. */
+export interface RawVerifyRequest {
+  authorization: string | undefined;
+  contentType: string | undefined;
+  /** Digits only: requests without a declared length go through Hono. */
+  contentLength: string;
+  requestId: string | undefined;
+  /** The body as UTF-8 text, a leading BOM removed (as Request.text() does); called at most once. */
+  text(): Promise<string>;
+}
+
+export interface RawVerifyResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const WELL_FORMED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// The media-type gate of @hono/zod-openapi, then the JSON validator of hono/validator.
+const JSON_REQUEST = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
+const API_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+type Observer = { observe(v: number): void };
+const latencyCache = new WeakMap<AppDeps['metrics'], Observer[]>();
+
+function latency(deps: AppDeps, status: number): Observer {
+  let arr = latencyCache.get(deps.metrics);
+  if (!arr) latencyCache.set(deps.metrics, (arr = []));
+  const cls = Math.floor(status / 100);
+  return (arr[cls] ??= deps.metrics.requests.handle({ route: '/v1/verify', method: 'POST', status: `${cls}xx` }));
+}
+
+/** Whether a request may take the fast path (everything else goes through Hono, which answers the same). */
+export function fastPathEligible(method: string | undefined, path: string | undefined, contentLength: string | undefined, transferEncoding: string | undefined): boolean {
+  return method === 'POST' && path === '/v1/verify' && contentLength !== undefined && transferEncoding === undefined && /^\d{1,15}$/.test(contentLength);
+}
+
+/** POST /v1/verify end to end, as the Hono pipeline answers it. */
+export async function handleVerify(deps: AppDeps, req: RawVerifyRequest, start = performance.now()): Promise<RawVerifyResponse> {
+  const rid = req.requestId !== undefined && WELL_FORMED_ID.test(req.requestId) ? req.requestId : `req_${crypto.randomUUID().replaceAll('-', '')}`;
+  let out: RawVerifyResponse;
+  // The body-limit middleware runs before the API headers are set: its refusal carries none.
+  let apiHeaders = false;
+  try {
+    const limit = deps.config.bodyLimitBytes;
+    if (Number(req.contentLength) > limit) throw new AppError('payload_too_large', `The request body is larger than ${limit} bytes.`);
+    apiHeaders = true;
+    const domain = await findDomainForToken(deps, req.authorization);
+    const ct = req.contentType;
+    if (ct !== undefined ? !JSON_REQUEST.test(ct) : Number(req.contentLength) > 0) {
+      throw new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', { extra: { param: 'content-type' } });
+    }
+    let value: unknown = {};
+    if (ct !== undefined && JSON_MEDIA.test(ct.split(';')[0].trim())) {
+      const text = await req.text();
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new AppError('invalid_request', 'The request body is not valid JSON.', { extra: { param: 'body' } });
+      }
+    }
+    const parsed = VerifyBody.safeParse(value);
+    refuseInvalidOrNul(parsed.success ? { success: true, data: parsed.data, target: 'json' } : { success: false, error: parsed.error, target: 'json' });
+    const res = await runVerification(deps, domain, parsed.data as VerifyInput);
+    out = { status: 200, headers: { 'x-request-id': rid, ...API_HEADERS, 'content-type': 'application/json' }, body: JSON.stringify(res) };
+  } catch (err) {
+    let e: AppError;
+    if (err instanceof AppError) e = err;
+    else {
+      deps.logger.error('unhandled error', { request_id: rid, path: '/v1/verify', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      e = new AppError('internal_error');
+    }
+    const headers: Record<string, string> = apiHeaders ? { 'x-request-id': rid, ...API_HEADERS } : { 'x-request-id': rid };
+    for (const [k, v] of Object.entries(e.headers ?? {})) headers[k] = v;
+    headers['content-type'] = 'application/json';
+    out = { status: e.status, headers, body: JSON.stringify(errorBody(e, rid)) };
+  }
+  const ms = performance.now() - start;
+  latency(deps, out.status).observe(ms / 1000);
+  deps.logger.info('request', { request_id: rid, method: 'POST', path: '/v1/verify', status: out.status, ms: Math.round(ms * 100) / 100 });
+  return out;
+}
