@@ -17,7 +17,7 @@ import {
 } from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
-import { changeSteps, recordsChanged } from '../db/record-changes.js';
+import { changeSteps, recordsChanged, type RecordChange } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId, randomBase62 } from '../ids.js';
@@ -307,8 +307,12 @@ export async function checkClaim(deps: DomainsDeps, caller: Caller, claimId: str
     deleteClaimsForName(deps.db, claim.name),
     auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.claim', target: row.id, detail: { name: row.name, method: result.method, replaced: holder?.id ?? null } }),
   );
+  // The holder's token dies with its domain on every instance; the new token may have been cached as unknown.
+  const changes: RecordChange[] = holder ? [{ domain: holder.id }, { new: true }] : [{ new: true }];
+  steps.push(...changeSteps(deps.db, ...changes));
   try {
     await inBatch(deps.db, steps);
+    recordsChanged(deps.db, ...changes);
   } catch (err) {
     if (err instanceof BatchConditionFailed || isUniqueViolation(err)) {
       throw new AppError('domain_taken', `The domain ${claim.name} changed hands meanwhile; try again.`, { extra: { param: 'name' } });
