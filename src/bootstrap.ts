@@ -9,6 +9,7 @@ import { LastUsedTracker } from './services/last-used.js';
 import { Metrics } from './services/metrics.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
+import { VerifyStats } from './services/verify-stats.js';
 
 /** Wires the runtime-neutral dependencies; entries add their database and client-IP source. */
 export async function createDeps(opts: {
@@ -30,15 +31,17 @@ export async function createDeps(opts: {
     sessionTtlSeconds: opts.config.sessionTtlSeconds,
     configuredPrivateKey: opts.config.jwtPrivateKey,
   });
+  const logger = opts.logger ?? createLogger(opts.config.logLevel);
   return {
     db: opts.db,
     clock,
     config: opts.config,
     sessions,
     verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls, opts.config.rpcTimeoutMs),
-    logger: opts.logger ?? createLogger(opts.config.logLevel),
+    logger,
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: opts.lastUsed ?? new LastUsedTracker(opts.db),
     metrics: new Metrics(),
+    verifyStats: new VerifyStats(opts.db, 5_000, (err) => logger.warn('verification stats flush failed', { error: String(err) })),
   };
 }

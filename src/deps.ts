@@ -8,6 +8,7 @@ import type { LastUsedTracker } from './services/last-used.js';
 import type { Metrics } from './services/metrics.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
+import type { VerifyStats } from './services/verify-stats.js';
 
 /** Everything the app needs from its runtime; entries (node.ts, worker.ts) build it. */
 export interface AppDeps {
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** Batches last_used_at writes off the verification hot path. */
   lastUsed: LastUsedTracker;
   metrics: Metrics;
+  /** Counts verification answers per domain in memory, flushed in batches (domain stats). */
+  verifyStats: VerifyStats;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
 }

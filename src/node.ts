@@ -54,13 +54,19 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     deps.lastUsed.flush().catch((err: unknown) => deps.logger.warn('last_used flush failed', { error: String(err) }));
   }, deps.lastUsed.intervalMs);
   flushTimer.unref();
+  const statsTimer = setInterval(() => {
+    deps.verifyStats.flush().catch((err: unknown) => deps.logger.warn('verification stats flush failed', { error: String(err) }));
+  }, deps.verifyStats.intervalMs);
+  statsTimer.unref();
   return {
     app,
     deps,
     db,
     close: async () => {
       clearInterval(flushTimer);
+      clearInterval(statsTimer);
       await deps.lastUsed.flush().catch(() => undefined);
+      await deps.verifyStats.flush().catch((err: unknown) => deps.logger.warn('verification stats flush failed', { error: String(err) }));
       await db.destroy();
     },
   };

@@ -3,6 +3,7 @@
 import type { ExecutionContext } from 'hono';
 import { createApp, type App } from './app.js';
 import { createDeps } from './bootstrap.js';
+import type { AppDeps } from './deps.js';
 import { ConfigError, loadConfig, type Env } from './config.js';
 import { openD1, type D1Database } from './db/dialects/d1.js';
 import { AppError, errorBody } from './errors.js';
@@ -49,6 +50,7 @@ class WorkerLastUsed extends LastUsedTracker {
 interface Built {
   app: App;
   lastUsed: WorkerLastUsed;
+  verifyStats: AppDeps['verifyStats'];
 }
 
 async function build(env: WorkerEnv): Promise<Built> {
@@ -65,7 +67,7 @@ async function build(env: WorkerEnv): Promise<Built> {
     // Cloudflare sets it on every request from the edge; it cannot be forged by the client.
     clientIp: (c) => c.req.header('cf-connecting-ip') ?? null,
   });
-  return { app: createApp(deps), lastUsed };
+  return { app: createApp(deps), lastUsed, verifyStats: deps.verifyStats };
 }
 
 // Built once per isolate on the first request (bindings only exist inside fetch), then reused.
@@ -95,6 +97,10 @@ export default {
     const res = await ready.app.fetch(req, env, ctx);
     const flushing = ready.lastUsed.inFlight();
     if (flushing) ctx.waitUntil(flushing);
+    // Verification counts are flushed per request batching: a request that finds the last flush
+    // 5 s old starts one, and it is handed to waitUntil here so it completes after the response.
+    const statsFlush = ready.verifyStats.inFlight();
+    if (statsFlush) ctx.waitUntil(statsFlush);
     return res;
   },
 };

@@ -130,6 +130,30 @@ export interface AuditEventsTable {
   detail: string | null; // JSON
 }
 
+/** Usage records summed per account, UTC hour, key, model ('' for none) and domain. */
+export interface UsageRollupsTable {
+  account: string;
+  hour: number; // epoch ms of the UTC hour's start
+  key_id: string;
+  model: string;
+  domain_id: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+  charged: number;
+  uncharged: number;
+}
+
+/** Verification answers per domain, UTC hour and code (flushed in batches from memory). */
+export interface VerificationStatsTable {
+  domain_id: string;
+  hour: number;
+  code: string;
+  count: number;
+  charged: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   nonces: NoncesTable;
@@ -142,6 +166,8 @@ export interface Database {
   deleted_keys: DeletedKeysTable;
   domain_keys: DomainKeysTable;
   audit_events: AuditEventsTable;
+  usage_rollups: UsageRollupsTable;
+  verification_stats: VerificationStatsTable;
 }
 
 export type { Generated };

@@ -58,6 +58,7 @@ export function verifyRoutes(deps: AppDeps) {
     async (c) => {
       const domain = c.get('domain');
       const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed }, domain, c.req.valid('json'), deps.clock.now());
+      deps.verifyStats.record(domain.id, res.code, res.valid ? res.charged : 0, deps.clock.now().getTime());
       deps.metrics.verifications.inc({ code: res.code, visibility: domain.visibility });
       if (res.valid && res.charged > 0) {
         deps.metrics.charges.inc({ source: 'verify' });

@@ -1,6 +1,7 @@
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
 import { needsRowLocks, type Executor } from '../tx.js';
+import { usageRollupSteps } from './analytics.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
@@ -131,6 +132,8 @@ export function usageReportSteps(db: Executor, r: UsageReport): Compilable[] {
     }),
     db.updateTable('api_keys').set(windowIncrements(stored, r.day, r.month)).where('id', '=', r.keyId),
     db.updateTable('accounts').set({ credits: sql<number>`credits - ${stored}` }).where('address', '=', r.account).where('credits', 'is not', null),
+    // The hour's roll-up, in the same batch: summaries stay equal to the records.
+    ...usageRollupSteps(db, { domainId: r.domainId, requestId: r.requestId, now: r.now }),
   );
   return steps;
 }
