@@ -44,7 +44,8 @@ export interface Range {
 
 /** `from` defaults to 30 days before `to`, `to` to now; at most 366 days; `from` before `to`. */
 export function resolveRange(q: { from?: string; to?: string }, now: number): Range {
-  const to = q.to ? Date.parse(q.to) : now;
+  // `to` is exclusive; by default it includes what was written in this very millisecond.
+  const to = q.to ? Date.parse(q.to) : now + 1;
   const from = q.from ? Date.parse(q.from) : to - DEFAULT_RANGE_DAYS * DAY_MS;
   if (!(from < to)) throw new AppError('invalid_request', 'Invalid from: must be before to.', { extra: { param: q.from ? 'from' : 'to' } });
   if (to - from > MAX_RANGE_DAYS * DAY_MS) {
