@@ -13,6 +13,8 @@ create index "verification_stats_hour" on "verification_stats" ("hour");
 
 create index "usage_records_account_created" on "usage_records" ("account", "created_at");
 
+create index "audit_events_action_at" on "audit_events" ("action", "at");
+
 INSERT INTO usage_rollups (account, hour, key_id, model, domain_id, requests, input_tokens, output_tokens, cost, charged, uncharged)
     SELECT account, created_at - (created_at % 3600000), key_id, COALESCE(model, ''), domain_id, COUNT(*),
       SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)), SUM(cost), SUM(charged), SUM(uncharged)
