@@ -214,3 +214,16 @@ export async function keyNames(db: Kysely<Database>, account: string, ids: strin
   const rows = await db.selectFrom('api_keys').select(['id', 'name']).where('account', '=', account).where('id', 'in', ids).execute();
   return new Map(rows.map((r) => [r.id, r.name]));
 }
+
+/**
+ * Recomputes every roll-up row from the records (the same statement the migration runs once).
+ * For repairs and for benchmarks that bulk-load records directly.
+ */
+export async function rebuildUsageRollups(db: Kysely<Database>): Promise<void> {
+  await db.deleteFrom('usage_rollups').execute();
+  await sql`INSERT INTO usage_rollups (account, hour, key_id, model, domain_id, requests, input_tokens, output_tokens, cost, charged, uncharged)
+    SELECT account, created_at - (created_at % ${sql.lit(HOUR_MS)}), key_id, COALESCE(model, ''), domain_id, COUNT(*),
+      SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)), SUM(cost), SUM(charged), SUM(uncharged)
+    FROM usage_records
+    GROUP BY account, created_at - (created_at % ${sql.lit(HOUR_MS)}), key_id, COALESCE(model, ''), domain_id`.execute(db);
+}
