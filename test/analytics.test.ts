@@ -337,4 +337,26 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(after.trial.approved - before.trial.approved).toBe(1);
     expect(after.credits.granted - before.credits.granted).toBe(350);
   });
+
+  it('filters the admin audit log by action and address, page by page', async () => {
+    const u = await signIn(h);
+    for (const name of ['f1', 'f2', 'f3']) await createKey(h, u.token, { name });
+    const mine = await json(await get(h, `/v1/admin/audit?address=${u.address.toLowerCase()}&action=key.create&limit=2`, admin.token));
+    expect(mine.data).toHaveLength(2);
+    expect(mine.has_more).toBe(true);
+    expect(mine.data.every((e: any) => e.action === 'key.create' && e.account === u.address)).toBe(true);
+    const rest = await json(await get(h, `/v1/admin/audit?address=${u.address}&action=key.create&limit=2&cursor=${mine.next_cursor}`, admin.token));
+    expect(rest.data).toHaveLength(1);
+    expect(rest.has_more).toBe(false);
+    const signIns = await json(await get(h, `/v1/admin/audit?address=${u.address}&action=auth.sign_in`, admin.token));
+    expect(signIns.data).toHaveLength(1);
+    const own = await json(await get(h, '/v1/audit?action=key.create', u.token));
+    expect(own.data).toHaveLength(3);
+    for (const bad of ['address=0x123', 'action=DROP%20TABLE']) {
+      const res = await get(h, `/v1/admin/audit?${bad}`, admin.token);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.param).toBe(bad.split('=')[0]);
+    }
+    expect((await get(h, `/v1/admin/audit?address=${u.address}`, u.token)).status).toBe(403);
+  });
 });
