@@ -24,11 +24,11 @@ export interface Series {
   values: number[];
 }
 
-/** A round axis top at or above max: 1, 2 or 5 times a power of ten. */
+/** A round axis top at or above max (1, 2 or 4 times a power of ten, at least 2): whole-number halves. */
 function niceMax(max: number): number {
-  if (max <= 0) return 1;
+  if (max <= 2) return 2;
   const p = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p;
+  for (const m of [1, 2, 4, 10]) if (m * p >= max) return m * p;
   return 10 * p;
 }
 

@@ -12,6 +12,7 @@ export function adminOverview(ctx: Ctx): HTMLElement {
   const range = h('select', { name: 'overview-range' }, h('option', { value: '7' }, 'Last 7 days'), h('option', { value: '30', selected: true }, 'Last 30 days'), h('option', { value: '90' }, 'Last 90 days'));
   const figures = h('div', { class: 'stats', 'aria-live': 'polite' }, h('p', null, 'Loading the overview…'));
   const charts = h('div', { class: 'charts2' });
+  const refusals = h('p', { class: 'hint' });
 
   async function load(): Promise<void> {
     const to = Date.now() + 1;
@@ -42,12 +43,10 @@ export function adminOverview(ctx: Ctx): HTMLElement {
       barChart({ id: 'admin-credits', title: 'Credits charged per day', labels, series: [{ name: 'credits charged', values: s.data.map((b) => b.credits_charged) }] }),
     );
     const codes = Object.entries(s.verifications.by_code).filter(([c, n]) => c !== 'valid' && n > 0);
-    if (codes.length > 0) {
-      charts.append(h('p', { class: 'hint' }, `Refusals: ${codes.map(([c, n]) => `${c} ${fmtInt(n)}`).join(', ')}.`));
-    }
+    refusals.textContent = codes.length > 0 ? `Refusals by code: ${codes.map(([c, n]) => `${c} ${fmtInt(n)}`).join(', ')}.` : '';
   }
 
   range.addEventListener('change', () => void busy(null, errors, load));
   void busy(null, errors, load);
-  return section('Platform overview', h('div', { class: 'toolbar' }, field({ label: 'Range', control: range })), errors.el, figures, charts);
+  return section('Platform overview', h('div', { class: 'toolbar' }, field({ label: 'Range', control: range })), errors.el, figures, charts, refusals);
 }

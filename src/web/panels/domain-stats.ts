@@ -9,8 +9,15 @@ const DAY = 86_400_000;
 /** Charts drawn at once; more domains are listed in the table above and load on demand. */
 const MAX_CHARTS = 20;
 
-/** `valid` is always green; refusals take the palette in the contract's order. */
-const seriesClass = (name: string, i: number): string => (name === 'valid' ? 'ok-fill' : `series-${i % 8}`);
+/** `valid` is always green; each refusal code keeps one colour (never green) on every chart. */
+const REFUSAL_COLOURS = [1, 3, 4, 5, 6, 7, 0];
+// The contract's order (REFUSAL_CODES in services/analytics.ts, which the bundle must not import).
+const REFUSAL_ORDER = ['malformed', 'not_found', 'disabled', 'expired', 'key_type_mismatch', 'scope_denied', 'model_not_allowed', 'rate_limited', 'api_key_quota_exceeded', 'billing_shortfall'];
+const seriesClass = (name: string): string => {
+  if (name === 'valid') return 'ok-fill';
+  const i = Math.max(0, REFUSAL_ORDER.indexOf(name));
+  return `series-${REFUSAL_COLOURS[i % REFUSAL_COLOURS.length]}`;
+};
 
 function domainChart(ctx: Ctx, d: Domain, days: number): HTMLElement {
   const errors = errorBox();
