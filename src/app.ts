@@ -14,6 +14,7 @@ import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
 import { usageBatchRoutes } from './routes/usage-batch.js';
 import { verifyRoutes } from './routes/verify.js';
+import { analyticsRoutes } from './routes/analytics.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
@@ -63,7 +64,7 @@ export function createApp(deps: AppDeps) {
       exposeHeaders: ['x-request-id', 'retry-after'],
       maxAge: 600,
     });
-    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage']) {
+    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage', '/v1/usage/summary']) {
       app.use(path, allow);
     }
   }
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
   app.route('/', usageBatchRoutes(deps));
+  app.route('/', analyticsRoutes(deps));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -10,6 +10,7 @@ import { LastUsedTracker } from './services/last-used.js';
 import { Metrics } from './services/metrics.js';
 import { createSessionSigner } from './services/sessions.js';
 import { createSignatureVerifier, type SignatureVerifier } from './services/siwe.js';
+import { VerifyStats } from './services/verify-stats.js';
 
 const DEFAULT_DOH_URL = 'https://cloudflare-dns.com/dns-query';
 
@@ -35,13 +36,14 @@ export async function createDeps(opts: {
     configuredPrivateKey: opts.config.jwtPrivateKey,
     keyEncryptionKey: opts.config.keyEncryptionKey,
   });
+  const logger = opts.logger ?? createLogger(opts.config.logLevel);
   return {
     db: opts.db,
     clock,
     config: opts.config,
     sessions,
     verifySignature: opts.verifySignature ?? createSignatureVerifier(opts.config.rpcUrls, opts.config.rpcTimeoutMs),
-    logger: opts.logger ?? createLogger(opts.config.logLevel),
+    logger,
     clientIp: opts.clientIp ?? (() => null),
     lastUsed: opts.lastUsed ?? new LastUsedTracker(opts.db),
     metrics: new Metrics(),
@@ -49,5 +51,6 @@ export async function createDeps(opts: {
     domainChecker:
       opts.domainChecker ??
       createDomainChecker(dohResolver(opts.config.domainCheck.dohUrl ?? DEFAULT_DOH_URL, opts.config.domainCheck.timeoutMs), fetchProofFetcher, opts.config.domainCheck),
+    verifyStats: new VerifyStats(opts.db, 5_000, (err) => logger.warn('verification stats flush failed', { error: String(err) })),
   };
 }

@@ -11,6 +11,7 @@ import type { RecordCache } from './services/record-cache.js';
 import type { RpmBlocks } from './services/rpm-blocks.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
+import type { VerifyStats } from './services/verify-stats.js';
 
 /** Everything the app needs from its runtime; entries (node.ts, worker.ts) build it. */
 export interface AppDeps {
@@ -27,6 +28,8 @@ export interface AppDeps {
   records?: RecordCache;
   /** Node only: rpm slots claimed in blocks (see src/services/rpm-blocks.ts). */
   rpm?: RpmBlocks;
+  /** Counts verification answers per domain in memory, flushed in batches (domain stats). */
+  verifyStats: VerifyStats;
   /** The caller's IP as the runtime sees it (socket address on Node, CF-Connecting-IP on Workers). */
   clientIp: (c: Context) => string | null;
   /** Domain ownership proof (DNS TXT / HTTP file); the entries inject their resolver and HTTP getter. */

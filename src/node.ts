@@ -89,15 +89,21 @@ export async function createNodeService(
     deps.lastUsed.flush().catch((err: unknown) => deps.logger.warn('last_used flush failed', { error: String(err) }));
   }, deps.lastUsed.intervalMs);
   flushTimer.unref();
+  const statsTimer = setInterval(() => {
+    deps.verifyStats.flush().catch((err: unknown) => deps.logger.warn('verification stats flush failed', { error: String(err) }));
+  }, deps.verifyStats.intervalMs);
+  statsTimer.unref();
   return {
     app,
     deps,
     db,
     close: async () => {
       clearInterval(flushTimer);
+      clearInterval(statsTimer);
       detach();
       await listener?.close();
       await deps.lastUsed.flush().catch(() => undefined);
+      await deps.verifyStats.flush().catch((err: unknown) => deps.logger.warn('verification stats flush failed', { error: String(err) }));
       if (sink) {
         sink.flush();
         process.off('exit', sink.flush);

@@ -3,11 +3,11 @@
 import type { ExecutionContext } from 'hono';
 import { createApp, type App } from './app.js';
 import { createDeps } from './bootstrap.js';
+import type { AppDeps } from './deps.js';
 import { ConfigError, loadConfig, type Env } from './config.js';
 import { openD1, type D1Database } from './db/dialects/d1.js';
 import { AppError, errorBody } from './errors.js';
 import { randomBase62 } from './ids.js';
-import type { AppDeps } from './deps.js';
 import { fastPathEligible, handleVerify } from './routes/verify-http.js';
 import { LastUsedTracker } from './services/last-used.js';
 
@@ -52,6 +52,7 @@ interface Built {
   app: App;
   deps: AppDeps;
   lastUsed: WorkerLastUsed;
+  verifyStats: AppDeps['verifyStats'];
 }
 
 async function build(env: WorkerEnv): Promise<Built> {
@@ -70,7 +71,7 @@ async function build(env: WorkerEnv): Promise<Built> {
   });
   // No record cache on Workers: isolates share no memory and no invalidation reaches them, so every
   // verification reads D1 (revocation at once, as on Node).
-  return { app: createApp(deps), deps, lastUsed };
+  return { app: createApp(deps), deps, lastUsed, verifyStats: deps.verifyStats };
 }
 
 /** "/v1/verify?x" from "https://host/v1/verify?x", without building a URL object. */
@@ -121,6 +122,10 @@ export default {
     }
     const flushing = ready.lastUsed.inFlight();
     if (flushing) ctx.waitUntil(flushing);
+    // Verification counts are flushed per request batching: a request that finds the last flush
+    // 5 s old starts one, and it is handed to waitUntil here so it completes after the response.
+    const statsFlush = ready.verifyStats.inFlight();
+    if (statsFlush) ctx.waitUntil(statsFlush);
     return res;
   },
 };

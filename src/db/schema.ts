@@ -153,6 +153,30 @@ export interface AuditEventsTable {
   detail: string | null; // JSON
 }
 
+/** Usage records summed per account, UTC hour, key, model ('' for none) and domain. */
+export interface UsageRollupsTable {
+  account: string;
+  hour: number; // epoch ms of the UTC hour's start
+  key_id: string;
+  model: string;
+  domain_id: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+  charged: number;
+  uncharged: number;
+}
+
+/** Verification answers per domain, UTC hour and code (flushed in batches from memory). */
+export interface VerificationStatsTable {
+  domain_id: string;
+  hour: number;
+  code: string;
+  count: number;
+  charged: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   nonces: NoncesTable;
@@ -167,6 +191,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   domain_claims: DomainClaimsTable;
   server_secrets: ServerSecretsTable;
+  usage_rollups: UsageRollupsTable;
+  verification_stats: VerificationStatsTable;
 }
 
 export type { Generated };

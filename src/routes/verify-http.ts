@@ -46,8 +46,11 @@ function verificationCounter(deps: AppDeps, code: string, visibility: string): C
 
 /** The decision (verifyKey) and its counters: what every entry to /v1/verify runs once validated. */
 export async function runVerification(deps: AppDeps, domain: DomainsTable, input: VerifyInput): Promise<VerifyResult> {
-  const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm }, domain, input, deps.clock.now());
+  const now = deps.clock.now();
+  const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm }, domain, input, now);
   verificationCounter(deps, res.code, domain.visibility).inc();
+  // The domain's stats: counted in memory, written in batches (never a write per verification).
+  deps.verifyStats.record(domain.id, res.code, res.valid ? res.charged : 0, now.getTime());
   if (res.valid && res.charged > 0) {
     deps.metrics.charges.inc({ source: 'verify' });
     deps.metrics.credits.inc({ source: 'verify' }, res.charged);

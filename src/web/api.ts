@@ -18,6 +18,8 @@ export interface Api {
   post<T>(path: string, body?: unknown): Promise<T>;
   patch<T>(path: string, body: unknown): Promise<T>;
   del(path: string): Promise<void>;
+  /** The CSV form of an analytics list (`Accept: text/csv`). */
+  csv(path: string): Promise<string>;
   /** The next page of a cursor-paginated list, or null when there is none. */
   nextCursor(page: Page<unknown>): string | null;
 }
@@ -33,8 +35,8 @@ export interface ApiOptions {
 }
 
 export function createApi(opts: ApiOptions): Api {
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async function call<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+    const headers: Record<string, string> = { accept };
     const token = opts.token();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -47,6 +49,7 @@ export function createApi(opts: ApiOptions): Api {
     }
     if (res.status === 204) return undefined as T;
     const text = await res.text();
+    if (res.ok && accept !== 'application/json') return text as T;
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
@@ -68,6 +71,7 @@ export function createApi(opts: ApiOptions): Api {
     post: (path, body) => call('POST', path, body ?? {}),
     patch: (path, body) => call('PATCH', path, body),
     del: (path) => call<void>('DELETE', path),
+    csv: (path) => call<string>('GET', path, undefined, 'text/csv'),
     nextCursor: (page) => (typeof page.next_cursor === 'string' && page.next_cursor ? page.next_cursor : null),
   };
 }

@@ -6,6 +6,7 @@ import { auditPanel } from './panels/audit.js';
 import { domainsPanel } from './panels/domains.js';
 import { keysPanel } from './panels/keys.js';
 import { trialPanel } from './panels/trial.js';
+import { usagePanel } from './panels/usage.js';
 import { clearSession, loadSession, saveSession, type StoredSession } from './session.js';
 import { signInMessage } from './siwe.js';
 import type { Account, ConsoleConfig, Session } from './types.js';
@@ -265,9 +266,10 @@ function renderSignIn(): void {
 
 // ---------------------------------------------------------------- signed in
 
-type Tab = 'keys' | 'trial' | 'domains' | 'activity' | 'admin';
+type Tab = 'keys' | 'usage' | 'trial' | 'domains' | 'activity' | 'admin';
 const TABS: { id: Tab; label: string; admin?: boolean }[] = [
   { id: 'keys', label: 'API keys' },
+  { id: 'usage', label: 'Usage' },
   { id: 'trial', label: 'Free trial' },
   { id: 'domains', label: 'Domains' },
   { id: 'activity', label: 'Activity' },
@@ -332,6 +334,9 @@ function renderSignedIn(): void {
       break;
     case 'domains':
       panel = domainsPanel(c);
+      break;
+    case 'usage':
+      panel = usagePanel(c);
       break;
     case 'activity':
       panel = auditPanel(c, { title: 'Your activity', path: '/v1/audit', showActor: false });

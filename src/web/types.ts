@@ -6,6 +6,9 @@ import type { AccountView } from '../services/accounts.js';
 import type { DomainView } from '../services/domains.js';
 import type { KeyView } from '../services/keys.js';
 import type { ApplicationView } from '../services/trial.js';
+import type { AdminStats, DomainStats, UsageSummary } from '../services/analytics.js';
+
+export type { AdminStats, DomainStats, UsageSummary };
 
 export type Account = AccountView;
 export type Trial = AccountView['trial'];

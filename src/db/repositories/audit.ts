@@ -7,13 +7,14 @@ export function auditEventInsert(db: Kysely<Database>, row: AuditEventsTable) {
 
 export async function listAuditEvents(
   db: Kysely<Database>,
-  opts: { account?: string; cursor?: string; limit: number },
+  opts: { account?: string; action?: string; cursor?: string; limit: number },
 ): Promise<AuditEventsTable[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (opts.account !== undefined) {
     const account = opts.account;
     q = q.where((eb) => eb.or([eb('account', '=', account), eb('actor', '=', account)]));
   }
+  if (opts.action !== undefined) q = q.where('action', '=', opts.action);
   if (opts.cursor) q = q.where('id', '<', opts.cursor);
   return q.orderBy('id', 'desc').limit(opts.limit).execute();
 }

@@ -1,6 +1,7 @@
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
 import { needsRowLocks, type BatchStep, type Executor } from '../tx.js';
+import { usageRollupSteps } from './analytics.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
@@ -146,7 +147,7 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
       created_at: r.now,
     }),
     db.updateTable('api_keys').set(windowIncrements(stored, r.day, r.month)).where('id', '=', r.keyId),
-    // The last step, and the only conditional one: a report that would take the account's
+    // The only conditional step: a report that would take the account's
     // usage_total past MAX_COUNTER changes no row and undoes the whole batch (the caller refuses it).
     {
       query: db
@@ -156,6 +157,8 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
         .where('usage_total', '<=', big(MAX_COUNTER - r.cost)),
       mustChange: true,
     },
+    // The hour's roll-up, in the same batch: summaries stay equal to the records.
+    ...usageRollupSteps(db, { domainId: r.domainId, requestId: r.requestId, now: r.now }),
   );
   return steps;
 }

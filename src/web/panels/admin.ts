@@ -2,6 +2,7 @@ import type { Ctx } from '../context.js';
 import { h, replace, uid } from '../dom.js';
 import type { Account, Application, Page } from '../types.js';
 import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, section, shortAddress } from '../ui.js';
+import { adminOverview } from './admin-overview.js';
 import { auditPanel } from './audit.js';
 
 const enc = encodeURIComponent;
@@ -110,6 +111,7 @@ export function adminPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
   return h(
     'div',
     { class: 'stack', id },
+    adminOverview(ctx),
     applicationsSection(ctx, onChanged),
     auditPanel(ctx, { title: 'Audit log (all accounts)', path: '/v1/admin/audit', showActor: true }),
     creditsSection(ctx, onChanged),

@@ -1,6 +1,7 @@
 import type { Ctx } from '../context.js';
 import { h, replace } from '../dom.js';
 import type { Domain, DomainWithToken, Page } from '../types.js';
+import { domainStatsSection } from './domain-stats.js';
 import { announce, badge, busy, errorBox, field, fmtTime, formDialog, secretDialog, section, shortAddress, table } from '../ui.js';
 
 const enc = encodeURIComponent;
@@ -9,6 +10,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   const errors = errorBox();
   const listErrors = errorBox();
   const list = h('div', { 'aria-live': 'polite' }, h('p', null, 'Loading domains…'));
+  const stats = h('div');
   const isAdmin = ctx.account().roles.includes('admin');
 
   function tokenDialog(d: DomainWithToken, title: string): Promise<void> {
@@ -26,6 +28,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
 
   async function load(): Promise<void> {
     const page = await ctx.api.get<Page<Domain>>('/v1/domains?limit=100');
+    replace(stats, page.data.length > 0 ? domainStatsSection(ctx, page.data) : null);
     if (page.data.length === 0) {
       replace(list, h('p', { class: 'empty' }, 'No domains registered yet.'));
       return;
@@ -138,12 +141,17 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   });
 
   void busy(null, listErrors, load);
-  return section(
-    'Domains',
-    h('p', null, 'Node operators register the domain of each node here and give its token to the gateway, which checks API keys with the service. Network domains accept network keys; public domains (run by the platform) accept developer keys.'),
-    form,
-    errors.el,
-    listErrors.el,
-    list,
+  return h(
+    'div',
+    { class: 'stack' },
+    section(
+      'Domains',
+      h('p', null, 'Node operators register the domain of each node here and give its token to the gateway, which checks API keys with the service. Network domains accept network keys; public domains (run by the platform) accept developer keys.'),
+      form,
+      errors.el,
+      listErrors.el,
+      list,
+    ),
+    stats,
   );
 }
