@@ -13,6 +13,7 @@ import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
 import { verifyRoutes } from './routes/verify.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps) {
       exposeHeaders: ['x-request-id', 'retry-after'],
       maxAge: 600,
     });
-    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage']) {
+    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage', '/v1/webhooks', '/v1/webhooks/*']) {
       app.use(path, allow);
     }
   }
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
+  app.route('/', webhooksRoutes(deps));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
