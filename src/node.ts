@@ -11,6 +11,10 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import type { AppDeps } from './deps.js';
 import type { Logger } from './logger.js';
+import { WebhookWorker, type WebhookRuntime } from './services/webhook-delivery.js';
+import { outboxHint } from './services/webhook-events.js';
+import { setWebhookHostResolver } from './services/webhooks.js';
+import { nodeSender, resolveAll } from './webhook-sender-node.js';
 
 /** Opens the configured database (SQLite file or memory; PostgreSQL is added by its dialect). */
 export async function openDatabase(config: Config): Promise<Kysely<Database>> {
@@ -27,6 +31,8 @@ export interface NodeService {
   db: Kysely<Database>;
   server?: ServerType;
   url?: string;
+  /** The webhook delivery runtime; `serve` runs its worker loop, tests may drive runWebhooksOnce. */
+  webhooks: { runtime: WebhookRuntime; worker: WebhookWorker };
   close(drainMs?: number): Promise<void>;
 }
 
@@ -50,6 +56,9 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     },
   });
   const app = createApp(deps);
+  setWebhookHostResolver(resolveAll);
+  const runtime: WebhookRuntime = { db, clock: deps.clock, config: config.webhooks, logger: deps.logger, send: nodeSender };
+  const webhooks = { runtime, worker: new WebhookWorker(runtime, (wake) => outboxHint.subscribe(wake)) };
   const flushTimer = setInterval(() => {
     deps.lastUsed.flush().catch((err: unknown) => deps.logger.warn('last_used flush failed', { error: String(err) }));
   }, deps.lastUsed.intervalMs);
@@ -58,8 +67,10 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
     app,
     deps,
     db,
+    webhooks,
     close: async () => {
       clearInterval(flushTimer);
+      await webhooks.worker.stop();
       await deps.lastUsed.flush().catch(() => undefined);
       await db.destroy();
     },
@@ -69,6 +80,7 @@ export async function createNodeService(config: Config, opts: { clock?: Clock; l
 /** Starts listening; resolves once the port is bound. */
 export async function startNodeServer(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<NodeService> {
   const svc = await createNodeService(config, opts);
+  svc.webhooks.worker.start();
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: svc.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
     s.once('error', reject);

@@ -8,6 +8,8 @@ import { openD1, type D1Database } from './db/dialects/d1.js';
 import { AppError, errorBody } from './errors.js';
 import { randomBase62 } from './ids.js';
 import { LastUsedTracker } from './services/last-used.js';
+import { fetchSender, runWebhooksOnce, type WebhookRuntime } from './services/webhook-delivery.js';
+import { outboxHint } from './services/webhook-events.js';
 
 /** Bindings from wrangler.toml ([vars], [[d1_databases]]) and wrangler secrets (JWT_PRIVATE_KEY). */
 export interface WorkerEnv {
@@ -49,6 +51,7 @@ class WorkerLastUsed extends LastUsedTracker {
 interface Built {
   app: App;
   lastUsed: WorkerLastUsed;
+  webhooks: WebhookRuntime;
 }
 
 async function build(env: WorkerEnv): Promise<Built> {
@@ -65,24 +68,43 @@ async function build(env: WorkerEnv): Promise<Built> {
     // Cloudflare sets it on every request from the edge; it cannot be forged by the client.
     clientIp: (c) => c.req.header('cf-connecting-ip') ?? null,
   });
-  return { app: createApp(deps), lastUsed };
+  const webhooks: WebhookRuntime = { db, clock: deps.clock, config: config.webhooks, logger: deps.logger, send: fetchSender };
+  return { app: createApp(deps), lastUsed, webhooks };
 }
 
 // Built once per isolate on the first request (bindings only exist inside fetch), then reused.
 let built: Promise<Built> | undefined;
 
+function ensureBuilt(env: WorkerEnv): Promise<Built> {
+  if (!built) {
+    built = build(env);
+    // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
+    built.catch(() => {
+      built = undefined;
+    });
+  }
+  return built;
+}
+
+/** Webhook sends never fail a request or a cron run; they are retried from the outbox. */
+function drainWebhooks(b: Built, opts: { schedule?: boolean; maxAttempts?: number }): Promise<void> {
+  return runWebhooksOnce(b.webhooks, opts).then(
+    () => undefined,
+    (err: unknown) => b.webhooks.logger.warn('webhook drain failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
+/** Minimal shape of the Cron Trigger's controller (only what is used). */
+interface ScheduledController {
+  cron: string;
+  scheduledTime: number;
+}
+
 export default {
   async fetch(req: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    if (!built) {
-      built = build(env);
-      // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
-      built.catch(() => {
-        built = undefined;
-      });
-    }
     let ready: Built;
     try {
-      ready = await built;
+      ready = await ensureBuilt(env);
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : `start-up failed: ${err instanceof Error ? err.message : String(err)}`;
       console.error(message);
@@ -95,6 +117,14 @@ export default {
     const res = await ready.app.fetch(req, env, ctx);
     const flushing = ready.lastUsed.inFlight();
     if (flushing) ctx.waitUntil(flushing);
+    // Events this request wrote go out now, after the response; the Cron Trigger catches the rest.
+    if (outboxHint.take()) ctx.waitUntil(drainWebhooks(ready, { maxAttempts: 50 }));
     return res;
+  },
+
+  /** Cron Trigger (wrangler.toml [triggers]): expiry notices, then everything due in the outbox. */
+  async scheduled(_controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+    const ready = await ensureBuilt(env);
+    ctx.waitUntil(drainWebhooks(ready, { schedule: true }));
   },
 };

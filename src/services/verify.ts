@@ -7,6 +7,7 @@ import { iso } from './accounts.js';
 import { hashSecret, parseSecret } from './key-format.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
+import { noteQuotaRefused } from './webhook-events.js';
 
 // The answer codes are part of the operator client's contract; one definition serves both.
 export type { VerifyCode } from '../client/index.js';
@@ -108,6 +109,7 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   }
   const quotaMessage = 'The API key has reached its credit limit for this period.';
   if ((key.daily_credits !== null && dayUsed + cost > Number(key.daily_credits)) || (key.monthly_credits !== null && monthUsed + cost > Number(key.monthly_credits))) {
+    await noteQuotaRefused(deps.db, key, cost, nowDate); // webhooks: key.quota_reached, once per key and window
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
   const shortfallMessage = "The account's credits cannot cover this request.";
