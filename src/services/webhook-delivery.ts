@@ -55,8 +55,11 @@ export interface WebhookRuntime {
   send: Sender;
 }
 
-/** How long a claimed attempt is held before another worker may take it (a crash mid-send). */
-export const LEASE_MS = 60_000;
+/**
+ * How long a claimed attempt is held before another worker may take it (after a crash mid-send):
+ * well beyond the send timeout, so a slow but live worker never has its attempt taken over.
+ */
+export const leaseMs = (c: WebhookConfig): number => c.timeoutMs * 2 + 5000;
 const BATCH = 25;
 
 /**
@@ -104,7 +107,7 @@ export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
  * workers take disjoint rows; SQLite and D1 run the single UPDATE atomically (one writer at a time).
  * A worker that dies leaves the row to be claimed again when the lease runs out.
  */
-export async function claimDue(db: Kysely<Database>, now: number, limit: number): Promise<WebhookDeliveriesTable[]> {
+export async function claimDue(db: Kysely<Database>, now: number, limit: number, lease: number): Promise<WebhookDeliveriesTable[]> {
   const token = randomBase62(16);
   let candidates = db
     .selectFrom('webhook_deliveries')
@@ -116,7 +119,7 @@ export async function claimDue(db: Kysely<Database>, now: number, limit: number)
   if (needsRowLocks(db)) candidates = candidates.forUpdate().skipLocked();
   return db
     .updateTable('webhook_deliveries')
-    .set({ next_attempt_at: now + LEASE_MS, lease_token: token, updated_at: now })
+    .set({ next_attempt_at: now + lease, lease_token: token, updated_at: now })
     .where('id', 'in', candidates)
     // Re-checked on the row itself: a row another worker claimed meanwhile is no longer due.
     .where('status', '=', 'pending')
@@ -185,7 +188,7 @@ export async function runWebhooksOnce(rt: WebhookRuntime, opts: { schedule?: boo
   let attempted = 0;
   const max = opts.maxAttempts ?? 500;
   while (attempted < max) {
-    const claimed = await claimDue(rt.db, rt.clock.now().getTime(), Math.min(BATCH, max - attempted));
+    const claimed = await claimDue(rt.db, rt.clock.now().getTime(), Math.min(BATCH, max - attempted), leaseMs(rt.config));
     if (claimed.length === 0) break;
     await Promise.all(claimed.map((d) => deliverClaimed(rt, d).catch((err: unknown) => rt.logger.warn('webhook delivery failed', { delivery_id: d.id, error: String(err) }))));
     attempted += claimed.length;
