@@ -9,7 +9,7 @@ import type { Sender } from './services/webhook-delivery.js';
 import { checkWebhookUrl, isPrivateAddress } from './services/webhook-url.js';
 
 /** Refuses the connection when any address the name resolves to is private (unless allowed). */
-function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean): LookupFunction {
   return ((hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
