@@ -19,7 +19,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(behaviour: Behaviour = () => 204): Promise<Receiver> {
+export async function startReceiver(behaviour: Behaviour = () => 204, opts: { delayMs?: number } = {}): Promise<Receiver> {
   let behave = behaviour;
   const received: ReceivedWebhook[] = [];
   const hanging = new Set<ServerResponse>();
@@ -36,7 +36,8 @@ export async function startReceiver(behaviour: Behaviour = () => 204): Promise<R
         return;
       }
       res.statusCode = b;
-      res.end();
+      if (opts.delayMs) setTimeout(() => res.end(), opts.delayMs);
+      else res.end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
