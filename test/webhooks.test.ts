@@ -325,6 +325,14 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(rx.received.map((r) => bodyOf(r).data)).toEqual([expect.objectContaining({ credits: 90 }), { account: u.address, credits: 180, last_grant: 2000, threshold_percent: 10 }]);
   });
 
+  it('sends account.credits_low for balances lowered by /v1/verify charges, from the scheduler, once per grant', async () => {
+    const { u, rx, domain, key } = await developerWithKey(['account.credits_low'], 1000);
+    expect((await verify(h, domain.token, { key: key.key, cost: 950 })).valid).toBe(true);
+    await run(true);
+    await run(true);
+    expect(rx.received.map((r) => bodyOf(r).data)).toEqual([{ account: u.address, credits: 50, last_grant: 1000, threshold_percent: 10 }]);
+  });
+
   it('sends key.expiring 7 days and 1 day before expires_at and key.expired, each once, as the clock moves', async () => {
     const u = await signIn(h);
     const rx = await receiver();

@@ -202,15 +202,23 @@ export async function noteUsageShortfall(db: Kysely<Database>, keyId: string, un
 export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date): Promise<number> {
   const now = nowDate.getTime();
   const horizon = now + EXPIRING_THRESHOLDS_DAYS[0] * DAY_MS;
-  const keys = await db
-    .selectFrom('api_keys as k')
-    .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
-    .where('k.expires_at', 'is not', null)
-    .where('k.expires_at', '<=', horizon)
-    .where('k.expires_at', '>', now - EXPIRED_LOOKBACK_MS)
-    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
-    .limit(1000)
-    .execute();
+  const keys: { id: string; account: string; name: string; hint: string; expires_at: number | null; status: string }[] = [];
+  const PAGE = 500;
+  for (let cursor: string | null = ''; cursor !== null; ) {
+    const page = await db
+      .selectFrom('api_keys as k')
+      .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
+      .where('k.expires_at', 'is not', null)
+      .where('k.expires_at', '<=', horizon)
+      .where('k.expires_at', '>', now - EXPIRED_LOOKBACK_MS)
+      .where('k.id', '>', cursor)
+      .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
+      .orderBy('k.id')
+      .limit(PAGE)
+      .execute();
+    keys.push(...page);
+    cursor = page.length === PAGE ? page[page.length - 1].id : null;
+  }
   let written = 0;
   for (const k of keys) {
     const expiresAt = Number(k.expires_at);
@@ -233,6 +241,29 @@ export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date):
     const r = await outboxInsert(db, { account: k.account, type, data, at: nowDate, dedupeKey: `${type}:${k.id}:${threshold}:${expiresAt}` })
       .compile();
     const res = await db.executeQuery(r);
+    written += Number(res.numAffectedRows ?? 0n);
+  }
+  return written + (await scheduleCreditsLow(db, nowDate));
+}
+
+/**
+ * account.credits_low for balances lowered outside a batch that carries the check (charges made
+ * by /v1/verify, whose hot path stays free of it): accounts with an endpoint whose balance is below
+ * 10% of their last grant. The same dedupe key as the in-batch check, so each grant notifies once.
+ */
+export async function scheduleCreditsLow(db: Kysely<Database>, nowDate: Date): Promise<number> {
+  const low = await db
+    .selectFrom('accounts as a')
+    .select('a.address')
+    .where('a.credits', 'is not', null)
+    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'a.address')))
+    .where(
+      sql<boolean>`a.credits * 10 < (SELECT g.amount FROM webhook_credit_grants g WHERE g.account = a.address ORDER BY g.id DESC LIMIT 1)`,
+    )
+    .execute();
+  let written = 0;
+  for (const a of low) {
+    const res = await db.executeQuery(creditsLowStep(db, a.address, nowDate).compile());
     written += Number(res.numAffectedRows ?? 0n);
   }
   return written;
