@@ -188,6 +188,15 @@ export async function runWebhooksOnce(rt: WebhookRuntime, opts: { schedule?: boo
   let attempted = 0;
   const max = opts.maxAttempts ?? 500;
   while (attempted < max) {
+    // A read first: an idle poll costs one indexed SELECT, not a write lock.
+    const due = await rt.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', rt.clock.now().getTime())
+      .limit(1)
+      .executeTakeFirst();
+    if (!due) break;
     const claimed = await claimDue(rt.db, rt.clock.now().getTime(), Math.min(BATCH, max - attempted), leaseMs(rt.config));
     if (claimed.length === 0) break;
     await Promise.all(claimed.map((d) => deliverClaimed(rt, d).catch((err: unknown) => rt.logger.warn('webhook delivery failed', { delivery_id: d.id, error: String(err) }))));
