@@ -385,6 +385,16 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect((await json(await get(h, '/v1/audit', u.token))).data.map((e: any) => e.action)).toContain('webhook.rotate_secret');
   });
 
+  it('rotates with the default grace period when the request has no body', async () => {
+    const u = await signIn(h);
+    const wh = await register(u, 'https://hooks.example.com/rotate');
+    const res = await h.request(`/v1/webhooks/${wh.id}/rotate-secret`, { method: 'POST', headers: { authorization: `Bearer ${u.token}` } });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.secret).toMatch(/^whsec_/);
+    expect(Date.parse(body.previous_secret_expires_at) - h.clock!.now().getTime()).toBe(3600_000);
+  });
+
   it('fails pending deliveries of a deleted endpoint without sending them', async () => {
     const u = await signIn(h);
     const rx = await receiver(() => 500);

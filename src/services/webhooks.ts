@@ -1,7 +1,7 @@
 // Webhook endpoints: register, list, get, delete, rotate the secret, send a test, deliveries.
 import type { Kysely } from 'kysely';
 import type { Database, WebhookEndpointsTable } from '../db/schema.js';
-import { inBatch } from '../db/tx.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import type { Auth } from '../deps.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -126,7 +126,7 @@ export async function deleteWebhook(deps: WebhooksDeps, auth: Auth, id: string, 
     { query: deps.db.deleteFrom('webhook_endpoints').where('id', '=', id).where('account', '=', auth.address), mustChange: true },
     auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.delete', target: id }),
   ]).catch((err: unknown) => {
-    throw err instanceof Error && err.name === 'BatchConditionFailed' ? new AppError('not_found', 'No such webhook.') : err;
+    throw err instanceof BatchConditionFailed ? new AppError('not_found', 'No such webhook.') : err;
   });
 }
 
@@ -157,7 +157,7 @@ export async function rotateWebhookSecret(
     },
     auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.rotate_secret', target: id, detail: { grace_seconds: grace } }),
   ]).catch((err: unknown) => {
-    throw err instanceof Error && err.name === 'BatchConditionFailed' ? new AppError('invalid_request', 'The secret was rotated concurrently; try again.') : err;
+    throw err instanceof BatchConditionFailed ? new AppError('invalid_request', 'The secret was rotated concurrently; try again.') : err;
   });
   return { webhook: webhookView({ ...row, secret, prev_secret: grace > 0 ? row.secret : null, prev_expires_at: prevExpires }), secret };
 }
