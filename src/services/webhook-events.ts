@@ -78,7 +78,7 @@ export function outboxInsert(db: Executor, e: OutboxRow): Compilable {
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
-/** Records a credit grant (trial approval, admin top-up): account.credits_low measures against the last one. */
+/** Records a credit grant (trial approval, admin top-up): account.credits_low measures against the last one above zero. */
 export function creditGrantInsert(db: Executor, account: string, amount: number, at: Date): Compilable {
   return db.insertInto('webhook_credit_grants').values({ id: newId('grt', at), account, amount, created_at: at.getTime() });
 }
@@ -100,7 +100,7 @@ export function creditsLowStep(db: Executor, account: string, at: Date): Compila
       sql`SELECT ${newId('msg', at)}, a.address, 'account.credits_low', ${body}, 'account.credits_low:' || g.id, NULL, ${big(at.getTime())}, NULL
         FROM accounts a JOIN webhook_credit_grants g ON g.account = a.address
         WHERE a.address = ${account} AND a.credits IS NOT NULL AND a.credits * 10 < g.amount
-          AND g.id = (SELECT MAX(g2.id) FROM webhook_credit_grants g2 WHERE g2.account = ${account})
+          AND g.id = (SELECT MAX(g2.id) FROM webhook_credit_grants g2 WHERE g2.account = ${account} AND g2.amount > 0)
           AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account = ${account})`,
     )
     .onConflict((oc) => oc.column('dedupe_key').doNothing());
@@ -258,7 +258,7 @@ export async function scheduleCreditsLow(db: Kysely<Database>, nowDate: Date): P
     .where('a.credits', 'is not', null)
     .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'a.address')))
     .where(
-      sql<boolean>`a.credits * 10 < (SELECT g.amount FROM webhook_credit_grants g WHERE g.account = a.address ORDER BY g.id DESC LIMIT 1)`,
+      sql<boolean>`a.credits * 10 < (SELECT g.amount FROM webhook_credit_grants g WHERE g.account = a.address AND g.amount > 0 ORDER BY g.id DESC LIMIT 1)`,
     )
     .execute();
   let written = 0;
