@@ -102,6 +102,7 @@ interface ScheduledController {
 
 export default {
   async fetch(req: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+    const hintsBefore = outboxHint.count;
     let ready: Built;
     try {
       ready = await ensureBuilt(env);
@@ -118,7 +119,7 @@ export default {
     const flushing = ready.lastUsed.inFlight();
     if (flushing) ctx.waitUntil(flushing);
     // Events this request wrote go out now, after the response; the Cron Trigger catches the rest.
-    if (outboxHint.take()) ctx.waitUntil(drainWebhooks(ready, { maxAttempts: 50 }));
+    if (outboxHint.count !== hintsBefore) ctx.waitUntil(drainWebhooks(ready, { maxAttempts: 50 }));
     return res;
   },
 

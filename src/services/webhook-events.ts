@@ -28,17 +28,18 @@ const DAY_MS = 86_400_000;
  * poll interval (Node) or the Cron Trigger (Workers) picks up anything a lost hint would miss.
  */
 const listeners = new Set<() => void>();
-let hinted = false;
+let raised = 0;
 export const outboxHint = {
   raise(): void {
-    hinted = true;
+    raised++;
     for (const l of listeners) l();
   },
-  /** True once after raise(); clears the hint. */
-  take(): boolean {
-    const was = hinted;
-    hinted = false;
-    return was;
+  /**
+   * How many hints so far: a request compares it before and after (so concurrent requests in one
+   * isolate cannot consume each other's hint; at worst one drains for both).
+   */
+  get count(): number {
+    return raised;
   },
   subscribe(l: () => void): () => void {
     listeners.add(l);
