@@ -37,6 +37,9 @@ describe('webhook URL guard (no DNS)', () => {
     expect(checkWebhookUrl('https://hooks.example.com/x', false).refusal).toBeNull();
     // With WEBHOOK_ALLOW_PRIVATE_URLS=1, local receivers (and http) are allowed.
     expect(checkWebhookUrl('http://127.0.0.1:9999/hook', true).refusal).toBeNull();
+    expect(checkWebhookUrl('http://localhost:9999/hook', true).refusal).toBeNull();
+    // ... but never plain http to a public host, even then.
+    expect(checkWebhookUrl('http://hooks.example.com/hook', true).refusal).toBe('scheme_not_allowed');
   });
 
   it('refuses at connect time a name that resolves to a private address', async () => {

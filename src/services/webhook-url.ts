@@ -93,7 +93,8 @@ export function hostOf(url: URL): string {
 }
 
 /**
- * Checks a webhook URL without DNS: the scheme (https only, unless private URLs are allowed), no
+ * Checks a webhook URL without DNS: the scheme (https only; http to a local host when private URLs
+ * are allowed), no
  * credentials, and no private address literal or private name. A DNS name that resolves to a private
  * address is caught by the sender at connect time (and by the registration check on Node).
  */
@@ -104,12 +105,12 @@ export function checkWebhookUrl(raw: string, allowPrivate: boolean): { url: URL;
   } catch {
     return { url: null, refusal: 'invalid_url' };
   }
-  if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:')) return { url: null, refusal: 'scheme_not_allowed' };
+  const host = hostOf(url);
+  const local = isPrivateAddress(host) || (!ipv4Parts(host) && !ipv6Groups(host) && privateName(host));
+  // Plain http only to a local receiver, and only when private URLs are allowed: never in the clear over the internet.
+  if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:' && local)) return { url: null, refusal: 'scheme_not_allowed' };
   if (url.username || url.password) return { url: null, refusal: 'credentials_in_url' };
-  if (!allowPrivate) {
-    const host = hostOf(url);
-    if (isPrivateAddress(host) || (!ipv4Parts(host) && !ipv6Groups(host) && privateName(host))) return { url: null, refusal: 'private_address' };
-  }
+  if (!allowPrivate && local) return { url: null, refusal: 'private_address' };
   return { url, refusal: null };
 }
 
