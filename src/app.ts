@@ -15,6 +15,7 @@ import { domainsRoutes } from './routes/domains.js';
 import { usageBatchRoutes } from './routes/usage-batch.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
@@ -64,7 +65,8 @@ export function createApp(deps: AppDeps) {
       exposeHeaders: ['x-request-id', 'retry-after'],
       maxAge: 600,
     });
-    for (const path of ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit', '/v1/usage', '/v1/usage/summary']) {
+    const browserFacing = ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit'];
+    for (const path of [...browserFacing, '/v1/usage', '/v1/usage/summary', '/v1/webhooks', '/v1/webhooks/*']) {
       app.use(path, allow);
     }
   }
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', verifyRoutes(deps));
   app.route('/', usageBatchRoutes(deps));
   app.route('/', analyticsRoutes(deps));
+  app.route('/', webhooksRoutes(deps));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

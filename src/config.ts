@@ -121,6 +121,16 @@ const envSchema = z.object({
   DOMAIN_CHECK_HTTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   DOMAIN_CHECK_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
   DOMAIN_CHECK_DOH_URL: z.url({ protocol: /^https?$/ }).optional(),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default('5,300,1800,7200,18000,36000')
+    .transform(commaList)
+    .pipe(z.array(z.string().regex(/^\d{1,7}$/, 'expected a comma list of seconds, e.g. 5,300,1800').transform(Number)).max(20, 'at most 20 retries')),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['0', '1', 'true', 'false']).default('0'),
+  MAX_WEBHOOKS_PER_ACCOUNT: positiveInt.default(10),
+  WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000),
+  WEBHOOK_POLL_INTERVAL_MS: positiveInt.max(3_600_000).default(1000),
+  WEBHOOK_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(7 * 86400).default(86400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -168,8 +178,21 @@ export interface Config {
     dohUrl: string | undefined;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  webhooks: WebhookConfig;
   /** JWT issuer and audience. */
   issuer: string;
+}
+
+export interface WebhookConfig {
+  /** Seconds to wait after each failed attempt; after the last, the delivery is `failed`. */
+  retrySchedule: number[];
+  /** Lets endpoints point at private, loopback and link-local addresses, and use http:// (tests, local setups). */
+  allowPrivateUrls: boolean;
+  maxPerAccount: number;
+  timeoutMs: number;
+  pollIntervalMs: number;
+  /** How long the previous secret keeps signing after a rotation. */
+  secretGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -225,6 +248,14 @@ export function loadConfig(env: Env): Config {
       dohUrl: e.DOMAIN_CHECK_DOH_URL,
     },
     logLevel: e.LOG_LEVEL,
+    webhooks: {
+      retrySchedule: e.WEBHOOK_RETRY_SCHEDULE,
+      allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS === '1' || e.WEBHOOK_ALLOW_PRIVATE_URLS === 'true',
+      maxPerAccount: e.MAX_WEBHOOKS_PER_ACCOUNT,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+      secretGraceSeconds: e.WEBHOOK_SECRET_GRACE_SECONDS,
+    },
     issuer: url.origin,
   };
 }

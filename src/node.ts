@@ -26,6 +26,10 @@ import { RpmBlocks } from './services/rpm-blocks.js';
 useSha256Hex((s) => createHash('sha256').update(s).digest('hex'));
 
 const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
+import { WebhookWorker, type WebhookRuntime } from './services/webhook-delivery.js';
+import { outboxHint } from './services/webhook-events.js';
+import { setWebhookHostResolver } from './services/webhooks.js';
+import { nodeSender, resolveAll } from './webhook-sender-node.js';
 
 /** Opens the configured database (SQLite file or memory; PostgreSQL is added by its dialect). */
 export async function openDatabase(config: Config): Promise<Kysely<Database>> {
@@ -42,6 +46,8 @@ export interface NodeService {
   db: Kysely<Database>;
   server?: ServerType;
   url?: string;
+  /** The webhook delivery runtime; `serve` runs its worker loop, tests may drive runWebhooksOnce. */
+  webhooks: { runtime: WebhookRuntime; worker: WebhookWorker };
   close(drainMs?: number): Promise<void>;
 }
 
@@ -85,6 +91,9 @@ export async function createNodeService(
   deps.records = records;
   deps.rpm = new RpmBlocks(db);
   const app = createApp(deps);
+  setWebhookHostResolver(resolveAll);
+  const runtime: WebhookRuntime = { db, clock: deps.clock, config: config.webhooks, logger: deps.logger, send: nodeSender };
+  const webhooks = { runtime, worker: new WebhookWorker(runtime, (wake) => outboxHint.subscribe(wake)) };
   const flushTimer = setInterval(() => {
     deps.lastUsed.flush().catch((err: unknown) => deps.logger.warn('last_used flush failed', { error: String(err) }));
   }, deps.lastUsed.intervalMs);
@@ -97,9 +106,11 @@ export async function createNodeService(
     app,
     deps,
     db,
+    webhooks,
     close: async () => {
       clearInterval(flushTimer);
       clearInterval(statsTimer);
+      await webhooks.worker.stop();
       detach();
       await listener?.close();
       await deps.lastUsed.flush().catch(() => undefined);
@@ -116,6 +127,7 @@ export async function createNodeService(
 /** Starts listening; resolves once the port is bound. */
 export async function startNodeServer(config: Config, opts: { clock?: Clock; logger?: Logger; /** false: every request through Hono (the equivalence test's reference). */ fastPath?: boolean } = {}): Promise<NodeService> {
   const svc = await createNodeService(config, opts);
+  svc.webhooks.worker.start();
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve(
       {

@@ -10,6 +10,8 @@ import { AppError, errorBody } from './errors.js';
 import { randomBase62 } from './ids.js';
 import { fastPathEligible, handleVerify } from './routes/verify-http.js';
 import { LastUsedTracker } from './services/last-used.js';
+import { fetchSender, runWebhooksOnce, type WebhookRuntime } from './services/webhook-delivery.js';
+import { outboxHint } from './services/webhook-events.js';
 
 /** Bindings from wrangler.toml ([vars], [[d1_databases]]) and wrangler secrets (JWT_PRIVATE_KEY). */
 export interface WorkerEnv {
@@ -53,6 +55,7 @@ interface Built {
   deps: AppDeps;
   lastUsed: WorkerLastUsed;
   verifyStats: AppDeps['verifyStats'];
+  webhooks: WebhookRuntime;
 }
 
 async function build(env: WorkerEnv): Promise<Built> {
@@ -71,7 +74,8 @@ async function build(env: WorkerEnv): Promise<Built> {
   });
   // No record cache on Workers: isolates share no memory and no invalidation reaches them, so every
   // verification reads D1 (revocation at once, as on Node).
-  return { app: createApp(deps), deps, lastUsed, verifyStats: deps.verifyStats };
+  const webhooks: WebhookRuntime = { db, clock: deps.clock, config: config.webhooks, logger: deps.logger, send: fetchSender };
+  return { app: createApp(deps), deps, lastUsed, verifyStats: deps.verifyStats, webhooks };
 }
 
 /** "/v1/verify?x" from "https://host/v1/verify?x", without building a URL object. */
@@ -83,18 +87,37 @@ function pathAndQuery(url: string): string {
 // Built once per isolate on the first request (bindings only exist inside fetch), then reused.
 let built: Promise<Built> | undefined;
 
+function ensureBuilt(env: WorkerEnv): Promise<Built> {
+  if (!built) {
+    built = build(env);
+    // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
+    built.catch(() => {
+      built = undefined;
+    });
+  }
+  return built;
+}
+
+/** Webhook sends never fail a request or a cron run; they are retried from the outbox. */
+function drainWebhooks(b: Built, opts: { schedule?: boolean; maxAttempts?: number }): Promise<void> {
+  return runWebhooksOnce(b.webhooks, opts).then(
+    () => undefined,
+    (err: unknown) => b.webhooks.logger.warn('webhook drain failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
+/** Minimal shape of the Cron Trigger's controller (only what is used). */
+interface ScheduledController {
+  cron: string;
+  scheduledTime: number;
+}
+
 export default {
   async fetch(req: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    if (!built) {
-      built = build(env);
-      // A failed start (bad config, D1 not migrated) is retried on the next request, not cached.
-      built.catch(() => {
-        built = undefined;
-      });
-    }
+    const hintsBefore = outboxHint.count;
     let ready: Built;
     try {
-      ready = await built;
+      ready = await ensureBuilt(env);
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : `start-up failed: ${err instanceof Error ? err.message : String(err)}`;
       console.error(message);
@@ -126,6 +149,14 @@ export default {
     // 5 s old starts one, and it is handed to waitUntil here so it completes after the response.
     const statsFlush = ready.verifyStats.inFlight();
     if (statsFlush) ctx.waitUntil(statsFlush);
+    // Events this request wrote go out now, after the response; the Cron Trigger catches the rest.
+    if (outboxHint.count !== hintsBefore) ctx.waitUntil(drainWebhooks(ready, { maxAttempts: 50 }));
     return res;
+  },
+
+  /** Cron Trigger (wrangler.toml [triggers]): expiry notices, then everything due in the outbox. */
+  async scheduled(_controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+    const ready = await ensureBuilt(env);
+    ctx.waitUntil(drainWebhooks(ready, { schedule: true }));
   },
 };

@@ -177,6 +177,52 @@ export interface VerificationStatsTable {
   charged: number;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  account: string;
+  url: string;
+  description: string | null;
+  events: string; // JSON array
+  secret: string;
+  prev_secret: string | null;
+  prev_expires_at: number | null;
+  created_at: number;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  account: string;
+  type: string;
+  payload: string;
+  dedupe_key: string | null;
+  endpoint_id: string | null;
+  created_at: number;
+  dispatched_at: number | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  account: string;
+  type: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_token: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookCreditGrantsTable {
+  id: string;
+  account: string;
+  amount: number;
+  created_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   nonces: NoncesTable;
@@ -193,6 +239,10 @@ export interface Database {
   server_secrets: ServerSecretsTable;
   usage_rollups: UsageRollupsTable;
   verification_stats: VerificationStatsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_credit_grants: WebhookCreditGrantsTable;
 }
 
 export type { Generated };

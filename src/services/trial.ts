@@ -11,6 +11,7 @@ import { newId } from '../ids.js';
 import { accountView, iso, type AccountView } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
+import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
 
 export interface ApplicationView {
   id: string;
@@ -107,6 +108,9 @@ export async function approve(db: Kysely<Database>, id: string, admin: string, c
         : []),
       // The plan and the balance's enforcement are part of every cached key record of the account.
       ...changeSteps(db, { account: app.address }),
+      // Webhooks: the outbox event and the grant account.credits_low measures against, in this batch.
+      trialDecisionEvent(db, app, { status: 'approved', credits }, meta.now),
+      creditGrantInsert(db, app.address, credits, meta.now),
     ]);
     recordsChanged(db, { account: app.address });
   } catch (err) {
@@ -124,6 +128,7 @@ export async function reject(db: Kysely<Database>, id: string, admin: string, re
     await inBatch(db, [
       { query: closeApplication(db, id, { status: 'rejected', credits_granted: null, reviewed_by: admin, reason, reviewed_at: meta.now.getTime() }), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
+      trialDecisionEvent(db, app, { status: 'rejected', reason }, meta.now),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('application_closed');
@@ -146,6 +151,8 @@ export async function changeCredits(
       { query: adjustCredits(db, address, input.delta), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
       ...changeSteps(db, { account: address }),
+      // Webhooks: a top-up is a grant (account.credits_low measures against the last one); a debit may cross the threshold.
+      ...(input.delta > 0 ? [creditGrantInsert(db, address, input.delta, meta.now)] : [creditsLowStep(db, address, meta.now)]),
     ]);
     recordsChanged(db, { account: address });
   } catch (err) {

@@ -11,6 +11,7 @@ import { iso } from './accounts.js';
 import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
+import { creditsLowStep, noteUsageShortfall } from './webhook-events.js';
 
 /** How long after a domain's last verification of a key it may still report usage for it. */
 export const USAGE_REPORT_WINDOW_MS = 24 * 60 * 60_000;
@@ -74,9 +75,8 @@ export async function recordUsage(
   }
   const cost = input.cost ?? 0;
   try {
-    await inBatch(
-      deps.db,
-      usageReportSteps(deps.db, {
+    await inBatch(deps.db, [
+      ...usageReportSteps(deps.db, {
         id: newId('use', nowDate),
         domainId,
         requestId: input.request_id,
@@ -90,7 +90,9 @@ export async function recordUsage(
         day: dayWindow(now),
         month: monthWindow(now),
       }),
-    );
+      // Webhooks: account.credits_low when this charge took the balance below 10% of the last grant.
+      creditsLowStep(deps.db, owner, nowDate),
+    ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) {
       throw new AppError('usage_limit_reached', `The account's usage counter cannot pass ${MAX_COUNTER} credits, so this report was not recorded.`, {
@@ -103,6 +105,8 @@ export async function recordUsage(
   const row = await findUsageRecord(deps.db, domainId, input.request_id);
   if (!row) throw new AppError('internal_error', 'The usage record could not be read back.');
   if (live) void deps.lastUsed.touch(live.id, now)?.catch(() => undefined);
+  // Webhooks: key.quota_reached when a key limit left part of this cost uncharged.
+  await noteUsageShortfall(deps.db, input.key_id, Number(row.uncharged), nowDate);
   return answer(row);
 }
 

@@ -10,6 +10,7 @@ import type { LastUsedTracker } from './last-used.js';
 import type { KeyRecord, RecordCache } from './record-cache.js';
 import type { RpmBlocks } from './rpm-blocks.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
+import { noteQuotaRefused } from './webhook-events.js';
 
 // The answer codes are part of the operator client's contract; one definition serves both.
 export type { VerifyCode } from '../client/index.js';
@@ -168,6 +169,8 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   if (rpm !== null && (deps.rpm ? deps.rpm.isFull(key.id, rpm, minute) : rpmUsed >= rpm)) return rateLimited();
   const quotaMessage = 'The API key has reached its credit limit for this period.';
   if ((key.daily_credits !== null && dayUsed + cost > key.daily_credits) || (key.monthly_credits !== null && monthUsed + cost > key.monthly_credits)) {
+    // Webhooks: key.quota_reached, once per key and window (state is read whenever a key has a limit).
+    if (state) await noteQuotaRefused(deps.db, { ...state, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits }, cost, nowDate);
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
   const shortfallMessage = "The account's credits cannot cover this request.";
@@ -210,6 +213,11 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
       if (!(err instanceof BatchConditionFailed)) throw err;
       const code = refusals[err.index];
       if (code === 'rate_limited') return rateLimited();
+      if (code === 'api_key_quota_exceeded') {
+        // A concurrent charge took the room the snapshot showed: note it from the windows as they are now.
+        const fresh = await findKeyBalance(deps.db, key.id);
+        if (fresh) await noteQuotaRefused(deps.db, { ...fresh, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits }, cost, nowDate);
+      }
       return refuse(code, code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
     }
   }

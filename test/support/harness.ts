@@ -126,6 +126,8 @@ export interface WorkerDevOptions {
   readyStatus?: number;
   /** Keep the local D1 in this folder (default: a fresh temporary one per start). */
   persistTo?: string;
+  /** More `wrangler dev` arguments (e.g. --test-scheduled, for the Cron Trigger route). */
+  args?: string[];
 }
 
 /**
@@ -140,12 +142,13 @@ export async function startWorkerDev(vars: Env, opts: WorkerDevOptions = {}): Pr
   return w;
 }
 
-async function spawnWorker(vars: Env, { config, readyStatus = 200, persistTo }: WorkerDevOptions): Promise<WorkerProcess> {
+async function spawnWorker(vars: Env, { config, readyStatus = 200, persistTo, args: extra = [] }: WorkerDevOptions): Promise<WorkerProcess> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = ['scripts/worker-dev.mjs', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort)];
   if (config) args.push('--config', config);
   if (persistTo) args.push('--persist-to', persistTo);
+  args.push(...extra);
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) args.push('--var', `${k}:${v}`);
   // detached: its own process group, so close() (and a crashed test run's exit hook) can end
   // wrangler and workerd too, not only the script.

@@ -1,0 +1,209 @@
+// Webhook endpoints: register, list, get, delete, rotate the secret, send a test, deliveries.
+import type { Kysely } from 'kysely';
+import type { Database, WebhookEndpointsTable } from '../db/schema.js';
+import { BatchConditionFailed, inBatch } from '../db/tx.js';
+import type { Auth } from '../deps.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import { iso } from './accounts.js';
+import { auditEvent, type RequestMeta } from './audit.js';
+import { toPage, type Page } from './pagination.js';
+import { deliveryView } from './webhook-delivery.js';
+import { outboxHint, outboxInsert, type WebhookEventType } from './webhook-events.js';
+import { newWebhookSecret, secretHint } from './webhook-signing.js';
+import { checkWebhookUrl, hostOf, isPrivateAddress, REFUSAL_MESSAGES } from './webhook-url.js';
+
+export interface WebhooksDeps {
+  db: Kysely<Database>;
+  allowPrivateUrls: boolean;
+  maxPerAccount: number;
+  secretGraceSeconds: number;
+}
+
+/**
+ * Resolves a host name to its addresses where the runtime can (Node sets it; Workers cannot
+ * resolve), so registration refuses a name that points inside the network.
+ */
+let resolveHost: ((host: string) => Promise<string[]>) | null = null;
+export function setWebhookHostResolver(fn: ((host: string) => Promise<string[]>) | null): void {
+  resolveHost = fn;
+}
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  description: string | null;
+  events: WebhookEventType[];
+  secret_hint: string;
+  /** When the previous secret stops signing (after a rotation), or null. */
+  previous_secret_expires_at: string | null;
+  created_at: string;
+}
+
+export function webhookView(r: WebhookEndpointsTable): WebhookView {
+  return {
+    id: r.id,
+    url: r.url,
+    description: r.description,
+    events: JSON.parse(r.events) as WebhookEventType[],
+    secret_hint: secretHint(r.secret),
+    previous_secret_expires_at: r.prev_secret && r.prev_expires_at !== null ? iso(r.prev_expires_at) : null,
+    created_at: iso(r.created_at) as string,
+  };
+}
+
+async function assertSafeUrl(deps: WebhooksDeps, raw: string): Promise<string> {
+  const checked = checkWebhookUrl(raw, deps.allowPrivateUrls);
+  if (!checked.url) throw new AppError('invalid_request', REFUSAL_MESSAGES[checked.refusal], { extra: { param: 'url', reason: checked.refusal } });
+  if (!deps.allowPrivateUrls && resolveHost) {
+    const host = hostOf(checked.url);
+    let addresses: string[] = [];
+    try {
+      addresses = isPrivateAddress(host) ? [host] : await resolveHost(host);
+    } catch {
+      throw new AppError('invalid_request', 'The url host does not resolve.', { extra: { param: 'url', reason: 'unresolvable_host' } });
+    }
+    if (addresses.some(isPrivateAddress)) {
+      throw new AppError('invalid_request', REFUSAL_MESSAGES.private_address, { extra: { param: 'url', reason: 'private_address' } });
+    }
+  }
+  return checked.url.toString();
+}
+
+async function ownEndpoint(db: Kysely<Database>, account: string, id: string): Promise<WebhookEndpointsTable> {
+  const row = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('account', '=', account).executeTakeFirst();
+  // Another account's id is "not found", never "forbidden": no existence leak.
+  if (!row) throw new AppError('not_found', 'No such webhook.');
+  return row;
+}
+
+export async function createWebhook(
+  deps: WebhooksDeps,
+  auth: Auth,
+  input: { url: string; events: WebhookEventType[]; description?: string },
+  meta: RequestMeta,
+): Promise<{ webhook: WebhookView; secret: string }> {
+  const url = await assertSafeUrl(deps, input.url);
+  const count = await deps.db
+    .selectFrom('webhook_endpoints')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('account', '=', auth.address)
+    .executeTakeFirstOrThrow();
+  if (Number(count.n) >= deps.maxPerAccount) throw new AppError('limit_reached', `An account may have at most ${deps.maxPerAccount} webhooks.`);
+  const secret = newWebhookSecret();
+  const row: WebhookEndpointsTable = {
+    id: newId('wh', meta.now),
+    account: auth.address,
+    url,
+    description: input.description ?? null,
+    events: JSON.stringify([...new Set(input.events)]),
+    secret,
+    prev_secret: null,
+    prev_expires_at: null,
+    created_at: meta.now.getTime(),
+  };
+  await inBatch(deps.db, [
+    deps.db.insertInto('webhook_endpoints').values(row),
+    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.create', target: row.id, detail: { url, events: JSON.parse(row.events) } }),
+  ]);
+  return { webhook: webhookView(row), secret };
+}
+
+export async function listWebhooks(deps: WebhooksDeps, auth: Auth, q: { cursor?: string; limit: number }): Promise<Page<WebhookView>> {
+  let query = deps.db.selectFrom('webhook_endpoints').selectAll().where('account', '=', auth.address);
+  if (q.cursor) query = query.where('id', '<', q.cursor);
+  return toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, webhookView);
+}
+
+export async function getWebhook(deps: WebhooksDeps, auth: Auth, id: string): Promise<WebhookView> {
+  return webhookView(await ownEndpoint(deps.db, auth.address, id));
+}
+
+/** Deletes the endpoint; its pending deliveries are failed by the worker (the endpoint is gone). */
+export async function deleteWebhook(deps: WebhooksDeps, auth: Auth, id: string, meta: RequestMeta): Promise<void> {
+  await ownEndpoint(deps.db, auth.address, id);
+  await inBatch(deps.db, [
+    { query: deps.db.deleteFrom('webhook_endpoints').where('id', '=', id).where('account', '=', auth.address), mustChange: true },
+    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.delete', target: id }),
+  ]).catch((err: unknown) => {
+    throw err instanceof BatchConditionFailed ? new AppError('not_found', 'No such webhook.') : err;
+  });
+}
+
+/**
+ * A new secret, shown once. The old one keeps signing (a second v1 signature in the header) for
+ * grace_seconds, so receivers can switch without dropping a delivery.
+ */
+export async function rotateWebhookSecret(
+  deps: WebhooksDeps,
+  auth: Auth,
+  id: string,
+  input: { grace_seconds?: number },
+  meta: RequestMeta,
+): Promise<{ webhook: WebhookView; secret: string }> {
+  const row = await ownEndpoint(deps.db, auth.address, id);
+  const grace = input.grace_seconds ?? deps.secretGraceSeconds;
+  const secret = newWebhookSecret();
+  const prevExpires = grace > 0 ? meta.now.getTime() + grace * 1000 : null;
+  await inBatch(deps.db, [
+    {
+      // Conditional on the secret read: two rotations at once cannot both keep "the previous" one.
+      query: deps.db
+        .updateTable('webhook_endpoints')
+        .set({ secret, prev_secret: grace > 0 ? row.secret : null, prev_expires_at: prevExpires })
+        .where('id', '=', id)
+        .where('secret', '=', row.secret),
+      mustChange: true,
+    },
+    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.rotate_secret', target: id, detail: { grace_seconds: grace } }),
+  ]).catch((err: unknown) => {
+    throw err instanceof BatchConditionFailed ? new AppError('invalid_request', 'The secret was rotated concurrently; try again.') : err;
+  });
+  return { webhook: webhookView({ ...row, secret, prev_secret: grace > 0 ? row.secret : null, prev_expires_at: prevExpires }), secret };
+}
+
+/** Queues a webhook.test event for this endpoint only; the worker sends it (at once on Node and Workers). */
+export async function sendTestEvent(deps: WebhooksDeps, auth: Auth, id: string, meta: RequestMeta): Promise<{ event_id: string }> {
+  const row = await ownEndpoint(deps.db, auth.address, id);
+  const eventId = newId('msg', meta.now);
+  await deps.db.executeQuery(
+    outboxInsert(deps.db, {
+      id: eventId,
+      account: auth.address,
+    type: 'webhook.test',
+    endpointId: row.id,
+    at: meta.now,
+      data: { webhook_id: row.id, account: auth.address, message: 'This is a test event from siwe-keys.' },
+    }).compile(),
+  );
+  return { event_id: eventId };
+}
+
+export async function listDeliveries(deps: WebhooksDeps, auth: Auth, id: string, q: { cursor?: string; limit: number }): Promise<Page<ReturnType<typeof deliveryView>>> {
+  await ownEndpoint(deps.db, auth.address, id);
+  let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
+  if (q.cursor) query = query.where('id', '<', q.cursor);
+  return toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, deliveryView);
+}
+
+/** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
+export async function retryDelivery(deps: WebhooksDeps, auth: Auth, id: string, deliveryId: string, meta: RequestMeta): Promise<ReturnType<typeof deliveryView>> {
+  await ownEndpoint(deps.db, auth.address, id);
+  const now = meta.now.getTime();
+  const res = await deps.db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now, lease_token: null, updated_at: now })
+    .where('id', '=', deliveryId)
+    .where('endpoint_id', '=', id)
+    // An attempt in flight (pending with a lease) is left alone: the retry would send it twice.
+    .where((eb) => eb.or([eb('status', '<>', 'pending'), eb('lease_token', 'is', null)]))
+    .returningAll()
+    .executeTakeFirst();
+  if (!res) {
+    const exists = await deps.db.selectFrom('webhook_deliveries').select('id').where('id', '=', deliveryId).where('endpoint_id', '=', id).executeTakeFirst();
+    if (!exists) throw new AppError('not_found', 'No such delivery.');
+    throw new AppError('invalid_request', 'This delivery is being attempted right now.');
+  }
+  outboxHint.raise();
+  return deliveryView(res);
+}
