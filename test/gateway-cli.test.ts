@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledCli } from './support/compiled.js';
 import { closedPortUrl, startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 
 // The command an operator runs (`siwe-keys gateway ...`, which `npm run gateway` also runs),
 // started as a real process.
 
 function run(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', ...args], {
+  return spawn(process.execPath, compiledCli('gateway', ...args), {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
