@@ -20,7 +20,7 @@ cd "$work"
 # The Dockerfile's build stage
 npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
-for dev in tsx esbuild vitest typescript; do
+for dev in tsx esbuild vitest wrangler; do
   if [ -e "node_modules/$dev" ]; then echo "smoke: node_modules/$dev is still installed after the prune" >&2; exit 1; fi
 done
 test -f dist/cli.js || { echo 'smoke: npm ci did not build dist/cli.js' >&2; exit 1; }
