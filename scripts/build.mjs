@@ -91,6 +91,10 @@ async function buildService(esbuild) {
     format: 'esm',
     target: 'node20',
     sourcemap: true,
+    // Node parses and keeps the maps of every loaded module under --enable-source-maps: without the
+    // sources' text they are a third of the size (measured ~20 MB less resident memory per process).
+    // Traces still name src/ files and lines.
+    sourcesContent: false,
     external: EXTERNAL,
     // CommonJS dependencies inside an ESM bundle call require() for Node built-ins.
     banner: { js: "import { createRequire as __siweKeysCreateRequire } from 'node:module'; const require = __siweKeysCreateRequire(import.meta.url);" },

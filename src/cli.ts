@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
-import { openDatabase, startNodeServer } from './node.js';
-import { approve, listForAdmin, reject } from './services/trial.js';
 import { AppError } from './errors.js';
-import { systemClock } from './clock.js';
-import { createSessionSigner } from './services/sessions.js';
 import { parseWorkers, serveWithWorkers, WorkersError } from './cluster.js';
+import { openConfiguredDatabase } from './db/open.js';
+
+// The app (./node.js) and the services load on demand: a cluster primary only migrates and forks,
+// so it never loads them and stays small.
+const openDatabase = async (config: { databaseUrl: string }) => openConfiguredDatabase(config.databaseUrl);
 
 const USAGE = `usage: siwe-keys <command>
 
@@ -35,6 +36,7 @@ async function admin(args: string[]): Promise<number> {
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env);
+  const { approve, listForAdmin, reject } = await import('./services/trial.js');
   const db = await openDatabase(config);
   try {
     await migrateToLatest(db);
@@ -89,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
           }
         },
         start: async () => {
+          const { startNodeServer } = await import('./node.js');
           const svc = await startNodeServer(config);
           return { url: svc.url as string, close: (drainMs) => svc.close(drainMs) };
         },
@@ -120,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       const db = await openDatabase(config);
       try {
         await migrateToLatest(db);
+        const [{ createSessionSigner }, { systemClock }] = await Promise.all([import('./services/sessions.js'), import('./clock.js')]);
         const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds });
         const kid = await signer.rotate();
         console.log(`new session signing key ${kid}; tokens signed by the previous key verify until they expire`);
