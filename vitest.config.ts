@@ -7,5 +7,7 @@ export default defineConfig({
     // The Workers target starts wrangler + workerd in beforeAll: slow on a busy 2-core machine.
     hookTimeout: 180_000,
     pool: 'forks',
+    // The spawned-process suites run the compiled service (dist/): rebuild it when a source is newer.
+    globalSetup: ['test/support/compiled.ts'],
   },
 });

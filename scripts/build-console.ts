@@ -2,7 +2,8 @@
  * Builds the console (src/web/) into src/web/assets.generated.ts: the HTML, JS and CSS as string
  * constants. The service imports that module, so Node and Workers serve the console from the same
  * code with no filesystem reads at run time. The file is committed, so a fresh clone starts and
- * tests without a build; `npm start` and `npm test` rebuild it first so it never goes stale.
+ * tests without a build; scripts/build.mjs (npm install's `prepare`, `npm run build`, `npm test`, and
+ * a stale `npm start`) rebuilds it first so it never goes stale.
  *
  *   tsx scripts/build-console.ts            write the module (only if it changed)
  *   tsx scripts/build-console.ts --check    exit 1 if the committed module is stale

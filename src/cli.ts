@@ -1,16 +1,19 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
-import { openDatabase, startNodeServer } from './node.js';
-import { approve, listForAdmin, reject } from './services/trial.js';
 import { AppError } from './errors.js';
-import { systemClock } from './clock.js';
-import { createSessionSigner } from './services/sessions.js';
+import { parseWorkers, serveWithWorkers, WorkersError } from './cluster.js';
+import { openConfiguredDatabase } from './db/open.js';
+
+// The app (./node.js) and the services load on demand: a cluster primary only migrates and forks,
+// so it never loads them and stays small.
+const openDatabase = async (config: { databaseUrl: string }) => openConfiguredDatabase(config.databaseUrl);
 
 const USAGE = `usage: siwe-keys <command>
 
 commands:
-  serve                 run the HTTP service (migrates the database first)
+  serve [--workers N]   run the HTTP service (migrates the database first); --workers (or WORKERS):
+                        processes sharing the port, default 1, "auto" = one per core
   migrate               apply pending database migrations
   rotate-signing-key    start signing sessions with a new ES256 key (the old one keeps verifying
                         its tokens until they expire; running instances pick it up within a minute)
@@ -33,6 +36,7 @@ async function admin(args: string[]): Promise<number> {
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env);
+  const { approve, listForAdmin, reject } = await import('./services/trial.js');
   const db = await openDatabase(config);
   try {
     await migrateToLatest(db);
@@ -72,22 +76,31 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
     case undefined: {
+      const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' } } });
       const config = loadConfig(process.env);
-      const svc = await startNodeServer(config);
-      console.log(`listening on ${svc.url}`);
-      console.log(`console: ${config.publicUrl.replace(/\/+$/, '')}/ (sign in there: SIWE messages are bound to PUBLIC_URL)`);
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        console.log(`${signal}: draining in-flight requests`);
-        void svc.close(Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000)).then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      const workers = parseWorkers(values.workers ?? process.env.WORKERS, '--workers / WORKERS');
+      await serveWithWorkers({
+        workers,
+        // Once, before forking, so that the workers find the schema ready (they check, and skip).
+        prepare: async () => {
+          const db = await openDatabase(config);
+          try {
+            await migrateToLatest(db);
+          } finally {
+            await db.destroy();
+          }
+        },
+        start: async () => {
+          const { startNodeServer } = await import('./node.js');
+          const svc = await startNodeServer(config);
+          return { url: svc.url as string, close: (drainMs) => svc.close(drainMs) };
+        },
+        onListening: (url) => {
+          console.log(`listening on ${url}`);
+          console.log(`console: ${config.publicUrl.replace(/\/+$/, '')}/ (sign in there: SIWE messages are bound to PUBLIC_URL)`);
+        },
+        drainMs: Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000),
+      });
       return -1; // keep running
     }
     case 'migrate': {
@@ -110,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       const db = await openDatabase(config);
       try {
         await migrateToLatest(db);
+        const [{ createSessionSigner }, { systemClock }] = await Promise.all([import('./services/sessions.js'), import('./clock.js')]);
         const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds, keyEncryptionKey: config.keyEncryptionKey });
         const kid = await signer.rotate();
         console.log(`new session signing key ${kid}; tokens signed by the previous key verify until they expire`);
@@ -134,7 +148,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) console.error(err.message);
+    if (err instanceof ConfigError || err instanceof WorkersError) console.error(err.message);
     else if (err instanceof AppError) console.error(`error: ${err.code}: ${err.message}`);
     else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

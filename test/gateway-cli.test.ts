@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledCli } from './support/compiled.js';
 import { closedPortUrl, startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 
 // The command an operator runs (`siwe-keys gateway ...`, which `npm run gateway` also runs),
 // started as a real process.
 
 function run(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', ...args], {
+  return spawn(process.execPath, compiledCli('gateway', ...args), {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,6 +61,31 @@ describe('siwe-keys gateway command', () => {
     expect(await io.exit).toBe(0);
     expect(io.err()).not.toContain('dt_from_the_environment');
     expect(io.err()).not.toContain('sk_net_whatever');
+  });
+
+  it('runs --workers 2 processes on one port, and SIGTERM stops them all', async () => {
+    const child = run(['--service', await closedPortUrl(), '--upstream', upstream.url, '--port', '0', '--workers', '2'], { GATEWAY_DOMAIN_TOKEN: 'dt_x', GATEWAY_HOST: '127.0.0.1' });
+    const io = collect(child);
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', () => {
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out());
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${io.err()}`)));
+    });
+    const pids = [...io.err().matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+    expect(new Set(pids).size).toBe(2);
+    for (let i = 0; i < 4; i++) expect((await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await io.exit).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('refuses a bad --workers with one line naming it', async () => {
+    const io = collect(run(['--service', 'http://127.0.0.1:1', '--upstream', 'http://127.0.0.1:2', '--domain-token', 'dt_x', '--workers', 'many']));
+    expect(await io.exit).toBe(2);
+    expect(io.err().trim()).toBe('invalid configuration: --workers / GATEWAY_WORKERS: expected a whole number from 1 to 256, or "auto" (one per core)');
   });
 
   it('stops with one line naming a missing setting', async () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledCli } from './support/compiled.js';
 import { loadConfig } from '../src/config.js';
 import { startNodeServer, type NodeService } from '../src/node.js';
 import { newWallet } from './support/harness.js';
@@ -122,7 +123,7 @@ interface Run {
 }
 
 function runCli(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const child = spawn(process.execPath, compiledCli(...args), {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });

@@ -23,6 +23,7 @@ Every flag has an environment variable; a flag wins over its variable.
   --max-body-bytes N       GATEWAY_MAX_BODY_BYTES     largest request body read for its model (default 8388608)
   --include-stream-usage   GATEWAY_INCLUDE_STREAM_USAGE=1  ask the upstream for usage on streams
   --log-level LEVEL        GATEWAY_LOG_LEVEL          debug, info, warn, error, silent (default info)
+  --workers N              GATEWAY_WORKERS            processes sharing the port (default 1; auto = one per core)
 `;
 
 const FLAGS = {
@@ -41,6 +42,7 @@ const FLAGS = {
   'max-body-bytes': 'GATEWAY_MAX_BODY_BYTES',
   'include-stream-usage': 'GATEWAY_INCLUDE_STREAM_USAGE',
   'log-level': 'GATEWAY_LOG_LEVEL',
+  workers: 'GATEWAY_WORKERS',
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -68,6 +70,11 @@ const schema = z.object({
     .default('0')
     .transform((v) => v === '1' || v === 'true'),
   GATEWAY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  GATEWAY_WORKERS: z
+    .string()
+    .regex(/^(auto|0*[1-9][0-9]{0,2})$/, 'expected a whole number from 1 to 256, or "auto" (one per core)')
+    .refine((v) => v === 'auto' || Number(v) <= 256, 'expected a whole number from 1 to 256, or "auto" (one per core)')
+    .default('1'),
 });
 
 export interface GatewayConfig {
@@ -84,6 +91,8 @@ export interface GatewayConfig {
   maxBodyBytes: number;
   includeStreamUsage: boolean;
   logLevel: LogLevel;
+  /** Processes serving the port: a count, or "auto" (one per core, resolved where it runs). */
+  workers: string;
 }
 
 export class GatewayConfigError extends Error {
@@ -135,6 +144,7 @@ export function parseGatewayArgs(argv: string[], env: Record<string, string | un
       maxBodyBytes: e.GATEWAY_MAX_BODY_BYTES,
       includeStreamUsage: e.GATEWAY_INCLUDE_STREAM_USAGE,
       logLevel: e.GATEWAY_LOG_LEVEL,
+      workers: e.GATEWAY_WORKERS,
     },
   };
 }

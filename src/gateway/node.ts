@@ -112,30 +112,39 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
   }
   const stderr = bufferedLineWriter((text) => process.stderr.write(text));
   const logger = createLogger(config.logLevel, stderr.line);
-  const running = await startGatewayServer({
-    serviceUrl: config.serviceUrl,
-    upstream: config.upstream,
-    domainToken: config.domainToken,
-    upstreamKey: config.upstreamKey,
-    pricing,
-    logger,
-    cacheTtlSeconds: config.cacheTtlSeconds,
-    verifyTimeoutMs: config.verifyTimeoutMs,
-    maxBodyBytes: config.maxBodyBytes,
-    includeStreamUsage: config.includeStreamUsage,
-    port: config.port,
-    host: config.host,
+  const { parseWorkers, serveWithWorkers } = await import('../cluster.js');
+  await serveWithWorkers({
+    workers: parseWorkers(config.workers, '--workers / GATEWAY_WORKERS'),
+    start: async () => {
+      const running = await startGatewayServer({
+        serviceUrl: config.serviceUrl,
+        upstream: config.upstream,
+        domainToken: config.domainToken,
+        upstreamKey: config.upstreamKey,
+        pricing,
+        logger,
+        cacheTtlSeconds: config.cacheTtlSeconds,
+        verifyTimeoutMs: config.verifyTimeoutMs,
+        maxBodyBytes: config.maxBodyBytes,
+        includeStreamUsage: config.includeStreamUsage,
+        port: config.port,
+        host: config.host,
+      });
+      return {
+        url: running.url,
+        close: async (drainMs) => {
+          await running.close(drainMs);
+          stderr.flush();
+        },
+      };
+    },
+    onListening: (url) => {
+      // Never the token or the upstream key: only where requests go.
+      logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
+      console.log(`listening on ${url}`);
+    },
+    drainMs: 10_000,
+    log: (line) => logger.info(line),
   });
-  // Never the token or the upstream key: only where requests go.
-  logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
-  console.log(`listening on ${running.url}`);
-  const stop = (): void => {
-    void running.close().then(() => {
-      stderr.flush();
-      process.exit(0);
-    });
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   return -1;
 }
