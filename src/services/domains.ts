@@ -9,15 +9,9 @@ import { iso } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
+import type { DomainView } from '../contract/views.js';
 
-export interface DomainView {
-  id: string;
-  name: string;
-  visibility: 'network' | 'public';
-  owner: string;
-  token_hint: string;
-  created_at: string;
-}
+export type { DomainView };
 
 export interface Caller {
   address: string;

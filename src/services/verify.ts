@@ -9,8 +9,8 @@ import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 
 // The answer codes are part of the operator client's contract; one definition serves both.
-export type { VerifyCode } from '../client/index.js';
-import type { VerifyCode } from '../client/index.js';
+export type { VerifyCode } from '../contract/verify-codes.js';
+import type { VerifyCode } from '../contract/verify-codes.js';
 
 const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;
 
