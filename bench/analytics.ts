@@ -12,9 +12,9 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { rebuildUsageRollups } from '../src/db/repositories/analytics.js';
 import type { Database } from '../src/db/schema.js';
-import { needsRowLocks } from '../src/db/tx.js';
+import { isPostgres } from '../src/db/tx.js';
 import { createNodeService, type NodeService } from '../src/node.js';
-import { buildSiweMessage } from '../src/services/siwe.js';
+import { createSiweMessage } from 'viem/siwe';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -26,7 +26,7 @@ async function signIn(svc: NodeService): Promise<{ token: string; address: strin
   const account = privateKeyToAccount(generatePrivateKey());
   const req = (path: string, init?: RequestInit) => svc.app.request(new URL(path, ORIGIN).toString(), init);
   const { nonce } = (await (await req('/v1/auth/nonce')).json()) as { nonce: string };
-  const message = buildSiweMessage({
+  const message = createSiweMessage({
     domain: 'localhost:8787',
     address: account.address,
     statement: 'Sign in to siwe-keys.',
@@ -34,7 +34,7 @@ async function signIn(svc: NodeService): Promise<{ token: string; address: strin
     version: '1',
     chainId: 1,
     nonce,
-    issuedAt: new Date().toISOString(),
+    issuedAt: new Date(),
   });
   const signature = await account.signMessage({ message });
   const res = await req('/v1/auth/verify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) });
@@ -47,7 +47,7 @@ async function signIn(svc: NodeService): Promise<{ token: string; address: strin
  * domains), spread evenly over the last 60 days; the other half to 1,000 other accounts.
  */
 async function seed(db: Kysely<Database>, account: string, now: number): Promise<void> {
-  const pgsql = needsRowLocks(db);
+  const pgsql = isPostgres(db);
   const series = pgsql
     ? sql`SELECT g AS i FROM generate_series(0, ${sql.lit(RECORDS - 1)}) g`
     : sql`WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${sql.lit(RECORDS - 1)}) SELECT i FROM s`;

@@ -270,10 +270,10 @@ async function main(): Promise<void> {
 
     // A signed-in operator with a network key and a network domain, over HTTP like any client.
     const { privateKeyToAccount, generatePrivateKey } = await import('viem/accounts');
-    const { buildSiweMessage } = await import('../src/services/siwe.js');
+    const { createSiweMessage } = await import('viem/siwe');
     const account = privateKeyToAccount(generatePrivateKey());
     const { nonce } = await json(await fetch(`${service}/v1/auth/nonce`));
-    const message = buildSiweMessage({ domain: 'localhost:8787', address: account.address, statement: 'Bench.', uri: 'http://localhost:8787', version: '1', chainId: 1, nonce, issuedAt: new Date().toISOString() });
+    const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, statement: 'Bench.', uri: 'http://localhost:8787', version: '1', chainId: 1, nonce, issuedAt: new Date() });
     const { token } = await json(await fetch(`${service}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature: await account.signMessage({ message }) }) }));
     const post = async (path: string, body: unknown): Promise<any> =>
       json(await fetch(`${service}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }));

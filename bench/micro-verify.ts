@@ -5,7 +5,7 @@ import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createNodeService } from '../src/node.js';
-import { buildSiweMessage } from '../src/services/siwe.js';
+import { createSiweMessage } from 'viem/siwe';
 
 const N = Number(process.env.MICRO_N ?? 20_000);
 const origin = 'http://localhost:8787';
@@ -14,7 +14,7 @@ const req = async (path: string, body: unknown, token?: string): Promise<Respons
   svc.app.request(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
 const account = privateKeyToAccount(generatePrivateKey());
 const { nonce } = (await (await svc.app.request(`${origin}/v1/auth/nonce`)).json()) as { nonce: string };
-const message = buildSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date().toISOString() });
+const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
 const { token } = (await (await req('/v1/auth/verify', { message, signature: await account.signMessage({ message }) })).json()) as { token: string };
 const domain = (await (await req('/v1/domains', { name: 'micro.example.org' }, token)).json()) as { token: string };
 const key = (await (await req('/v1/keys', { name: 'micro' }, token)).json()) as { key: string };

@@ -14,7 +14,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { buildSiweMessage } from '../src/services/siwe.js';
+import { createSiweMessage } from 'viem/siwe';
 
 const STARTS = Number(process.env.RUNTIME_STARTS ?? 5);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 60);
@@ -110,7 +110,7 @@ async function setupKey(base: string): Promise<{ domainToken: string; key: strin
   const origin = new URL(base.replace('127.0.0.1', 'localhost')).origin;
   const account = privateKeyToAccount(generatePrivateKey());
   const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = buildSiweMessage({ domain: new URL(origin).host, address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date().toISOString() });
+  const message = createSiweMessage({ domain: new URL(origin).host, address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
   const signature = await account.signMessage({ message });
   const { token } = (await (await fetch(`${base}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) })).json()) as { token: string };
   const post = async (path: string, body: unknown): Promise<Record<string, string>> =>

@@ -10,8 +10,8 @@ import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startNodeServer } from '../src/node.js';
+import { createSiweMessage } from 'viem/siwe';
 import { bufferedLines } from '../src/node-log.js';
-import { buildSiweMessage } from '../src/services/siwe.js';
 
 const mode = process.argv[2];
 
@@ -61,7 +61,7 @@ if (mode === 'bare') {
   const base = svc.url as string;
   const account = privateKeyToAccount(generatePrivateKey());
   const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = buildSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date().toISOString() });
+  const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
   const signature = await account.signMessage({ message });
   const { token } = (await (await fetch(`${base}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) })).json()) as { token: string };
   const post = async (path: string, body: unknown): Promise<any> =>

@@ -1,6 +1,15 @@
+import { createServer, type Server } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyServiceUnavailable, createVerifier, refusal, siweKeysAuth, type SiweKeysEnv } from '../src/client/index.js';
+import {
+  KeyServiceUnavailable,
+  createVerifier,
+  refusal,
+  siweKeysMiddleware,
+  type NodeLikeRequest,
+  type Transport,
+} from '../packages/client/src/index.js';
+import { siweKeysAuth, type SiweKeysEnv } from '../packages/client/src/hono.js';
 import { json, patch, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
 import { startRealServer } from './support/server.js';
@@ -106,5 +115,73 @@ describe('operator client against the real server', () => {
       expect(res.status).toBe(503);
       expect((await json(res)).error.code).toBe('key_service_unavailable');
     });
+  });
+
+  describe('(req, res, next) middleware on node:http', () => {
+    let server: Server;
+    let base = '';
+    let seenModel: string | undefined;
+    beforeAll(async () => {
+      const verifier = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 0, timeoutMs: 500 });
+      const mw = siweKeysMiddleware({ verifier, model: (req) => (seenModel = (req.headers['x-model'] as string | undefined)) });
+      server = createServer((req, res) => {
+        mw(req as NodeLikeRequest, res, (err) => {
+          if (err) {
+            res.statusCode = 500;
+            res.end();
+            return;
+          }
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ ok: true, key_id: (req as NodeLikeRequest).siweKey?.key_id }));
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const addr = server.address();
+      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    });
+    afterAll(async () => new Promise<void>((r) => server.close(() => r())));
+
+    it('passes a valid key from each carrier and sets req.siweKey', async () => {
+      const k = await createKey(h, user.token, { name: 'node-mw1' });
+      for (const res of [
+        await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'x-model': 'm1' } }),
+        await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'x-api-key': k.key } }),
+        await fetch(`${base}/v1/chat/completions?key=${k.key}`, { method: 'POST' }),
+      ]) {
+        expect(res.status).toBe(200);
+        expect((await json(res)).key_id).toBe(k.id);
+      }
+    });
+
+    it('refuses a missing, malformed or disabled key with the OpenAI-style body and never calls next', async () => {
+      const missing = await fetch(`${base}/x`, { method: 'POST' });
+      expect(missing.status).toBe(401);
+      expect((await json(missing)).error.code).toBe('missing_api_key');
+      const bad = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: 'Bearer sk_net_bad' } });
+      expect(bad.status).toBe(401);
+      expect((await json(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
+      const k = await createKey(h, user.token, { name: 'node-mw2', models: ['allowed'] });
+      const wrongModel = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'x-model': 'other' } });
+      expect(seenModel).toBe('other');
+      expect(wrongModel.status).toBe(403);
+      expect((await json(wrongModel)).error.code).toBe('model_not_allowed');
+      await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, user.token);
+      const disabled = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: `Bearer ${k.key}` } });
+      expect(disabled.status).toBe(401);
+      expect((await json(disabled)).error.code).toBe('disabled');
+    });
+  });
+
+  it('sends every call through the transport it is given', async () => {
+    const seen: string[] = [];
+    const transport: Transport = async (url, init) => {
+      seen.push(`${init.method} ${new URL(url).pathname}`);
+      return fetch(url, init);
+    };
+    const v = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 0, fetch: transport });
+    const k = await createKey(h, user.token, { name: 'transport1' });
+    expect((await v.verify({ key: k.key })).valid).toBe(true);
+    await v.reportUsage({ key_id: k.id, request_id: 'transport-1', cost: 0 });
+    expect(seen).toEqual(['POST /v1/verify', 'POST /v1/usage']);
   });
 });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, siweKeysAuth, type SiweKeysEnv } from '../src/client/index.js';
+import { createVerifier } from '../packages/client/src/index.js';
+import { siweKeysAuth, type SiweKeysEnv } from '../packages/client/src/hono.js';
 import { createDomain, createKey, uniqueDomainName } from './support/fixtures.js';
 import {
   del,

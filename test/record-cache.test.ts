@@ -97,10 +97,10 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
     const k = await createKey(h, net.token, { name: 'c-domain' });
     const d = await createDomain(h, net.token, uniqueDomainName('c-dom'));
     expect((await verify(h, d.token, { key: k.key })).valid).toBe(true);
-    const rotated = await json(await post(h, `/v1/domains/${d.domain?.id ?? d.id}/token/rotate`, {}, net.token));
+    const rotated = await json(await post(h, `/v1/domains/${d.id}/token/rotate`, {}, net.token));
     expect((await post(h, '/v1/verify', { key: k.key }, d.token)).status).toBe(401);
     expect((await verify(h, rotated.token, { key: k.key })).valid).toBe(true);
-    expect((await del(h, `/v1/domains/${d.domain?.id ?? d.id}`, net.token)).status).toBe(204);
+    expect((await del(h, `/v1/domains/${d.id}`, net.token)).status).toBe(204);
     expect((await post(h, '/v1/verify', { key: k.key }, rotated.token)).status).toBe(401);
   });
 
@@ -144,7 +144,7 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
     for (let i = 0; i < 70; i++) answers.push(await verify(h, networkToken, { key: k.key }));
     expect(answers.filter((a) => a.valid)).toHaveLength(64);
     expect(answers.slice(64).every((a) => a.code === 'rate_limited')).toBe(true);
-    expect(answers.slice(0, 64).map((a) => a.ratelimit.remaining)).toEqual(Array.from({ length: 64 }, (_, i) => 63 - i));
+    expect(answers.slice(0, 64).map((a) => a.ratelimit?.remaining)).toEqual(Array.from({ length: 64 }, (_, i) => 63 - i));
   });
 
   it('hands back the slot of a refused charge, and never claims past the limit', async () => {

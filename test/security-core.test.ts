@@ -154,7 +154,7 @@ describe.each(targets())('admin keys are management keys only on $name', (target
 
   it('an admin key cannot extend or clear its own expiry, nor revive another admin key; it may shorten it', async () => {
     const adminKey = await createKey(h, user.token, { name: 'adm-expiry', scopes: ['admin'], expires_in_days: 2 });
-    const current = new Date(adminKey.expires_at).getTime();
+    const current = new Date(adminKey.expires_at as string).getTime();
     for (const expires_at of [new Date(current + 30 * 86_400_000).toISOString(), null]) {
       const res = await patch(h, `/v1/keys/${adminKey.id}`, { expires_at }, adminKey.key);
       expect(res.status).toBe(403);

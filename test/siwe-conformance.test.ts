@@ -5,7 +5,8 @@ import { ParsedMessage } from '@spruceid/siwe-parser';
 import type { Hex } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.js';
-import { buildSiweMessage, checkSiweMessage, createSignatureVerifier, type SiweFields } from '../src/services/siwe.js';
+import { checkSiweMessage, createSignatureVerifier } from '../src/services/siwe.js';
+import { buildSiweMessage, type SiweFields } from './support/siwe-message.js';
 
 /**
  * EIP-4361 conformance: the test vectors of the spruceid/siwe reference library, read from

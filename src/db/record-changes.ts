@@ -1,6 +1,6 @@
 import { sql, type Compilable, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { needsRowLocks } from './tx.js';
+import { isPostgres } from './tx.js';
 
 /**
  * What a write did to the records the verification cache holds (src/services/record-cache.ts).
@@ -40,7 +40,7 @@ export function decodeChange(payload: string): RecordChange | null {
  * dialects need none (SQLite: other processes are seen through PRAGMA data_version; Workers: no cache).
  */
 export function changeSteps(db: Kysely<Database>, ...changes: RecordChange[]): Compilable[] {
-  if (!needsRowLocks(db)) return [];
+  if (!isPostgres(db)) return [];
   return changes.map((c) => db.selectNoFrom(sql<string>`pg_notify(${RECORDS_CHANNEL}, ${encodeChange(c)})`.as('n')));
 }
 

@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
+import { PostgresAdapter, type Compilable, type CompiledQuery, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import { D1Connection, isD1 } from './dialects/d1.js';
 import type { Database } from './schema.js';
 
@@ -69,8 +69,11 @@ export async function inBatch(db: Kysely<Database>, steps: readonly (Compilable 
   return db.transaction().execute(run);
 }
 
-/** PostgreSQL needs SELECT ... FOR UPDATE for read-then-write inside a transaction; SQLite
- * serialises writers (one connection, or a database-level write lock) and has no such syntax. */
-export function needsRowLocks(db: Kysely<Database>): boolean {
-  return db.getExecutor().adapter.constructor.name === 'PostgresAdapter';
+/**
+ * Whether the database speaks PostgreSQL's SQL: it needs SELECT ... FOR UPDATE for read-then-write
+ * inside a transaction (SQLite serialises writers and has no such syntax) and spells two-argument
+ * min/max LEAST/GREATEST. `instanceof`, not the class name, so a minified build still answers right.
+ */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

@@ -1,4 +1,4 @@
-import { REFUSALS } from '../client/index.js';
+import { REFUSALS } from '../contract/verify-codes.js';
 import type { ErrorBody, ErrorType } from '../errors.js';
 
 interface Refusal {

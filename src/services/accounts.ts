@@ -1,20 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../db/schema.js';
+import type { AccountView } from '../contract/views.js';
 
-export interface AccountView {
-  address: string;
-  roles: string[];
-  plan: 'network' | 'developer';
-  trial: {
-    status: 'none' | 'pending' | 'approved' | 'rejected';
-    application_id: string | null;
-    credits_granted: number | null;
-    reason: string | null;
-    reviewed_at: string | null;
-  };
-  credits: number | null;
-  created_at: string;
-}
+export type { AccountView };
 
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { RefusalCode } from '../client/index.js';
+import type { RefusalCode } from '../contract/verify-codes.js';
 import {
   auditEventsOf,
   countBy,

@@ -142,11 +142,10 @@ export async function signOut(deps: Deps, who: { address: string; sid: string },
 }
 
 export async function signOutAll(deps: Deps, who: { address: string }, meta: RequestMeta): Promise<void> {
-  const [revoked] = await inBatch(deps.db, [
+  await inBatch(deps.db, [
     revokeAllSessions(deps.db, who.address, meta.now.getTime()),
     auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null }),
   ]);
-  void revoked;
 }
 
 export async function me(deps: Deps, who: { address: string; roles: string[] }): Promise<AccountView> {

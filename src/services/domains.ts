@@ -26,19 +26,9 @@ import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
+import type { DomainView } from '../contract/views.js';
 
-export interface DomainView {
-  id: string;
-  name: string;
-  visibility: 'network' | 'public';
-  owner: string;
-  token_hint: string;
-  created_at: string;
-  /** Whether the owner proved control of the name (DNS TXT or HTTP file carrying the challenge). */
-  ownership: 'verified' | 'unverified';
-  ownership_challenge: string;
-  verified_at: string | null;
-}
+export type { DomainView };
 
 export interface Caller {
   address: string;

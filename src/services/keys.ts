@@ -21,35 +21,10 @@ import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
+import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
+import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
-export const SCOPES = ['inference:read', 'inference:write', 'analytics:read', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-export const DEFAULT_SCOPES: Scope[] = ['inference:read', 'inference:write'];
-export type KeyType = 'developer' | 'network';
-
-export interface KeyLimits {
-  rpm?: number;
-  daily_credits?: number;
-  monthly_credits?: number;
-}
-
-export interface KeyView {
-  id: string;
-  name: string;
-  description: string | null;
-  type: KeyType;
-  scopes: string[];
-  hint: string;
-  status: 'active' | 'disabled';
-  /** Set when the service disabled the key: 'trial_approved' (the account's plan became developer). */
-  disabled_reason: string | null;
-  models: string[] | null;
-  limits: KeyLimits;
-  usage: { today: number; this_month: number; total: number };
-  expires_at: string | null;
-  created_at: string;
-  last_used_at: string | null;
-}
+export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };
 
 /** Who makes a change: a session (the wallet) or an API key with the admin scope (by key id). */
 export interface Caller {

@@ -12,19 +12,9 @@ import { accountView, iso, type AccountView } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
+import type { ApplicationView } from '../contract/views.js';
 
-export interface ApplicationView {
-  id: string;
-  address: string;
-  status: 'pending' | 'approved' | 'rejected';
-  use_case: string;
-  contact: string | null;
-  credits_granted: number | null;
-  reviewed_by: string | null;
-  reason: string | null;
-  created_at: string;
-  reviewed_at: string | null;
-}
+export type { ApplicationView };
 
 export function applicationView(r: ApplicationRow): ApplicationView {
   return {

@@ -12,18 +12,13 @@ import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
 import { creditsLowStep, noteUsageShortfall } from './webhook-events.js';
+import type { UsageReport } from '../contract/verify-codes.js';
 
 /** How long after a domain's last verification of a key it may still report usage for it. */
 export const USAGE_REPORT_WINDOW_MS = 24 * 60 * 60_000;
 
-export interface UsageInput {
-  key_id: string;
-  request_id: string;
-  cost?: number;
-  model?: string;
-  input_tokens?: number;
-  output_tokens?: number;
-}
+/** A usage report (POST /v1/usage), as the contract defines it. */
+export type UsageInput = UsageReport;
 
 export interface UsageAnswer {
   recorded: true;

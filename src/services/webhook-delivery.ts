@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { WebhookConfig } from '../config.js';
 import type { Database, WebhookDeliveriesTable } from '../db/schema.js';
-import { inBatch, needsRowLocks } from '../db/tx.js';
+import { inBatch, isPostgres } from '../db/tx.js';
 import { newId, randomBase62 } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { checkWebhookUrl } from './webhook-url.js';
@@ -116,7 +116,7 @@ export async function claimDue(db: Kysely<Database>, now: number, limit: number,
     .where('next_attempt_at', '<=', now)
     .orderBy('next_attempt_at')
     .limit(limit);
-  if (needsRowLocks(db)) candidates = candidates.forUpdate().skipLocked();
+  if (isPostgres(db)) candidates = candidates.forUpdate().skipLocked();
   return db
     .updateTable('webhook_deliveries')
     .set({ next_attempt_at: now + lease, lease_token: token, updated_at: now })
@@ -250,7 +250,8 @@ export class WebhookWorker {
         return;
       }
       this.timer = setTimeout(() => this.wake(), this.rt.config.pollIntervalMs);
-      this.timer.unref?.();
+      // Node: the poll timer must not keep the process alive (Workers' timers are plain numbers).
+      (this.timer as { unref?: () => void }).unref?.();
     });
   }
 

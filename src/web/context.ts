@@ -1,4 +1,4 @@
-import type { Api } from './api.js';
+import type { Api } from '../../packages/web/src/index.js';
 import type { Account, ConsoleConfig } from './types.js';
 
 /** What every panel gets from the page. */

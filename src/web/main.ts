@@ -1,4 +1,3 @@
-import { ApiError, createApi, errorText } from './api.js';
 import type { Ctx } from './context.js';
 import { h, replace, type Child } from './dom.js';
 import { adminPanel } from './panels/admin.js';
@@ -7,13 +6,18 @@ import { domainsPanel } from './panels/domains.js';
 import { keysPanel } from './panels/keys.js';
 import { trialPanel } from './panels/trial.js';
 import { usagePanel } from './panels/usage.js';
-import { clearSession, loadSession, saveSession, type StoredSession } from './session.js';
-import { signInMessage } from './siwe.js';
 import type { Account, ConsoleConfig, Session } from './types.js';
 import { announce, badge, busy, fmtInt, shortAddress } from './ui.js';
 import {
+  ApiError,
   chainIdOf,
   chainName,
+  clearSession,
+  createApi,
+  errorText,
+  loadSession,
+  saveSession,
+  signInMessage,
   currentChainId,
   onWalletEvent,
   personalSign,
@@ -23,14 +27,17 @@ import {
   walletErrorMessage,
   watchWallets,
   type Eip1193Provider,
+  type StoredSession,
   type Wallet,
-} from './wallet.js';
+} from '../../packages/web/src/index.js';
 
 const mainEl = document.getElementById('main') as HTMLElement;
 const accountEl = document.getElementById('account') as HTMLElement;
 
 let config: ConsoleConfig | null = null;
-let stored: StoredSession | null = loadSession();
+/** The console's own sessionStorage slot, apart from dApps on the same origin using @siwe-keys/web's default. */
+const SESSION_KEY = 'siwe-keys.console.session';
+let stored: StoredSession | null = loadSession(Date.now(), SESSION_KEY);
 let account: Account | null = null;
 /** A one-off message for the sign-in screen (session ended, signed out). */
 let notice: string | null = null;
@@ -149,7 +156,7 @@ async function signIn(): Promise<void> {
     const message = signInMessage({ address: wallet.address, chainId: wallet.chainId, nonce, statement: config.statement });
     const signature = await personalSign(w.provider, message, wallet.address);
     const session = await api.post<Session>('/v1/auth/verify', { message, signature });
-    stored = saveSession(session);
+    stored = saveSession(session, SESSION_KEY);
     account = session.account;
     notice = null;
     wallet.working = null;
@@ -376,7 +383,7 @@ function renderHeader(): void {
 }
 
 function endSession(message: string | null): void {
-  clearSession();
+  clearSession(SESSION_KEY);
   stored = null;
   account = null;
   notice = message;
@@ -426,7 +433,7 @@ async function start(): Promise<void> {
       account = await api.get<Account>('/v1/me');
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 'invalid_session')) notice = `Could not restore your session: ${errorText(err)}`;
-      clearSession();
+      clearSession(SESSION_KEY);
       stored = null;
       account = null;
     }

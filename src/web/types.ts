@@ -1,11 +1,11 @@
 /**
- * Shapes of the service's JSON (shared/API.md). The views are the service's own types (type-only
- * imports: nothing of the server enters the bundle), so the console cannot drift from the API.
+ * Shapes of the service's JSON (shared/API.md). The views come from src/contract, the one
+ * definition the services and @siwe-keys/web also use, so the console cannot drift from the API.
  */
-import type { AccountView } from '../services/accounts.js';
-import type { DomainView } from '../services/domains.js';
-import type { KeyView } from '../services/keys.js';
-import type { ApplicationView } from '../services/trial.js';
+import type { AccountView, ApplicationView, DomainView, KeyView, SessionView } from '../contract/views.js';
+
+export type { DomainWithToken, KeyType, Page } from '../contract/views.js';
+export { DEFAULT_SCOPES, SCOPES } from '../contract/verify-codes.js';
 import type { AdminStats, DomainStats, UsageSummary } from '../services/analytics.js';
 
 export type { AdminStats, DomainStats, UsageSummary };
@@ -26,13 +26,7 @@ export interface ConsoleConfig {
   statement: string;
 }
 
-export interface Session {
-  token: string;
-  expires_at: string;
-  account: Account;
-}
-
-export type KeyType = 'developer' | 'network';
+export type Session = SessionView;
 
 export interface Limits {
   rpm?: number | null;
@@ -42,10 +36,6 @@ export interface Limits {
 
 export interface ApiKeyWithSecret extends ApiKey {
   key: string;
-}
-
-export interface DomainWithToken extends Domain {
-  token: string;
 }
 
 export interface AuditEvent {
@@ -59,13 +49,3 @@ export interface AuditEvent {
   user_agent: string | null;
   detail: unknown;
 }
-
-/** List responses: `{ data }`, with a cursor for the next page when there is one. */
-export interface Page<T> {
-  data: T[];
-  next_cursor?: string | null;
-  has_more?: boolean;
-}
-
-export const SCOPES = ['inference:read', 'inference:write', 'analytics:read', 'admin'] as const;
-export const DEFAULT_SCOPES: readonly string[] = ['inference:read', 'inference:write'];

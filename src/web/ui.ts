@@ -1,4 +1,4 @@
-import { ApiError, errorText } from './api.js';
+import { ApiError, errorText } from '../../packages/web/src/index.js';
 import { h, replace, uid, type Child } from './dom.js';
 
 /** A role=alert box that shows a failure in words (the API's message, plus its request id). */

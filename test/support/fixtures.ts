@@ -1,14 +1,16 @@
+import type { VerifyAnswer } from '../../src/contract/verify-codes.js';
+import type { DomainWithToken, KeyWithSecret } from '../../src/contract/views.js';
 import { json, post, signIn, signInAdmin, type Harness, type SignedIn } from './harness.js';
 
 /** Creates a key and returns the create response (with the one-time secret). */
-export async function createKey(h: Harness, token: string, body: Record<string, unknown>): Promise<any> {
+export async function createKey(h: Harness, token: string, body: Record<string, unknown>): Promise<KeyWithSecret> {
   const res = await post(h, '/v1/keys', body, token);
   const b = await json(res);
   if (res.status !== 201) throw new Error(`create key: ${res.status} ${JSON.stringify(b)}`);
   return b;
 }
 
-export async function createDomain(h: Harness, token: string, name: string, visibility?: 'public' | 'network'): Promise<any> {
+export async function createDomain(h: Harness, token: string, name: string, visibility?: 'public' | 'network'): Promise<DomainWithToken> {
   const res = await post(h, '/v1/domains', visibility ? { name, visibility } : { name }, token);
   const b = await json(res);
   if (res.status !== 201) throw new Error(`create domain: ${res.status} ${JSON.stringify(b)}`);
@@ -31,7 +33,7 @@ export function uniqueDomainName(tag = 'node'): string {
   return `${tag}-${Date.now().toString(36)}-${domainSeq}.example.org`;
 }
 
-export async function verify(h: Harness, domainToken: string, body: Record<string, unknown>): Promise<any> {
+export async function verify(h: Harness, domainToken: string, body: Record<string, unknown>): Promise<VerifyAnswer> {
   const res = await post(h, '/v1/verify', body, domainToken);
   if (res.status !== 200) throw new Error(`verify: ${res.status} ${await res.text()}`);
   return json(res);

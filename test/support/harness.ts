@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Env } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createNodeService, type NodeService } from '../../src/node.js';
-import { buildSiweMessage } from '../../src/services/siwe.js';
+import { buildSiweMessage } from './siwe-message.js';
 import { createPgTestDatabase } from './postgres.js';
 
 export const TEST_ORIGIN = 'http://localhost:8787';

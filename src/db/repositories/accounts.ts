@@ -38,8 +38,8 @@ export function grantDeveloperPlan(db: Kysely<Database>, address: string, credit
 
 /**
  * Adds delta (may be negative) to the balance; never below zero nor above MAX_CREDITS: the
- * condition is in the UPDATE, not a read before it. Returns false when the account is missing or
- * the balance would leave that range.
+ * condition is in the UPDATE, not a read before it. A builder: executed (or put in a batch with
+ * mustChange) it changes no row when the account is missing or the balance would leave that range.
  */
 export function adjustCredits(db: Kysely<Database>, address: string, delta: number) {
   return db

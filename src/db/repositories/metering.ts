@@ -1,6 +1,6 @@
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
-import { needsRowLocks, type BatchStep, type Executor } from '../tx.js';
+import { isPostgres, type BatchStep, type Executor } from '../tx.js';
 import { usageRollupSteps } from './analytics.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
@@ -89,7 +89,7 @@ export async function findUsageRecord(db: Executor, domainId: string, requestId:
 
 /** SQLite spells the scalar two-or-more argument minimum MIN, PostgreSQL LEAST. */
 function scalarFns(db: Executor): { least: RawBuilder<unknown>; greatest: RawBuilder<unknown> } {
-  return needsRowLocks(db as Kysely<Database>) ? { least: sql.raw('LEAST'), greatest: sql.raw('GREATEST') } : { least: sql.raw('MIN'), greatest: sql.raw('MAX') };
+  return isPostgres(db as Kysely<Database>) ? { least: sql.raw('LEAST'), greatest: sql.raw('GREATEST') } : { least: sql.raw('MIN'), greatest: sql.raw('MAX') };
 }
 
 export interface UsageReport {
@@ -126,7 +126,7 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
   const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost}), COALESCE(${totalRoom}, ${cost})))`;
   const stored = sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
   const steps: (Compilable | BatchStep)[] = [];
-  if (needsRowLocks(db as Kysely<Database>)) {
+  if (isPostgres(db as Kysely<Database>)) {
     steps.push(db.selectFrom('api_keys').select('id').where('id', '=', r.keyId).forUpdate());
     steps.push(db.selectFrom('accounts').select('address').where('address', '=', r.account).forUpdate());
   }

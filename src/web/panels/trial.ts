@@ -1,4 +1,4 @@
-import { ApiError } from '../api.js';
+import { ApiError } from '../../../packages/web/src/index.js';
 import type { Ctx } from '../context.js';
 import { h, replace } from '../dom.js';
 import type { Application } from '../types.js';

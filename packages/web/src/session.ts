@@ -1,11 +1,11 @@
-import type { Session } from './types.js';
+import type { SessionView } from '../../../src/contract/views.js';
 
 /**
  * The session lives in sessionStorage: it survives reloads of this tab, ends with the tab, and is
  * never put in a URL. (localStorage would also survive closing the tab, keeping a bearer token on
  * disk for a day; a console that is opened to do a few things does not need that.)
  */
-const STORAGE_KEY = 'siwe-keys.console.session';
+const DEFAULT_STORAGE_KEY = 'siwe-keys.session';
 
 export interface StoredSession {
   token: string;
@@ -13,10 +13,10 @@ export interface StoredSession {
   address: string;
 }
 
-export function loadSession(now: number = Date.now()): StoredSession | null {
+export function loadSession(now: number = Date.now(), storageKey: string = DEFAULT_STORAGE_KEY): StoredSession | null {
   let raw: string | null = null;
   try {
-    raw = sessionStorage.getItem(STORAGE_KEY);
+    raw = sessionStorage.getItem(storageKey);
   } catch {
     return null; // storage disabled: the page still works, only without reload survival
   }
@@ -27,24 +27,24 @@ export function loadSession(now: number = Date.now()): StoredSession | null {
     if (!(Date.parse(s.expires_at) > now)) throw new Error('expired');
     return { token: s.token, expires_at: s.expires_at, address: s.address };
   } catch {
-    clearSession();
+    clearSession(storageKey);
     return null;
   }
 }
 
-export function saveSession(s: Session): StoredSession {
+export function saveSession(s: SessionView, storageKey: string = DEFAULT_STORAGE_KEY): StoredSession {
   const stored: StoredSession = { token: s.token, expires_at: s.expires_at, address: s.account.address };
   try {
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(stored));
+    sessionStorage.setItem(storageKey, JSON.stringify(stored));
   } catch {
     // Private modes may refuse storage; the session then lasts until the page is reloaded.
   }
   return stored;
 }
 
-export function clearSession(): void {
+export function clearSession(storageKey: string = DEFAULT_STORAGE_KEY): void {
   try {
-    sessionStorage.removeItem(STORAGE_KEY);
+    sessionStorage.removeItem(storageKey);
   } catch {
     // nothing stored
   }

@@ -2,60 +2,10 @@
  * siwe-keys operator client: verify API keys from your own service. Dependency-free (fetch and
  * Web Crypto), so it runs on Node, Workers, Deno and Bun.
  */
-import type { MiddlewareHandler } from 'hono';
+import { REFUSALS, type RefusalCode, type UsageReceipt, type UsageReport, type VerifyAnswer, type VerifyRequest } from '../../../src/contract/verify-codes.js';
 
-export type VerifyCode =
-  | 'valid'
-  | 'malformed'
-  | 'not_found'
-  | 'disabled'
-  | 'expired'
-  | 'key_type_mismatch'
-  | 'scope_denied'
-  | 'model_not_allowed'
-  | 'rate_limited'
-  | 'api_key_quota_exceeded'
-  | 'billing_shortfall';
-
-export interface VerifyAnswer {
-  valid: boolean;
-  code: VerifyCode;
-  message?: string;
-  key_id?: string;
-  account?: string;
-  type?: 'developer' | 'network';
-  scopes?: string[];
-  models?: string[] | null;
-  expires_at?: string | null;
-  credits_remaining?: number | null;
-  ratelimit?: { limit: number | null; remaining: number | null; reset: number };
-}
-
-export interface VerifyRequest {
-  key: string;
-  scope?: 'inference:read' | 'inference:write' | 'analytics:read' | 'admin';
-  model?: string;
-  cost?: number;
-}
-
-export type RefusalCode = Exclude<VerifyCode, 'valid'>;
-
-/**
- * How a gateway answers each refusal (the contract's Gateway section): status, OpenAI-style error
- * type and a default message. The one table the client middleware and the gateway both use.
- */
-export const REFUSALS = {
-  malformed: { status: 401, type: 'auth_error', message: 'The API key is malformed.' },
-  not_found: { status: 401, type: 'auth_error', message: 'The API key does not exist.' },
-  disabled: { status: 401, type: 'auth_error', message: 'The API key is disabled.' },
-  expired: { status: 401, type: 'auth_error', message: 'The API key has expired.' },
-  key_type_mismatch: { status: 403, type: 'permission_error', message: "Your API key doesn't match the type of this domain." },
-  scope_denied: { status: 403, type: 'permission_error', message: 'The API key lacks the scope for this request.' },
-  model_not_allowed: { status: 403, type: 'permission_error', message: 'The API key may not use this model.' },
-  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests for this API key. Try again later.' },
-  api_key_quota_exceeded: { status: 402, type: 'billing_error', message: 'The API key has reached its credit limit.' },
-  billing_shortfall: { status: 402, type: 'billing_error', message: "The account's credits cannot cover this request." },
-} as const satisfies Record<RefusalCode, { status: number; type: string; message: string }>;
+export { REFUSALS, VERIFY_CODES } from '../../../src/contract/verify-codes.js';
+export type { RefusalCode, Scope, UsageReceipt, UsageReport, VerifyAnswer, VerifyCode, VerifyRequest } from '../../../src/contract/verify-codes.js';
 
 export class KeyServiceUnavailable extends Error {
   override name = 'KeyServiceUnavailable';
@@ -77,14 +27,24 @@ export interface VerifierOptions {
   maxEntries?: number;
   /** Request timeout in ms (default 3000). */
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  /**
+   * The HTTP transport: any fetch-compatible function (default: the global fetch). A Node gateway
+   * passes a keep-alive client here; browsers and Workers keep fetch.
+   */
+  fetch?: Transport;
   now?: () => number;
 }
+
+/** The part of fetch the client uses, so a faster transport can stand in. */
+export type Transport = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{
+  status: number;
+  json(): Promise<unknown>;
+}>;
 
 export interface Verifier {
   verify(req: VerifyRequest): Promise<VerifyAnswer>;
   /** Reports metered usage (idempotent by requestId). */
-  reportUsage(u: { key_id: string; request_id: string; cost?: number; model?: string; input_tokens?: number; output_tokens?: number }): Promise<{ recorded: true; charged: number; credits_remaining: number | null }>;
+  reportUsage(u: UsageReport): Promise<UsageReceipt>;
 }
 
 async function sha256Hex(s: string): Promise<string> {
@@ -99,13 +59,13 @@ export function createVerifier(opts: VerifierOptions): Verifier {
   const ttl = Math.min(Math.max(opts.positiveTtlMs ?? 2000, 0), 10_000);
   const maxEntries = opts.maxEntries ?? 10_000;
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const doFetch = opts.fetch ?? fetch;
+  const doFetch: Transport = opts.fetch ?? ((url, init) => fetch(url, init));
   const now = opts.now ?? Date.now;
   // Keyed by a hash of the key, so the cache never holds plaintext secrets. Map keeps insertion order: oldest first.
   const cache = new Map<string, { at: number; answer: VerifyAnswer }>();
 
   async function call<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
-    let res: Response;
+    let res: Awaited<ReturnType<Transport>>;
     try {
       res = await doFetch(`${base}${path}`, {
         method: 'POST',
@@ -138,7 +98,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
       return body;
     },
     async reportUsage(u) {
-      const { status, body } = await call<{ recorded: true; charged: number; credits_remaining: number | null }>('/v1/usage', u);
+      const { status, body } = await call<UsageReceipt>('/v1/usage', u);
       if (status !== 201) throw new Error(`usage report failed: ${status}`);
       return body;
     },
@@ -165,37 +125,79 @@ export function refusal(answer: VerifyAnswer, requestId: string): { status: numb
   };
 }
 
-export interface SiweKeysEnv {
-  Variables: { siweKey: VerifyAnswer };
+/** The parts of Node's IncomingMessage (and Express's / Fastify's request) the adapter reads. */
+export interface NodeLikeRequest {
+  method?: string;
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** A parsed JSON body (express.json(), Fastify), read for `model` when present. */
+  body?: unknown;
+  siweKey?: VerifyAnswer;
+}
+
+/** The parts of Node's ServerResponse the adapter writes. */
+export interface NodeLikeResponse {
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
+function headerOf(req: NodeLikeRequest, name: string): string | null {
+  const v = req.headers[name];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
 }
 
 /**
- * Hono middleware for operators embedding verification: refuses with the gateway's statuses and
- * OpenAI-style bodies, or sets `c.var.siweKey` and continues. Fails closed (503) when the key
- * service is unreachable.
+ * The same check as `siweKeysAuth`, for `(req, res, next)` servers (Express, Connect, Fastify's
+ * middie, plain node:http): refuses with the gateway's statuses and OpenAI-style bodies, or sets
+ * `req.siweKey` and calls `next()`. Fails closed (503) when the key service is unreachable.
  */
-export function siweKeysAuth(opts: { verifier: Verifier; scope?: VerifyRequest['scope']; model?: (req: Request) => string | undefined }): MiddlewareHandler<SiweKeysEnv> {
-  return async (c, next) => {
-    const requestId = c.req.header('x-request-id') ?? `req_${crypto.randomUUID()}`;
-    const key = extractKey(c.req.raw.headers, new URL(c.req.url));
+export function siweKeysMiddleware(opts: {
+  verifier: Verifier;
+  scope?: VerifyRequest['scope'];
+  model?: (req: NodeLikeRequest) => string | undefined;
+}): (req: NodeLikeRequest, res: NodeLikeResponse, next: (err?: unknown) => void) => void {
+  const send = (res: NodeLikeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.end(JSON.stringify(body));
+  };
+  const modelOf = (req: NodeLikeRequest): string | undefined => {
+    if (opts.model) return opts.model(req);
+    const b = req.body as { model?: unknown } | undefined;
+    return b && typeof b === 'object' && typeof b.model === 'string' ? b.model : undefined;
+  };
+  return (req, res, next) => {
+    const requestId = headerOf(req, 'x-request-id') ?? `req_${crypto.randomUUID()}`;
+    const headers = new Headers();
+    for (const name of ['authorization', 'x-api-key']) {
+      const v = headerOf(req, name);
+      if (v !== null) headers.set(name, v);
+    }
+    const key = extractKey(headers, new URL(req.url ?? '/', 'http://localhost'));
     if (!key) {
-      return c.json({ error: { code: 'missing_api_key', message: 'Send an API key in Authorization: Bearer, x-api-key or ?key=.', type: 'auth_error', request_id: requestId } }, 401);
+      send(res, 401, { error: { code: 'missing_api_key', message: 'Send an API key in Authorization: Bearer, x-api-key or ?key=.', type: 'auth_error', request_id: requestId } });
+      return;
     }
-    let answer: VerifyAnswer;
-    try {
-      answer = await opts.verifier.verify({ key, scope: opts.scope ?? (c.req.method === 'GET' ? 'inference:read' : 'inference:write'), model: opts.model?.(c.req.raw) });
-    } catch (err) {
-      if (err instanceof KeyServiceUnavailable) {
-        return c.json({ error: { code: 'key_service_unavailable', message: 'API keys cannot be checked right now. Try again shortly.', type: 'server_error', request_id: requestId } }, 503);
-      }
-      throw err;
-    }
-    if (!answer.valid) {
-      const r = refusal(answer, requestId);
-      for (const [k, v] of Object.entries(r.headers)) c.header(k, v);
-      return c.json(r.body as object, r.status as 401);
-    }
-    c.set('siweKey', answer);
-    await next();
+    const scope = opts.scope ?? (req.method === 'GET' ? 'inference:read' : 'inference:write');
+    opts.verifier.verify({ key, scope, model: modelOf(req) }).then(
+      (answer) => {
+        if (!answer.valid) {
+          const r = refusal(answer, requestId);
+          send(res, r.status, r.body, r.headers);
+          return;
+        }
+        req.siweKey = answer;
+        next();
+      },
+      (err: unknown) => {
+        if (err instanceof KeyServiceUnavailable) {
+          send(res, 503, { error: { code: 'key_service_unavailable', message: 'API keys cannot be checked right now. Try again shortly.', type: 'server_error', request_id: requestId } });
+          return;
+        }
+        next(err);
+      },
+    );
   };
 }

@@ -1,4 +1,4 @@
-import type { Page } from './types.js';
+import type { Page } from '../../../src/contract/views.js';
 
 /** A non-2xx answer from the service, carrying its documented `error` body. */
 export class ApiError extends Error {
@@ -29,12 +29,18 @@ interface ErrorBodyShape {
 }
 
 export interface ApiOptions {
+  /** The service's origin, e.g. https://keys.example.org; empty (the default) means this page's origin. */
+  baseUrl?: string;
+  /** A fetch-compatible function (default: the global fetch). */
+  fetch?: typeof fetch;
   token(): string | null;
   /** Called when the service says the session is gone (expired, revoked), so the page can sign out. */
   onSessionLost(): void;
 }
 
 export function createApi(opts: ApiOptions): Api {
+  const base = (opts.baseUrl ?? '').replace(/\/+$/, '');
+  const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   async function call<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
     const headers: Record<string, string> = { accept };
     const token = opts.token();
@@ -42,8 +48,8 @@ export function createApi(opts: ApiOptions): Api {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      // Same origin only: the console talks to the service that served it (CSP connect-src 'self').
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
+      // No cookies are ever sent: the session is a bearer token (so no CSRF surface).
+      res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
     } catch {
       throw new ApiError(0, 'network_error', 'The service could not be reached. Check your connection and try again.', null);
     }
