@@ -120,10 +120,10 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   if ((key.daily_credits !== null && dayUsed + cost > Number(key.daily_credits)) || (key.monthly_credits !== null && monthUsed + cost > Number(key.monthly_credits))) {
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
-  const shortfallMessage = "The account's credits cannot cover this request.";
-  if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
   // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too.
   if (cost > 0 && Number(key.total_used) > MAX_COUNTER - cost) return refuse('api_key_quota_exceeded', COUNTER_FULL_MESSAGE, id);
+  const shortfallMessage = "The account's credits cannot cover this request.";
+  if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
   if (cost > 0 && Number(key.usage_total) > MAX_COUNTER - cost) return refuse('billing_shortfall', COUNTER_FULL_MESSAGE, id);
 
   if (key.rpm !== null && cost === 0) {
