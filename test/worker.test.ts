@@ -40,6 +40,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     }
   });
 
+  // Two workerd start-ups inside the test body (not a hook): 30-50 s on a busy 2-core machine.
   it('without the secret, keeps its generated signing key in D1 so sessions survive a restart', async () => {
     const state = mkdtempSync(join(tmpdir(), 'siwe-keys-d1-restart-'));
     try {
@@ -57,7 +58,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('takes the client IP from CF-Connecting-IP (as the edge sets it) for the audit trail', async () => {
     const h = await workersTarget.start();

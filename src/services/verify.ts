@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { markVerifiedByDomain } from '../db/repositories/keys.js';
 import { findKeyBalance, findVerifyKey, type KeyBalanceRow, type VerifyKeyRow } from '../db/repositories/verify-records.js';
-import { chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
+import { MAX_COUNTER, chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
 import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
@@ -24,6 +24,7 @@ export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
 
 export const APPROVED_ACCOUNT_ON_NETWORK_DOMAIN =
   'Free-trial (developer) accounts work only on public domains: this account was approved for free developer credits, so none of its API keys can be used on network domains. Create a different account to use the Gaia Domains on the network.';
+const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
 export const ADMIN_KEY_REFUSED = 'Admin API keys manage keys only and are never accepted by domains. Use an inference key.';
 
 export interface RateLimitInfo {
@@ -173,6 +174,9 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
     if (state) await noteQuotaRefused(deps.db, { ...state, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits }, cost, nowDate);
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
+  // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too,
+  // and refuse in the contract's order (the key's bound before the account's balance).
+  if (cost > 0 && state && Number(state.total_used) > MAX_COUNTER - cost) return refuse('api_key_quota_exceeded', COUNTER_FULL_MESSAGE, id);
   const shortfallMessage = "The account's credits cannot cover this request.";
   if (credits !== null && credits < cost) return refuse('billing_shortfall', shortfallMessage, id);
 

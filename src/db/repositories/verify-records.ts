@@ -20,6 +20,8 @@ export interface VerifyKeyRow {
   day_used: number;
   month_window: string;
   month_used: number;
+  /** The key's lifetime counter (bounded at MAX_COUNTER). */
+  total_used: number;
   rpm_window: number;
   rpm_count: number;
   plan: 'network' | 'developer';
@@ -52,6 +54,7 @@ export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, do
         'k.day_used',
         'k.month_window',
         'k.month_used',
+        'k.total_used',
         'k.rpm_window',
         'k.rpm_count',
         'a.plan',
@@ -68,6 +71,7 @@ export interface KeyBalanceRow {
   day_used: number;
   month_window: string;
   month_used: number;
+  total_used: number;
   credits: number | null;
 }
 
@@ -77,7 +81,7 @@ export const findKeyBalance: (db: Kysely<Database>, keyId: string) => Promise<Ke
     db
       .selectFrom('api_keys as k')
       .innerJoin('accounts as a', 'a.address', 'k.account')
-      .select(['k.day_window', 'k.day_used', 'k.month_window', 'k.month_used', 'a.credits'])
+      .select(['k.day_window', 'k.day_used', 'k.month_window', 'k.month_used', 'k.total_used', 'a.credits'])
       .where('k.id', '=', keyId),
   ['k'],
   (keyId) => [keyId],
