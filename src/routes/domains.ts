@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
-import { rateLimit } from '../middleware/rate-limit.js';
+import { AppError } from '../errors.js';
+import { WindowLimiter } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { checkClaim, checkDomainOwnership, claimDomain, createDomain, getDomain, listVisibleDomains, removeDomain, rotateDomainToken, type DomainsDeps } from '../services/domains.js';
 import { ListQuery } from './keys.js';
@@ -141,17 +142,16 @@ export function domainsRoutes(deps: AppDeps) {
 
   // Why: every check makes the service send DNS and HTTP requests; a signed-in account must not be
   // able to turn it into a request cannon. Per account, per instance.
-  const checkLimit = rateLimit({
-    limit: OWNERSHIP_CHECKS_PER_MINUTE,
-    clock: deps.clock,
-    key: (c) => c.get('auth')?.address ?? null,
-    what: 'ownership checks',
-  });
+  // Counted in the handler, after the request was validated (a malformed request is a 400, not a 429).
+  const checkLimiter = new WindowLimiter(OWNERSHIP_CHECKS_PER_MINUTE, deps.clock);
+  const countCheck = (address: string): void => {
+    const wait = checkLimiter.hit(address);
+    if (wait > 0) throw new AppError('rate_limited', `Too many ownership checks from your account. Try again in ${wait} s.`, { headers: { 'retry-after': String(wait) } });
+  };
 
   r.openapi(
     createRoute({
       ...common,
-      middleware: [authenticate(deps), checkLimit] as const,
       method: 'post',
       path: '/v1/domains/claims/{id}/check',
       summary: "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
@@ -159,6 +159,7 @@ export function domainsRoutes(deps: AppDeps) {
       responses: { 201: json(DomainWithToken, 'The claimed domain and its token (shown once)'), ...errorResponses(401, 404, 409, 422, 429) },
     }),
     async (c) => {
+      countCheck(c.get('auth').address);
       const { domain, token } = await checkClaim(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
       c.header('cache-control', 'no-store');
       return c.json({ ...domain, token }, 201);
@@ -168,14 +169,17 @@ export function domainsRoutes(deps: AppDeps) {
   r.openapi(
     createRoute({
       ...common,
-      middleware: [authenticate(deps), checkLimit] as const,
       method: 'post',
       path: '/v1/domains/{id}/ownership/check',
       summary: 'Prove ownership: look for the challenge in DNS (TXT _siwe-keys.<name>) or at https://<name>/.well-known/siwe-keys.txt',
       request: { params: IdParam },
       responses: { 200: json(DomainSchema), ...errorResponses(401, 404, 422, 429) },
     }),
-    async (c) => c.json(await checkDomainOwnership(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps)), 200),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      countCheck(c.get('auth').address);
+      return c.json(await checkDomainOwnership(dd(), c.get('auth'), id, requestMeta(c, deps)), 200);
+    },
   );
 
   return r;
