@@ -3,14 +3,13 @@ import type { AppDeps } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { listAccountUsage, recordUsage } from '../services/usage.js';
-import { runVerification, VerifyBody } from './verify-http.js';
+import { MAX_COST, runVerification, VerifyBody } from './verify-http.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-import { MAX_COST } from './verify-http.js';
-
 export { MAX_COST };
+
+const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const cost = z.number().int().min(0).max(MAX_COST);
 const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });
 const VerifyResponse = z
