@@ -171,6 +171,21 @@ describe('gateway: multipart model, as upstream servers read it', () => {
     await expectRefusedUnforwarded(() => postForm(body), 400, 'invalid_request', 'model');
   });
 
+  it('a truncated form (no closing boundary) -> 400 about the body, nothing forwarded', async () => {
+    const whole = multipart([{ name: 'model', value: 'llama-3-8b' }, { name: 'file', value: audio, filename: 'a.wav' }]);
+    await expectRefusedUnforwarded(() => postForm(whole.slice(0, whole.length - 30)), 400, 'invalid_request', 'body');
+  });
+
+  it('a large form cut off after forwarding began passes as it is (the server judges it), and the gateway stays up', async () => {
+    const whole = multipart([{ name: 'model', value: 'llama-3-8b' }, { name: 'file', value: new Uint8Array(200_000), filename: 'a.wav' }]);
+    const cut = whole.slice(0, whole.length - 30);
+    const before = upstream.received.length;
+    const res = await postForm(cut);
+    expect(res.status).toBe(404); // the fake's answer: it received the body
+    expect(new Uint8Array(upstream.received[before].body)).toEqual(cut);
+    expect((await fetch(`${gw}/healthz`)).status).toBe(200);
+  });
+
   it('a form with no boundary -> 400', async () => {
     const before = upstream.received.length;
     const res = await fetch(`${gw}/v1/audio/transcriptions`, {

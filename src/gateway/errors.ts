@@ -45,12 +45,3 @@ export function gatewayError(
     body: JSON.stringify(body),
   };
 }
-
-export function gatewayErrorResponse(
-  code: string,
-  requestId: string,
-  opts: { message?: string; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
-): Response {
-  const e = gatewayError(code, requestId, opts);
-  return new Response(e.body, { status: e.status, headers: e.headers });
-}

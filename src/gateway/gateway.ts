@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { gatewayError } from './errors.js';
 import { createKeyService, fetchServicePost, type KeyService, type RateLimit, type ServicePost, type UsageReport } from './key-service.js';
 import { FREE, priceFor, tokenCost, type Pricing } from './pricing.js';
-import { inspectJsonRequest, inspectMultipart, requestBodyKind, type MultipartInspector } from './request-body.js';
+import { inspectJsonRequest, inspectMultipart, MULTIPART_MALFORMED, requestBodyKind, type MultipartInspector } from './request-body.js';
 import { bodyKind, createUsageReader, type TapResult } from './usage-tap.js';
 
 export interface GatewayOptions {
@@ -153,6 +153,9 @@ class LateRefusal extends Error {
     this.name = 'LateRefusal';
   }
 }
+
+/** A broken form is about the body; every other multipart refusal is about its `model` parts. */
+const refusalParam = (reason: string): string => (reason === MULTIPART_MALFORMED ? 'body' : 'model');
 
 /** The already-read chunks, then the rest of the body, each parsed before it is forwarded. */
 async function* multipartRest(prefix: Buffer[], rest: AsyncIterator<Buffer>, insp: MultipartInspector): AsyncGenerator<Buffer> {
@@ -322,7 +325,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           await insp.write(r.value);
         }
         const refusal = insp.refusal();
-        if (refusal) return refuse('invalid_request', { message: refusal, extra: { param: 'model' } });
+        if (refusal) return refuse('invalid_request', { message: refusal, extra: { param: refusalParam(refusal) } });
         model = insp.model();
         forwardBody = ended ? Buffer.concat(prefix, read) : multipartRest(prefix, it, insp);
       } else {
@@ -413,7 +416,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       });
     } catch (err) {
       if (err instanceof LateRefusal || (err instanceof Error && err.cause instanceof LateRefusal)) {
-        return refuse('invalid_request', { message: err instanceof LateRefusal ? err.reason : (err.cause as LateRefusal).reason, extra: { param: 'model' } });
+        const reason = err instanceof LateRefusal ? err.reason : (err.cause as LateRefusal).reason;
+        return refuse('invalid_request', { message: reason, extra: { param: refusalParam(reason) } });
       }
       if (clientGone) {
         // The client left before the upstream answered: nothing was delivered, nothing is metered beyond the verification.

@@ -95,6 +95,8 @@ export function inspectJsonRequest(bytes: Uint8Array, contentType: string | unde
   return { ok: true, model, stream, body };
 }
 
+export const MULTIPART_MALFORMED = 'The multipart body is malformed.';
+
 /** Watches a multipart/form-data body, as it passes, for its `model` field. */
 export interface MultipartInspector {
   /** The first `model` field's value, once parsed (undefined if unusable or not seen yet). */
@@ -128,11 +130,15 @@ export function inspectMultipart(contentType: string): MultipartInspector | { er
     else if (!info.valueTruncated && value !== '' && value.length <= MAX_MODEL_LENGTH) model = value;
   });
   bb.on('file', (name, stream) => {
+    // A body cut off inside a file part errors that part's stream too: it must not go unhandled.
+    stream.on('error', () => {
+      refusal ??= MULTIPART_MALFORMED;
+    });
     stream.resume();
     if (name === 'model') refusal = 'The multipart body has a file part named "model".';
   });
   bb.on('error', () => {
-    refusal ??= 'The multipart body is malformed.';
+    refusal ??= MULTIPART_MALFORMED;
   });
   let closed = false;
   bb.on('close', () => (closed = true));
