@@ -102,9 +102,11 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     await u.page.getByLabel('Model', { exact: true }).selectOption('llama-3-70b');
     await u.page.locator('figure[data-chart="usage-cost"][data-total="120"]').waitFor();
     await u.page.getByLabel('Model', { exact: true }).selectOption('');
+    await u.page.locator('figure[data-chart="usage-cost"][data-total="200"]').waitFor();
     await u.page.getByLabel('Buckets', { exact: true }).selectOption('hour');
-    await u.page.locator('figure[data-chart="usage-cost"][data-total="200"] rect').first().waitFor();
-    expect(await u.page.locator('figure[data-chart="usage-cost"] figcaption').textContent()).toContain('per hour');
+    const hourly = u.page.locator('figure[data-chart="usage-cost"]', { has: u.page.locator('figcaption', { hasText: 'per hour' }) });
+    await hourly.locator('rect').first().waitFor();
+    expect(await hourly.getAttribute('data-total')).toBe('200');
 
     const [download] = await Promise.all([u.page.waitForEvent('download'), u.page.locator('[data-action="download-csv"]').click()]);
     const csv = await readFile((await download.path()) as string, 'utf8');

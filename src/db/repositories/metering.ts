@@ -113,7 +113,9 @@ export interface UsageReport {
  * by the balance, never below zero), stored in the record, and then subtracted from the key and
  * the account by reading it back: no value travels from a read to a later write. A retried report
  * fails the unique (domain, request_id) insert, which undoes the batch. On PostgreSQL the key and
- * account rows are locked first, so concurrent reports compute from the latest balance.
+ * account rows are locked first, so concurrent reports compute from the latest balance. The last
+ * step adds the record to its hour's usage roll-up (`usageRollupSteps`): a path that builds its
+ * batch from these steps (one per record) keeps the summaries exact without adding it again.
  */
 export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | BatchStep)[] {
   const { least, greatest } = scalarFns(db);

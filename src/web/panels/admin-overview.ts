@@ -13,11 +13,14 @@ export function adminOverview(ctx: Ctx): HTMLElement {
   const figures = h('div', { class: 'stats', 'aria-live': 'polite' }, h('p', null, 'Loading the overview…'));
   const charts = h('div', { class: 'charts2' });
   const refusals = h('p', { class: 'hint' });
+  let latest = 0;
 
   async function load(): Promise<void> {
+    const seq = ++latest;
     const to = Date.now() + 1;
     const from = to - Number(range.value) * DAY;
     const s = await ctx.api.get<AdminStats>(`/v1/admin/stats?from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}`);
+    if (seq !== latest) return; // a newer range was chosen meanwhile
     const stat = (label: string, value: number, id: string, sub: string) =>
       h('div', { class: 'stat' }, h('span', { class: 'label' }, label), h('span', { class: 'value', 'data-testid': id }, fmtInt(value)), h('span', { class: 'sub' }, sub));
     const refused = s.verifications.total - (s.verifications.by_code.valid ?? 0);

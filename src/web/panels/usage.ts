@@ -91,6 +91,8 @@ export function usagePanel(ctx: Ctx): HTMLElement {
   const byModelEl = h('div');
   const byKeyEl = h('div');
   let keysLoaded = false;
+  /** Answers of an older selection that arrive late must not replace a newer one. */
+  let latest = 0;
 
   range.addEventListener('change', () => {
     grain.value = RANGES.find((r) => r.value === range.value)?.grain ?? 'day';
@@ -114,6 +116,7 @@ export function usagePanel(ctx: Ctx): HTMLElement {
   }
 
   async function load(): Promise<void> {
+    const seq = ++latest;
     if (!keysLoaded) {
       const keys = await ctx.api.get<Page<ApiKey>>('/v1/keys?limit=100');
       fillSelect(keySelect, 'All keys', keys.data.map((k) => ({ value: k.id, label: k.name })));
@@ -124,6 +127,7 @@ export function usagePanel(ctx: Ctx): HTMLElement {
       ctx.api.get<UsageSummary>(query('model', false)),
       ctx.api.get<UsageSummary>(query('key', false)),
     ]);
+    if (seq !== latest) return;
     fillSelect(
       modelSelect,
       'All models',
