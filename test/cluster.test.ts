@@ -204,6 +204,28 @@ describe('siwe-keys serve with WORKERS', () => {
   });
 });
 
+describe('siwe-keys serve --workers: start-up failures', () => {
+  it('exits 1 when the workers cannot start (the port is taken), instead of restarting them forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-cluster-fail-'));
+    const env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn', PORT: String(await freePort()) };
+    const first = await startServeProcess(env);
+    try {
+      const child = spawn(process.execPath, compiledCli('serve', '--workers', '2'), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(1);
+      expect(out).toMatch(/EADDRINUSE/);
+      expect(out).toMatch(/before the service was up; stopping/);
+      expect(out).not.toMatch(/^listening on/m);
+    } finally {
+      expect(await first.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('siwe-keys serve --workers: bad values', () => {
   for (const bad of ['0', '-1', 'two', '1.5', '257']) {
     it(`refuses --workers ${bad} with one line naming the setting`, async () => {
