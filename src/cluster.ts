@@ -37,11 +37,6 @@ export function parseWorkers(value: string | undefined, name: string): number {
   return Number(value);
 }
 
-/** True in a process that node:cluster forked: it serves and leaves supervision to its primary. */
-export function isClusterWorker(): boolean {
-  return cluster.isWorker;
-}
-
 /**
  * Serves with `workers` processes. Returns once listening (the caller keeps the process alive).
  * SIGTERM/SIGINT drain: every process stops accepting, finishes what it holds (up to drainMs),
@@ -109,6 +104,14 @@ function runPrimary(opts: ServeOptions, log: (line: string) => void): Promise<vo
     w.on('exit', (code, signal) => {
       listening.delete(w.id);
       if (stopping) return;
+      if (!announced) {
+        // It could not start (port taken, database unreachable...): restarting would fail the same
+        // way, so stop the others and fail like a single process does (a supervisor retries).
+        stopping = true;
+        log(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}) before the service was up; stopping`);
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        process.exit(1);
+      }
       const lived = Date.now() - startedAt;
       quickCrashes = lived < 5000 ? quickCrashes + 1 : 0;
       const delay = quickCrashes === 0 ? 0 : Math.min(100 * 2 ** (quickCrashes - 1), 10_000);

@@ -161,10 +161,30 @@ for (const database of databases) {
       for (let i = 0; i < 4; i++) expect((await get(h, '/healthz')).status).toBe(200);
     });
 
-    it('drains every worker on SIGTERM and exits 0', async () => {
+    it('drains every worker on SIGTERM: a request in flight is answered, then all exit 0', async () => {
       const pids = [...new Set(listeningPids(server.output))].filter(alive);
       expect(pids.length).toBe(2);
-      expect(await server.stop('SIGTERM')).toBe(0);
+      const url = new URL(server.url);
+      // A request whose body is still arriving when the signal comes.
+      let sent!: () => void;
+      const headersSent = new Promise<void>((r) => (sent = r));
+      const answer = new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: '/v1/auth/verify', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.write('{"message": "not a siwe message",', () => sent());
+        void headersSent.then(() =>
+          setTimeout(() => {
+            server.child.kill('SIGTERM');
+            setTimeout(() => req.end(' "signature": "0x00"}'), 300);
+          }, 200),
+        );
+      });
+      const exited = new Promise<number | null>((r) => server.child.once('exit', r));
+      expect(await answer).toBe(400);
+      expect(await exited).toBe(0);
       await until('the workers to exit', () => pids.every((p) => !alive(p)), 15_000);
     });
   });
@@ -179,6 +199,28 @@ describe('siwe-keys serve with WORKERS', () => {
       expect((await freshConnections(server.url).request('/healthz')).status).toBe(200);
     } finally {
       expect(await server.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('siwe-keys serve --workers: start-up failures', () => {
+  it('exits 1 when the workers cannot start (the port is taken), instead of restarting them forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-cluster-fail-'));
+    const env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn', PORT: String(await freePort()) };
+    const first = await startServeProcess(env);
+    try {
+      const child = spawn(process.execPath, compiledCli('serve', '--workers', '2'), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(1);
+      expect(out).toMatch(/EADDRINUSE/);
+      expect(out).toMatch(/before the service was up; stopping/);
+      expect(out).not.toMatch(/^listening on/m);
+    } finally {
+      expect(await first.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
   });
