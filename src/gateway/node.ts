@@ -141,6 +141,8 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
     onListening: (url) => {
       // Never the token or the upstream key: only where requests go.
       logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
+      // Lines logged so far (the workers' "listening") go out before the line supervisors wait for.
+      stderr.flush();
       console.log(`listening on ${url}`);
     },
     drainMs: 10_000,

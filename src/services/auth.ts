@@ -130,7 +130,7 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
     }),
   ]);
   const account = await getAccountOrThrow(deps.db, checked.address);
-  const token = await deps.sessions.sign({ address: checked.address, sid, roles, expiresAt });
+  const token = await deps.sessions.sign({ address: checked.address, sid, roles, expiresAt, issuedAt: now });
   return { token, expiresAt, account: await accountView(deps.db, account, roles) };
 }
 

@@ -39,7 +39,8 @@ interface LoadedKey {
 }
 
 export interface SessionSigner {
-  sign(claims: { address: string; sid: string; roles: string[]; expiresAt: Date }): Promise<string>;
+  /** `issuedAt`: the moment the expiry was computed from, so `exp - iat` is exactly the session's lifetime. */
+  sign(claims: { address: string; sid: string; roles: string[]; expiresAt: Date; issuedAt?: Date }): Promise<string>;
   /** Verifies signature, alg, typ, iss, aud and exp, then that the session row is live. */
   verify(token: string): Promise<SessionClaims>;
   jwks(): { keys: JWK[] };
@@ -166,11 +167,11 @@ export async function createSessionSigner(opts: {
   }
 
   return {
-    async sign({ address, sid, roles, expiresAt }) {
+    async sign({ address, sid, roles, expiresAt, issuedAt }) {
       // Pick up a rotation done by another instance within a minute.
       if (clock.now().getTime() - lastReload > 60_000) await reload();
       const key = activeKey();
-      const now = clock.now();
+      const now = issuedAt ?? clock.now();
       return new SignJWT({ sid, roles })
         .setProtectedHeader({ alg: SESSION_ALG, kid: key.kid, typ: TOKEN_TYPE })
         .setIssuer(issuer)
