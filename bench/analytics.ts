@@ -37,7 +37,11 @@ async function signIn(svc: NodeService): Promise<{ token: string; address: strin
     issuedAt: new Date(),
   });
   const signature = await account.signMessage({ message });
-  const res = await req('/v1/auth/verify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) });
+  const res = await req('/v1/auth/verify', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message, signature }),
+  });
   const body = (await res.json()) as { token: string };
   return { token: body.token, address: account.address };
 }
@@ -92,7 +96,13 @@ async function measure(svc: NodeService, token: string, path: string): Promise<{
 }
 
 async function run(name: string, databaseUrl: string): Promise<boolean> {
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PUBLIC_URL: ORIGIN, LOG_LEVEL: 'silent', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' });
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PUBLIC_URL: ORIGIN,
+    LOG_LEVEL: 'silent',
+    NONCE_RATE_LIMIT: '0',
+    SIGNIN_RATE_LIMIT: '0',
+  });
   const svc = await createNodeService(config);
   try {
     const me = await signIn(svc);
@@ -102,17 +112,23 @@ async function run(name: string, databaseUrl: string): Promise<boolean> {
     const seedS = ((performance.now() - t0) / 1000).toFixed(1);
     const count = await svc.db.selectFrom('usage_records').select(sql<number>`COUNT(*)`.as('n')).executeTakeFirstOrThrow();
     const rollups = await svc.db.selectFrom('usage_rollups').select(sql<number>`COUNT(*)`.as('n')).executeTakeFirstOrThrow();
-    console.log(`${name}: ${Number(count.n).toLocaleString('en')} usage records, ${Number(rollups.n).toLocaleString('en')} roll-up rows (seeded in ${seedS} s)`);
+    console.log(
+      `${name}: ${Number(count.n).toLocaleString('en')} usage records, ${Number(rollups.n).toLocaleString('en')} roll-up rows (seeded in ${seedS} s)`,
+    );
     const byDay = await measure(svc, me.token, '/v1/usage/summary?group_by=day');
     const inWindow = byDay.body.totals.requests;
     const byModel = await measure(svc, me.token, '/v1/usage/summary?group_by=model');
     const byHour = await measure(svc, me.token, '/v1/usage/summary?group_by=hour');
     // For scale: the same totals straight from the records, without roll-ups.
     const t1 = performance.now();
-    await sql`SELECT COUNT(*), SUM(cost), SUM(charged) FROM usage_records WHERE account = ${me.address} AND created_at >= ${now - 30 * DAY}`.execute(svc.db);
+    await sql`SELECT COUNT(*), SUM(cost), SUM(charged) FROM usage_records WHERE account = ${me.address} AND created_at >= ${now - 30 * DAY}`.execute(
+      svc.db,
+    );
     const rawMs = performance.now() - t1;
     const line = (label: string, m: { p50: number; p95: number; max: number }) =>
-      console.log(`  ${label.padEnd(34)} p50 ${m.p50.toFixed(1).padStart(6)} ms  p95 ${m.p95.toFixed(1).padStart(6)} ms  max ${m.max.toFixed(1).padStart(6)} ms`);
+      console.log(
+        `  ${label.padEnd(34)} p50 ${m.p50.toFixed(1).padStart(6)} ms  p95 ${m.p95.toFixed(1).padStart(6)} ms  max ${m.max.toFixed(1).padStart(6)} ms`,
+      );
     console.log(`  30-day window holds ${inWindow.toLocaleString('en')} of the account's records; ${ROUNDS} rounds each`);
     line('summary, 30 days by day', byDay);
     line('summary, 30 days by hour (721)', byHour);

@@ -53,7 +53,13 @@ async function role(name: string): Promise<void> {
     const { loadConfig } = await import('../src/config.js');
     const { startNodeServer } = await import('../src/node.js');
     const svc = await startNodeServer(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: 'http://localhost:8787', DATABASE_URL: `file:${process.env.BENCH_DB}`, LOG_LEVEL: 'silent' }),
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        PUBLIC_URL: 'http://localhost:8787',
+        DATABASE_URL: `file:${process.env.BENCH_DB}`,
+        LOG_LEVEL: 'silent',
+      }),
     );
     ready(svc.url as string);
     return;
@@ -63,12 +69,36 @@ async function role(name: string): Promise<void> {
     const { serve } = await import('@hono/node-server');
     const app = new Hono();
     app.post('/v1/verify', (c) =>
-      c.json({ valid: true, code: 'valid', key_id: 'key_stub', account: '0x0', type: 'network', scopes: ['inference:read', 'inference:write'], models: null, expires_at: null, credits_remaining: null, charged: 0, ratelimit: { limit: null, remaining: null, reset: 60 } }),
+      c.json({
+        valid: true,
+        code: 'valid',
+        key_id: 'key_stub',
+        account: '0x0',
+        type: 'network',
+        scopes: ['inference:read', 'inference:write'],
+        models: null,
+        expires_at: null,
+        credits_remaining: null,
+        charged: 0,
+        ratelimit: { limit: null, remaining: null, reset: 60 },
+      }),
     );
     app.post('/v1/usage', (c) => c.json({ recorded: true, id: 'u', charged: 0, uncharged: 0, credits_remaining: null }, 201));
     app.post('/v1/usage/batch', async (c) => {
       const { records } = (await c.req.json()) as { records: { request_id: string }[] };
-      return c.json({ results: records.map((r) => ({ recorded: true, request_id: r.request_id, id: 'u', charged: 0, uncharged: 0, credits_remaining: null })) }, 200);
+      return c.json(
+        {
+          results: records.map((r) => ({
+            recorded: true,
+            request_id: r.request_id,
+            id: 'u',
+            charged: 0,
+            uncharged: 0,
+            credits_remaining: null,
+          })),
+        },
+        200,
+      );
     });
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(`http://127.0.0.1:${info.port}`));
     void s;
@@ -80,7 +110,17 @@ async function role(name: string): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 256 });
     const server = createServer((req, res) => {
       const out = httpRequest(
-        { agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { 'content-type': req.headers['content-type'] ?? 'application/json', 'content-length': req.headers['content-length'] ?? '0' } },
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: {
+            'content-type': req.headers['content-type'] ?? 'application/json',
+            'content-length': req.headers['content-length'] ?? '0',
+          },
+        },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
@@ -187,8 +227,22 @@ async function withCpu(t: Target, run: () => Promise<Omit<Figures, 'cpuFront' | 
 /** Many connections: autocannon (its percentiles are whole milliseconds). */
 function load(t: Target, connections: number, duration: number): Promise<Figures> {
   return withCpu(t, async () => {
-    const r = await autocannon({ url: `${t.url}${t.path ?? '/v1/chat/completions'}`, method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY, connections, duration });
-    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.mean, errors: r.errors + r.non2xx + r.timeouts, count: r.requests.total };
+    const r = await autocannon({
+      url: `${t.url}${t.path ?? '/v1/chat/completions'}`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...t.headers },
+      body: t.body ?? CHAT_BODY,
+      connections,
+      duration,
+    });
+    return {
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      mean: r.latency.mean,
+      errors: r.errors + r.non2xx + r.timeouts,
+      count: r.requests.total,
+    };
   });
 }
 
@@ -206,7 +260,12 @@ async function loadOneRun(t: Target, duration: number): Promise<Omit<Figures, 'c
   try {
     while (performance.now() < end) {
       const t0 = performance.now();
-      const r = await pool.request({ path: t.path ?? '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: t.body ?? CHAT_BODY });
+      const r = await pool.request({
+        path: t.path ?? '/v1/chat/completions',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...t.headers },
+        body: t.body ?? CHAT_BODY,
+      });
       await r.body.arrayBuffer();
       times.push(performance.now() - t0);
       if (r.statusCode !== 200) errors++;
@@ -217,21 +276,41 @@ async function loadOneRun(t: Target, duration: number): Promise<Omit<Figures, 'c
   const elapsed = performance.now() - startAll;
   times.sort((a, b) => a - b);
   const at = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-  return { rps: (times.length / elapsed) * 1000, p50: at(0.5), p99: at(0.99), mean: times.reduce((a, b) => a + b, 0) / times.length, errors, count: times.length };
+  return {
+    rps: (times.length / elapsed) * 1000,
+    p50: at(0.5),
+    p99: at(0.99),
+    mean: times.reduce((a, b) => a + b, 0) / times.length,
+    errors,
+    count: times.length,
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function medians(rs: Figures[]): Figures {
   const m = (f: (r: Figures) => number): number => median(rs.map(f));
-  return { rps: m((r) => r.rps), p50: m((r) => r.p50), p99: m((r) => r.p99), mean: m((r) => r.mean), cpuFront: m((r) => r.cpuFront), cpuAll: m((r) => r.cpuAll), errors: rs.reduce((n, r) => n + r.errors, 0) };
+  return {
+    rps: m((r) => r.rps),
+    p50: m((r) => r.p50),
+    p99: m((r) => r.p99),
+    mean: m((r) => r.mean),
+    cpuFront: m((r) => r.cpuFront),
+    cpuAll: m((r) => r.cpuAll),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+  };
 }
 
 /**
  * Rounds alternate between the targets, so a burst of load from elsewhere on the machine hits all
  * of them alike; each figure is the median over the rounds.
  */
-async function compare(targets: Target[], connections: number, duration: number, rounds: number): Promise<{ many: Figures[]; one: Figures[] }> {
+async function compare(
+  targets: Target[],
+  connections: number,
+  duration: number,
+  rounds: number,
+): Promise<{ many: Figures[]; one: Figures[] }> {
   for (const t of targets) await load(t, connections, 1); // warm-up: JIT, connection pools, SQLite cache
   const many = targets.map((): Figures[] => []);
   const one = targets.map((): Figures[] => []);
@@ -266,17 +345,42 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-bench-gw-'));
   try {
-    const [upstream, service, stub] = await Promise.all([start('upstream'), start('service', { BENCH_DB: join(dir, 'keys.db') }), start('stub')]);
+    const [upstream, service, stub] = await Promise.all([
+      start('upstream'),
+      start('service', { BENCH_DB: join(dir, 'keys.db') }),
+      start('stub'),
+    ]);
 
     // A signed-in operator with a network key and a network domain, over HTTP like any client.
     const { privateKeyToAccount, generatePrivateKey } = await import('viem/accounts');
     const { createSiweMessage } = await import('viem/siwe');
     const account = privateKeyToAccount(generatePrivateKey());
     const { nonce } = await json(await fetch(`${service}/v1/auth/nonce`));
-    const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, statement: 'Bench.', uri: 'http://localhost:8787', version: '1', chainId: 1, nonce, issuedAt: new Date() });
-    const { token } = await json(await fetch(`${service}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature: await account.signMessage({ message }) }) }));
+    const message = createSiweMessage({
+      domain: 'localhost:8787',
+      address: account.address,
+      statement: 'Bench.',
+      uri: 'http://localhost:8787',
+      version: '1',
+      chainId: 1,
+      nonce,
+      issuedAt: new Date(),
+    });
+    const { token } = await json(
+      await fetch(`${service}/v1/auth/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
+      }),
+    );
     const post = async (path: string, body: unknown): Promise<any> =>
-      json(await fetch(`${service}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }));
+      json(
+        await fetch(`${service}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        }),
+      );
     const { key } = await post('/v1/keys', { name: 'bench' });
     const { token: domainToken } = await post('/v1/domains', { name: 'bench-node.example.org' });
 
@@ -290,7 +394,14 @@ async function main(): Promise<void> {
     ];
     if (values.verify) {
       // What a gateway request waits for at the key service, asked directly.
-      targets.push({ name: 'key service POST /v1/verify alone', url: service, headers: { authorization: `Bearer ${domainToken}` }, servers: [service], path: '/v1/verify', body: JSON.stringify({ key, scope: 'inference:write', model: 'llama-3-8b' }) });
+      targets.push({
+        name: 'key service POST /v1/verify alone',
+        url: service,
+        headers: { authorization: `Bearer ${domainToken}` },
+        servers: [service],
+        path: '/v1/verify',
+        body: JSON.stringify({ key, scope: 'inference:write', model: 'llama-3-8b' }),
+      });
     }
     if (values.stub) {
       const gwStub = await start('gateway', { GATEWAY_SERVICE_URL: stub, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: 'stub' });
@@ -298,7 +409,9 @@ async function main(): Promise<void> {
     }
     const { many, one } = await compare(targets, connections, duration, rounds);
 
-    console.log(`\ngateway overhead: POST /v1/chat/completions (non-streaming JSON), median of ${rounds} alternating rounds of ${duration} s per target`);
+    console.log(
+      `\ngateway overhead: POST /v1/chat/completions (non-streaming JSON), median of ${rounds} alternating rounds of ${duration} s per target`,
+    );
     console.log(`machine: ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\n`);
     const bareAt = targets.findIndex((t) => t.name.startsWith('bare'));
     console.log(`| target | connections | req/s | p50 ms | p99 ms | vs bare proxy | CPU us/req: front process | all servers |`);
@@ -307,8 +420,8 @@ async function main(): Promise<void> {
       console.log(
         `| ${t.name} | ${c} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(digits)} | ${r.p99.toFixed(digits)} | ${t === targets[bareAt] || t === targets[0] ? '' : `${((r.rps / bare.rps) * 100).toFixed(0)}%`} | ${r.cpuFront.toFixed(0)} | ${r.cpuAll.toFixed(0)} |`,
       );
-    targets.forEach((t, i) => row(t, connections, many[i], many[bareAt], 0));
-    targets.forEach((t, i) => row(t, 1, one[i], one[bareAt], 2));
+    for (const [i, t] of targets.entries()) row(t, connections, many[i], many[bareAt], 0);
+    for (const [i, t] of targets.entries()) row(t, 1, one[i], one[bareAt], 2);
     const gwAt = targets.findIndex((t) => t.name === 'gateway + real key service');
     console.log(
       `\ngateway + real key service: ${((many[gwAt].rps / many[bareAt].rps) * 100).toFixed(0)}% of the bare proxy's req/s at ${connections} connections; ` +

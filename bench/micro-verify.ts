@@ -9,13 +9,29 @@ import { createSiweMessage } from 'viem/siwe';
 
 const N = Number(process.env.MICRO_N ?? 20_000);
 const origin = 'http://localhost:8787';
-const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' }), { logger: createLogger('silent') });
+const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' }), {
+  logger: createLogger('silent'),
+});
 const req = async (path: string, body: unknown, token?: string): Promise<Response> =>
-  svc.app.request(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  svc.app.request(`${origin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
 const account = privateKeyToAccount(generatePrivateKey());
 const { nonce } = (await (await svc.app.request(`${origin}/v1/auth/nonce`)).json()) as { nonce: string };
-const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
-const { token } = (await (await req('/v1/auth/verify', { message, signature: await account.signMessage({ message }) })).json()) as { token: string };
+const message = createSiweMessage({
+  domain: 'localhost:8787',
+  address: account.address,
+  uri: origin,
+  version: '1',
+  chainId: 1,
+  nonce,
+  issuedAt: new Date(),
+});
+const { token } = (await (await req('/v1/auth/verify', { message, signature: await account.signMessage({ message }) })).json()) as {
+  token: string;
+};
 const domain = (await (await req('/v1/domains', { name: 'micro.example.org' }, token)).json()) as { token: string };
 const key = (await (await req('/v1/keys', { name: 'micro' }, token)).json()) as { key: string };
 
@@ -33,7 +49,15 @@ async function cpuPerCall(fn: () => Promise<Response>): Promise<number> {
   return (used.user + used.system) / N;
 }
 
-const bareUs = await cpuPerCall(async () => bare.request(`${origin}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${domain.token}` }, body: JSON.stringify({ key: key.key }) }));
+const bareUs = await cpuPerCall(async () =>
+  bare.request(`${origin}/v1/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${domain.token}` },
+    body: JSON.stringify({ key: key.key }),
+  }),
+);
 const verifyUs = await cpuPerCall(() => req('/v1/verify', { key: key.key }, domain.token));
-console.log(`in-process CPU per call: bare ${bareUs.toFixed(1)} µs, /v1/verify ${verifyUs.toFixed(1)} µs, ratio ${(bareUs / verifyUs).toFixed(2)}`);
+console.log(
+  `in-process CPU per call: bare ${bareUs.toFixed(1)} µs, /v1/verify ${verifyUs.toFixed(1)} µs, ratio ${(bareUs / verifyUs).toFixed(2)}`,
+);
 await svc.close();

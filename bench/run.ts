@@ -78,13 +78,27 @@ try {
   const small = await start(['verify', join(dir, 'small.db')]);
   const big = await start(['verify', join(dir, 'big.db'), 'big']);
   children.push(bare.child, small.child, big.child);
-  console.error(`seeded ${process.env.BENCH_KEYS ?? 1_000_000} keys and ${process.env.BENCH_DOMAINS ?? 10_000} domains in ${(Number(big.info.seedMs) / 1000).toFixed(1)} s`);
+  console.error(
+    `seeded ${process.env.BENCH_KEYS ?? 1_000_000} keys and ${process.env.BENCH_DOMAINS ?? 10_000} domains in ${(Number(big.info.seedMs) / 1000).toFixed(1)} s`,
+  );
 
   const targets: { name: string; run: (s?: number) => Promise<Result> }[] = [
-    { name: 'bare Hono handler (same shape)', run: (s) => load(bare.child, bare.info.url, 'sk_dom_token', { key: 'sk_net_key', scope: 'inference:write' }, s) },
-    { name: 'POST /v1/verify (plain key)', run: (s) => load(small.child, small.info.url, small.info.domainToken, { key: small.info.key, scope: 'inference:write' }, s) },
-    { name: 'POST /v1/verify (rpm-limited key)', run: (s) => load(small.child, small.info.url, small.info.domainToken, { key: small.info.limitedKey, scope: 'inference:write' }, s) },
-    { name: 'POST /v1/verify (1M keys, 10k domains)', run: (s) => load(big.child, big.info.url, big.info.domainToken, { key: big.info.key, scope: 'inference:write' }, s) },
+    {
+      name: 'bare Hono handler (same shape)',
+      run: (s) => load(bare.child, bare.info.url, 'sk_dom_token', { key: 'sk_net_key', scope: 'inference:write' }, s),
+    },
+    {
+      name: 'POST /v1/verify (plain key)',
+      run: (s) => load(small.child, small.info.url, small.info.domainToken, { key: small.info.key, scope: 'inference:write' }, s),
+    },
+    {
+      name: 'POST /v1/verify (rpm-limited key)',
+      run: (s) => load(small.child, small.info.url, small.info.domainToken, { key: small.info.limitedKey, scope: 'inference:write' }, s),
+    },
+    {
+      name: 'POST /v1/verify (1M keys, 10k domains)',
+      run: (s) => load(big.child, big.info.url, big.info.domainToken, { key: big.info.key, scope: 'inference:write' }, s),
+    },
   ];
   for (const t of targets) await t.run(2); // warm-up: JIT, caches, connections
   const results = targets.map(() => [] as Result[]);
@@ -102,16 +116,24 @@ try {
     cpuUs: median(rs.map((x) => x.cpuUs)),
     errors: rs.reduce((n, x) => n + x.errors + x.non2xx, 0),
   }));
-  console.log(`\nverify benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s (medians), SQLite file, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'}, Node ${process.version}, ${cpus().length} cores`);
+  console.log(
+    `\nverify benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s (medians), SQLite file, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'}, Node ${process.version}, ${cpus().length} cores`,
+  );
   console.log('| target | req/s | p50 ms | p99 ms | ratio vs bare (same round) | server CPU per request | errors |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const [i, t] of targets.entries()) {
     const r = rows[i];
-    console.log(`| ${t.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.cpuUs.toFixed(0)} us | ${r.errors} |`);
+    console.log(
+      `| ${t.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.ratio.toFixed(2)} | ${r.cpuUs.toFixed(0)} us | ${r.errors} |`,
+    );
   }
   const flat = median(results[3].map((x, r) => x.rps / results[1][r].rps));
-  console.log(`1M-key database vs small (same round): ${flat.toFixed(2)} req/s, ${(rows[1].cpuUs / rows[3].cpuUs).toFixed(2)} by server CPU per request (target >= 0.90)`);
-  console.log(`bare / verify server CPU per request: ${(rows[0].cpuUs / rows[1].cpuUs).toFixed(2)} plain, ${(rows[0].cpuUs / rows[2].cpuUs).toFixed(2)} rpm (the req/s ratio on a machine where the server, not the load generator, is the limit)`);
+  console.log(
+    `1M-key database vs small (same round): ${flat.toFixed(2)} req/s, ${(rows[1].cpuUs / rows[3].cpuUs).toFixed(2)} by server CPU per request (target >= 0.90)`,
+  );
+  console.log(
+    `bare / verify server CPU per request: ${(rows[0].cpuUs / rows[1].cpuUs).toFixed(2)} plain, ${(rows[0].cpuUs / rows[2].cpuUs).toFixed(2)} rpm (the req/s ratio on a machine where the server, not the load generator, is the limit)`,
+  );
   console.log('targets: verify >= 0.50 of bare (plain and rpm keys), p99 <= 10 ms');
 } finally {
   await Promise.all(children.map(stop));

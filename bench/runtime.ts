@@ -24,7 +24,11 @@ const START_TARGET_MS = 1000;
 const RSS_TARGET_MB = 150;
 
 function freePort(): number {
-  const r = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"],
+    { encoding: 'utf8' },
+  );
   return Number(r.stdout.trim());
 }
 
@@ -110,11 +114,31 @@ async function setupKey(base: string): Promise<{ domainToken: string; key: strin
   const origin = new URL(base.replace('127.0.0.1', 'localhost')).origin;
   const account = privateKeyToAccount(generatePrivateKey());
   const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = createSiweMessage({ domain: new URL(origin).host, address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
+  const message = createSiweMessage({
+    domain: new URL(origin).host,
+    address: account.address,
+    uri: origin,
+    version: '1',
+    chainId: 1,
+    nonce,
+    issuedAt: new Date(),
+  });
   const signature = await account.signMessage({ message });
-  const { token } = (await (await fetch(`${base}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) })).json()) as { token: string };
+  const { token } = (await (
+    await fetch(`${base}/v1/auth/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message, signature }),
+    })
+  ).json()) as { token: string };
   const post = async (path: string, body: unknown): Promise<Record<string, string>> =>
-    (await (await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })).json()) as Record<string, string>;
+    (await (
+      await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      })
+    ).json()) as Record<string, string>;
   const domain = await post('/v1/domains', { name: `runtime-${Date.now()}.example.org` });
   const key = await post('/v1/keys', { name: 'runtime' });
   if (!domain.token || !key.key) throw new Error(`setup failed: ${JSON.stringify({ domain, key })}`);
@@ -168,14 +192,24 @@ try {
   const mb = (x: number): string => `${x.toFixed(0)} MB`;
   const verdict = (ok: boolean): string => (ok ? 'meets target' : 'MISSES target');
   const npmMedian = [...npmStarts].sort((a, b) => a - b)[Math.floor(npmStarts.length / 2)];
-  console.log(`\nruntime benchmark: Node ${process.version}, SQLite file, warm database, load average ${load} on ${availableParallelism()} cores`);
-  console.log(`start to /healthz, npm start: wall ${stats(npmStarts)}   target <= ${START_TARGET_MS} ms: ${verdict(npmMedian <= START_TARGET_MS)}`);
+  console.log(
+    `\nruntime benchmark: Node ${process.version}, SQLite file, warm database, load average ${load} on ${availableParallelism()} cores`,
+  );
+  console.log(
+    `start to /healthz, npm start: wall ${stats(npmStarts)}   target <= ${START_TARGET_MS} ms: ${verdict(npmMedian <= START_TARGET_MS)}`,
+  );
   console.log(`                              CPU (npm + node) ${stats(npmCpu)}`);
   console.log(`start to /healthz, node --enable-source-maps dist/cli.js serve: wall ${stats(nodeStarts)}`);
   console.log(`                              CPU ${stats(nodeCpu)}`);
-  console.log(`load: ${CONNECTIONS} connections, ${DURATION} s of POST /v1/verify: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`);
-  console.log(`serving process RSS: idle ${mb(idleMb)}, peak ${mb(peakMb)}, after the load ${mb(afterMb)}   target <= ${RSS_TARGET_MB} MB: ${verdict(afterMb <= RSS_TARGET_MB)}`);
-  console.log(`process tree after the load: ${after.map((p) => `${p.comm} ${mb(p.mb)}`).join(', ')} (total ${mb(after.reduce((n, p) => n + p.mb, 0))})`);
+  console.log(
+    `load: ${CONNECTIONS} connections, ${DURATION} s of POST /v1/verify: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`,
+  );
+  console.log(
+    `serving process RSS: idle ${mb(idleMb)}, peak ${mb(peakMb)}, after the load ${mb(afterMb)}   target <= ${RSS_TARGET_MB} MB: ${verdict(afterMb <= RSS_TARGET_MB)}`,
+  );
+  console.log(
+    `process tree after the load: ${after.map((p) => `${p.comm} ${mb(p.mb)}`).join(', ')} (total ${mb(after.reduce((n, p) => n + p.mb, 0))})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

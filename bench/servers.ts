@@ -26,7 +26,9 @@ function seedBig(file: string, keys: number, domains: number): number {
   const accounts = Array.from({ length: 1000 }, () => `0x${randomBytes(20).toString('hex')}`);
   const hex = () => randomBytes(32).toString('hex');
   const addAccount = raw.prepare("INSERT INTO accounts (address, plan, credits, created_at) VALUES (?, 'network', NULL, ?)");
-  const addDomain = raw.prepare("INSERT INTO domains (id, name, visibility, owner, token_hash, token_hint, created_at) VALUES (?, ?, 'network', ?, ?, 'sk_dom_…seed', ?)");
+  const addDomain = raw.prepare(
+    "INSERT INTO domains (id, name, visibility, owner, token_hash, token_hint, created_at) VALUES (?, ?, 'network', ?, ?, 'sk_dom_…seed', ?)",
+  );
   const addKey = raw.prepare(
     "INSERT INTO api_keys (id, account, name, type, scopes, hash, hint, status, created_at) VALUES (?, ?, ?, 'network', '[\"inference:read\",\"inference:write\"]', ?, 'sk_net_…seed', 'active', ?)",
   );
@@ -50,7 +52,12 @@ if (mode === 'bare') {
   app.post('/v1/verify', async (c) => {
     const auth = c.req.header('authorization') ?? '';
     const body = (await c.req.json()) as { key: string };
-    return c.json({ valid: auth.length > 0 && body.key.length > 0, code: 'valid', key_id: 'key_x', ratelimit: { limit: null, remaining: null, reset: 60 } });
+    return c.json({
+      valid: auth.length > 0 && body.key.length > 0,
+      code: 'valid',
+      key_id: 'key_x',
+      ratelimit: { limit: null, remaining: null, reset: 60 },
+    });
   });
   const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
     console.log(`READY ${JSON.stringify({ url: `http://127.0.0.1:${info.port}` })}`);
@@ -60,18 +67,43 @@ if (mode === 'bare') {
   const origin = 'http://localhost:8787';
   const file = process.argv[3];
   const big = process.argv[4] === 'big';
-  const config = loadConfig({ PORT: '0', PUBLIC_URL: origin, DATABASE_URL: `file:${file}`, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
+  const config = loadConfig({
+    PORT: '0',
+    PUBLIC_URL: origin,
+    DATABASE_URL: `file:${file}`,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+  });
   // The service's own batched JSON-lines writer, on stderr (stdout carries the READY line).
   const sink = bufferedLines(process.stderr);
   const svc = await startNodeServer(config, { logger: createLogger(config.logLevel, sink.write) });
   const base = svc.url as string;
   const account = privateKeyToAccount(generatePrivateKey());
   const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = createSiweMessage({ domain: 'localhost:8787', address: account.address, uri: origin, version: '1', chainId: 1, nonce, issuedAt: new Date() });
+  const message = createSiweMessage({
+    domain: 'localhost:8787',
+    address: account.address,
+    uri: origin,
+    version: '1',
+    chainId: 1,
+    nonce,
+    issuedAt: new Date(),
+  });
   const signature = await account.signMessage({ message });
-  const { token } = (await (await fetch(`${base}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) })).json()) as { token: string };
+  const { token } = (await (
+    await fetch(`${base}/v1/auth/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message, signature }),
+    })
+  ).json()) as { token: string };
   const post = async (path: string, body: unknown): Promise<any> =>
-    (await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })).json();
+    (
+      await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      })
+    ).json();
   const domain = await post('/v1/domains', { name: 'bench.example.org' });
   if (!domain.token) throw new Error(`setup failed: ${JSON.stringify(domain)} token=${String(token).slice(0, 12)}`);
   const key = await post('/v1/keys', { name: 'bench' });

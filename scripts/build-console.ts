@@ -31,7 +31,12 @@ export async function renderConsoleModule(): Promise<string> {
     platform: 'browser',
     target: ['es2022', 'chrome111', 'firefox111', 'safari16'],
   });
-  const css = await build({ ...common, entryPoints: [join(WEB, 'styles.css')], loader: { '.css': 'css' }, target: ['chrome111', 'firefox111', 'safari16'] });
+  const css = await build({
+    ...common,
+    entryPoints: [join(WEB, 'styles.css')],
+    loader: { '.css': 'css' },
+    target: ['chrome111', 'firefox111', 'safari16'],
+  });
   const jsText = js.outputFiles[0].text;
   const cssText = css.outputFiles[0].text;
   const jsPath = `/assets/console-${hash(jsText)}.js`;

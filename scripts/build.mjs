@@ -97,7 +97,9 @@ async function buildService(esbuild) {
     sourcesContent: false,
     external: EXTERNAL,
     // CommonJS dependencies inside an ESM bundle call require() for Node built-ins.
-    banner: { js: "import { createRequire as __siweKeysCreateRequire } from 'node:module'; const require = __siweKeysCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __siweKeysCreateRequire } from 'node:module'; const require = __siweKeysCreateRequire(import.meta.url);",
+    },
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,

@@ -33,7 +33,7 @@ class RecordingConnection implements DatabaseConnection {
     this.out.push(q);
     return { rows: [] };
   }
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: kysely's interface wants a generator; streaming is refused.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('not supported');
   }

@@ -28,7 +28,9 @@ function toAppError(err: unknown, deps: AppDeps, c: Context<AppEnv>): AppError {
     // Hono's validators throw these for unreadable bodies (malformed JSON and the like).
     if (err.status === 413) return new AppError('payload_too_large');
     if (err.status === 415) {
-      return new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', { extra: { param: 'content-type' } });
+      return new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', {
+        extra: { param: 'content-type' },
+      });
     }
     if (err.status === 400) {
       return new AppError('invalid_request', 'The request body is not valid JSON.', { extra: { param: 'body' } });
@@ -65,7 +67,17 @@ export function createApp(deps: AppDeps) {
       exposeHeaders: ['x-request-id', 'retry-after'],
       maxAge: 600,
     });
-    const browserFacing = ['/v1/auth/*', '/v1/me', '/v1/keys', '/v1/keys/*', '/v1/trial/*', '/v1/admin/*', '/v1/domains', '/v1/domains/*', '/v1/audit'];
+    const browserFacing = [
+      '/v1/auth/*',
+      '/v1/me',
+      '/v1/keys',
+      '/v1/keys/*',
+      '/v1/trial/*',
+      '/v1/admin/*',
+      '/v1/domains',
+      '/v1/domains/*',
+      '/v1/audit',
+    ];
     for (const path of [...browserFacing, '/v1/usage', '/v1/usage/summary', '/v1/webhooks', '/v1/webhooks/*']) {
       app.use(path, allow);
     }
@@ -97,7 +109,9 @@ export function createApp(deps: AppDeps) {
   let docJson: string | undefined;
   let docHtml: string | undefined;
   const openApiDoc = () => (doc ??= app.getOpenAPI31Document(docConfig));
-  app.get('/openapi.json', (c) => c.body((docJson ??= JSON.stringify(openApiDoc())), 200, { 'content-type': 'application/json; charset=utf-8' }));
+  app.get('/openapi.json', (c) =>
+    c.body((docJson ??= JSON.stringify(openApiDoc())), 200, { 'content-type': 'application/json; charset=utf-8' }),
+  );
   app.get('/docs', (c) => c.html((docHtml ??= renderDocs(openApiDoc() as unknown as Parameters<typeof renderDocs>[0]))));
 
   app.notFound((c) => {

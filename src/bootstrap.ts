@@ -50,7 +50,11 @@ export async function createDeps(opts: {
     // Default (Workers): DNS over HTTPS and fetch; node.ts injects node:dns and a pinned HTTP getter.
     domainChecker:
       opts.domainChecker ??
-      createDomainChecker(dohResolver(opts.config.domainCheck.dohUrl ?? DEFAULT_DOH_URL, opts.config.domainCheck.timeoutMs), fetchProofFetcher, opts.config.domainCheck),
+      createDomainChecker(
+        dohResolver(opts.config.domainCheck.dohUrl ?? DEFAULT_DOH_URL, opts.config.domainCheck.timeoutMs),
+        fetchProofFetcher,
+        opts.config.domainCheck,
+      ),
     verifyStats: new VerifyStats(opts.db, 5_000, (err) => logger.warn('verification stats flush failed', { error: String(err) })),
   };
 }

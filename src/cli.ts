@@ -43,7 +43,8 @@ async function admin(args: string[]): Promise<number> {
     const meta = { requestId: `cli_${Date.now()}`, ip: null, userAgent: 'siwe-keys-cli', now: new Date() };
     if (sub === 'applications') {
       const status = values.status as 'pending' | 'approved' | 'rejected' | undefined;
-      if (status && !['pending', 'approved', 'rejected'].includes(status)) throw new AppError('invalid_request', '--status must be pending, approved or rejected');
+      if (status && !['pending', 'approved', 'rejected'].includes(status))
+        throw new AppError('invalid_request', '--status must be pending, approved or rejected');
       const page = await listForAdmin(db, { status, limit: Number(values.limit ?? 50) });
       for (const a of page.data) {
         console.log([a.id, a.status, a.address, a.created_at, JSON.stringify(a.use_case)].join('\t'));
@@ -124,7 +125,14 @@ async function main(argv: string[]): Promise<number> {
       try {
         await migrateToLatest(db);
         const [{ createSessionSigner }, { systemClock }] = await Promise.all([import('./services/sessions.js'), import('./clock.js')]);
-        const signer = await createSessionSigner({ db, clock: systemClock, issuer: config.issuer, audience: config.issuer, sessionTtlSeconds: config.sessionTtlSeconds, keyEncryptionKey: config.keyEncryptionKey });
+        const signer = await createSessionSigner({
+          db,
+          clock: systemClock,
+          issuer: config.issuer,
+          audience: config.issuer,
+          sessionTtlSeconds: config.sessionTtlSeconds,
+          keyEncryptionKey: config.keyEncryptionKey,
+        });
         const kid = await signer.rotate();
         console.log(`new session signing key ${kid}; tokens signed by the previous key verify until they expire`);
       } finally {

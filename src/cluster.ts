@@ -129,7 +129,8 @@ function runPrimary(opts: ServeOptions, log: (line: string) => void): Promise<vo
       log(`worker ${w.process.pid} listening (${listening.size}/${wanted})`);
       if (!announced && listening.size === wanted) {
         announced = true;
-        const host = typeof address.address === 'string' && address.address.includes(':') ? `[${address.address}]` : (address.address ?? '127.0.0.1');
+        const host =
+          typeof address.address === 'string' && address.address.includes(':') ? `[${address.address}]` : (address.address ?? '127.0.0.1');
         opts.onListening(`http://${host}:${address.port}`);
         resolve();
       }

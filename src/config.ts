@@ -45,7 +45,12 @@ const envSchema = z.object({
     .transform((s) => (s === undefined ? undefined : commaList(s)))
     .pipe(
       z
-        .array(z.string().regex(authorityRe, 'expected host[:port] values without scheme or path, e.g. app.example.org').transform((d) => d.toLowerCase()))
+        .array(
+          z
+            .string()
+            .regex(authorityRe, 'expected host[:port] values without scheme or path, e.g. app.example.org')
+            .transform((d) => d.toLowerCase()),
+        )
         .min(1, 'expected at least one host[:port]')
         .optional(),
     ),
@@ -53,7 +58,16 @@ const envSchema = z.object({
     .string()
     .default('1')
     .transform(commaList)
-    .pipe(z.array(z.string().regex(/^[1-9]\d{0,15}$/, 'expected positive integer chain ids').transform(Number)).min(1)),
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[1-9]\d{0,15}$/, 'expected positive integer chain ids')
+            .transform(Number),
+        )
+        .min(1),
+    ),
   RPC_URLS: z
     .string()
     .optional()
@@ -115,8 +129,16 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Key material for stateless sign-in nonces; otherwise generated once and stored in the database. */
   NONCE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  IPV6_RATE_LIMIT_PREFIX: z.coerce.number().int().min(1, 'expected a prefix length from 1 to 128').max(128, 'expected a prefix length from 1 to 128').default(64),
-  DOMAIN_CHECK_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false'], 'expected 0 or 1').default('0').transform((v) => v === '1' || v === 'true'),
+  IPV6_RATE_LIMIT_PREFIX: z.coerce
+    .number()
+    .int()
+    .min(1, 'expected a prefix length from 1 to 128')
+    .max(128, 'expected a prefix length from 1 to 128')
+    .default(64),
+  DOMAIN_CHECK_ALLOW_PRIVATE: z
+    .enum(['0', '1', 'true', 'false'], 'expected 0 or 1')
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
   DOMAIN_CHECK_HTTP_SCHEME: z.enum(['https', 'http'], 'expected https or http').default('https'),
   DOMAIN_CHECK_HTTP_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   DOMAIN_CHECK_TIMEOUT_MS: positiveInt.max(60_000).default(5000),
@@ -125,12 +147,26 @@ const envSchema = z.object({
     .string()
     .default('5,300,1800,7200,18000,36000')
     .transform(commaList)
-    .pipe(z.array(z.string().regex(/^\d{1,7}$/, 'expected a comma list of seconds, e.g. 5,300,1800').transform(Number)).max(20, 'at most 20 retries')),
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^\d{1,7}$/, 'expected a comma list of seconds, e.g. 5,300,1800')
+            .transform(Number),
+        )
+        .max(20, 'at most 20 retries'),
+    ),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['0', '1', 'true', 'false']).default('0'),
   MAX_WEBHOOKS_PER_ACCOUNT: positiveInt.default(10),
   WEBHOOK_TIMEOUT_MS: positiveInt.max(60_000).default(10_000),
   WEBHOOK_POLL_INTERVAL_MS: positiveInt.max(3_600_000).default(1000),
-  WEBHOOK_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(7 * 86400).default(86400),
+  WEBHOOK_SECRET_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400)
+    .default(86400),
 });
 
 export type Env = Record<string, string | undefined>;

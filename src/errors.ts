@@ -59,11 +59,7 @@ export class AppError extends Error {
   readonly extra: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message?: string,
-    options?: { extra?: Record<string, unknown>; headers?: Record<string, string> },
-  ) {
+  constructor(code: ErrorCode, message?: string, options?: { extra?: Record<string, unknown>; headers?: Record<string, string> }) {
     const info: CodeInfo = ERROR_CODES[code];
     super(message ?? info.message);
     this.name = 'AppError';

@@ -5,7 +5,10 @@
  */
 export function rateLimitKey(ip: string | null, ipv6Prefix: number): string | null {
   if (ip === null) return null;
-  const addr = ip.trim().replace(/%.*$/, '').replace(/^\[|\]$/g, '');
+  const addr = ip
+    .trim()
+    .replace(/%.*$/, '')
+    .replace(/^\[|\]$/g, '');
   if (!addr.includes(':')) return addr;
   const hextets = expandIpv6(addr);
   if (hextets === null) return addr;

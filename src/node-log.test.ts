@@ -13,7 +13,10 @@ describe('batched log lines', () => {
     expect(writes).toEqual([]);
     await new Promise((r) => setImmediate(r));
     expect(writes).toHaveLength(1);
-    const lines = writes[0].trimEnd().split('\n').map((l) => JSON.parse(l) as { msg: string; path?: string });
+    const lines = writes[0]
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; path?: string });
     expect(lines.map((l) => l.msg)).toEqual(['one', 'two']);
     expect(lines[0].path).toBe('/v1/x?key=sk_net_[redacted]');
     expect(writes[0]).not.toContain('0123456789abcdef');

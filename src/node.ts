@@ -69,7 +69,9 @@ export async function createNodeService(
     logger,
     domainChecker: createDomainChecker(
       opts.domainResolver ??
-        (config.domainCheck.dohUrl ? dohResolver(config.domainCheck.dohUrl, config.domainCheck.timeoutMs) : nodeDnsResolver(config.domainCheck.timeoutMs)),
+        (config.domainCheck.dohUrl
+          ? dohResolver(config.domainCheck.dohUrl, config.domainCheck.timeoutMs)
+          : nodeDnsResolver(config.domainCheck.timeoutMs)),
       pinnedProofFetcher,
       config.domainCheck,
     ),
@@ -87,7 +89,9 @@ export async function createNodeService(
   // processes' writes to a SQLite file (data_version) and by PostgreSQL NOTIFY (see the README).
   const records = new RecordCache({ changeCounter: changeCounter(db) });
   const detach = records.attach(db);
-  const listener = isPostgresUrl(config.databaseUrl) ? (await import('./db/pg-listen.js')).listenForRecordChanges(config.databaseUrl, records, logger) : undefined;
+  const listener = isPostgresUrl(config.databaseUrl)
+    ? (await import('./db/pg-listen.js')).listenForRecordChanges(config.databaseUrl, records, logger)
+    : undefined;
   deps.records = records;
   deps.rpm = new RpmBlocks(db);
   const app = createApp(deps);
@@ -125,7 +129,14 @@ export async function createNodeService(
 }
 
 /** Starts listening; resolves once the port is bound. */
-export async function startNodeServer(config: Config, opts: { clock?: Clock; logger?: Logger; /** false: every request through Hono (the equivalence test's reference). */ fastPath?: boolean } = {}): Promise<NodeService> {
+export async function startNodeServer(
+  config: Config,
+  opts: {
+    clock?: Clock;
+    logger?: Logger /** false: every request through Hono (the equivalence test's reference). */;
+    fastPath?: boolean;
+  } = {},
+): Promise<NodeService> {
   const svc = await createNodeService(config, opts);
   svc.webhooks.worker.start();
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -135,7 +146,8 @@ export async function startNodeServer(config: Config, opts: { clock?: Clock; log
         port: config.port,
         hostname: config.host,
         // POST /v1/verify is answered ahead of Hono (same answers, a fraction of the cost).
-        createServer: ((options: object, listener: RequestListener) => createServer(options, opts.fastPath === false ? listener : withVerifyFastPath(svc.deps, listener))) as typeof createServer,
+        createServer: ((options: object, listener: RequestListener) =>
+          createServer(options, opts.fastPath === false ? listener : withVerifyFastPath(svc.deps, listener))) as typeof createServer,
       },
       () => resolve(s),
     );

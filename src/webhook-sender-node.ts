@@ -10,7 +10,11 @@ import { checkWebhookUrl, isPrivateAddress } from './services/webhook-url.js';
 
 /** Refuses the connection when any address the name resolves to is private (unless allowed). */
 export function guardedLookup(allowPrivate: boolean): LookupFunction {
-  return ((hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: object,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
       const list = addresses as LookupAddress[];
@@ -39,15 +43,25 @@ export const nodeSender: Sender = (req) =>
       resolve(r);
     };
     // Redirects are not followed (node:http never does): a 3xx is an answer, and not a 2xx.
-    const r = send(url, { method: 'POST', headers: { ...req.headers, 'content-length': String(Buffer.byteLength(req.body)) }, lookup: guardedLookup(req.allowPrivate) }, (res) => {
-      res.resume(); // the body is not needed
-      finish({ status: res.statusCode ?? 0 });
-    });
+    const r = send(
+      url,
+      {
+        method: 'POST',
+        headers: { ...req.headers, 'content-length': String(Buffer.byteLength(req.body)) },
+        lookup: guardedLookup(req.allowPrivate),
+      },
+      (res) => {
+        res.resume(); // the body is not needed
+        finish({ status: res.statusCode ?? 0 });
+      },
+    );
     const timer = setTimeout(() => {
       finish({ error: 'timeout' });
       r.destroy();
     }, req.timeoutMs);
-    r.on('error', (err: NodeJS.ErrnoException) => finish({ error: err.code === 'EBLOCKED' ? err.message : `network error: ${err.code ?? err.message}`.slice(0, 200) }));
+    r.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ error: err.code === 'EBLOCKED' ? err.message : `network error: ${err.code ?? err.message}`.slice(0, 200) }),
+    );
     r.end(req.body);
   });
 

@@ -41,7 +41,8 @@ describe.each(targets())('usage analytics on $name', (target) => {
   let keyB: any;
   const now = (): number => (h.clock ? h.clock.now().getTime() : Date.now());
   // A range whose hours are all whole and in the past or future: served from the roll-ups alone.
-  const wholeRange = (): string => `from=${new Date(Math.floor(now() / HOUR) * HOUR - 2 * DAY).toISOString()}&to=${new Date(Math.floor(now() / HOUR) * HOUR + 2 * HOUR).toISOString()}`;
+  const wholeRange = (): string =>
+    `from=${new Date(Math.floor(now() / HOUR) * HOUR - 2 * DAY).toISOString()}&to=${new Date(Math.floor(now() / HOUR) * HOUR + 2 * HOUR).toISOString()}`;
 
   beforeAll(async () => {
     h = await target.start();
@@ -158,7 +159,9 @@ describe.each(targets())('usage analytics on $name', (target) => {
     await post(h, '/v1/usage', { key_id: k.id, request_id: 's1', cost: 25, model: 'm' }, publicToken);
     expect((await del(h, `/v1/keys/${k.id}`, u.token)).status).toBe(204);
     const s = await json(await get(h, `/v1/usage/summary?group_by=key&${wholeRange()}`, u.token));
-    expect(s.data).toEqual([{ bucket: k.id, key_name: null, requests: 1, input_tokens: 0, output_tokens: 0, cost: 25, charged: 10, uncharged: 15 }]);
+    expect(s.data).toEqual([
+      { bucket: k.id, key_name: null, requests: 1, input_tokens: 0, output_tokens: 0, cost: 25, charged: 10, uncharged: 15 },
+    ]);
     expect(s.totals).toMatchObject({ cost: 25, charged: 10, uncharged: 15 });
   });
 
@@ -255,7 +258,15 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
       await verify(h, t, { key: `${netKey.key.slice(0, -8)}AAAAAAAA` }),
       await verify(h, t, { key: devKey.key }),
     ];
-    expect(answers.map((a) => a.code)).toEqual(['valid', 'valid', 'valid', 'malformed', 'malformed', expect.stringMatching(/^(malformed|not_found)$/), 'key_type_mismatch']);
+    expect(answers.map((a) => a.code)).toEqual([
+      'valid',
+      'valid',
+      'valid',
+      'malformed',
+      'malformed',
+      expect.stringMatching(/^(malformed|not_found)$/),
+      'key_type_mismatch',
+    ]);
     await post(h, '/v1/usage', { key_id: netKey.id, request_id: 'u1', cost: 11 }, t);
   });
   afterAll(async () => h.close());
@@ -275,7 +286,13 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(t).toMatchObject({ charged_at_verify: 10, charged_by_usage: 11, credits_charged: 21, usage_reports: 1 });
     const busy = s.data.filter((b: any) => b.verifications > 0);
     expect(busy.reduce((a: number, b: any) => a + b.verifications, 0)).toBe(7);
-    const hourly = await json(await get(h, `/v1/domains/${domain.id}/stats?group_by=hour&from=${new Date(Date.now() - DAY).toISOString()}&to=${new Date(Date.now() + 2 * HOUR).toISOString()}`, operator.token));
+    const hourly = await json(
+      await get(
+        h,
+        `/v1/domains/${domain.id}/stats?group_by=hour&from=${new Date(Date.now() - DAY).toISOString()}&to=${new Date(Date.now() + 2 * HOUR).toISOString()}`,
+        operator.token,
+      ),
+    );
     expect(hourly.data[0].bucket).toMatch(/T\d{2}:00:00Z$/);
     expect(hourly.totals.verifications).toBe(7);
   });
@@ -345,7 +362,9 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(mine.data).toHaveLength(2);
     expect(mine.has_more).toBe(true);
     expect(mine.data.every((e: any) => e.action === 'key.create' && e.account === u.address)).toBe(true);
-    const rest = await json(await get(h, `/v1/admin/audit?address=${u.address}&action=key.create&limit=2&cursor=${mine.next_cursor}`, admin.token));
+    const rest = await json(
+      await get(h, `/v1/admin/audit?address=${u.address}&action=key.create&limit=2&cursor=${mine.next_cursor}`, admin.token),
+    );
     expect(rest.data).toHaveLength(1);
     expect(rest.has_more).toBe(false);
     const signIns = await json(await get(h, `/v1/admin/audit?address=${u.address}&action=auth.sign_in`, admin.token));

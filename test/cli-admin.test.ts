@@ -19,9 +19,20 @@ describe('siwe-keys admin CLI', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'siwe-keys-cli-'));
-    env = { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, PUBLIC_URL: TEST_ORIGIN, TRIAL_CREDITS: '777', ADMIN_ADDRESSES: ADMIN_ACCOUNT.address };
+    env = {
+      ...process.env,
+      DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+      PUBLIC_URL: TEST_ORIGIN,
+      TRIAL_CREDITS: '777',
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+    };
     svc = await createNodeService(loadConfig(env));
-    h = { name: 'cli', logs: [], request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i), close: () => svc.close() };
+    h = {
+      name: 'cli',
+      logs: [],
+      request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i),
+      close: () => svc.close(),
+    };
   });
   afterAll(async () => {
     await h.close();
@@ -45,7 +56,11 @@ describe('siwe-keys admin CLI', () => {
 
     const no = await cli('reject', a2.id, '--reason', 'spam');
     expect(no.stdout).toContain(`rejected ${a2.id}`);
-    expect(await json(await get(h, '/v1/trial/applications/mine', u2.token))).toMatchObject({ status: 'rejected', reason: 'spam', reviewed_by: 'cli' });
+    expect(await json(await get(h, '/v1/trial/applications/mine', u2.token))).toMatchObject({
+      status: 'rejected',
+      reason: 'spam',
+      reviewed_by: 'cli',
+    });
 
     await expect(cli('approve', a2.id)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('application_closed') });
     await expect(cli('reject', a1.id)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--reason') });

@@ -75,7 +75,11 @@ describe('operator client against the real server', () => {
     it('passes valid keys from each carrier and refuses with OpenAI-style errors', async () => {
       const app = appWith(srv.url, domainToken);
       const k = await createKey(h, user.token, { name: 'mw1' });
-      for (const res of [await call(app, { authorization: `Bearer ${k.key}` }), await call(app, { 'x-api-key': k.key }), await call(app, {}, `/v1/chat/completions?key=${k.key}`)]) {
+      for (const res of [
+        await call(app, { authorization: `Bearer ${k.key}` }),
+        await call(app, { 'x-api-key': k.key }),
+        await call(app, {}, `/v1/chat/completions?key=${k.key}`),
+      ]) {
         expect(res.status).toBe(200);
         expect((await json(res)).key_id).toBe(k.id);
       }
@@ -123,7 +127,7 @@ describe('operator client against the real server', () => {
     let seenModel: string | undefined;
     beforeAll(async () => {
       const verifier = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 0, timeoutMs: 500 });
-      const mw = siweKeysMiddleware({ verifier, model: (req) => (seenModel = (req.headers['x-model'] as string | undefined)) });
+      const mw = siweKeysMiddleware({ verifier, model: (req) => (seenModel = req.headers['x-model'] as string | undefined) });
       server = createServer((req, res) => {
         mw(req as NodeLikeRequest, res, (err) => {
           if (err) {

@@ -4,7 +4,19 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, newWallet, patch, post, signIn, signInAdmin, siweText, type Harness } from './support/harness.js';
+import {
+  ADMIN_ACCOUNT,
+  TEST_ORIGIN,
+  get,
+  json,
+  newWallet,
+  patch,
+  post,
+  signIn,
+  signInAdmin,
+  siweText,
+  type Harness,
+} from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 import { compiledCli } from './support/compiled.js';
 import { createPgTestDatabase } from './support/postgres.js';
@@ -27,7 +39,14 @@ function freshConnections(base: string): Harness {
       new Promise<Response>((resolve, reject) => {
         const headers = new Headers(init.headers);
         const req = request(
-          { host: url.hostname, port: url.port, path, method: init.method ?? 'GET', agent: false, headers: { ...Object.fromEntries(headers), connection: 'close' } },
+          {
+            host: url.hostname,
+            port: url.port,
+            path,
+            method: init.method ?? 'GET',
+            agent: false,
+            headers: { ...Object.fromEntries(headers), connection: 'close' },
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (d: Buffer) => chunks.push(d));
@@ -89,7 +108,16 @@ for (const database of databases) {
 
     beforeAll(async () => {
       db = await database.create();
-      const env = { DATABASE_URL: db.url, PUBLIC_URL: TEST_ORIGIN, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(await freePort()), NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' };
+      const env = {
+        DATABASE_URL: db.url,
+        PUBLIC_URL: TEST_ORIGIN,
+        ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+        NONCE_RATE_LIMIT: '0',
+        SIGNIN_RATE_LIMIT: '0',
+      };
       server = await startServeProcess(env, ['--workers', '2']);
       h = freshConnections(server.url);
     });
@@ -169,10 +197,20 @@ for (const database of databases) {
       let sent!: () => void;
       const headersSent = new Promise<void>((r) => (sent = r));
       const answer = new Promise<number>((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, path: '/v1/auth/verify', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: '/v1/auth/verify',
+            method: 'POST',
+            agent: false,
+            headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.write('{"message": "not a siwe message",', () => sent());
         void headersSent.then(() =>
@@ -193,7 +231,12 @@ for (const database of databases) {
 describe('siwe-keys serve with WORKERS', () => {
   it('takes the worker count from WORKERS when there is no flag', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-cluster-env-'));
-    const server = await startServeProcess({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn', PORT: String(await freePort()), WORKERS: '2' });
+    const server = await startServeProcess({
+      DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+      LOG_LEVEL: 'warn',
+      PORT: String(await freePort()),
+      WORKERS: '2',
+    });
     try {
       expect(new Set(listeningPids(server.output)).size).toBe(2);
       expect((await freshConnections(server.url).request('/healthz')).status).toBe(200);
@@ -210,7 +253,10 @@ describe('siwe-keys serve --workers: start-up failures', () => {
     const env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn', PORT: String(await freePort()) };
     const first = await startServeProcess(env);
     try {
-      const child = spawn(process.execPath, compiledCli('serve', '--workers', '2'), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, compiledCli('serve', '--workers', '2'), {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -229,12 +275,17 @@ describe('siwe-keys serve --workers: start-up failures', () => {
 describe('siwe-keys serve --workers: bad values', () => {
   for (const bad of ['0', '-1', 'two', '1.5', '257']) {
     it(`refuses --workers ${bad} with one line naming the setting`, async () => {
-      const child = spawn(process.execPath, compiledCli('serve', `--workers=${bad}`), { env: { PATH: process.env.PATH, DATABASE_URL: ':memory:' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, compiledCli('serve', `--workers=${bad}`), {
+        env: { PATH: process.env.PATH, DATABASE_URL: ':memory:' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const code = await new Promise<number | null>((r) => child.once('exit', r));
       expect(code).toBe(1);
-      expect(err.trim()).toBe('invalid configuration: --workers / WORKERS: expected a whole number from 1 to 256, or "auto" (one per core)');
+      expect(err.trim()).toBe(
+        'invalid configuration: --workers / WORKERS: expected a whole number from 1 to 256, or "auto" (one per core)',
+      );
     });
   }
 });

@@ -45,7 +45,13 @@ describe('console routes', () => {
   it('tells the console the origin, SIWE domains and chain ids it must sign in with', async () => {
     const res = await get(h, '/console/config.json');
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ origin: TEST_ORIGIN, domains: ['localhost:8787'], chain_ids: [1, 8453], trial_credits: 2500, key_prefix: 'sk' });
+    expect(await json(res)).toMatchObject({
+      origin: TEST_ORIGIN,
+      domains: ['localhost:8787'],
+      chain_ids: [1, 8453],
+      trial_credits: 2500,
+      key_prefix: 'sk',
+    });
   });
 
   it('leaves the API responses without the console headers', async () => {

@@ -56,7 +56,11 @@ describe('contract-wallet sign-in through RPC_URLS', () => {
 
   async function attempt(target: Harness, signature: Hex, address = WALLET): Promise<Response> {
     const nonce = await getNonce(target);
-    const message = siweText(address.toLowerCase() === WALLET ? '0x1111111111111111111111111111111111111111' : address, nonce, target.clock!.now());
+    const message = siweText(
+      address.toLowerCase() === WALLET ? '0x1111111111111111111111111111111111111111' : address,
+      nonce,
+      target.clock!.now(),
+    );
     return post(target, '/v1/auth/verify', { message, signature });
   }
 

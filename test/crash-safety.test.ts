@@ -106,8 +106,7 @@ describe('crash safety of the SQLite file under SIGKILL', () => {
               c.keys.push({ id: body.id, secret: body.key });
               // The domain verifies a key before it may report usage for it.
               await post(h, '/v1/verify', { key: body.key }, c.domainToken);
-            }
-            else if (!killed) refusedBeforeKill.push(`key ${res.status} ${JSON.stringify(body)}`);
+            } else if (!killed) refusedBeforeKill.push(`key ${res.status} ${JSON.stringify(body)}`);
             if (res.status === 201) acknowledged += 1;
           } else {
             const key = c.keys[n % c.keys.length];

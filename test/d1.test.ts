@@ -38,7 +38,12 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
   });
 
   it('inBatch applies every statement and returns each result', async () => {
-    expect(await run('batch-commits')).toEqual({ affected: [1, 1, null], rowsOfLast: [{ credits: 70 }], credits: 70, audit: 'test.charge' });
+    expect(await run('batch-commits')).toEqual({
+      affected: [1, 1, null],
+      rowsOfLast: [{ credits: 70 }],
+      credits: 70,
+      audit: 'test.charge',
+    });
   });
 
   it('inBatch undoes the whole batch when a later statement fails a CHECK', async () => {

@@ -16,7 +16,8 @@ describe('deploy/', () => {
     const install = /^RUN (npm ci .*)$/m.exec(dockerfile)?.[1];
     expect(install).toBe('npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund');
     // The smoke test runs both halves: npm ci (or, in CI, the install .ci/run just made with it) and the prune.
-    for (const command of (install as string).split(' && ')) expect(smoke).toMatch(new RegExp(`\\n\\s*${command.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
+    for (const command of (install as string).split(' && '))
+      expect(smoke).toMatch(new RegExp(`\\n\\s*${command.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
   });
 
   it('the Dockerfile runs the compiled service as a non-root user, as the smoke test starts it', () => {

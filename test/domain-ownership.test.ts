@@ -84,7 +84,7 @@ for (const target of targets()) {
       expect((await json(await get(h, `/v1/domains/${d.id}`, owner.token))).ownership).toBe('unverified');
     });
 
-    it('refuses a TXT record carrying a wrong challenge (another domain\'s)', async () => {
+    it("refuses a TXT record carrying a wrong challenge (another domain's)", async () => {
       const d = await createDomain(h, owner.token, uniqueDomainName('wrong'));
       const other = await createDomain(h, owner.token, uniqueDomainName('other'));
       doh.records.set(`_siwe-keys.${d.name}`, { TXT: [other.ownership_challenge, `${d.ownership_challenge}x`] });
@@ -102,7 +102,7 @@ for (const target of targets()) {
       expect((await json(await get(h, `/v1/domains/${d.id}`, owner.token))).ownership).toBe('verified');
     });
 
-    it('answers 404 for a check of another account\'s domain', async () => {
+    it("answers 404 for a check of another account's domain", async () => {
       const d = await createDomain(h, owner.token, uniqueDomainName('mine'));
       doh.records.set(`_siwe-keys.${d.name}`, { TXT: [d.ownership_challenge] });
       expect(await errorOf(await check(d.id, squatter.token))).toMatchObject({ status: 404, code: 'not_found' });
@@ -123,7 +123,7 @@ for (const target of targets()) {
       expect(claim).toMatchObject({ status: 409, code: 'domain_taken' });
     });
 
-    it('lets the real owner claim a name from an unproven squatter; the squatter\'s domain and token die', async () => {
+    it("lets the real owner claim a name from an unproven squatter; the squatter's domain and token die", async () => {
       const name = uniqueDomainName('squat');
       const squat = await createDomain(h, squatter.token, name);
       // The squatter's token works until the claim succeeds.
@@ -145,11 +145,20 @@ for (const target of targets()) {
       expect((await json(again)).id).toBe(claim.id);
 
       // Nothing published yet: refused. The squatter's challenge does not prove the claim either.
-      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, owner.token))).toMatchObject({ status: 422, code: 'ownership_not_proven' });
+      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, owner.token))).toMatchObject({
+        status: 422,
+        code: 'ownership_not_proven',
+      });
       doh.records.set(`_siwe-keys.${name}`, { TXT: [squat.ownership_challenge] });
-      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, owner.token))).toMatchObject({ status: 422, code: 'ownership_not_proven' });
+      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, owner.token))).toMatchObject({
+        status: 422,
+        code: 'ownership_not_proven',
+      });
       // Another account cannot check (or even see) the claim.
-      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, squatter.token))).toMatchObject({ status: 404, code: 'not_found' });
+      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, squatter.token))).toMatchObject({
+        status: 404,
+        code: 'not_found',
+      });
       // The squatter proving its own challenge now would keep the name; here it has not.
 
       doh.records.set(`_siwe-keys.${name}`, { TXT: [claim.ownership_challenge] });
@@ -160,7 +169,10 @@ for (const target of targets()) {
       expect(domain.token).toBeTruthy();
 
       // The squatter's domain and token are gone; the new token works.
-      expect(await errorOf(await post(h, '/v1/verify', { key: 'sk_net_x' }, squat.token))).toMatchObject({ status: 401, code: 'invalid_domain_token' });
+      expect(await errorOf(await post(h, '/v1/verify', { key: 'sk_net_x' }, squat.token))).toMatchObject({
+        status: 401,
+        code: 'invalid_domain_token',
+      });
       expect((await get(h, `/v1/domains/${squat.id}`, squatter.token)).status).toBe(404);
       expect((await post(h, '/v1/verify', { key: 'sk_net_x' }, domain.token)).status).toBe(200);
       // The claim is closed.
@@ -176,15 +188,21 @@ for (const target of targets()) {
       const claim = await json(await post(h, '/v1/domains/claim', { name }, squatter.token));
       doh.records.set(`_siwe-keys.${name}`, { TXT: [held.ownership_challenge, claim.ownership_challenge] });
       expect((await check(held.id, owner.token)).status).toBe(200);
-      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, squatter.token))).toMatchObject({ status: 404, code: 'not_found' });
+      expect(await errorOf(await post(h, `/v1/domains/claims/${claim.id}/check`, {}, squatter.token))).toMatchObject({
+        status: 404,
+        code: 'not_found',
+      });
       expect((await json(await get(h, `/v1/domains/${held.id}`, owner.token))).owner).toBe(owner.address);
     });
 
-    it('refuses claims of free names and of one\'s own name', async () => {
+    it("refuses claims of free names and of one's own name", async () => {
       const free = await errorOf(await post(h, '/v1/domains/claim', { name: uniqueDomainName('free') }, owner.token));
       expect(free).toMatchObject({ status: 409, code: 'not_claimable' });
       const mine = await createDomain(h, owner.token, uniqueDomainName('mine'));
-      expect(await errorOf(await post(h, '/v1/domains/claim', { name: mine.name }, owner.token))).toMatchObject({ status: 409, code: 'not_claimable' });
+      expect(await errorOf(await post(h, '/v1/domains/claim', { name: mine.name }, owner.token))).toMatchObject({
+        status: 409,
+        code: 'not_claimable',
+      });
     });
 
     it('shows in usage records whether the domain is proven', async () => {
@@ -194,7 +212,10 @@ for (const target of targets()) {
       doh.records.set(`_siwe-keys.${proven.name}`, { TXT: [proven.ownership_challenge] });
       expect((await check(proven.id, owner.token)).status).toBe(200);
       const unproven = await createDomain(h, squatter.token, uniqueDomainName('uunproven'));
-      for (const [d, rid] of [[proven, 'r-proven'], [unproven, 'r-unproven']] as const) {
+      for (const [d, rid] of [
+        [proven, 'r-proven'],
+        [unproven, 'r-unproven'],
+      ] as const) {
         expect((await verify(h, d.token, { key: key.key })).valid).toBe(true);
         expect((await post(h, '/v1/usage', { key_id: key.id, request_id: rid }, d.token)).status).toBe(201);
       }
@@ -217,15 +238,19 @@ for (const target of targets()) {
 
     it('documents the new routes and fields in /openapi.json', async () => {
       const doc = await json(await get(h, '/openapi.json'));
-      expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/domains/{id}/ownership/check', '/v1/domains/claim', '/v1/domains/claims/{id}/check']));
-      expect(Object.keys(doc.components.schemas.Domain.properties)).toEqual(expect.arrayContaining(['ownership', 'ownership_challenge', 'verified_at']));
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining(['/v1/domains/{id}/ownership/check', '/v1/domains/claim', '/v1/domains/claims/{id}/check']),
+      );
+      expect(Object.keys(doc.components.schemas.Domain.properties)).toEqual(
+        expect.arrayContaining(['ownership', 'ownership_challenge', 'verified_at']),
+      );
     });
 
     describe('HTTP file proof', () => {
       it('proves a domain by its /.well-known/siwe-keys.txt', async ({ skip }) => {
         // workerd resolves host names with the system's DNS, not the test's stub, so it cannot reach
         // the test's local "domain" by name: the HTTP proof is covered on the Node targets.
-        if (onWorkers) skip('the worker cannot reach the test\'s local HTTP server by a stub DNS name');
+        if (onWorkers) skip("the worker cannot reach the test's local HTTP server by a stub DNS name");
         const d = await createDomain(h, owner.token, uniqueDomainName('http'));
         doh.records.set(d.name, { A: ['127.0.0.1'] });
         files.set(d.name, { status: 200, body: `${d.ownership_challenge}\n` });
@@ -236,7 +261,7 @@ for (const target of targets()) {
       });
 
       it('does not follow a redirect, even to a server that carries the challenge', async ({ skip }) => {
-        if (onWorkers) skip('the worker cannot reach the test\'s local HTTP server by a stub DNS name');
+        if (onWorkers) skip("the worker cannot reach the test's local HTTP server by a stub DNS name");
         const inner = await startLocalServer();
         try {
           const d = await createDomain(h, owner.token, uniqueDomainName('redir'));
@@ -281,7 +306,22 @@ describe('domain checks refuse private addresses unless allowed', () => {
   });
 
   it('classifies addresses', () => {
-    for (const ip of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:10.0.0.1', '64:ff9b::a00:1', 'garbage']) {
+    for (const ip of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::a00:1',
+      'garbage',
+    ]) {
       expect(isPrivateAddress(ip), ip).toBe(true);
     }
     for (const ip of ['93.184.216.34', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
@@ -300,7 +340,12 @@ describe('the checker with an injected resolver', () => {
         // First answer checked and used; a rebinding second answer would never be asked for.
         addresses: async () => (calls++ === 0 ? ['127.0.0.1'] : ['10.0.0.1']),
       };
-      const checker = createDomainChecker(resolver, pinnedProofFetcher, { allowPrivate: true, httpScheme: 'http', httpPort: server.port, timeoutMs: 2000 });
+      const checker = createDomainChecker(resolver, pinnedProofFetcher, {
+        allowPrivate: true,
+        httpScheme: 'http',
+        httpPort: server.port,
+        timeoutMs: 2000,
+      });
       expect(await checker.check('pinned.example.org', 'siwe-keys-abc')).toEqual({ ok: true, method: 'http' });
       expect(calls).toBe(1);
       expect(server.hits).toEqual([`pinned.example.org:${server.port}/.well-known/siwe-keys.txt`]);
@@ -315,7 +360,12 @@ describe('the checker with an injected resolver', () => {
     const server = await startLocalServer(() => undefined);
     try {
       const resolver: DomainResolver = { txt: () => new Promise(() => undefined), addresses: async () => ['127.0.0.1'] };
-      const checker = createDomainChecker(resolver, pinnedProofFetcher, { allowPrivate: true, httpScheme: 'http', httpPort: server.port, timeoutMs: 300 });
+      const checker = createDomainChecker(resolver, pinnedProofFetcher, {
+        allowPrivate: true,
+        httpScheme: 'http',
+        httpPort: server.port,
+        timeoutMs: 300,
+      });
       const res = await checker.check('slow.example.org', 'siwe-keys-abc');
       expect(res.ok).toBe(false);
       if (!res.ok) expect(res.reasons.join(' ')).toMatch(/timed out/);

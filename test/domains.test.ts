@@ -36,13 +36,16 @@ describe.each(targets())('domains on $name', (target) => {
     expect((await json(dup)).error.code).toBe('domain_taken');
   });
 
-  it.each(['not a domain', 'localhost', '-bad.example.org', 'a..b.org', `${'x'.repeat(64)}.org`, 'under_score.org'])('refuses the name %j', async (name) => {
-    const res = await post(h, '/v1/domains', { name }, op.token);
-    expect(res.status).toBe(400);
-    expect((await json(res)).error.param).toBe('name');
-  });
+  it.each(['not a domain', 'localhost', '-bad.example.org', 'a..b.org', `${'x'.repeat(64)}.org`, 'under_score.org'])(
+    'refuses the name %j',
+    async (name) => {
+      const res = await post(h, '/v1/domains', { name }, op.token);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.param).toBe('name');
+    },
+  );
 
-  it('hides other operators\' domains and lets admins see all', async () => {
+  it("hides other operators' domains and lets admins see all", async () => {
     const d = await createDomain(h, op.token, uniqueDomainName());
     expect((await get(h, `/v1/domains/${d.id}`, other.token)).status).toBe(404);
     expect((await del(h, `/v1/domains/${d.id}`, other.token)).status).toBe(404);

@@ -64,7 +64,10 @@ describe('siwe-keys gateway command', () => {
   });
 
   it('runs --workers 2 processes on one port, and SIGTERM stops them all', async () => {
-    const child = run(['--service', await closedPortUrl(), '--upstream', upstream.url, '--port', '0', '--workers', '2'], { GATEWAY_DOMAIN_TOKEN: 'dt_x', GATEWAY_HOST: '127.0.0.1' });
+    const child = run(['--service', await closedPortUrl(), '--upstream', upstream.url, '--port', '0', '--workers', '2'], {
+      GATEWAY_DOMAIN_TOKEN: 'dt_x',
+      GATEWAY_HOST: '127.0.0.1',
+    });
     const io = collect(child);
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', () => {
@@ -83,9 +86,13 @@ describe('siwe-keys gateway command', () => {
   });
 
   it('refuses a bad --workers with one line naming it', async () => {
-    const io = collect(run(['--service', 'http://127.0.0.1:1', '--upstream', 'http://127.0.0.1:2', '--domain-token', 'dt_x', '--workers', 'many']));
+    const io = collect(
+      run(['--service', 'http://127.0.0.1:1', '--upstream', 'http://127.0.0.1:2', '--domain-token', 'dt_x', '--workers', 'many']),
+    );
     expect(await io.exit).toBe(2);
-    expect(io.err().trim()).toBe('invalid configuration: --workers / GATEWAY_WORKERS: expected a whole number from 1 to 256, or "auto" (one per core)');
+    expect(io.err().trim()).toBe(
+      'invalid configuration: --workers / GATEWAY_WORKERS: expected a whole number from 1 to 256, or "auto" (one per core)',
+    );
   });
 
   it('stops with one line naming a missing setting', async () => {
@@ -95,7 +102,18 @@ describe('siwe-keys gateway command', () => {
   });
 
   it('stops with one line naming an unreadable pricing file', async () => {
-    const io = collect(run(['--service', 'http://127.0.0.1:1', '--upstream', 'http://127.0.0.1:2', '--domain-token', 'dt_x', '--pricing', join(dir, 'missing.json')]));
+    const io = collect(
+      run([
+        '--service',
+        'http://127.0.0.1:1',
+        '--upstream',
+        'http://127.0.0.1:2',
+        '--domain-token',
+        'dt_x',
+        '--pricing',
+        join(dir, 'missing.json'),
+      ]),
+    );
     expect(await io.exit).toBe(2);
     expect(io.err().trim()).toMatch(/^invalid configuration: --pricing \/ GATEWAY_PRICING: cannot read .*missing\.json \(ENOENT\)$/);
   });

@@ -25,19 +25,37 @@ let stderr = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'siwe-keys-gw-forms-'));
   service = await startNodeServer(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', PUBLIC_URL: TEST_ORIGIN, DATABASE_URL: `file:${join(dir, 'keys.db')}`, LOG_LEVEL: 'silent', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' }),
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      PUBLIC_URL: TEST_ORIGIN,
+      DATABASE_URL: `file:${join(dir, 'keys.db')}`,
+      LOG_LEVEL: 'silent',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    }),
     { logger: createLogger('silent') },
   );
   const base = service.url as string;
-  const h: Harness = { name: 'http', logs: [], service, request: (path, init) => fetch(new URL(path, base), init), close: () => service.close() } as Harness;
+  const h: Harness = {
+    name: 'http',
+    logs: [],
+    service,
+    request: (path, init) => fetch(new URL(path, base), init),
+    close: () => service.close(),
+  } as Harness;
   const user = await signIn(h);
   const domain = await createDomain(h, user.token, 'forms-node.example.org');
   restricted = (await createKey(h, user.token, { name: 'only-llama', models: ['llama-3-8b'] })).key;
   upstream = await startFakeUpstream();
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', '--port', '0', '--host', '127.0.0.1', '--include-stream-usage'], {
-    env: { PATH: process.env.PATH, GATEWAY_SERVICE_URL: base, GATEWAY_UPSTREAM: upstream.url, GATEWAY_DOMAIN_TOKEN: domain.token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'gateway', '--port', '0', '--host', '127.0.0.1', '--include-stream-usage'],
+    {
+      env: { PATH: process.env.PATH, GATEWAY_SERVICE_URL: base, GATEWAY_UPSTREAM: upstream.url, GATEWAY_DOMAIN_TOKEN: domain.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   gw = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -94,7 +112,11 @@ function postForm(body: Uint8Array<ArrayBuffer>, key = restricted): Promise<Resp
 }
 
 function postJson(text: string, key = restricted): Promise<Response> {
-  return fetch(`${gw}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: text });
+  return fetch(`${gw}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: text,
+  });
 }
 
 /** The answer is the refusal, and the inference server received nothing at all. */
@@ -113,8 +135,15 @@ const audio = new Uint8Array(2000).map((_, i) => i % 251);
 describe('gateway: multipart model, as upstream servers read it', () => {
   it('a form with model first or after the file passes, forwarded byte for byte', async () => {
     for (const parts of [
-      [{ name: 'model', value: 'llama-3-8b' }, { name: 'file', value: audio, filename: 'a.wav' }],
-      [{ name: 'file', value: audio, filename: 'a.wav' }, { name: 'language', value: 'en' }, { name: 'model', value: 'llama-3-8b' }],
+      [
+        { name: 'model', value: 'llama-3-8b' },
+        { name: 'file', value: audio, filename: 'a.wav' },
+      ],
+      [
+        { name: 'file', value: audio, filename: 'a.wav' },
+        { name: 'language', value: 'en' },
+        { name: 'model', value: 'llama-3-8b' },
+      ],
     ]) {
       const body = multipart(parts);
       const before = upstream.received.length;
@@ -134,7 +163,10 @@ describe('gateway: multipart model, as upstream servers read it', () => {
   });
 
   it('attack: only name="Model" (not a model field upstream): the model is unreadable, so a restricted key is refused', async () => {
-    const body = multipart([{ name: 'Model', value: 'llama-3-8b' }, { name: 'file', value: audio, filename: 'a.wav' }]);
+    const body = multipart([
+      { name: 'Model', value: 'llama-3-8b' },
+      { name: 'file', value: audio, filename: 'a.wav' },
+    ]);
     await expectRefusedUnforwarded(() => postForm(body), 403, 'model_not_allowed');
   });
 
@@ -172,12 +204,18 @@ describe('gateway: multipart model, as upstream servers read it', () => {
   });
 
   it('a truncated form (no closing boundary) -> 400 about the body, nothing forwarded', async () => {
-    const whole = multipart([{ name: 'model', value: 'llama-3-8b' }, { name: 'file', value: audio, filename: 'a.wav' }]);
+    const whole = multipart([
+      { name: 'model', value: 'llama-3-8b' },
+      { name: 'file', value: audio, filename: 'a.wav' },
+    ]);
     await expectRefusedUnforwarded(() => postForm(whole.slice(0, whole.length - 30)), 400, 'invalid_request', 'body');
   });
 
   it('a large form cut off after forwarding began passes as it is (the server judges it), and the gateway stays up', async () => {
-    const whole = multipart([{ name: 'model', value: 'llama-3-8b' }, { name: 'file', value: new Uint8Array(200_000), filename: 'a.wav' }]);
+    const whole = multipart([
+      { name: 'model', value: 'llama-3-8b' },
+      { name: 'file', value: new Uint8Array(200_000), filename: 'a.wav' },
+    ]);
     const cut = whole.slice(0, whole.length - 30);
     const before = upstream.received.length;
     const res = await postForm(cut);
@@ -203,22 +241,47 @@ describe('gateway: JSON model and stream, as upstream servers read them', () => 
   const messages = '[{"role":"user","content":"hi"}]';
 
   it('attack: duplicate "model" keys (allowed first, the server would take the last) -> 400, nothing forwarded', async () => {
-    await expectRefusedUnforwarded(() => postJson(`{"model":"llama-3-8b","messages":${messages},"model":"gpt-4o"}`), 400, 'invalid_request', 'model');
+    await expectRefusedUnforwarded(
+      () => postJson(`{"model":"llama-3-8b","messages":${messages},"model":"gpt-4o"}`),
+      400,
+      'invalid_request',
+      'model',
+    );
     // the reverse order too (servers that keep the first)
-    await expectRefusedUnforwarded(() => postJson(`{"model":"gpt-4o","messages":${messages},"model":"llama-3-8b"}`), 400, 'invalid_request', 'model');
+    await expectRefusedUnforwarded(
+      () => postJson(`{"model":"gpt-4o","messages":${messages},"model":"llama-3-8b"}`),
+      400,
+      'invalid_request',
+      'model',
+    );
   });
 
   it('attack: a duplicate "model" spelled with an escape ("mod\\u0065l") -> 400', async () => {
-    await expectRefusedUnforwarded(() => postJson(`{"model":"llama-3-8b","messages":${messages},"mod\\u0065l":"gpt-4o"}`), 400, 'invalid_request', 'model');
+    await expectRefusedUnforwarded(
+      () => postJson(`{"model":"llama-3-8b","messages":${messages},"mod\\u0065l":"gpt-4o"}`),
+      400,
+      'invalid_request',
+      'model',
+    );
   });
 
   it('attack: duplicate "stream" keys (false for the gateway, true for the server) -> 400', async () => {
-    await expectRefusedUnforwarded(() => postJson(`{"model":"llama-3-8b","stream":false,"messages":${messages},"stream":true}`), 400, 'invalid_request', 'stream');
+    await expectRefusedUnforwarded(
+      () => postJson(`{"model":"llama-3-8b","stream":false,"messages":${messages},"stream":true}`),
+      400,
+      'invalid_request',
+      'stream',
+    );
   });
 
   it('attack: "stream": "true" or 1 (a server that coerces would stream unmetered) -> 400 with --include-stream-usage', async () => {
     for (const v of ['"true"', '1', '"yes"', '{}']) {
-      await expectRefusedUnforwarded(() => postJson(`{"model":"llama-3-8b","stream":${v},"messages":${messages}}`), 400, 'invalid_request', 'stream');
+      await expectRefusedUnforwarded(
+        () => postJson(`{"model":"llama-3-8b","stream":${v},"messages":${messages}}`),
+        400,
+        'invalid_request',
+        'stream',
+      );
     }
   });
 

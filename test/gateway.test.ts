@@ -22,7 +22,19 @@ import {
   type ServiceProxy,
 } from './support/fake-upstream.js';
 import { developerAccount } from './support/fixtures.js';
-import { ADMIN_ACCOUNT, del, get, json, patch, post, signIn, signInAdmin, TEST_ORIGIN, type Harness, type SignedIn } from './support/harness.js';
+import {
+  ADMIN_ACCOUNT,
+  del,
+  get,
+  json,
+  patch,
+  post,
+  signIn,
+  signInAdmin,
+  TEST_ORIGIN,
+  type Harness,
+  type SignedIn,
+} from './support/harness.js';
 
 // The key service is the real one over HTTP (SQLite file); the inference server is a real HTTP
 // server in this file standing in for llama.cpp / vLLM. Nothing of ours is mocked.
@@ -65,7 +77,12 @@ async function makeKey(owner: SignedIn, body: Record<string, unknown> = {}): Pro
   return { key: out.key, id: out.id };
 }
 
-function chat(base: string, key: string | null, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+function chat(
+  base: string,
+  key: string | null,
+  body: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${base}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
@@ -213,7 +230,9 @@ describe('gateway: key carriers', () => {
     const res = await chat(gw.url, null);
     expect(res.status).toBe(401);
     const body = await res.json();
-    expect(body).toEqual({ error: { code: 'missing_api_key', message: expect.any(String), type: 'auth_error', request_id: res.headers.get('x-request-id') } });
+    expect(body).toEqual({
+      error: { code: 'missing_api_key', message: expect.any(String), type: 'auth_error', request_id: res.headers.get('x-request-id') },
+    });
     expect(upstream.received.length).toBe(before);
   });
 });
@@ -285,7 +304,11 @@ describe('gateway: refusals', () => {
     const form = new FormData();
     form.set('model', 'whisper-large');
     form.set('file', new Blob([new Uint8Array(1000)]), 'a.wav');
-    const res = await fetch(`${gw.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${k.key}` }, body: form });
+    const res = await fetch(`${gw.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${k.key}` },
+      body: form,
+    });
     await expectRefusal(res, 403, 'model_not_allowed', 'permission_error');
   });
 
@@ -323,7 +346,10 @@ describe('gateway: refusals', () => {
   it('503 "did not answer in time" when the key service takes the connection and never answers, forwarding nothing', async () => {
     const hung = createServer(() => undefined); // reads the verification, never answers
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-    const slow = await startGatewayServer({ ...gatewayOptions(`http://127.0.0.1:${(hung.address() as AddressInfo).port}`, networkToken), verifyTimeoutMs: 300 });
+    const slow = await startGatewayServer({
+      ...gatewayOptions(`http://127.0.0.1:${(hung.address() as AddressInfo).port}`, networkToken),
+      verifyTimeoutMs: 300,
+    });
     try {
       const before = upstream.received.length;
       const body = await expectRefusal(await chat(slow.url, 'sk_net_whatever'), 503, 'service_unavailable', 'server_error');
@@ -345,7 +371,11 @@ describe('gateway: responses', () => {
 
   it('passes upstream error statuses, headers and bodies through', async () => {
     for (const code of [400, 404, 429, 500, 503]) {
-      const res = await fetch(`${gw.url}/status/${code}`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${gw.url}/status/${code}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status).toBe(code);
       expect(res.headers.get('x-upstream-header')).toBe('kept');
       if (code === 429) expect(res.headers.get('retry-after')).toBe('7');
@@ -435,7 +465,11 @@ describe('gateway: responses', () => {
       let res = await chat(small.url, k.key, { padding: 'x'.repeat(4096) });
       expect(res.status).toBe(413);
       expect((await res.json()).error.code).toBe('payload_too_large');
-      res = await fetch(`${small.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' }, body: '{"model":' });
+      res = await fetch(`${small.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+        body: '{"model":',
+      });
       expect(res.status).toBe(400);
       expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'body' });
       res = await chat(small.url, k.key, { model: 'm'.repeat(129) });
@@ -463,7 +497,14 @@ describe('gateway: metering', () => {
     await gw.gateway.drain();
     const records = await usageRecords(owner, rid);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ key_id: k.id, request_id: rid, cost: CHAT_COST, model: 'llama-3-8b', input_tokens: 1200, output_tokens: 300 });
+    expect(records[0]).toMatchObject({
+      key_id: k.id,
+      request_id: rid,
+      cost: CHAT_COST,
+      model: 'llama-3-8b',
+      input_tokens: 1200,
+      output_tokens: 300,
+    });
   });
 
   it('records the usage of the final SSE chunk once', async () => {
@@ -474,7 +515,12 @@ describe('gateway: metering', () => {
     await gw.gateway.drain();
     const records = await usageRecords(owner, rid);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ key_id: k.id, cost: STREAM_COST, input_tokens: STREAM_USAGE.prompt_tokens, output_tokens: STREAM_USAGE.completion_tokens });
+    expect(records[0]).toMatchObject({
+      key_id: k.id,
+      cost: STREAM_COST,
+      input_tokens: STREAM_USAGE.prompt_tokens,
+      output_tokens: STREAM_USAGE.completion_tokens,
+    });
   });
 
   it("charges the reported cost to a developer account's credits", async () => {
@@ -492,7 +538,11 @@ describe('gateway: metering', () => {
     const res = await chat(gw.url, k.key);
     expect(res.headers.get('content-length')).toBe(String((await res.clone().arrayBuffer()).byteLength));
     await res.arrayBuffer();
-    const big = await fetch(`${gw.url}/v1/big`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k.key}` }, body: '{"model":"llama-3-8b"}' });
+    const big = await fetch(`${gw.url}/v1/big`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${k.key}` },
+      body: '{"model":"llama-3-8b"}',
+    });
     expect(big.status).toBe(200);
     const rid = big.headers.get('x-request-id') as string;
     const text = await big.text();

@@ -12,7 +12,14 @@ describe('HTTP hygiene', () => {
   afterAll(async () => h.close());
 
   it('answers CORS only for configured origins on browser-facing routes', async () => {
-    const pre = await h.request('/v1/keys', { method: 'OPTIONS', headers: { origin: 'https://dapp.example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const pre = await h.request('/v1/keys', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://dapp.example.org',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://dapp.example.org');
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/);
@@ -21,7 +28,11 @@ describe('HTTP hygiene', () => {
     const good = await h.request('/v1/auth/nonce', { headers: { origin: 'https://dapp.example.org' } });
     expect(good.headers.get('access-control-allow-origin')).toBe('https://dapp.example.org');
     expect(good.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
-    const op = await h.request('/v1/verify', { method: 'POST', headers: { origin: 'https://dapp.example.org', 'content-type': 'application/json' }, body: '{}' });
+    const op = await h.request('/v1/verify', {
+      method: 'POST',
+      headers: { origin: 'https://dapp.example.org', 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(op.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -37,7 +48,11 @@ describe('HTTP hygiene', () => {
 
   it('marks API responses no-store, nosniff and unframeable, errors included', async () => {
     const s = await signIn(h);
-    for (const res of [await get(h, '/v1/me', s.token), await get(h, '/v1/keys/nope', s.token), await post(h, '/v1/keys', { name: 'x' }, s.token)]) {
+    for (const res of [
+      await get(h, '/v1/me', s.token),
+      await get(h, '/v1/keys/nope', s.token),
+      await post(h, '/v1/keys', { name: 'x' }, s.token),
+    ]) {
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('DENY');

@@ -78,7 +78,7 @@ describe.each(targets())('API keys on $name', (target) => {
     expect((await json(res)).error.param).toBe('expires_at');
   });
 
-  it('hides other accounts\' keys behind 404 on every verb', async () => {
+  it("hides other accounts' keys behind 404 on every verb", async () => {
     const k = await createKey(h, alice.token, { name: 'private' });
     for (const res of [
       await get(h, `/v1/keys/${k.id}`, bob.token),
@@ -101,12 +101,26 @@ describe.each(targets())('API keys on $name', (target) => {
     const res = await patch(
       h,
       `/v1/keys/${k.id}`,
-      { description: 'new', status: 'disabled', scopes: ['analytics:read'], models: ['llama-3-8b'], limits: { rpm: null, daily_credits: 50 }, expires_at: '2999-01-01T00:00:00Z' },
+      {
+        description: 'new',
+        status: 'disabled',
+        scopes: ['analytics:read'],
+        models: ['llama-3-8b'],
+        limits: { rpm: null, daily_credits: 50 },
+        expires_at: '2999-01-01T00:00:00Z',
+      },
       alice.token,
     );
     expect(res.status).toBe(200);
     const b = await json(res);
-    expect(b).toMatchObject({ description: 'new', status: 'disabled', scopes: ['analytics:read'], models: ['llama-3-8b'], limits: { daily_credits: 50 }, expires_at: '2999-01-01T00:00:00.000Z' });
+    expect(b).toMatchObject({
+      description: 'new',
+      status: 'disabled',
+      scopes: ['analytics:read'],
+      models: ['llama-3-8b'],
+      limits: { daily_credits: 50 },
+      expires_at: '2999-01-01T00:00:00.000Z',
+    });
     expect(b.limits.rpm).toBeUndefined();
     const rename = await patch(h, `/v1/keys/${k.id}`, { name: 'renamed' }, alice.token);
     expect(rename.status).toBe(400);
@@ -122,7 +136,10 @@ describe.each(targets())('API keys on $name', (target) => {
     const listed = await json(await get(h, '/v1/keys', adminKey.key));
     expect(listed.data.map((x: any) => x.name)).toContain('made-by-key');
     const events = (await json(await get(h, '/v1/audit', alice.token))).data;
-    expect(events.find((e: any) => e.action === 'key.create' && e.detail.name === 'made-by-key')).toMatchObject({ actor: adminKey.id, account: alice.address });
+    expect(events.find((e: any) => e.action === 'key.create' && e.detail.name === 'made-by-key')).toMatchObject({
+      actor: adminKey.id,
+      account: alice.address,
+    });
     // The admin key acts only for its own account.
     const bobKey = await createKey(h, bob.token, { name: 'bobs' });
     expect((await get(h, `/v1/keys/${bobKey.id}`, adminKey.key)).status).toBe(404);

@@ -3,19 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../packages/client/src/index.js';
 import { siweKeysAuth, type SiweKeysEnv } from '../packages/client/src/hono.js';
 import { createDomain, createKey, uniqueDomainName } from './support/fixtures.js';
-import {
-  del,
-  get,
-  getNonce,
-  json,
-  newWallet,
-  patch,
-  post,
-  siweText,
-  nodeTargets,
-  ADMIN_ACCOUNT,
-  type Harness,
-} from './support/harness.js';
+import { del, get, getNonce, json, newWallet, patch, post, siweText, nodeTargets, ADMIN_ACCOUNT, type Harness } from './support/harness.js';
 import { startRealServer } from './support/server.js';
 import { startFakeUpstream } from './support/fake-upstream.js';
 import { startGatewayServer } from '../src/gateway/node.js';
@@ -98,7 +86,9 @@ async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
   keep(domRotated.token);
   const pub = await createDomain(h, admin.token, uniqueDomainName('logs-pub'), 'public');
   keep(pub.token);
-  expect((await ok(post(h, '/v1/verify', { key: rotatedAgain.key, scope: 'inference:write', cost: 1 }, domRotated.token), 200)).valid).toBe(true);
+  expect((await ok(post(h, '/v1/verify', { key: rotatedAgain.key, scope: 'inference:write', cost: 1 }, domRotated.token), 200)).valid).toBe(
+    true,
+  );
   // Refusals: the rotated-away key, the old domain token, a key of the wrong type, a mistyped key.
   expect((await ok(post(h, '/v1/verify', { key: k1.key }, domRotated.token), 200)).valid).toBe(false);
   expect((await ok(post(h, '/v1/verify', { key: rotated.key }, domRotated.token), 200)).valid).toBe(false);
@@ -156,7 +146,8 @@ function leaks(logs: string[], secrets: Secrets): string[] {
   const found: string[] = [];
   for (const s of secrets) {
     const probes = [s];
-    if (/^eyJ/.test(s)) probes.push(s.split('.')[2]); // a JWT's signature part
+    if (/^eyJ/.test(s))
+      probes.push(s.split('.')[2]); // a JWT's signature part
     else if (s.startsWith('0x')) probes.push(s.slice(2, 42));
     else probes.push(s.slice(7, 30)); // the random part of {prefix}_{kind}_...
     for (const p of probes) if (text.includes(p)) found.push(`${s.slice(0, 12)}… (${p === s ? 'whole' : 'part'})`);

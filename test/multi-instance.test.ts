@@ -16,10 +16,26 @@ describe.skipIf(!pgUrl)('two Node instances on one PostgreSQL database', () => {
 
   beforeAll(async () => {
     db = await createPgTestDatabase(pgUrl as string);
-    const env = { DATABASE_URL: db.url, PUBLIC_URL: TEST_ORIGIN, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, LOG_LEVEL: 'warn', HOST: '127.0.0.1', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' };
+    const env = {
+      DATABASE_URL: db.url,
+      PUBLIC_URL: TEST_ORIGIN,
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    };
     // Both start (and migrate) at the same time.
-    [a, b] = await Promise.all([startServeProcess({ ...env, PORT: String(await freePort()) }), startServeProcess({ ...env, PORT: String(await freePort()) })]);
-    const harness = (url: string): Harness => ({ name: url, logs: [], request: (p, i) => fetch(new URL(p, url), i), close: async () => undefined });
+    [a, b] = await Promise.all([
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+    ]);
+    const harness = (url: string): Harness => ({
+      name: url,
+      logs: [],
+      request: (p, i) => fetch(new URL(p, url), i),
+      close: async () => undefined,
+    });
     ha = harness(a.url);
     hb = harness(b.url);
   });

@@ -145,7 +145,13 @@ for (const server of realServers) {
         const fresh = await signInFrom(srv.h, from(ip));
         expect(fresh.res.status).toBe(200);
         // Replaying the message after the flood is refused, from anywhere.
-        const replay = await post(srv.h, '/v1/auth/verify', { message: fresh.message, signature: fresh.signature }, undefined, from('203.0.113.78'));
+        const replay = await post(
+          srv.h,
+          '/v1/auth/verify',
+          { message: fresh.message, signature: fresh.signature },
+          undefined,
+          from('203.0.113.78'),
+        );
         expect(replay.status).toBe(401);
         expect((await json(replay)).error.code).toBe('siwe_nonce_invalid');
       }

@@ -15,22 +15,43 @@ describe('operations on the real process', () => {
   let env: NodeJS.ProcessEnv;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'siwe-keys-ops-'));
-    env = { DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, PUBLIC_URL: TEST_ORIGIN, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, LOG_LEVEL: 'warn', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' };
+    env = {
+      DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+      PUBLIC_URL: TEST_ORIGIN,
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      LOG_LEVEL: 'warn',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const harness = (url: string): Harness => ({ name: url, logs: [], request: (p, i) => fetch(new URL(p, url), i), close: async () => undefined });
+  const harness = (url: string): Harness => ({
+    name: url,
+    logs: [],
+    request: (p, i) => fetch(new URL(p, url), i),
+    close: async () => undefined,
+  });
 
   it('drains an in-flight request on SIGTERM, then exits 0 and refuses new connections', async () => {
     const port = await freePort();
     const srv = await startServeProcess({ ...env, PORT: String(port) });
     // A request whose body is still arriving when the signal comes.
     const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/v1/auth/verify', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/auth/verify',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.write('{"message": "not a siwe message",');
       setTimeout(() => {

@@ -40,8 +40,14 @@ describe('packed packages in an empty folder', () => {
 
   it('installs both packages with no runtime dependencies', async () => {
     const { stdout } = await run('npm', ['ls', '--all', '--parseable'], { cwd: dir });
-    const installed = stdout.trim().split('\n').filter((l) => l.includes('node_modules'));
-    expect(installed.map((l) => l.slice(l.indexOf('node_modules') + 'node_modules/'.length)).sort()).toEqual(['@siwe-keys/client', '@siwe-keys/web']);
+    const installed = stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('node_modules'));
+    expect(installed.map((l) => l.slice(l.indexOf('node_modules') + 'node_modules/'.length)).sort()).toEqual([
+      '@siwe-keys/client',
+      '@siwe-keys/web',
+    ]);
   });
 
   it('verifies a real key with @siwe-keys/client from plain Node', async () => {
@@ -57,7 +63,10 @@ describe('packed packages in an empty folder', () => {
       'console.log(JSON.stringify({ ok: ok.valid, bad: bad.code, status: REFUSALS[bad.code].status, hono: typeof siweKeysAuth }));',
     ].join('\n');
     writeFileSync(join(dir, 'verify.mjs'), script);
-    const { stdout } = await run(process.execPath, ['verify.mjs'], { cwd: dir, env: { ...process.env, DOMAIN_TOKEN: domainToken, API_KEY: key, NODE_OPTIONS: '' } });
+    const { stdout } = await run(process.execPath, ['verify.mjs'], {
+      cwd: dir,
+      env: { ...process.env, DOMAIN_TOKEN: domainToken, API_KEY: key, NODE_OPTIONS: '' },
+    });
     expect(JSON.parse(stdout)).toEqual({ ok: true, bad: 'malformed', status: 401, hono: 'function' });
   });
 
@@ -71,12 +80,23 @@ describe('packed packages in an empty folder', () => {
       ].join('\n'),
     );
     const { build } = await import('esbuild');
-    await build({ entryPoints: [join(dir, 'page.mjs')], outfile: join(dir, 'bundle.js'), bundle: true, platform: 'browser', format: 'esm', absWorkingDir: dir, logLevel: 'silent' });
+    await build({
+      entryPoints: [join(dir, 'page.mjs')],
+      outfile: join(dir, 'bundle.js'),
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      absWorkingDir: dir,
+      logLevel: 'silent',
+    });
     // The browser bundle runs as is (the message builder touches no DOM when domain and uri are given).
     const { stdout } = await run(process.execPath, ['bundle.js'], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' } });
     const out = JSON.parse(stdout) as { message: string; factory: string };
     expect(out.factory).toBe('function');
-    expect(out.message.split('\n').slice(0, 2)).toEqual(['keys.example.org wants you to sign in with your Ethereum account:', '0x000000000000000000000000000000000000dEaD']);
+    expect(out.message.split('\n').slice(0, 2)).toEqual([
+      'keys.example.org wants you to sign in with your Ethereum account:',
+      '0x000000000000000000000000000000000000dEaD',
+    ]);
     expect(out.message).toContain('\nNonce: abcdef123456\n');
   });
 
@@ -95,7 +115,19 @@ describe('packed packages in an empty folder', () => {
     );
     writeFileSync(
       join(dir, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], noEmit: true, skipLibCheck: false, types: [] }, files: ['consumer.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          noEmit: true,
+          skipLibCheck: false,
+          types: [],
+        },
+        files: ['consumer.ts'],
+      }),
     );
     const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
     const res = await run(process.execPath, [tsc, '-p', dir], { cwd: dir }).catch((e: { stdout: string }) => e);

@@ -32,7 +32,15 @@ import {
  * failure prints the seed and the shrunk counterexample.
  */
 
-const ERROR_TYPES = ['invalid_request_error', 'auth_error', 'permission_error', 'not_found_error', 'rate_limit_error', 'billing_error', 'server_error'];
+const ERROR_TYPES = [
+  'invalid_request_error',
+  'auth_error',
+  'permission_error',
+  'not_found_error',
+  'rate_limit_error',
+  'billing_error',
+  'server_error',
+];
 /** What a leaked stack trace or source location looks like in a response body. */
 const STACK_TRACE = /\n\s+at |\bat [^\s()]+ \(|node_modules|\.[cm]?[jt]s:\d+(:\d+)?|\b(TypeError|ReferenceError|SyntaxError|RangeError): /;
 
@@ -70,7 +78,29 @@ type Mutation =
 const oneChar = fc.oneof(
   fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
-  fc.constantFrom('\n', '\r', '\t', ' ', '\u0000', '\u00a0', '\u200b', '\u2028', '\ufeff', 'é', '0', '9', 'a', 'A', 'f', 'F', ':', '-', '.', '/', 'Z'),
+  fc.constantFrom(
+    '\n',
+    '\r',
+    '\t',
+    ' ',
+    '\u0000',
+    '\u00a0',
+    '\u200b',
+    '\u2028',
+    '\ufeff',
+    'é',
+    '0',
+    '9',
+    'a',
+    'A',
+    'f',
+    'F',
+    ':',
+    '-',
+    '.',
+    '/',
+    'Z',
+  ),
 );
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -151,7 +181,30 @@ const paramValue = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.integer().map(String),
   fc.double().map(String),
-  fc.constantFrom('', '-1', '0', '1', '100', '101', '1e999', 'NaN', '0x10', ' 5', '%', '%ZZ', '%00', 'a\u0000b', '..', '../..', 'null', '[]', '{}', '2026-01-15T12:00:00Z', '2026-02-30T00:00:00Z', 'a'.repeat(300)),
+  fc.constantFrom(
+    '',
+    '-1',
+    '0',
+    '1',
+    '100',
+    '101',
+    '1e999',
+    'NaN',
+    '0x10',
+    ' 5',
+    '%',
+    '%ZZ',
+    '%00',
+    'a\u0000b',
+    '..',
+    '../..',
+    'null',
+    '[]',
+    '{}',
+    '2026-01-15T12:00:00Z',
+    '2026-02-30T00:00:00Z',
+    'a'.repeat(300),
+  ),
 );
 
 /** A request body: JSON values of every shape, objects with the route's own field names, and non-JSON text. */
@@ -162,7 +215,9 @@ function bodyFor(op: Operation): fc.Arbitrary<string | undefined> {
     fc.json(),
     fc.anything().map((v) => JSON.stringify(v) ?? ''),
     fc.dictionary(fc.constantFrom(...fields), fc.jsonValue(), { maxKeys: fields.length + 1 }).map((o) => JSON.stringify(o)),
-    fc.dictionary(fc.oneof(fc.constantFrom(...fields), fc.string({ maxLength: 8 })), fc.oneof(fc.jsonValue(), paramValue)).map((o) => JSON.stringify(o)),
+    fc
+      .dictionary(fc.oneof(fc.constantFrom(...fields), fc.string({ maxLength: 8 })), fc.oneof(fc.jsonValue(), paramValue))
+      .map((o) => JSON.stringify(o)),
     fc.string({ maxLength: 200 }),
     fc.string({ unit: 'binary', maxLength: 100 }),
     fc.constantFrom('{', '{"a":', '[1,2', '"unterminated', 'null', 'true', '1e999', '{"__proto__":{"x":1}}', '\u0000', '{"name":"\ud800"}'),
@@ -173,7 +228,24 @@ function bodyFor(op: Operation): fc.Arbitrary<string | undefined> {
 const fieldValue = fc.oneof(
   fc.jsonValue(),
   paramValue,
-  fc.constantFrom(0, -1, 1.5, 1e308, -1e308, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, -Number.MAX_SAFE_INTEGER, 2 ** 63, null, true, [], {}, [null], { rpm: -1 }, ['admin', 'admin']),
+  fc.constantFrom(
+    0,
+    -1,
+    1.5,
+    1e308,
+    -1e308,
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER + 2,
+    -Number.MAX_SAFE_INTEGER,
+    2 ** 63,
+    null,
+    true,
+    [],
+    {},
+    [null],
+    { rpm: -1 },
+    ['admin', 'admin'],
+  ),
 );
 
 /** A body edit: set fields to random values, or drop them. */
@@ -181,10 +253,17 @@ const bodyEdit = fc.array(fc.tuple(fc.string({ maxLength: 16 }), fc.option(field
 
 const contentType = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') },
-  { weight: 1, arbitrary: fc.constantFrom('text/plain',
-  'application/x-www-form-urlencoded',
-  'multipart/form-data; boundary=x',
-  'application/jsonx', 'APPLICATION/JSON', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx',
+      'APPLICATION/JSON',
+      '',
+    ),
+  },
 );
 
 describe.each(nodeTargets())('properties on $name', (target) => {
@@ -198,7 +277,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     it('signs in with the unmutated message the properties start from', async () => {
       const wallet = newWallet();
       const nonce = await getNonce(h);
-      const message = siweText(wallet.address, nonce, (h.clock ? h.clock.now() : new Date()));
+      const message = siweText(wallet.address, nonce, h.clock ? h.clock.now() : new Date());
       const res = await post(h, '/v1/auth/verify', { message, signature: await wallet.signMessage({ message }) });
       expect(res.status).toBe(200);
     });
@@ -208,7 +287,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       await fc.assert(
         fc.asyncProperty(mutation, fc.boolean(), async (m, withExtras) => {
           const nonce = await getNonce(h);
-          const now = (h.clock ? h.clock.now() : new Date());
+          const now = h.clock ? h.clock.now() : new Date();
           // Half the messages carry every optional field, so mutations reach those lines too.
           const extras = withExtras
             ? {
@@ -245,10 +324,22 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     beforeAll(async () => {
       const { raw } = openSqlite(':memory:');
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), log: () => void (queries += 1) });
-      const config = loadConfig({ PUBLIC_URL: TEST_ORIGIN, DATABASE_URL: ':memory:', ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' });
+      const config = loadConfig({
+        PUBLIC_URL: TEST_ORIGIN,
+        DATABASE_URL: ':memory:',
+        ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+        NONCE_RATE_LIMIT: '0',
+        SIGNIN_RATE_LIMIT: '0',
+      });
       const clock = new ManualClock(new Date());
       svc = await createNodeService(config, { db, clock, logger: createLogger('silent') });
-      h = { name: 'counted', clock, logs: [], request: async (p, init) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), init), close: () => svc.close() };
+      h = {
+        name: 'counted',
+        clock,
+        logs: [],
+        request: async (p, init) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), init),
+        close: () => svc.close(),
+      };
       operator = await signIn(h);
       domainToken = (await createDomain(h, operator.token, uniqueDomainName('prop'))).token;
       keySecret = (await createKey(h, operator.token, { name: 'prop' })).key;
@@ -404,9 +495,23 @@ describe.each(nodeTargets())('properties on $name', (target) => {
         case 'POST /v1/auth/verify':
           return { message: siweText(fx.user.address, 'abcdefgh12345678', now), signature: `0x${'11'.repeat(65)}` };
         case 'POST /v1/keys':
-          return { name: `k-${Math.random()}`, description: 'd', scopes: ['inference:read', 'analytics:read'], models: ['m'], limits: { rpm: 5, daily_credits: 10 }, expires_in_days: 3 };
+          return {
+            name: `k-${Math.random()}`,
+            description: 'd',
+            scopes: ['inference:read', 'analytics:read'],
+            models: ['m'],
+            limits: { rpm: 5, daily_credits: 10 },
+            expires_in_days: 3,
+          };
         case 'PATCH /v1/keys/{id}':
-          return { description: 'x', status: 'active', scopes: ['inference:write'], models: null, limits: { rpm: null, monthly_credits: 7 }, expires_at: new Date(now.getTime() + 86_400_000).toISOString() };
+          return {
+            description: 'x',
+            status: 'active',
+            scopes: ['inference:write'],
+            models: null,
+            limits: { rpm: null, monthly_credits: 7 },
+            expires_at: new Date(now.getTime() + 86_400_000).toISOString(),
+          };
         case 'POST /v1/keys/{id}/rotate':
           return { grace_seconds: 5 };
         case 'POST /v1/domains':
@@ -459,37 +564,47 @@ describe.each(nodeTargets())('properties on $name', (target) => {
 
     /** After a request that may have revoked a session or deleted a fixture, rebuild the fixtures. */
     async function afterRequest(method: string, path: string, status: number): Promise<void> {
-      if (status < 300 && method !== 'GET' && method !== 'HEAD' && /logout|rotate|reject|approve|\/v1\/(keys|domains)\/|credits/.test(path)) await refresh();
+      if (status < 300 && method !== 'GET' && method !== 'HEAD' && /logout|rotate|reject|approve|\/v1\/(keys|domains)\/|credits/.test(path))
+        await refresh();
     }
 
     it('lists the routes it fuzzes from /openapi.json', () => {
       const listed = ops.map((o) => `${o.method} ${o.path}`);
-      for (const r of ['POST /v1/auth/verify', 'POST /v1/keys', 'PATCH /v1/keys/{id}', 'POST /v1/verify', 'POST /v1/usage', 'GET /v1/usage', 'POST /v1/admin/accounts/{address}/credits']) {
+      for (const r of [
+        'POST /v1/auth/verify',
+        'POST /v1/keys',
+        'PATCH /v1/keys/{id}',
+        'POST /v1/verify',
+        'POST /v1/usage',
+        'GET /v1/usage',
+        'POST /v1/admin/accounts/{address}/credits',
+      ]) {
         expect(listed).toContain(r);
       }
     });
 
     it('never answers a 5xx or a stack trace to random bodies, parameters, methods and credentials on every route', async () => {
-      const request = fc
-        .integer({ min: 0, max: ops.length - 1 })
-        .chain((i) => {
-          const op = ops[i];
-          return fc.record({
-            op: fc.constant(op),
-            method: fc.oneof({ weight: 9, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
-            params: fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant<string | null>(null) }, { weight: 1, arbitrary: paramValue }), {
-              minLength: op.pathParams.length,
-              maxLength: op.pathParams.length,
-            }),
-            encode: fc.boolean(),
-            query: fc.array(fc.tuple(fc.constantFrom(...op.queryParams, 'limit', 'cursor', 'x'), paramValue), { maxLength: 4 }),
-            // Mostly credentials that pass authentication, so the bodies reach validation and the handlers.
-            auth: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...preferredAuth(op)) }, { weight: 1, arbitrary: fc.constantFrom(...AUTHS) }),
-            ct: contentType,
-            body: bodyFor(op),
-            edit: fc.option(fc.tuple(bodyEdit, fc.array(fc.nat(), { minLength: 3, maxLength: 3 })), { nil: null }),
-          });
+      const request = fc.integer({ min: 0, max: ops.length - 1 }).chain((i) => {
+        const op = ops[i];
+        return fc.record({
+          op: fc.constant(op),
+          method: fc.oneof({ weight: 9, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+          params: fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant<string | null>(null) }, { weight: 1, arbitrary: paramValue }), {
+            minLength: op.pathParams.length,
+            maxLength: op.pathParams.length,
+          }),
+          encode: fc.boolean(),
+          query: fc.array(fc.tuple(fc.constantFrom(...op.queryParams, 'limit', 'cursor', 'x'), paramValue), { maxLength: 4 }),
+          // Mostly credentials that pass authentication, so the bodies reach validation and the handlers.
+          auth: fc.oneof(
+            { weight: 3, arbitrary: fc.constantFrom(...preferredAuth(op)) },
+            { weight: 1, arbitrary: fc.constantFrom(...AUTHS) },
+          ),
+          ct: contentType,
+          body: bodyFor(op),
+          edit: fc.option(fc.tuple(bodyEdit, fc.array(fc.nat(), { minLength: 3, maxLength: 3 })), { nil: null }),
         });
+      });
       await fc.assert(
         fc.asyncProperty(request, async (r) => {
           let path = r.op.path;
@@ -497,7 +612,8 @@ describe.each(nodeTargets())('properties on $name', (target) => {
             const v = r.params[i] ?? realValue(r.op.path, name);
             path = path.replace(`{${name}}`, r.encode ? encodeURIComponent(v) : v.replace(/[?#]/g, ''));
           });
-          if (r.query.length) path += `?${r.query.map(([k, v]) => `${k}=${r.encode ? encodeURIComponent(v) : v.replace(/[#&]/g, '')}`).join('&')}`;
+          if (r.query.length)
+            path += `?${r.query.map(([k, v]) => `${k}=${r.encode ? encodeURIComponent(v) : v.replace(/[#&]/g, '')}`).join('&')}`;
           const body = r.edit && validBody(r.op) ? editedBody(r.op, r.edit[0], r.edit[1]) : r.body;
           const res = await send(r.method, path, r.auth, r.ct, body);
           const context = `${r.method} ${path} auth=${r.auth} ct=${r.ct} body=${JSON.stringify(body)?.slice(0, 300)}`;
@@ -520,8 +636,18 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       const withBody = ops.filter((o) => validBody(o) !== null && o.path !== '/v1/auth/verify');
       const target = fc.oneof(
         fc.record({ where: fc.constant('body' as const), op: fc.constantFrom(...withBody), field: fc.nat(), pos: fc.nat() }),
-        fc.record({ where: fc.constant('query' as const), op: fc.constantFrom(...ops.filter((o) => o.method === 'GET' && o.queryParams.length)), field: fc.nat(), pos: fc.nat() }),
-        fc.record({ where: fc.constant('path' as const), op: fc.constantFrom(...ops.filter((o) => o.pathParams.length)), field: fc.nat(), pos: fc.nat() }),
+        fc.record({
+          where: fc.constant('query' as const),
+          op: fc.constantFrom(...ops.filter((o) => o.method === 'GET' && o.queryParams.length)),
+          field: fc.nat(),
+          pos: fc.nat(),
+        }),
+        fc.record({
+          where: fc.constant('path' as const),
+          op: fc.constantFrom(...ops.filter((o) => o.pathParams.length)),
+          field: fc.nat(),
+          pos: fc.nat(),
+        }),
       );
       await fc.assert(
         fc.asyncProperty(target, async (t) => {
@@ -565,18 +691,46 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     it('never answers a 5xx or a stack trace on random paths', async () => {
       const path = fc.oneof(
         fc.webPath(),
-        fc.array(fc.oneof(fc.webSegment(), fc.constantFrom('v1', 'keys', 'admin', 'domains', 'usage', 'audit', 'auth', '..', '.', '%2e%2e', '%2F', '%ZZ', '%00')), { maxLength: 6 }).map((s) => `/${s.join('/')}`),
-        fc.tuple(fc.constantFrom(...ops.map((o) => o.path)), fc.webSegment()).map(([p, s]) => `${p.replace(/\{[^}]+\}/g, () => realIds()[0])}/${s}`),
-        fc.constantFrom('//v1//keys', '/v1/keys/', '/V1/KEYS', '/v1/keys/%2e%2e/domains', '/v1/keys?limit=5&limit=6', '/.well-known/', '/openapi.json/', '/docs/x', '/%', '/v1/%E0%A4%A'),
+        fc
+          .array(
+            fc.oneof(
+              fc.webSegment(),
+              fc.constantFrom('v1', 'keys', 'admin', 'domains', 'usage', 'audit', 'auth', '..', '.', '%2e%2e', '%2F', '%ZZ', '%00'),
+            ),
+            { maxLength: 6 },
+          )
+          .map((s) => `/${s.join('/')}`),
+        fc
+          .tuple(fc.constantFrom(...ops.map((o) => o.path)), fc.webSegment())
+          .map(([p, s]) => `${p.replace(/\{[^}]+\}/g, () => realIds()[0])}/${s}`),
+        fc.constantFrom(
+          '//v1//keys',
+          '/v1/keys/',
+          '/V1/KEYS',
+          '/v1/keys/%2e%2e/domains',
+          '/v1/keys?limit=5&limit=6',
+          '/.well-known/',
+          '/openapi.json/',
+          '/docs/x',
+          '/%',
+          '/v1/%E0%A4%A',
+        ),
       );
       await fc.assert(
-        fc.asyncProperty(path, fc.constantFrom(...METHODS), fc.constantFrom(...AUTHS), contentType, fc.option(fc.json(), { nil: undefined }), async (p, method, auth, ct, body) => {
-          const res = await send(method, p.startsWith('/') ? p : `/${p}`, auth, ct, body);
-          const context = `${method} ${p} auth=${auth}`;
-          if (method === 'HEAD') expect(res.status, context).toBeLessThan(500);
-          else await expectContractResponse(res, context);
-          await afterRequest(method, p, res.status);
-        }),
+        fc.asyncProperty(
+          path,
+          fc.constantFrom(...METHODS),
+          fc.constantFrom(...AUTHS),
+          contentType,
+          fc.option(fc.json(), { nil: undefined }),
+          async (p, method, auth, ct, body) => {
+            const res = await send(method, p.startsWith('/') ? p : `/${p}`, auth, ct, body);
+            const context = `${method} ${p} auth=${auth}`;
+            if (method === 'HEAD') expect(res.status, context).toBeLessThan(500);
+            else await expectContractResponse(res, context);
+            await afterRequest(method, p, res.status);
+          },
+        ),
         { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
       );
       expect(h.logs.filter((l) => l.includes('unhandled error'))).toEqual([]);
@@ -660,7 +814,10 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       throw new Error(`${path}: pagination did not end`);
     }
 
-    const pageSizes = fc.array(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 30 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 100) }), { minLength: 1, maxLength: 6 });
+    const pageSizes = fc.array(
+      fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 30 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 100) }),
+      { minLength: 1, maxLength: 6 },
+    );
 
     /** Newest first by the item's own time, ties broken by id: the order a reader expects. */
     function expectNewestFirst(items: any[], timeField: string): void {
@@ -696,7 +853,10 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       await fc.assert(
         fc.asyncProperty(pageSizes, async (sizes) => {
           const seen = await walk('/v1/audit', user.token, sizes);
-          expect(seen.map((e) => (e.action === 'auth.sign_in' ? e.action : `${e.action} ${e.target}`))).toEqual([...actions, 'auth.sign_in']);
+          expect(seen.map((e) => (e.action === 'auth.sign_in' ? e.action : `${e.action} ${e.target}`))).toEqual([
+            ...actions,
+            'auth.sign_in',
+          ]);
           expectNewestFirst(seen, 'at');
         }),
         { numRuns: 100 },
@@ -706,7 +866,10 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     it('visits every audit event of the service exactly once, newest first, for any page sizes (admin)', async ({ skip }) => {
       if (!h.service) skip(); // needs the database itself (not on the Workers target)
       const all = await h.service!.db.selectFrom('audit_events').select('id').execute();
-      const expected = all.map((r) => r.id).sort().reverse();
+      const expected = all
+        .map((r) => r.id)
+        .sort()
+        .reverse();
       expect(expected.length).toBeGreaterThan(created.keys.length + created.domains.length + created.applications.length);
       await fc.assert(
         fc.asyncProperty(pageSizes, async (sizes) => {
@@ -736,7 +899,13 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     type Step = { kind: 'delta'; delta: number } | { kind: 'approve'; credits: number };
     const steps = fc
       // A delta of 0 is refused outright (it would turn an unenforced balance into 0): not a step here.
-      .tuple(fc.array(amount.filter((d) => d !== 0), { minLength: 1, maxLength: 6 }), fc.option(fc.tuple(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER })), { nil: null }))
+      .tuple(
+        fc.array(
+          amount.filter((d) => d !== 0),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.option(fc.tuple(fc.nat(), fc.nat({ max: Number.MAX_SAFE_INTEGER })), { nil: null }),
+      )
       .map(([deltas, approval]): Step[] => {
         const list: Step[] = deltas.map((delta) => ({ kind: 'delta', delta }));
         if (approval) list.splice(approval[0] % (list.length + 1), 0, { kind: 'approve', credits: approval[1] });

@@ -23,7 +23,12 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   let admin: { token: string };
   let domainToken: string;
 
-  const harness = (url: string): Harness => ({ name: url, logs: [], request: (p, i) => fetch(new URL(p, url), i), close: async () => undefined });
+  const harness = (url: string): Harness => ({
+    name: url,
+    logs: [],
+    request: (p, i) => fetch(new URL(p, url), i),
+    close: async () => undefined,
+  });
 
   async function signInOn(h: Harness, wallet = newWallet()) {
     const { nonce } = await json(await get(h, '/v1/auth/nonce'));
@@ -35,7 +40,9 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   /** Resolves once the given instance LISTENs (its dedicated connection is up). */
   async function listening(pid: number): Promise<void> {
     for (;;) {
-      const r = await sql.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [`siwe-keys-listener-${pid}`]);
+      const r = await sql.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'", [
+        `siwe-keys-listener-${pid}`,
+      ]);
       if (r.rows[0].n > 0) return;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -43,8 +50,19 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
 
   beforeAll(async () => {
     db = await createPgTestDatabase(pgUrl as string);
-    const env = { DATABASE_URL: db.url, PUBLIC_URL: TEST_ORIGIN, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, LOG_LEVEL: 'warn', HOST: '127.0.0.1', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' };
-    [a, b] = await Promise.all([startServeProcess({ ...env, PORT: String(await freePort()) }), startServeProcess({ ...env, PORT: String(await freePort()) })]);
+    const env = {
+      DATABASE_URL: db.url,
+      PUBLIC_URL: TEST_ORIGIN,
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    };
+    [a, b] = await Promise.all([
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+    ]);
     ha = harness(a.url);
     hb = harness(b.url);
     sql = new pg.Client({ connectionString: db.url });
@@ -95,7 +113,9 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
     const k = await createKey(ha, user.token, { name: 'i-cut' });
     expect((await verify(hb, domainToken, { key: k.key })).valid).toBe(true);
     // Cut B's listening connection (the server tells B; pg_terminate_backend waits for the backend to go).
-    const cut = await sql.query("SELECT pg_terminate_backend(pid, 5000) AS ok FROM pg_stat_activity WHERE application_name = $1", [`siwe-keys-listener-${b.child.pid}`]);
+    const cut = await sql.query('SELECT pg_terminate_backend(pid, 5000) AS ok FROM pg_stat_activity WHERE application_name = $1', [
+      `siwe-keys-listener-${b.child.pid}`,
+    ]);
     expect(cut.rows.length).toBe(1);
     // Written while nobody could tell B: B must not answer from what it had cached.
     await patch(ha, `/v1/keys/${k.id}`, { status: 'disabled' }, user.token);

@@ -8,7 +8,19 @@ import { loadConfig } from '../src/config.js';
 import { createNodeService, type NodeService } from '../src/node.js';
 import { generateSecret } from '../src/services/key-format.js';
 import { RecordCache } from '../src/services/record-cache.js';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, del, json, nodeTargets, patch, post, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
+import {
+  ADMIN_ACCOUNT,
+  TEST_ORIGIN,
+  del,
+  json,
+  nodeTargets,
+  patch,
+  post,
+  signIn,
+  signInAdmin,
+  type Harness,
+  type SignedIn,
+} from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 
 const run = promisify(execFile);
@@ -233,9 +245,23 @@ describe('record cache and writes from another process (SQLite file)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'siwe-keys-cache-'));
-    env = { ...process.env, DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, PUBLIC_URL: TEST_ORIGIN, TRIAL_CREDITS: '555', ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0' };
+    env = {
+      ...process.env,
+      DATABASE_URL: `file:${join(dir, 'db.sqlite')}`,
+      PUBLIC_URL: TEST_ORIGIN,
+      TRIAL_CREDITS: '555',
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    };
     svc = await createNodeService(loadConfig(env));
-    h = { name: 'cli', logs: [], service: svc, request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i), close: () => svc.close() };
+    h = {
+      name: 'cli',
+      logs: [],
+      service: svc,
+      request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i),
+      close: () => svc.close(),
+    };
   });
   afterAll(async () => {
     await h.close();

@@ -7,11 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { NO_TYPESCRIPT, REPO_ROOT } from './support/compiled.js';
 import { freePort } from './support/process.js';
 
-const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string>; scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
+};
 
 describe('the production runtime: compiled JavaScript, no TypeScript loader', () => {
   it('the no-TypeScript guard used by the spawned suites refuses tsx and .ts files', () => {
-    for (const args of [['--import', 'tsx', '-e', ''], [join(REPO_ROOT, 'src/cli.ts'), '--help']]) {
+    for (const args of [
+      ['--import', 'tsx', '-e', ''],
+      [join(REPO_ROOT, 'src/cli.ts'), '--help'],
+    ]) {
       const r = spawnSync(process.execPath, ['--import', NO_TYPESCRIPT, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain('no TypeScript at run time');
@@ -53,7 +60,12 @@ describe('the production runtime: compiled JavaScript, no TypeScript loader', ()
   });
 
   it('ships source maps that lead from the bundle back to src/ files and lines', () => {
-    const jsFiles = ['dist/cli.js', ...readdirSync(join(REPO_ROOT, 'dist/chunks')).filter((f) => f.endsWith('.js')).map((f) => `dist/chunks/${f}`)];
+    const jsFiles = [
+      'dist/cli.js',
+      ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => `dist/chunks/${f}`),
+    ];
     const sources = new Set<string>();
     let mapped: { file: string; line: number } | undefined;
     for (const file of jsFiles) {
@@ -63,18 +75,30 @@ describe('the production runtime: compiled JavaScript, no TypeScript loader', ()
       // where the bundle defines parseWorkers, the map must point at its definition in src/cluster.ts
       const at = js.split('\n').findIndex((l) => l.includes('function parseWorkers('));
       if (at >= 0) {
-        const entry = map.findEntry(at, js.split('\n')[at].indexOf('function parseWorkers(')) as { originalSource: string; originalLine: number };
+        const entry = map.findEntry(at, js.split('\n')[at].indexOf('function parseWorkers(')) as {
+          originalSource: string;
+          originalLine: number;
+        };
         mapped = { file: join(REPO_ROOT, dirname(file), entry.originalSource), line: entry.originalLine };
       }
     }
     for (const f of ['src/cli.ts', 'src/cluster.ts', 'src/app.ts', 'src/gateway/node.ts']) expect(sources).toContain(join(REPO_ROOT, f));
-    const srcLine = readFileSync(join(REPO_ROOT, 'src/cluster.ts'), 'utf8').split('\n').findIndex((l) => l.includes('function parseWorkers('));
+    const srcLine = readFileSync(join(REPO_ROOT, 'src/cluster.ts'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes('function parseWorkers('));
     expect(mapped).toEqual({ file: join(REPO_ROOT, 'src/cluster.ts'), line: srcLine });
     expect(readFileSync(join(REPO_ROOT, 'dist/cli.js'), 'utf8')).toMatch(/\/\/# sourceMappingURL=cli\.js\.map\s*$/);
   });
 
   it('keeps native dependencies out of the bundle, in node_modules', () => {
-    const js = ['dist/cli.js', ...readdirSync(join(REPO_ROOT, 'dist/chunks')).filter((f) => f.endsWith('.js')).map((f) => `dist/chunks/${f}`)].map((f) => readFileSync(join(REPO_ROOT, f), 'utf8')).join('\n');
+    const js = [
+      'dist/cli.js',
+      ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => `dist/chunks/${f}`),
+    ]
+      .map((f) => readFileSync(join(REPO_ROOT, f), 'utf8'))
+      .join('\n');
     expect(js).toMatch(/from\s*"better-sqlite3"/);
     expect(js).toMatch(/from\s*"pg"/);
   });

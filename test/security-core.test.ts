@@ -51,7 +51,10 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
     expect(await json(await get(h, `/v1/keys/${manager.id}`, user.token))).toMatchObject({ status: 'active', disabled_reason: null });
     expect((await get(h, '/v1/keys', manager.key)).status).toBe(200);
     const events = (await json(await get(h, '/v1/audit', user.token))).data as any[];
-    expect(events.find((e) => e.action === 'key.disable')).toMatchObject({ actor: admin.address, detail: { reason: 'trial_approved', keys: [old.id] } });
+    expect(events.find((e) => e.action === 'key.disable')).toMatchObject({
+      actor: admin.address,
+      detail: { reason: 'trial_approved', keys: [old.id] },
+    });
     expect(await credits(h, user)).toBe(1000);
   });
 
@@ -110,7 +113,11 @@ describe.each(targets())('admin keys are management keys only on $name', (target
   afterAll(async () => h.close());
 
   it('refuses admin combined with another scope on create and on PATCH, naming scopes', async () => {
-    for (const scopes of [['admin', 'inference:write'], ['inference:read', 'admin'], ['admin', 'analytics:read']]) {
+    for (const scopes of [
+      ['admin', 'inference:write'],
+      ['inference:read', 'admin'],
+      ['admin', 'analytics:read'],
+    ]) {
       const res = await post(h, '/v1/keys', { name: `mixed-${scopes.join('-')}`, scopes }, user.token);
       expect(res.status).toBe(400);
       expect((await json(res)).error).toMatchObject({ code: 'invalid_request', param: 'scopes' });
@@ -133,7 +140,11 @@ describe.each(targets())('admin keys are management keys only on $name', (target
   it('refuses a stored key that mixes admin with inference scopes (made before the rule)', async ({ skip }) => {
     if (!h.service) skip(); // needs the database itself to write a row the API no longer accepts
     const k = await createKey(h, user.token, { name: 'legacy-mixed' });
-    await h.service!.db.updateTable('api_keys').set({ scopes: JSON.stringify(['admin', 'inference:write']) }).where('id', '=', k.id).execute();
+    await h
+      .service!.db.updateTable('api_keys')
+      .set({ scopes: JSON.stringify(['admin', 'inference:write']) })
+      .where('id', '=', k.id)
+      .execute();
     expect(await verify(h, networkToken, { key: k.key, scope: 'inference:write' })).toMatchObject({ valid: false, code: 'scope_denied' });
   });
 
@@ -171,7 +182,9 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     expect((await json(await get(h, `/v1/keys/${off.id}`, user.token))).status).toBe('disabled');
     // Shortening is allowed; a session may do anything.
     const sooner = new Date(current - 86_400_000).toISOString();
-    expect((await json(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: sooner }, adminKey.key))).expires_at).toBe(new Date(sooner).toISOString());
+    expect((await json(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: sooner }, adminKey.key))).expires_at).toBe(
+      new Date(sooner).toISOString(),
+    );
     expect((await json(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: null }, user.token))).expires_at).toBeNull();
   });
 
@@ -183,7 +196,10 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     const admin = await signInAdmin(h);
     await approve(h, owner, admin, 10, { 'user-agent': 'admin-browser/9' });
     const events = (await json(await get(h, '/v1/audit', owner.token))).data as any[];
-    expect(events.find((e) => e.action === 'key.create' && e.detail.name === 'made-by-script')).toMatchObject({ actor: adminKey.id, user_agent: 'deploy-script/1.0' });
+    expect(events.find((e) => e.action === 'key.create' && e.detail.name === 'made-by-script')).toMatchObject({
+      actor: adminKey.id,
+      user_agent: 'deploy-script/1.0',
+    });
     expect(events.find((e) => e.action === 'trial.approve')).toMatchObject({ actor: admin.address, user_agent: null, ip: null });
   });
 });
@@ -227,7 +243,11 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
   async function seed(keyId: string, set: { total_used?: number | bigint; usage_total?: number }): Promise<void> {
     const db = h.service!.db;
     if (set.total_used !== undefined) {
-      await db.updateTable('api_keys').set({ total_used: sql<number>`CAST(${String(set.total_used)} AS BIGINT)` }).where('id', '=', keyId).execute();
+      await db
+        .updateTable('api_keys')
+        .set({ total_used: sql<number>`CAST(${String(set.total_used)} AS BIGINT)` })
+        .where('id', '=', keyId)
+        .execute();
     }
     if (set.usage_total !== undefined) {
       await db.updateTable('accounts').set({ usage_total: set.usage_total }).where('address', '=', user.address).execute();
@@ -247,7 +267,7 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     expect(Number.isSafeInteger(view.usage.today)).toBe(true);
   });
 
-  it("enforces the key bound in the UPDATE itself under concurrency (the snapshot cannot see the others)", async ({ skip }) => {
+  it('enforces the key bound in the UPDATE itself under concurrency (the snapshot cannot see the others)', async ({ skip }) => {
     if (!h.service) skip(); // Workers+D1: no direct database access from the test to seed 2^53
     const k = await createKey(h, user.token, { name: 'near-max-race' });
     await seed(k.id, { total_used: MAX - 5, usage_total: 0 });
@@ -263,10 +283,16 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     const b = await createKey(h, user.token, { name: 'acct-b' });
     await seed(a.id, { usage_total: MAX - 10 });
     expect(await verify(h, networkToken, { key: a.key, cost: 11 })).toMatchObject({ valid: false, code: 'billing_shortfall' });
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => verify(h, networkToken, { key: i % 2 ? a.key : b.key, cost: 1 })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => verify(h, networkToken, { key: i % 2 ? a.key : b.key, cost: 1 })),
+    );
     expect(answers.filter((x) => x.valid)).toHaveLength(10);
     expect((await verify(h, networkToken, { key: b.key, cost: 1 })).code).toBe('billing_shortfall');
-    const row = await h.service!.db.selectFrom('accounts').select('usage_total').where('address', '=', user.address).executeTakeFirstOrThrow();
+    const row = await h
+      .service!.db.selectFrom('accounts')
+      .select('usage_total')
+      .where('address', '=', user.address)
+      .executeTakeFirstOrThrow();
     expect(Number(row.usage_total)).toBe(MAX);
   });
 

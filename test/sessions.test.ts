@@ -39,7 +39,11 @@ const b64url = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : J
 
 function parts(token: string): { header: Record<string, unknown>; payload: JWTPayload; signature: string } {
   const [h, p, s] = token.split('.');
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()), signature: s };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+    signature: s,
+  };
 }
 
 async function me(h: Harness, token: string): Promise<Response> {

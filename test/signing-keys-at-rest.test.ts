@@ -27,9 +27,22 @@ const engines: [string, () => Promise<Db>][] = [
 if (process.env.TEST_POSTGRES_URL) engines.push(['postgres', () => createPgTestDatabase(process.env.TEST_POSTGRES_URL as string)]);
 
 async function start(url: string, env: Env = {}): Promise<{ svc: NodeService; h: Harness }> {
-  const config = loadConfig({ PUBLIC_URL: TEST_ORIGIN, DATABASE_URL: url, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, LOG_LEVEL: 'silent', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', ...env });
+  const config = loadConfig({
+    PUBLIC_URL: TEST_ORIGIN,
+    DATABASE_URL: url,
+    ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+    LOG_LEVEL: 'silent',
+    NONCE_RATE_LIMIT: '0',
+    SIGNIN_RATE_LIMIT: '0',
+    ...env,
+  });
   const svc = await createNodeService(config);
-  const h: Harness = { name: 'node', logs: [], request: async (p, init) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), init), close: () => svc.close() };
+  const h: Harness = {
+    name: 'node',
+    logs: [],
+    request: async (p, init) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), init),
+    close: () => svc.close(),
+  };
   return { svc, h };
 }
 
@@ -59,7 +72,11 @@ describe.each(engines)('session signing keys at rest on %s', (_name, open) => {
     }
     // A row written by an older version held the private JWK: the next start removes it.
     const kid = all.find((r) => r.active === 1)!.kid;
-    await svc.db.updateTable('signing_keys').set({ private_jwk: JSON.stringify(await exportJWK(privateKey)) }).where('kid', '=', kid).execute();
+    await svc.db
+      .updateTable('signing_keys')
+      .set({ private_jwk: JSON.stringify(await exportJWK(privateKey)) })
+      .where('kid', '=', kid)
+      .execute();
     await svc.close();
     ({ svc, h } = await start(db.url, { JWT_PRIVATE_KEY: pem }));
     all = await rows(svc);
@@ -114,8 +131,12 @@ describe.each(engines)('generated signing keys with KEY_ENCRYPTION_KEY on %s', (
     await svc.close();
     const wrong = start(db.url, { KEY_ENCRYPTION_KEY: kek() });
     await expect(wrong).rejects.toBeInstanceOf(ConfigError);
-    await expect(wrong).rejects.toThrow(/^invalid configuration: KEY_ENCRYPTION_KEY: cannot decrypt the stored session signing key \S+ \(wrong key\?\)$/);
-    await expect(start(db.url)).rejects.toThrow(/^invalid configuration: KEY_ENCRYPTION_KEY: the stored session signing key \S+ is encrypted/);
+    await expect(wrong).rejects.toThrow(
+      /^invalid configuration: KEY_ENCRYPTION_KEY: cannot decrypt the stored session signing key \S+ \(wrong key\?\)$/,
+    );
+    await expect(start(db.url)).rejects.toThrow(
+      /^invalid configuration: KEY_ENCRYPTION_KEY: the stored session signing key \S+ is encrypted/,
+    );
   });
 
   it('reads a plaintext key stored before the KEK was set, then encrypts it in place', async () => {
@@ -141,9 +162,14 @@ describe('KEY_ENCRYPTION_KEY configuration', () => {
     }
   });
 
-  it.each(['short', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), `${Buffer.alloc(32).toString('base64')}!`])('refuses %s with one line naming the variable', (v) => {
-    expect(() => loadConfig({ KEY_ENCRYPTION_KEY: v })).toThrow(/^invalid configuration: KEY_ENCRYPTION_KEY: expected 32 bytes as base64/);
-  });
+  it.each(['short', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), `${Buffer.alloc(32).toString('base64')}!`])(
+    'refuses %s with one line naming the variable',
+    (v) => {
+      expect(() => loadConfig({ KEY_ENCRYPTION_KEY: v })).toThrow(
+        /^invalid configuration: KEY_ENCRYPTION_KEY: expected 32 bytes as base64/,
+      );
+    },
+  );
 });
 
 describe.skipIf(process.env.TEST_WORKERS !== '1')('KEY_ENCRYPTION_KEY on Workers+D1', () => {

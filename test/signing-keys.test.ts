@@ -10,14 +10,29 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/schema.js';
 
 const engines: [string, () => Promise<{ db: Kysely<Database>; close(): Promise<void> }>][] = [
-  ['sqlite', async () => { const { db } = openSqlite(':memory:'); return { db, close: () => db.destroy() }; }],
+  [
+    'sqlite',
+    async () => {
+      const { db } = openSqlite(':memory:');
+      return { db, close: () => db.destroy() };
+    },
+  ],
 ];
 if (process.env.TEST_POSTGRES_URL) {
-  engines.push(['postgres', async () => {
-    const t = await createPgTestDatabase(process.env.TEST_POSTGRES_URL as string);
-    const db = openPostgres(t.url);
-    return { db, close: async () => { await db.destroy(); await t.drop(); } };
-  }]);
+  engines.push([
+    'postgres',
+    async () => {
+      const t = await createPgTestDatabase(process.env.TEST_POSTGRES_URL as string);
+      const db = openPostgres(t.url);
+      return {
+        db,
+        close: async () => {
+          await db.destroy();
+          await t.drop();
+        },
+      };
+    },
+  ]);
 }
 
 describe.each(engines)('session signing keys on %s', (_name, open) => {
@@ -33,7 +48,16 @@ describe.each(engines)('session signing keys on %s', (_name, open) => {
 
   async function session(sid: string): Promise<void> {
     const now = clock.now().getTime();
-    await insertSession(env.db, { id: sid, address: '0x0000000000000000000000000000000000000001', roles: '["user"]', created_at: now, expires_at: now + 3600_000, revoked_at: null, ip: null, user_agent: null }).execute();
+    await insertSession(env.db, {
+      id: sid,
+      address: '0x0000000000000000000000000000000000000001',
+      roles: '["user"]',
+      created_at: now,
+      expires_at: now + 3600_000,
+      revoked_at: null,
+      ip: null,
+      user_agent: null,
+    }).execute();
   }
 
   it('instances starting at once on an empty database adopt one signing key', async () => {
@@ -43,7 +67,12 @@ describe.each(engines)('session signing keys on %s', (_name, open) => {
     expect(kid(b)).toEqual(kid(a));
     expect(kid(c)).toEqual(kid(a));
     await session('ses_one');
-    const token = await a.sign({ address: '0x0000000000000000000000000000000000000001', sid: 'ses_one', roles: ['user'], expiresAt: new Date(clock.now().getTime() + 3600_000) });
+    const token = await a.sign({
+      address: '0x0000000000000000000000000000000000000001',
+      sid: 'ses_one',
+      roles: ['user'],
+      expiresAt: new Date(clock.now().getTime() + 3600_000),
+    });
     expect((await b.verify(token)).sid).toBe('ses_one');
   });
 

@@ -193,7 +193,12 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
   });
 
   it('rejects a message whose uri is another origin (siwe_uri_mismatch)', async () => {
-    for (const uri of ['https://evil.example/login', 'https://localhost:8787', 'http://localhost:9999', 'urn:uuid:8f0e3a52-1c4b-4e2b-9e1c-2d8a6b0c7f11']) {
+    for (const uri of [
+      'https://evil.example/login',
+      'https://localhost:8787',
+      'http://localhost:9999',
+      'urn:uuid:8f0e3a52-1c4b-4e2b-9e1c-2d8a6b0c7f11',
+    ]) {
       const { message, signature } = await fresh({ uri });
       await expectError(await verify(h, message, signature), 401, 'siwe_uri_mismatch');
     }
@@ -333,7 +338,11 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
 
     async function attempt(overrides: Parameters<typeof siweText>[3]): Promise<Response> {
       const nonce = await getNonce(hs);
-      const message = siweText(wallet.address, nonce, hs.clock?.now() ?? new Date(), { domain: 'keys.example.org', uri: publicUrl, ...overrides });
+      const message = siweText(wallet.address, nonce, hs.clock?.now() ?? new Date(), {
+        domain: 'keys.example.org',
+        uri: publicUrl,
+        ...overrides,
+      });
       return verify(hs, message, await wallet.signMessage({ message }));
     }
 
@@ -413,7 +422,11 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
   // 415 to 400 invalid_request.
   it('refuses a body sent without a JSON Content-Type with 400 invalid_request, not 500', async () => {
     const { message, signature } = await fresh();
-    for (const headers of [{} as Record<string, string>, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    ]) {
       const res = await h.request('/v1/auth/verify', { method: 'POST', headers, body: JSON.stringify({ message, signature }) });
       const body = await expectError(res, 400, 'invalid_request');
       expect(typeof body.error.param).toBe('string');

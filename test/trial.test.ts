@@ -19,7 +19,13 @@ describe.each(targets())('free trial and plans on $name', (target) => {
     const res = await post(h, '/v1/trial/applications', { use_case: 'Build a chat app', contact: 'me@example.org' }, u.token);
     expect(res.status).toBe(201);
     const app = await json(res);
-    expect(app).toMatchObject({ status: 'pending', address: u.address, use_case: 'Build a chat app', contact: 'me@example.org', credits_granted: null });
+    expect(app).toMatchObject({
+      status: 'pending',
+      address: u.address,
+      use_case: 'Build a chat app',
+      contact: 'me@example.org',
+      credits_granted: null,
+    });
     expect((await json(await get(h, '/v1/me', u.token))).trial.status).toBe('pending');
 
     const queue = await json(await get(h, '/v1/admin/trial/applications?status=pending', admin.token));

@@ -53,7 +53,18 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
   const creditsOf = async (address: string): Promise<number> =>
     Number((await db.selectFrom('accounts').select('credits').where('address', '=', address).executeTakeFirstOrThrow()).credits);
   const auditRow = (id: string, address: string, ex: Kysely<Database> = db) =>
-    ex.insertInto('audit_events').values({ id, at: 1, actor: address, account: address, action: 'test.charge', target: null, request_id: null, ip: null, user_agent: null, detail: null });
+    ex.insertInto('audit_events').values({
+      id,
+      at: 1,
+      actor: address,
+      account: address,
+      action: 'test.charge',
+      target: null,
+      request_id: null,
+      ip: null,
+      user_agent: null,
+      detail: null,
+    });
 
   it('is not D1', () => {
     expect(isD1(db)).toBe(false);
@@ -62,7 +73,10 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
   it('inBatch applies every statement and returns each result', async () => {
     const a = await account(100);
     const results = await inBatch(db, [
-      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 30) })).where('address', '=', a),
+      db
+        .updateTable('accounts')
+        .set((eb) => ({ credits: eb('credits', '-', 30) }))
+        .where('address', '=', a),
       auditRow(`ev_${a}`, a),
       db.selectFrom('accounts').select('credits').where('address', '=', a),
     ]);
@@ -75,9 +89,15 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
     const a = await account(100);
     await expect(
       inBatch(db, [
-        db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 30) })).where('address', '=', a),
+        db
+          .updateTable('accounts')
+          .set((eb) => ({ credits: eb('credits', '-', 30) }))
+          .where('address', '=', a),
         auditRow(`ev_${a}`, a),
-        db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 100) })).where('address', '=', a),
+        db
+          .updateTable('accounts')
+          .set((eb) => ({ credits: eb('credits', '-', 100) }))
+          .where('address', '=', a),
       ]),
     ).rejects.toThrow(/check/i);
     expect(await creditsOf(a)).toBe(100);
@@ -87,7 +107,11 @@ describe.each(dbs)('src/db/tx.ts on $name', ({ open }) => {
   it('inBatch undoes every step when a mustChange step changes no row, and names that step', async () => {
     const a = await account(100);
     const debit = (cost: number) =>
-      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', cost) })).where('address', '=', a).where('credits', '>=', cost);
+      db
+        .updateTable('accounts')
+        .set((eb) => ({ credits: eb('credits', '-', cost) }))
+        .where('address', '=', a)
+        .where('credits', '>=', cost);
     const err = await inBatch(db, [
       { query: debit(30), mustChange: true },
       auditRow(`ev_${a}`, a),

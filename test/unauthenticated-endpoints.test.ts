@@ -55,7 +55,8 @@ describe('the OpenAPI document is built once', () => {
 describe('/metrics without METRICS_TOKEN answers loopback clients only', () => {
   it('recognises loopback addresses and nothing else', () => {
     for (const ip of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) expect(isLoopback(ip), ip).toBe(true);
-    for (const ip of [null, '', '10.0.0.1', '128.0.0.1', '::2', '1127.0.0.1', '127.0.0.1.example.org', '203.0.113.7']) expect(isLoopback(ip), String(ip)).toBe(false);
+    for (const ip of [null, '', '10.0.0.1', '128.0.0.1', '::2', '1127.0.0.1', '127.0.0.1.example.org', '203.0.113.7'])
+      expect(isLoopback(ip), String(ip)).toBe(false);
   });
 
   it('refuses a request with no known client address (403 forbidden)', async () => {

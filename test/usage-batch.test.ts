@@ -40,11 +40,17 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const again = await json(await post(h, '/v1/usage/batch', { records }, publicToken));
     expect(again).toEqual(first);
     // the single route sees the same records
-    expect(await json(await post(h, '/v1/usage', records[1], publicToken))).toEqual((({ request_id: _r, ...rest }) => rest)(first.results[1]));
+    expect(await json(await post(h, '/v1/usage', records[1], publicToken))).toEqual(
+      (({ request_id: _r, ...rest }) => rest)(first.results[1]),
+    );
     expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(0);
     const listed = await json(await get(h, '/v1/usage', u.token));
     expect(listed.data.map((r: any) => r.request_id).sort()).toEqual(['b-1', 'b-2', 'b-3']);
-    expect(listed.data.find((r: any) => r.request_id === 'b-1')).toMatchObject({ model: 'llama-3-8b', input_tokens: 100, output_tokens: 20 });
+    expect(listed.data.find((r: any) => r.request_id === 'b-1')).toMatchObject({
+      model: 'llama-3-8b',
+      input_tokens: 100,
+      output_tokens: 20,
+    });
   });
 
   it('refuses, record by record, keys this domain did not verify or whose type it does not accept, and records the rest', async () => {

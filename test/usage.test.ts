@@ -35,7 +35,15 @@ describe.each(targets())('usage metering on $name', (target) => {
     expect((await json(await get(h, `/v1/keys/${k.id}`, u.token))).usage).toEqual({ today: 30, this_month: 30, total: 30 });
     const listed = await json(await get(h, `/v1/usage?request_id=req-1`, u.token));
     expect(listed.data).toHaveLength(1);
-    expect(listed.data[0]).toMatchObject({ key_id: k.id, request_id: 'req-1', cost: 30, charged: 30, input_tokens: 100, output_tokens: 20, model: 'llama-3-8b' });
+    expect(listed.data[0]).toMatchObject({
+      key_id: k.id,
+      request_id: 'req-1',
+      cost: 30,
+      charged: 30,
+      input_tokens: 100,
+      output_tokens: 20,
+      model: 'llama-3-8b',
+    });
   });
 
   it('charges only what the balance allows and records the shortfall as uncharged', async () => {
@@ -76,7 +84,9 @@ describe.each(targets())('usage metering on $name', (target) => {
     const u = await developerAccount(h, 1000, admin);
     const k = await createKey(h, u.token, { name: 'm-par' });
     await verify(h, publicToken, { key: k.key }); // domains report usage only for keys they verified
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(h, '/v1/usage', { key_id: k.id, request_id: `par-${i}`, cost: 7 }, publicToken)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => post(h, '/v1/usage', { key_id: k.id, request_id: `par-${i}`, cost: 7 }, publicToken)),
+    );
     expect(answers.every((a) => a.status === 201)).toBe(true);
     expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(860);
     expect((await json(await get(h, `/v1/keys/${k.id}`, u.token))).usage.total).toBe(140);
@@ -84,7 +94,9 @@ describe.each(targets())('usage metering on $name', (target) => {
     const pk = await createKey(h, poor.token, { name: 'm-par-poor' });
     await verify(h, publicToken, { key: pk.key }); // domains report usage only for keys they verified
     const bodies = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => json(await post(h, '/v1/usage', { key_id: pk.id, request_id: `poor-${i}`, cost: 7 }, publicToken))),
+      Array.from({ length: 10 }, async (_, i) =>
+        json(await post(h, '/v1/usage', { key_id: pk.id, request_id: `poor-${i}`, cost: 7 }, publicToken)),
+      ),
     );
     expect(bodies.reduce((s, b) => s + b.charged, 0)).toBe(50);
     expect(bodies.reduce((s, b) => s + b.uncharged, 0)).toBe(20);
@@ -102,10 +114,13 @@ describe.each(targets())('usage metering on $name', (target) => {
     const found = await json(await get(h, '/v1/usage?request_id=before-delete', u.token));
     expect(found.data).toHaveLength(1);
     expect(found.data[0].domain).toBe(domainName);
-    expect((await json(await get(h, `/v1/usage?key_id=${k.id}`, u.token))).data.map((r: any) => r.request_id).sort()).toEqual(['after-delete', 'before-delete']);
+    expect((await json(await get(h, `/v1/usage?key_id=${k.id}`, u.token))).data.map((r: any) => r.request_id).sort()).toEqual([
+      'after-delete',
+      'before-delete',
+    ]);
   });
 
-  it('scopes request ids per domain and hides other accounts\' records', async () => {
+  it("scopes request ids per domain and hides other accounts' records", async () => {
     const u = await signIn(h);
     const other = await signIn(h);
     const k = await createKey(h, u.token, { name: 'm6' });

@@ -9,7 +9,15 @@ import { ADMIN_ACCOUNT, TEST_ORIGIN, json, patch, signIn, signInAdmin, workersTa
 import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
 
 /** The headers of the contract (transport headers such as date and keep-alive differ by design). */
-const CONTRACT_HEADERS = ['content-type', 'x-request-id', 'cache-control', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'retry-after'];
+const CONTRACT_HEADERS = [
+  'content-type',
+  'x-request-id',
+  'cache-control',
+  'x-content-type-options',
+  'x-frame-options',
+  'referrer-policy',
+  'retry-after',
+];
 
 interface Answer {
   status: number;
@@ -19,10 +27,19 @@ interface Answer {
   metrics: string[];
 }
 
-function makeReq(token: string | null, body: unknown, extra: Record<string, string> = {}): { body: string; headers: Record<string, string> } {
+function makeReq(
+  token: string | null,
+  body: unknown,
+  extra: Record<string, string> = {},
+): { body: string; headers: Record<string, string> } {
   return {
     body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'x-request-id': `rid-${Math.random().toString(36).slice(2)}`, ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': `rid-${Math.random().toString(36).slice(2)}`,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...extra,
+    },
   };
 }
 
@@ -74,7 +91,6 @@ function statelessCases(ctx: () => CaseContext): [string, () => ReturnType<typeo
   ];
 }
 
-
 /** The accounts, domains and keys the cases use (the same on every target). */
 async function seed(h: Harness, keys: Record<string, { key: string; id: string }>): Promise<{ networkToken: string; publicToken: string }> {
   const admin = await signInAdmin(h);
@@ -108,9 +124,23 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
   const keys: Record<string, { key: string; id: string }> = {};
 
   beforeAll(async () => {
-    const config = loadConfig({ PUBLIC_URL: TEST_ORIGIN, DATABASE_URL: ':memory:', PORT: '0', HOST: '127.0.0.1', ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', LOG_LEVEL: 'info' });
+    const config = loadConfig({
+      PUBLIC_URL: TEST_ORIGIN,
+      DATABASE_URL: ':memory:',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+      LOG_LEVEL: 'info',
+    });
     svc = await startNodeServer(config, { clock, logger: createLogger('info', (l) => logs.push(l)) });
-    h = { name: 'generic', logs, request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i), close: async () => undefined };
+    h = {
+      name: 'generic',
+      logs,
+      request: async (p, i) => svc.app.request(new URL(p, TEST_ORIGIN).toString(), i),
+      close: async () => undefined,
+    };
     ({ networkToken, publicToken } = await seed(h, keys));
   });
   afterAll(async () => svc?.close());
@@ -118,7 +148,16 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
   function metricLines(): Map<string, number> {
     const out = new Map<string, number>();
     for (const line of svc.deps.metrics.render().split('\n')) {
-      if (line.startsWith('#') || !(line.includes('_count{') || line.startsWith('siwe_keys_verifications_total') || line.startsWith('siwe_keys_charges_total') || line.startsWith('siwe_keys_credits_charged_total'))) continue;
+      if (
+        line.startsWith('#') ||
+        !(
+          line.includes('_count{') ||
+          line.startsWith('siwe_keys_verifications_total') ||
+          line.startsWith('siwe_keys_charges_total') ||
+          line.startsWith('siwe_keys_credits_charged_total')
+        )
+      )
+        continue;
       const i = line.lastIndexOf(' ');
       out.set(line.slice(0, i), Number(line.slice(i + 1)));
     }
@@ -139,7 +178,10 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
     const headers = Object.fromEntries(CONTRACT_HEADERS.map((k) => [k, res.headers.get(k)]));
     const after = metricLines();
     const metrics = [...after].filter(([k, v]) => (before.get(k) ?? 0) !== v).map(([k, v]) => `${k} +${v - (before.get(k) ?? 0)}`);
-    const line = logs.slice(seen).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+    const line = logs
+      .slice(seen)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'request');
     const log = line ? { ...line, time: undefined, ms: typeof line.ms } : undefined;
     return { status: res.status, headers, body, log, metrics };
   }
@@ -171,7 +213,13 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
   it('counts rpm slots alike (one more request counted on the second path)', async () => {
     const [fast, generic] = await both(req(networkToken, { key: keys.rpm100.key }));
     expect(fast.body).toMatchObject({ valid: true, ratelimit: { limit: 100, remaining: 99 } });
-    expect(generic).toEqual({ ...fast, body: { ...(fast.body as object), ratelimit: { limit: 100, remaining: 98, reset: (fast.body as { ratelimit: { reset: number } }).ratelimit.reset } } });
+    expect(generic).toEqual({
+      ...fast,
+      body: {
+        ...(fast.body as object),
+        ratelimit: { limit: 100, remaining: 98, reset: (fast.body as { ratelimit: { reset: number } }).ratelimit.reset },
+      },
+    });
   });
 
   it('refuses an exhausted rpm window alike', async () => {
@@ -208,7 +256,12 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
         c.close();
       },
     });
-    const res = await fetch(`${svc.url}/v1/verify`, { method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'application/json', authorization: `Bearer ${networkToken}` } } as RequestInit);
+    const res = await fetch(`${svc.url}/v1/verify`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${networkToken}` },
+    } as RequestInit);
     expect(await res.json()).toMatchObject({ valid: true });
     const q = await fetch(`${svc.url}/v1/verify?x=1`, { method: 'POST', ...req(networkToken, { key: keys.plain.key }) });
     expect(await q.json()).toMatchObject({ valid: true });
@@ -244,10 +297,13 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('POST /v1/verify: the Workers 
     return { status: res.status, headers: Object.fromEntries(CONTRACT_HEADERS.map((k) => [k, res.headers.get(k)])), body };
   }
 
-  it.each(statelessCases(() => ({ networkToken, publicToken, keys })).filter(([name]) => !name.startsWith('malformed request id')))('%s', async (_name, make) => {
-    const init = make();
-    const fast = await answer('/v1/verify', init);
-    const generic = await answer('/v1/verify?via=hono', init);
-    expect(fast).toEqual(generic);
-  });
+  it.each(statelessCases(() => ({ networkToken, publicToken, keys })).filter(([name]) => !name.startsWith('malformed request id')))(
+    '%s',
+    async (_name, make) => {
+      const init = make();
+      const fast = await answer('/v1/verify', init);
+      const generic = await answer('/v1/verify?via=hono', init);
+      expect(fast).toEqual(generic);
+    },
+  );
 });

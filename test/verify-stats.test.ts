@@ -48,12 +48,14 @@ describe('verification counts', () => {
     expect(changes()).toBe(before + 4);
     expect(stats.pendingCount()).toBe(0);
     const h0 = T0 - (T0 % HOUR);
-    expect(await rows(db)).toEqual([
-      { domain_id: 'dom_a', hour: h0, code: 'not_found', count: 250, charged: 750 },
-      { domain_id: 'dom_b', hour: h0, code: 'malformed', count: 1, charged: 0 },
-      { domain_id: 'dom_a', hour: h0, code: 'valid', count: 751, charged: 750 }, // 750 + the first one
-      { domain_id: 'dom_a', hour: h0 + HOUR, code: 'valid', count: 1, charged: 7 },
-    ].sort((a, b) => a.hour - b.hour || a.code.localeCompare(b.code)));
+    expect(await rows(db)).toEqual(
+      [
+        { domain_id: 'dom_a', hour: h0, code: 'not_found', count: 250, charged: 750 },
+        { domain_id: 'dom_b', hour: h0, code: 'malformed', count: 1, charged: 0 },
+        { domain_id: 'dom_a', hour: h0, code: 'valid', count: 751, charged: 750 }, // 750 + the first one
+        { domain_id: 'dom_a', hour: h0 + HOUR, code: 'valid', count: 1, charged: 7 },
+      ].sort((a, b) => a.hour - b.hour || a.code.localeCompare(b.code)),
+    );
   });
 
   it('flushes by itself once the interval has passed, adding to what is stored', async () => {
@@ -154,7 +156,18 @@ describe('migration 0004_analytics', () => {
     await migrateToLatest(db);
     const r = await db.selectFrom('usage_rollups').selectAll().orderBy('hour').orderBy('model').execute();
     const h0 = T0 - (T0 % HOUR);
-    expect(r.map((x) => [Number(x.hour), x.model, Number(x.requests), Number(x.cost), Number(x.charged), Number(x.uncharged), Number(x.input_tokens), Number(x.output_tokens)])).toEqual([
+    expect(
+      r.map((x) => [
+        Number(x.hour),
+        x.model,
+        Number(x.requests),
+        Number(x.cost),
+        Number(x.charged),
+        Number(x.uncharged),
+        Number(x.input_tokens),
+        Number(x.output_tokens),
+      ]),
+    ).toEqual([
       [h0, '', 1, 1, 1, 0, 10, 0],
       [h0, 'm', 2, 12, 8, 4, 20, 0],
       [h0 + HOUR, 'm', 1, 2, 2, 0, 10, 0],

@@ -25,7 +25,16 @@ describe.each(targets())('key verification on $name', (target) => {
   it('accepts a network key on a network domain with the contract fields', async () => {
     const k = await createKey(h, net.token, { name: 'v-ok' });
     const r = await verify(h, networkToken, { key: k.key, scope: 'inference:write', model: 'llama-3-8b' });
-    expect(r).toMatchObject({ valid: true, code: 'valid', key_id: k.id, account: net.address, type: 'network', scopes: k.scopes, expires_at: null, credits_remaining: null });
+    expect(r).toMatchObject({
+      valid: true,
+      code: 'valid',
+      key_id: k.id,
+      account: net.address,
+      type: 'network',
+      scopes: k.scopes,
+      expires_at: null,
+      credits_remaining: null,
+    });
     expect(r.ratelimit).toMatchObject({ limit: null, remaining: null });
   });
 
@@ -38,7 +47,12 @@ describe.each(targets())('key verification on $name', (target) => {
   it('refuses a network key on a public domain with the exact message', async () => {
     const k = await createKey(h, net.token, { name: 'v-net-on-public' });
     const r = await verify(h, publicToken, { key: k.key });
-    expect(r).toEqual({ valid: false, code: 'key_type_mismatch', key_id: k.id, message: "Your API key doesn't match the type. Please apply for a Developer API key." });
+    expect(r).toEqual({
+      valid: false,
+      code: 'key_type_mismatch',
+      key_id: k.id,
+      message: "Your API key doesn't match the type. Please apply for a Developer API key.",
+    });
   });
 
   it('refuses a developer (free-trial) key on a network domain', async () => {

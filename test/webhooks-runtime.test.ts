@@ -14,7 +14,14 @@ import { startReceiver } from './support/webhook-receiver.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
-const env = { PUBLIC_URL: TEST_ORIGIN, ADMIN_ADDRESSES: ADMIN_ACCOUNT.address, NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', WEBHOOK_ALLOW_PRIVATE_URLS: '1', LOG_LEVEL: 'silent' };
+const env = {
+  PUBLIC_URL: TEST_ORIGIN,
+  ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+  NONCE_RATE_LIMIT: '0',
+  SIGNIN_RATE_LIMIT: '0',
+  WEBHOOK_ALLOW_PRIVATE_URLS: '1',
+  LOG_LEVEL: 'silent',
+};
 
 /** Two services (two connection pools, two workers) on one database: each attempt is sent once. */
 async function twoWorkers(databaseUrl: string): Promise<void> {
@@ -24,7 +31,14 @@ async function twoWorkers(databaseUrl: string): Promise<void> {
   const b = await createNodeService(config, { clock, logger: createLogger('silent') });
   const rx = await startReceiver(() => 204, { delayMs: 5 });
   try {
-    const h: Harness = { name: 'a', logs: [], clock, service: a, request: async (p, i) => a.app.request(new URL(p, TEST_ORIGIN).toString(), i), close: async () => undefined };
+    const h: Harness = {
+      name: 'a',
+      logs: [],
+      clock,
+      service: a,
+      request: async (p, i) => a.app.request(new URL(p, TEST_ORIGIN).toString(), i),
+      close: async () => undefined,
+    };
     const u = await signIn(h);
     const wh = await json(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
     const N = 40;
@@ -34,7 +48,11 @@ async function twoWorkers(databaseUrl: string): Promise<void> {
     const ids = rx.received.map((r) => r.headers['webhook-id']);
     expect(ids).toHaveLength(N);
     expect(new Set(ids).size).toBe(N);
-    const deliveries = await a.db.selectFrom('webhook_deliveries').select(['status', 'attempts']).where('endpoint_id', '=', wh.id).execute();
+    const deliveries = await a.db
+      .selectFrom('webhook_deliveries')
+      .select(['status', 'attempts'])
+      .where('endpoint_id', '=', wh.id)
+      .execute();
     expect(deliveries).toHaveLength(N);
     expect(deliveries.every((d) => d.status === 'succeeded' && Number(d.attempts) === 1)).toBe(true);
   } finally {
@@ -71,8 +89,14 @@ describe('the delivery worker inside `siwe-keys serve`', () => {
     WEBHOOK_RETRY_SCHEDULE: '1,1,1',
     WEBHOOK_POLL_INTERVAL_MS: '200',
   });
-  const http = (url: string): Harness => ({ name: 'serve', logs: [], request: (p, i) => fetch(new URL(p, url), i), close: async () => undefined });
-  const deliveries = async (h: Harness, token: string, id: string) => (await json(await get(h, `/v1/webhooks/${id}/deliveries`, token))).data;
+  const http = (url: string): Harness => ({
+    name: 'serve',
+    logs: [],
+    request: (p, i) => fetch(new URL(p, url), i),
+    close: async () => undefined,
+  });
+  const deliveries = async (h: Harness, token: string, id: string) =>
+    (await json(await get(h, `/v1/webhooks/${id}/deliveries`, token))).data;
   async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
     const deadline = Date.now() + ms;
     for (;;) {

@@ -8,10 +8,33 @@ import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 
 describe('webhook URL guard (no DNS)', () => {
   it('classifies private, loopback, link-local and mapped addresses as private', () => {
-    for (const a of ['127.0.0.1', '127.1.2.3', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', 'fc00::abcd', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '64:ff9b::a9fe:a9fe', 'ff02::1']) {
+    for (const a of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '0.0.0.0',
+      '100.64.0.1',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      'fc00::abcd',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::a9fe:a9fe',
+      'ff02::1',
+    ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
-    for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8']) expect(isPrivateAddress(a), a).toBe(false);
+    for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])
+      expect(isPrivateAddress(a), a).toBe(false);
   });
 
   it('refuses http, credentials, private literals (in every spelling the URL parser accepts) and local names', () => {
@@ -52,7 +75,13 @@ describe('webhook URL guard (no DNS)', () => {
   it('sends nothing to a private target even when asked directly', async () => {
     const rx = await startReceiver();
     try {
-      const res = await nodeSender({ url: rx.url.replace('http:', 'https:'), headers: {}, body: '{}', timeoutMs: 1000, allowPrivate: false });
+      const res = await nodeSender({
+        url: rx.url.replace('http:', 'https:'),
+        headers: {},
+        body: '{}',
+        timeoutMs: 1000,
+        allowPrivate: false,
+      });
       expect(res).toEqual({ error: 'blocked: private_address' });
       expect(rx.received).toHaveLength(0);
     } finally {
@@ -77,7 +106,14 @@ describe.each(nodeTargets())('webhook SSRF refusals over HTTP on $name (WEBHOOK_
   });
 
   it('refuses http, private, loopback and link-local URLs at registration with 400 invalid_request', async () => {
-    for (const url of [rx.url, rx.url.replace('http:', 'https:'), 'https://169.254.169.254/latest', 'https://[::1]/x', 'https://localhost/x', 'https://10.0.0.1/x']) {
+    for (const url of [
+      rx.url,
+      rx.url.replace('http:', 'https:'),
+      'https://169.254.169.254/latest',
+      'https://[::1]/x',
+      'https://localhost/x',
+      'https://10.0.0.1/x',
+    ]) {
       const res = await post(h, '/v1/webhooks', { url, events: ['webhook.test'] }, u.token);
       expect(res.status, url).toBe(400);
       const body = await json(res);
@@ -102,7 +138,17 @@ describe.each(nodeTargets())('webhook SSRF refusals over HTTP on $name (WEBHOOK_
     const at = h.clock!.now().getTime();
     await db
       .insertInto('webhook_endpoints')
-      .values({ id: 'wh_inside', account: u.address, url: rx.url.replace('http:', 'https:'), description: null, events: '["webhook.test"]', secret: `whsec_${btoa('x'.repeat(32))}`, prev_secret: null, prev_expires_at: null, created_at: at })
+      .values({
+        id: 'wh_inside',
+        account: u.address,
+        url: rx.url.replace('http:', 'https:'),
+        description: null,
+        events: '["webhook.test"]',
+        secret: `whsec_${btoa('x'.repeat(32))}`,
+        prev_secret: null,
+        prev_expires_at: null,
+        created_at: at,
+      })
       .execute();
     expect((await post(h, '/v1/webhooks/wh_inside/test', {}, u.token)).status).toBe(202);
     await runWebhooksOnce(h.service!.webhooks.runtime);

@@ -36,7 +36,14 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
   const run = (schedule = false) => runWebhooksOnce(h.service!.webhooks.runtime, { schedule });
 
   beforeAll(async () => {
-    h = await target.start({ env: { WEBHOOK_ALLOW_PRIVATE_URLS: '1', WEBHOOK_TIMEOUT_MS: '400', MAX_WEBHOOKS_PER_ACCOUNT: '3', WEBHOOK_SECRET_GRACE_SECONDS: '3600' } });
+    h = await target.start({
+      env: {
+        WEBHOOK_ALLOW_PRIVATE_URLS: '1',
+        WEBHOOK_TIMEOUT_MS: '400',
+        MAX_WEBHOOKS_PER_ACCOUNT: '3',
+        WEBHOOK_SECRET_GRACE_SECONDS: '3600',
+      },
+    });
     admin = await signInAdmin(h);
   });
   afterEach(async () => {
@@ -111,7 +118,11 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
 
   it('refuses unknown event types and missing fields with 400 invalid_request', async () => {
     const u = await signIn(h);
-    for (const body of [{ url: 'https://a.example.com', events: ['key.exploded'] }, { url: 'https://a.example.com', events: [] }, { events: ['webhook.test'] }]) {
+    for (const body of [
+      { url: 'https://a.example.com', events: ['key.exploded'] },
+      { url: 'https://a.example.com', events: [] },
+      { events: ['webhook.test'] },
+    ]) {
       const res = await post(h, '/v1/webhooks', body, u.token);
       expect(res.status).toBe(400);
       expect((await json(res)).error.code).toBe('invalid_request');
@@ -138,7 +149,16 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const otherSecret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     expect(() => new Webhook(otherSecret).verify(r.body, r.headers)).toThrow();
     const d = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
-    expect(d).toEqual([expect.objectContaining({ event_id, type: 'webhook.test', status: 'succeeded', attempts: 1, last_status_code: 204, next_attempt_at: null })]);
+    expect(d).toEqual([
+      expect.objectContaining({
+        event_id,
+        type: 'webhook.test',
+        status: 'succeeded',
+        attempts: 1,
+        last_status_code: 204,
+        next_attempt_at: null,
+      }),
+    ]);
   });
 
   it('retries a 500 on the schedule: a 500 then a 204 make two attempts with the same webhook-id', async () => {
@@ -247,7 +267,12 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect((await post(h, `/v1/admin/trial/applications/${first.id}/approve`, {}, admin.token)).status).toBe(409);
     const second = await json(await post(h, '/v1/trial/applications', { use_case: 'a chat app' }, u.token));
     // Refused by the balance cap in the middle of the batch: no approval, no event.
-    const tooMuch = await post(h, `/v1/admin/trial/applications/${second.id}/approve`, { credits: Number.MAX_SAFE_INTEGER + 1 }, admin.token);
+    const tooMuch = await post(
+      h,
+      `/v1/admin/trial/applications/${second.id}/approve`,
+      { credits: Number.MAX_SAFE_INTEGER + 1 },
+      admin.token,
+    );
     expect(tooMuch.status).toBe(400);
     expect((await post(h, `/v1/admin/trial/applications/${second.id}/approve`, { credits: 777 }, admin.token)).status).toBe(200);
     await run();
@@ -289,7 +314,13 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(rx.received).toHaveLength(1);
     const e = bodyOf(rx.received[0]);
     expect(e.type).toBe('key.quota_reached');
-    expect(e.data).toMatchObject({ key: { id: key.id, name: 'k', hint: key.hint }, limit: 'daily', limit_credits: 100, used: 60, refused_cost: 60 });
+    expect(e.data).toMatchObject({
+      key: { id: key.id, name: 'k', hint: key.hint },
+      limit: 'daily',
+      limit_credits: 100,
+      used: 60,
+      refused_cost: 60,
+    });
     expect(rx.received[0].body).not.toContain(key.key);
     // The next day is a new window: one more notice when it is used up.
     h.clock!.advance(DAY);
@@ -305,7 +336,9 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const res = await json(await post(h, '/v1/usage', { key_id: key.id, request_id: 'r1', cost: 80 }, domain.token));
     expect(res).toMatchObject({ charged: 50, uncharged: 30 });
     await run();
-    expect(rx.received.map((r) => bodyOf(r).data)).toEqual([expect.objectContaining({ key: expect.objectContaining({ id: key.id }), limit: 'monthly' })]);
+    expect(rx.received.map((r) => bodyOf(r).data)).toEqual([
+      expect.objectContaining({ key: expect.objectContaining({ id: key.id }), limit: 'monthly' }),
+    ]);
   });
 
   it('sends account.credits_low once per grant when the balance falls below 10% of the last grant', async () => {
@@ -318,12 +351,22 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     await usage('b', 60); // 90 left
     await usage('c', 10); // 80 left: same grant, no second notice
     await run();
-    expect(rx.received.map(bodyOf)).toEqual([expect.objectContaining({ type: 'account.credits_low', data: { account: u.address, credits: 90, last_grant: 1000, threshold_percent: 10 } })]);
+    expect(rx.received.map(bodyOf)).toEqual([
+      expect.objectContaining({
+        type: 'account.credits_low',
+        data: { account: u.address, credits: 90, last_grant: 1000, threshold_percent: 10 },
+      }),
+    ]);
     // A top-up is a new grant; an admin debit below its 10% notifies again.
     expect((await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: 2000, reason: 'top-up' }, admin.token)).status).toBe(200);
-    expect((await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: -1900, reason: 'correction' }, admin.token)).status).toBe(200);
+    expect((await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: -1900, reason: 'correction' }, admin.token)).status).toBe(
+      200,
+    );
     await run();
-    expect(rx.received.map((r) => bodyOf(r).data)).toEqual([expect.objectContaining({ credits: 90 }), { account: u.address, credits: 180, last_grant: 2000, threshold_percent: 10 }]);
+    expect(rx.received.map((r) => bodyOf(r).data)).toEqual([
+      expect.objectContaining({ credits: 90 }),
+      { account: u.address, credits: 180, last_grant: 2000, threshold_percent: 10 },
+    ]);
   });
 
   it('sends account.credits_low for balances lowered by /v1/verify charges, from the scheduler, once per grant', async () => {
@@ -346,7 +389,11 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     await run(true);
     await run(true);
     expect(mine().map((b) => [b.type, b.data.days_before])).toEqual([['key.expiring', 7]]);
-    expect(mine()[0].data).toMatchObject({ key: { id: key.id, name: 'short', hint: key.hint }, account: u.address, expires_at: key.expires_at });
+    expect(mine()[0].data).toMatchObject({
+      key: { id: key.id, name: 'short', hint: key.hint },
+      account: u.address,
+      expires_at: key.expires_at,
+    });
     h.clock!.advance(5.6 * DAY); // 0.9 days left
     await run(true);
     await run(true);
@@ -410,7 +457,14 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
 
   it('documents the webhook routes in /openapi.json', async () => {
     const doc = await json(await get(h, '/openapi.json'));
-    for (const p of ['/v1/webhooks', '/v1/webhooks/{id}', '/v1/webhooks/{id}/test', '/v1/webhooks/{id}/deliveries', '/v1/webhooks/{id}/deliveries/{delivery_id}/retry', '/v1/webhooks/{id}/rotate-secret']) {
+    for (const p of [
+      '/v1/webhooks',
+      '/v1/webhooks/{id}',
+      '/v1/webhooks/{id}/test',
+      '/v1/webhooks/{id}/deliveries',
+      '/v1/webhooks/{id}/deliveries/{delivery_id}/retry',
+      '/v1/webhooks/{id}/rotate-secret',
+    ]) {
       expect(doc.paths[p], p).toBeDefined();
     }
     expect(doc.components.schemas.WebhookDelivery.properties.status.enum).toEqual(['pending', 'succeeded', 'failed']);

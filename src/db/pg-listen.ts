@@ -16,7 +16,12 @@ export interface RecordListener {
  * `heartbeatMs` that does not answer within `heartbeatMs` counts as a lost connection. So a change
  * reaches this instance at once while connected, and otherwise the cache is off within 2 x heartbeatMs.
  */
-export function listenForRecordChanges(url: string, cache: RecordCache, logger: Logger, opts: { retryMs?: number; heartbeatMs?: number } = {}): RecordListener {
+export function listenForRecordChanges(
+  url: string,
+  cache: RecordCache,
+  logger: Logger,
+  opts: { retryMs?: number; heartbeatMs?: number } = {},
+): RecordListener {
   const retryMs = opts.retryMs ?? 1_000;
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
   let client: pg.Client | null = null;

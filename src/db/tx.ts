@@ -47,7 +47,10 @@ export async function inBatch(db: Kysely<Database>, steps: readonly (Compilable 
     return db.getExecutor().provideConnection(async (conn) => {
       if (!(conn instanceof D1Connection)) throw new Error('inBatch: expected a D1 connection');
       try {
-        return await conn.batch(normalized.map((s) => s.compiled), normalized.map((s) => s.mustChange));
+        return await conn.batch(
+          normalized.map((s) => s.compiled),
+          normalized.map((s) => s.mustChange),
+        );
       } catch (err) {
         const index = D1Connection.failedGuard(err);
         if (index !== null) throw new BatchConditionFailed(index);

@@ -12,11 +12,24 @@ function config(argv: string[], env: Record<string, string> = {}) {
 describe('gateway configuration', () => {
   it('takes flags, with defaults for the rest', () => {
     const c = config(required);
-    expect(c).toMatchObject({ serviceUrl: 'http://keys.test', upstream: 'http://127.0.0.1:8080', domainToken: 'dt_x', port: 8788, host: '127.0.0.1', cacheTtlSeconds: 0 });
+    expect(c).toMatchObject({
+      serviceUrl: 'http://keys.test',
+      upstream: 'http://127.0.0.1:8080',
+      domainToken: 'dt_x',
+      port: 8788,
+      host: '127.0.0.1',
+      cacheTtlSeconds: 0,
+    });
   });
 
   it('reads the environment, and a flag wins over its variable', () => {
-    const env = { GATEWAY_SERVICE_URL: 'http://env.test', GATEWAY_UPSTREAM: 'http://up.test', GATEWAY_DOMAIN_TOKEN: 'dt_env', GATEWAY_PORT: '9000', GATEWAY_HOST: '0.0.0.0' };
+    const env = {
+      GATEWAY_SERVICE_URL: 'http://env.test',
+      GATEWAY_UPSTREAM: 'http://up.test',
+      GATEWAY_DOMAIN_TOKEN: 'dt_env',
+      GATEWAY_PORT: '9000',
+      GATEWAY_HOST: '0.0.0.0',
+    };
     expect(config([], env)).toMatchObject({ serviceUrl: 'http://env.test', port: 9000, host: '0.0.0.0', domainToken: 'dt_env' });
     expect(config(['--port=9001', '--host', '::1'], env)).toMatchObject({ port: 9001, host: '::1', serviceUrl: 'http://env.test' });
   });

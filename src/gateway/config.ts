@@ -64,7 +64,11 @@ const schema = z.object({
   GATEWAY_UPSTREAM_KEY: z.string().min(1).optional(),
   GATEWAY_CACHE_TTL: z.coerce.number().int().min(0).max(60).default(0),
   GATEWAY_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5000),
-  GATEWAY_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(8 * 1024 * 1024),
+  GATEWAY_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
   GATEWAY_INCLUDE_STREAM_USAGE: z
     .enum(['1', 'true', '0', 'false'], { message: 'expected 1/true or 0/false' })
     .default('0')
@@ -100,7 +104,10 @@ export class GatewayConfigError extends Error {
 }
 
 /** `help: true` when --help was asked for. Throws GatewayConfigError with one line naming the flag. */
-export function parseGatewayArgs(argv: string[], env: Record<string, string | undefined>): { help: true } | { help: false; config: GatewayConfig } {
+export function parseGatewayArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { help: true } | { help: false; config: GatewayConfig } {
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '' && Object.values(FLAGS).includes(k as never)) values[k] = v;
   for (let i = 0; i < argv.length; i++) {

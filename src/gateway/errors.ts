@@ -13,7 +13,11 @@ interface Refusal {
  * asked the service or went through a gateway.
  */
 export const GATEWAY_ERRORS = {
-  missing_api_key: { status: 401, type: 'auth_error', message: 'No API key: send it as "Authorization: Bearer <key>", "x-api-key: <key>" or "?key=<key>".' },
+  missing_api_key: {
+    status: 401,
+    type: 'auth_error',
+    message: 'No API key: send it as "Authorization: Bearer <key>", "x-api-key: <key>" or "?key=<key>".',
+  },
   ...REFUSALS,
   invalid_request: { status: 400, type: 'invalid_request_error', message: 'The request is invalid.' },
   payload_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },

@@ -138,8 +138,10 @@ export function retryAfterSeconds(ratelimit: RateLimit | undefined, nowMs: numbe
   let at: number | undefined;
   if (typeof reset === 'string') at = Date.parse(reset);
   else if (typeof reset === 'number' && Number.isFinite(reset)) {
-    if (reset >= 1e12) at = reset; // epoch milliseconds
-    else if (reset >= 1e9) at = reset * 1000; // epoch seconds
+    if (reset >= 1e12)
+      at = reset; // epoch milliseconds
+    else if (reset >= 1e9)
+      at = reset * 1000; // epoch seconds
     else at = nowMs + reset * 1000; // seconds from now
   }
   if (at === undefined || Number.isNaN(at)) return 60; // an rpm window is never longer
@@ -230,7 +232,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     const headers = { authorization: `Bearer ${options.domainToken}`, 'content-type': 'application/json' };
     post = async (path, body, timeoutMs) => {
       try {
-        const res = await pool.request({ path: `${servicePrefix}${path}`, method: 'POST', headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        const res = await pool.request({
+          path: `${servicePrefix}${path}`,
+          method: 'POST',
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
         return { status: res.statusCode, text: await res.body.text() };
       } catch (err) {
         throw asTimeout(err);
@@ -269,7 +278,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       return send(e.status, e.headers, e.body);
     }
     const url = new URL(`http://gateway${rawUrl}`);
-    if (url.pathname === '/healthz' && (method === 'GET' || method === 'HEAD')) return send(200, { 'content-type': 'application/json' }, '{"ok":true}');
+    if (url.pathname === '/healthz' && (method === 'GET' || method === 'HEAD'))
+      return send(200, { 'content-type': 'application/json' }, '{"ok":true}');
     const line: Record<string, unknown> = { request_id: requestId, method, path: url.pathname };
     const refuse = (code: string, opts: Parameters<typeof gatewayError>[2] = {}): void => {
       const e = gatewayError(code, requestId, opts);
@@ -295,7 +305,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const contentType = firstHeader(req.headers['content-type']);
     let forwardBody: Uint8Array | AsyncIterable<Buffer> | IncomingMessage | null = null;
     let model: string | undefined;
-    const hasBody = method !== 'GET' && method !== 'HEAD' && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
+    const hasBody =
+      method !== 'GET' &&
+      method !== 'HEAD' &&
+      (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
     const requestBody = method !== 'GET' && method !== 'HEAD';
     if (requestBody) {
       const kind = requestBodyKind(contentType);
@@ -337,7 +350,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     // 3. Verification (the domain token carries this domain's type rule); fail closed.
     const price = priceFor(pricing, model);
     const scope = method === 'GET' || method === 'HEAD' ? 'inference:read' : 'inference:write';
-    const outcome = await keyService.verify({ key, scope, ...(model !== undefined ? { model } : {}), ...(price.request > 0 ? { cost: price.request } : {}) });
+    const outcome = await keyService.verify({
+      key,
+      scope,
+      ...(model !== undefined ? { model } : {}),
+      ...(price.request > 0 ? { cost: price.request } : {}),
+    });
     if (outcome.kind === 'unavailable') {
       const message =
         outcome.reason === 'domain_token_refused'
@@ -358,7 +376,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (requestBody && hasBody && model === undefined && Array.isArray(answer.models)) {
       // A model-restricted key must not get around its allow-list with a body whose model we cannot read.
       return refuse('model_not_allowed', {
-        message: 'The API key is limited to certain models, and the model of this request could not be read (send it as "model" in a JSON body).',
+        message:
+          'The API key is limited to certain models, and the model of this request could not be read (send it as "model" in a JSON body).',
       });
     }
 
@@ -377,7 +396,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     // A reused client id must not let the service's idempotency swallow a second charge.
     const usageId = clientChoseId ? `${requestId.slice(0, 100)}:${randomBase62(12)}` : requestId;
     const report = (tap: TapResult, status: number): void => {
-      const cost = (tap.usage ? tokenCost(price, tap.usage.inputTokens, tap.usage.outputTokens) : 0) + (outcome.bridged ? price.request : 0);
+      const cost =
+        (tap.usage ? tokenCost(price, tap.usage.inputTokens, tap.usage.outputTokens) : 0) + (outcome.bridged ? price.request : 0);
       const usage: UsageReport = { key_id: answer.key_id, request_id: usageId, cost };
       if (model !== undefined) usage.model = model;
       if (tap.usage) {
@@ -489,7 +509,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     body.once('end', () => {
       finish(true);
       if (held) {
-        if (resHeaders['content-length'] === undefined && method !== 'HEAD' && status !== 204 && status !== 304) resHeaders['content-length'] = String(heldBytes);
+        if (resHeaders['content-length'] === undefined && method !== 'HEAD' && status !== 204 && status !== 304)
+          resHeaders['content-length'] = String(heldBytes);
         res.writeHead(status, resHeaders);
         res.end(held.length === 1 ? held[0] : Buffer.concat(held, heldBytes));
       } else res.end();
@@ -501,7 +522,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       proxy(req, res).catch((err: unknown) => {
         const incoming = firstHeader(req.headers['x-request-id']);
         const requestId = incoming !== undefined && WELL_FORMED_REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(22)}`;
-        log.error('gateway error', { request_id: requestId, path: (req.url ?? '/').split('?')[0], error: err instanceof Error ? err.name : 'error' });
+        log.error('gateway error', {
+          request_id: requestId,
+          path: (req.url ?? '/').split('?')[0],
+          error: err instanceof Error ? err.name : 'error',
+        });
         if (res.headersSent) {
           res.destroy();
           return;

@@ -25,7 +25,11 @@ export type VerifyAnswer =
   | { valid: false; code: string; message?: string; ratelimit?: RateLimit };
 
 export type VerifyOutcome =
-  | { kind: 'answer'; answer: VerifyAnswer; /** true when the answer came from the bridge cache because the service was unreachable */ bridged: boolean }
+  | {
+      kind: 'answer';
+      answer: VerifyAnswer /** true when the answer came from the bridge cache because the service was unreachable */;
+      bridged: boolean;
+    }
   | { kind: 'unavailable'; reason: 'unreachable' | 'timeout' | 'domain_token_refused' | 'bad_answer' };
 
 export interface UsageReport {
@@ -126,7 +130,10 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
       res = await o.post('/v1/verify', JSON.stringify(req), o.verifyTimeoutMs);
     } catch (err) {
       const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      o.logger.warn('key service unreachable', { error: err instanceof Error ? err.name : 'error', reason: timeout ? 'timeout' : 'unreachable' });
+      o.logger.warn('key service unreachable', {
+        error: err instanceof Error ? err.name : 'error',
+        reason: timeout ? 'timeout' : 'unreachable',
+      });
       return unavailable(timeout ? 'timeout' : 'unreachable');
     }
     if (res.status === 401) {
@@ -169,7 +176,8 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
   }
 
   // Everything needed to charge it by hand later; nothing secret.
-  const dropped = (report: UsageReport, code?: string): void => o.logger.error('usage report dropped', { ...report, ...(code ? { code } : {}) });
+  const dropped = (report: UsageReport, code?: string): void =>
+    o.logger.error('usage report dropped', { ...report, ...(code ? { code } : {}) });
 
   /** Waits before the next attempt; false when this was the last one. */
   async function backOff(attempt: number, fields: Record<string, unknown>): Promise<boolean> {
@@ -203,7 +211,8 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
           if (Array.isArray(results) && results.length === reports.length) {
             results.forEach((r: { recorded?: unknown; error?: { code?: unknown } } | null, i) => {
               const report = reports[i];
-              if (r && r.recorded === true) o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
+              if (r && r.recorded === true)
+                o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
               else dropped(report, typeof r?.error?.code === 'string' ? r.error.code : 'refused');
             });
             return;

@@ -53,7 +53,9 @@ export function loadPricing(config: GatewayConfig): Pricing {
     try {
       text = readFileSync(config.pricingFile, 'utf8');
     } catch (err) {
-      throw new PricingError(`invalid configuration: --pricing / GATEWAY_PRICING: cannot read ${config.pricingFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new PricingError(
+        `invalid configuration: --pricing / GATEWAY_PRICING: cannot read ${config.pricingFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     try {
       file = JSON.parse(text);
@@ -140,7 +142,12 @@ export async function runGatewayCommand(argv: string[], env: Record<string, stri
     },
     onListening: (url) => {
       // Never the token or the upstream key: only where requests go.
-      logger.info('gateway started', { service: new URL(config.serviceUrl).origin, upstream: new URL(config.upstream).origin, priced_models: Object.keys(pricing.models).length, cache_ttl_s: config.cacheTtlSeconds });
+      logger.info('gateway started', {
+        service: new URL(config.serviceUrl).origin,
+        upstream: new URL(config.upstream).origin,
+        priced_models: Object.keys(pricing.models).length,
+        cache_ttl_s: config.cacheTtlSeconds,
+      });
       // Lines logged so far (the workers' "listening") go out before the line supervisors wait for.
       stderr.flush();
       console.log(`listening on ${url}`);

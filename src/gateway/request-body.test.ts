@@ -21,9 +21,16 @@ describe('duplicateTopLevelKey', () => {
 describe('inspectJsonRequest', () => {
   const bytes = (t: string): Uint8Array => new TextEncoder().encode(t);
   it('reads model and stream, and refuses what servers could read differently', () => {
-    expect(inspectJsonRequest(bytes('{"model":"m","stream":true}'), 'application/json', false)).toMatchObject({ ok: true, model: 'm', stream: true });
+    expect(inspectJsonRequest(bytes('{"model":"m","stream":true}'), 'application/json', false)).toMatchObject({
+      ok: true,
+      model: 'm',
+      stream: true,
+    });
     expect(inspectJsonRequest(bytes('{"model":"m","stream":null}'), 'application/json', false)).toMatchObject({ ok: true, stream: false });
-    expect(inspectJsonRequest(bytes('{"model":"m","stream":"true"}'), 'application/json', false)).toMatchObject({ ok: false, param: 'stream' });
+    expect(inspectJsonRequest(bytes('{"model":"m","stream":"true"}'), 'application/json', false)).toMatchObject({
+      ok: false,
+      param: 'stream',
+    });
     expect(inspectJsonRequest(bytes('{"model":"m","model":"n"}'), 'application/json', false)).toMatchObject({ ok: false, param: 'model' });
     expect(inspectJsonRequest(bytes('{"model":'), 'application/json', false)).toMatchObject({ ok: false, param: 'body' });
     expect(inspectJsonRequest(bytes('not json'), 'text/plain', false)).toMatchObject({ ok: true, model: undefined });

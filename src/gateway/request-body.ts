@@ -8,7 +8,8 @@ export function requestBodyKind(contentType: string | undefined): 'buffer' | 'mu
   const ct = (contentType ?? '').toLowerCase();
   if (ct.startsWith('multipart/form-data')) return 'multipart';
   // Content types an inference server might still parse as JSON, so `model` must be read from them too.
-  if (ct === '' || ct.includes('json') || ct.startsWith('text/plain') || ct.startsWith('application/x-www-form-urlencoded')) return 'buffer';
+  if (ct === '' || ct.includes('json') || ct.startsWith('text/plain') || ct.startsWith('application/x-www-form-urlencoded'))
+    return 'buffer';
   return 'stream';
 }
 
@@ -40,7 +41,8 @@ export function duplicateTopLevelKey(text: string, names: readonly string[]): st
       }
       if (depth !== 1) continue;
       let j = i + 1;
-      while (j < n && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9 || text.charCodeAt(j) === 10 || text.charCodeAt(j) === 13)) j++;
+      while (j < n && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9 || text.charCodeAt(j) === 10 || text.charCodeAt(j) === 13))
+        j++;
       if (text.charCodeAt(j) !== 58) continue; // a value, not a key
       const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i);
       if (!names.includes(key)) continue;
@@ -78,7 +80,8 @@ export function inspectJsonRequest(bytes: Uint8Array, contentType: string | unde
   if (dup) return { ok: false, message: `The request body has "${dup}" more than once.`, param: dup };
   let model: string | undefined;
   if (typeof obj.model === 'string' && obj.model !== '') model = obj.model;
-  if (model !== undefined && model.length > MAX_MODEL_LENGTH) return { ok: false, message: 'The model name is longer than 128 characters.', param: 'model' };
+  if (model !== undefined && model.length > MAX_MODEL_LENGTH)
+    return { ok: false, message: 'The model name is longer than 128 characters.', param: 'model' };
   // Servers disagree on "true", 1 or "yes" (some stream, some do not): only a boolean (or null) is taken.
   if (obj.stream !== undefined && obj.stream !== null && typeof obj.stream !== 'boolean') {
     return { ok: false, message: '"stream" must be true or false.', param: 'stream' };

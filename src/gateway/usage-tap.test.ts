@@ -31,12 +31,18 @@ describe('usage tap', () => {
   });
 
   it('reads the Responses API usage nested in response.completed', async () => {
-    const { result } = await run('sse', ['event: response.completed\ndata: {"response":{"usage":{"input_tokens":3,"output_tokens":4}}}\n\n']);
+    const { result } = await run('sse', [
+      'event: response.completed\ndata: {"response":{"usage":{"input_tokens":3,"output_tokens":4}}}\n\n',
+    ]);
     expect(result.usage).toEqual({ inputTokens: 3, outputTokens: 4 });
   });
 
   it('reads usage from a JSON body split across chunks, and from the tail of one too long to keep', async () => {
-    const body = JSON.stringify({ id: 'x', data: 'y'.repeat(5000), usage: { prompt_tokens: 11, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1 } } });
+    const body = JSON.stringify({
+      id: 'x',
+      data: 'y'.repeat(5000),
+      usage: { prompt_tokens: 11, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1 } },
+    });
     const split = [body.slice(0, 10), body.slice(10, 4000), body.slice(4000)];
     expect((await run('json', split)).result.usage).toEqual({ inputTokens: 11, outputTokens: 5 });
     expect((await run('json', split, { maxJsonBytes: 1000 })).result.usage).toEqual({ inputTokens: 11, outputTokens: 5 });
@@ -68,7 +74,10 @@ describe('usage tap', () => {
 
 describe('query key stripping', () => {
   it('removes every key parameter and keeps the rest byte for byte', () => {
-    expect(stripKeyParam('?key=sk_net_abc&api-version=2024-01%2B1&q=a+b')).toEqual({ query: '?api-version=2024-01%2B1&q=a+b', key: 'sk_net_abc' });
+    expect(stripKeyParam('?key=sk_net_abc&api-version=2024-01%2B1&q=a+b')).toEqual({
+      query: '?api-version=2024-01%2B1&q=a+b',
+      key: 'sk_net_abc',
+    });
     expect(stripKeyParam('?k%65y=sk_x&key=sk_y')).toEqual({ query: '', key: 'sk_x' });
     expect(stripKeyParam('?keys=1&monkey=2')).toEqual({ query: '?keys=1&monkey=2', key: undefined });
     expect(stripKeyParam('')).toEqual({ query: '', key: undefined });

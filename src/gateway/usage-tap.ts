@@ -24,7 +24,8 @@ const count = (v: unknown): number | undefined => (typeof v === 'number' && Numb
 export function usageFrom(value: unknown): TokenUsage | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const obj = value as Record<string, unknown>;
-  const u = (obj.usage ?? (obj.response && typeof obj.response === 'object' ? (obj.response as Record<string, unknown>).usage : undefined)) as
+  const u = (obj.usage ??
+    (obj.response && typeof obj.response === 'object' ? (obj.response as Record<string, unknown>).usage : undefined)) as
     | Record<string, unknown>
     | null
     | undefined;

@@ -31,13 +31,21 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
       // Why: only keys meant for management may act for the account; an inference key that leaks
       // must not be able to mint more keys.
       if (!opts.keyScope || !scopes.includes(opts.keyScope)) {
-        throw new AppError('insufficient_scope', opts.keyScope ? `This endpoint needs a key with the ${opts.keyScope} scope, or a session.` : 'This endpoint needs a session.');
+        throw new AppError(
+          'insufficient_scope',
+          opts.keyScope ? `This endpoint needs a key with the ${opts.keyScope} scope, or a session.` : 'This endpoint needs a session.',
+        );
       }
       c.set('auth', { kind: 'key', address: key.account as `0x${string}`, roles: ['user'], keyId: key.id, scopes });
     } else {
       const claims = await deps.sessions.verify(token);
       // Roles follow ADMIN_ADDRESSES now, not as they were at sign-in: removing an admin takes effect at once.
-      c.set('auth', { kind: 'session', address: claims.address, roles: rolesFor(claims.address, deps.config.adminAddresses), sid: claims.sid });
+      c.set('auth', {
+        kind: 'session',
+        address: claims.address,
+        roles: rolesFor(claims.address, deps.config.adminAddresses),
+        sid: claims.sid,
+      });
     }
     await next();
   };

@@ -102,7 +102,7 @@ export function analyticsRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/usage/summary',
       tags: ['analytics'],
-      summary: "Your usage summed per day, hour, model, key or domain (session, or a key with analytics:read)",
+      summary: 'Your usage summed per day, hour, model, key or domain (session, or a key with analytics:read)',
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
@@ -123,7 +123,11 @@ export function analyticsRoutes(deps: AppDeps) {
           c,
           `usage-by-${s.group_by}`,
           ['bucket', ...extra, ...USAGE_COLUMNS],
-          s.data.map((b) => [b.bucket, ...(s.group_by === 'key' ? [b.key_name] : s.group_by === 'domain' ? [b.domain_id] : []), ...usageRow(b)]),
+          s.data.map((b) => [
+            b.bucket,
+            ...(s.group_by === 'key' ? [b.key_name] : s.group_by === 'domain' ? [b.domain_id] : []),
+            ...usageRow(b),
+          ]),
         );
       }
       return c.json(s, 200);
@@ -139,7 +143,13 @@ export function analyticsRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
-        params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }),
+        params: z.object({
+          id: z
+            .string()
+            .min(1)
+            .max(64)
+            .openapi({ param: { name: 'id', in: 'path' } }),
+        }),
         query: z.object({ group_by: z.enum(['day', 'hour']).default('day'), ...Range }),
       },
       responses: { 200: jsonOrCsv(DomainStatsSchema), ...errorResponses(400, 401, 403, 404) },
@@ -150,7 +160,16 @@ export function analyticsRoutes(deps: AppDeps) {
         return csvResponse(
           c,
           `domain-${s.domain_id}-by-${s.group_by}`,
-          ['bucket', 'verifications', 'valid', ...REFUSAL_CODES, 'credits_charged', 'charged_at_verify', 'charged_by_usage', 'usage_reports'],
+          [
+            'bucket',
+            'verifications',
+            'valid',
+            ...REFUSAL_CODES,
+            'credits_charged',
+            'charged_at_verify',
+            'charged_by_usage',
+            'usage_reports',
+          ],
           s.data.map((b) => [
             b.bucket,
             b.verifications,

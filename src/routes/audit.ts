@@ -31,14 +31,32 @@ function view(e: AuditEventsTable): z.infer<typeof EventSchema> {
 }
 
 /** Filters: `action` (exact, e.g. key.create); on the admin log also `address` (actor or account). */
-const AuditQuery = ListQuery.extend({ action: z.string().min(1).max(64).regex(/^[a-z0-9_.]+$/, 'must be an action name like key.create').optional() });
-const AdminAuditQuery = AuditQuery.extend({ address: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address').optional() });
+const AuditQuery = ListQuery.extend({
+  action: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9_.]+$/, 'must be an action name like key.create')
+    .optional(),
+});
+const AdminAuditQuery = AuditQuery.extend({
+  address: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address')
+    .optional(),
+});
 
-async function page(deps: AppDeps, q: { limit: number; cursor?: string; action?: string }, account: string | undefined, viewer: 'user' | 'admin'): Promise<z.infer<typeof Page>> {
+async function page(
+  deps: AppDeps,
+  q: { limit: number; cursor?: string; action?: string },
+  account: string | undefined,
+  viewer: 'user' | 'admin',
+): Promise<z.infer<typeof Page>> {
   const events = await listAuditEvents(deps.db, { account, action: q.action, cursor: q.cursor, limit: q.limit + 1 });
   // Users see events about their account that admins caused, but not the admin's IP or browser;
   // what their own wallet or their own API keys did shows where it came from (a leaked key's use).
-  const others = viewer === 'user' && account !== undefined ? [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))] : [];
+  const others =
+    viewer === 'user' && account !== undefined ? [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))] : [];
   const ownKeys = account === undefined ? new Set<string>() : await keyIdsOfAccount(deps.db, account, others);
   const redact = (e: AuditEventsTable): AuditEventsTable =>
     viewer === 'user' && account !== undefined && e.actor !== account && !ownKeys.has(e.actor) ? { ...e, ip: null, user_agent: null } : e;

@@ -11,7 +11,10 @@ import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRoute
 const NonceSchema = z.object({ nonce: z.string(), expires_at: z.string() }).openapi('Nonce');
 const VerifyBody = z
   .object({
-    message: z.string().min(1).max(MAX_SIWE_MESSAGE_BYTES * 2),
+    message: z
+      .string()
+      .min(1)
+      .max(MAX_SIWE_MESSAGE_BYTES * 2),
     signature: z
       .string()
       .max(20_000)

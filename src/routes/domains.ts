@@ -3,7 +3,17 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { WindowLimiter } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { checkClaim, checkDomainOwnership, claimDomain, createDomain, getDomain, listVisibleDomains, removeDomain, rotateDomainToken, type DomainsDeps } from '../services/domains.js';
+import {
+  checkClaim,
+  checkDomainOwnership,
+  claimDomain,
+  createDomain,
+  getDomain,
+  listVisibleDomains,
+  removeDomain,
+  rotateDomainToken,
+  type DomainsDeps,
+} from '../services/domains.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
@@ -22,7 +32,8 @@ const DomainSchema = z
     created_at: z.string(),
     ownership: z.enum(['verified', 'unverified']).openapi({ description: 'Whether the owner proved control of the name.' }),
     ownership_challenge: z.string().openapi({
-      description: 'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
+      description:
+        'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
     }),
     verified_at: z.string().nullable(),
   })
@@ -33,23 +44,36 @@ const ClaimSchema = z
     name: z.string(),
     visibility: z.enum(['network', 'public']),
     status: z.literal('pending'),
-    ownership_challenge: z.string().openapi({ description: 'This claim\'s own challenge: publish it on the name, then check the claim.' }),
+    ownership_challenge: z.string().openapi({ description: "This claim's own challenge: publish it on the name, then check the claim." }),
     created_at: z.string(),
   })
   .openapi('DomainClaim');
-const DomainWithToken = DomainSchema.extend({ token: z.string().openapi({ description: 'The domain token. Shown once.' }) }).openapi('DomainWithToken');
+const DomainWithToken = DomainSchema.extend({ token: z.string().openapi({ description: 'The domain token. Shown once.' }) }).openapi(
+  'DomainWithToken',
+);
 const NameBody = z
   .object({
     name: z.string().trim().toLowerCase().regex(DNS_NAME, 'must be a DNS name like node-42.example.org'),
     visibility: z.enum(['network', 'public']).optional(),
   })
   .strict();
-const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
 
 export function domainsRoutes(deps: AppDeps) {
   const r = newRouter();
   const common = { tags: ['domains'], security: bearerSecurity, middleware: [authenticate(deps)] };
-  const dd = (): DomainsDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxDomainsPerAccount: deps.config.maxDomainsPerAccount, checker: deps.domainChecker });
+  const dd = (): DomainsDeps => ({
+    db: deps.db,
+    keyPrefix: deps.config.keyPrefix,
+    maxDomainsPerAccount: deps.config.maxDomainsPerAccount,
+    checker: deps.domainChecker,
+  });
 
   r.openapi(
     createRoute({
@@ -76,7 +100,10 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains',
       summary: 'Your domains (admins see all)',
       request: { query: ListQuery },
-      responses: { 200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })), ...errorResponses(400, 401) },
+      responses: {
+        200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        ...errorResponses(400, 401),
+      },
     }),
     async (c) => c.json(await listVisibleDomains(dd(), c.get('auth'), c.req.valid('query')), 200),
   );
@@ -132,7 +159,11 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains/claim',
       summary: 'Claim a name that another account registered but never proved (pending until its check passes)',
       request: { body: jsonBody(NameBody) },
-      responses: { 201: json(ClaimSchema, 'Created'), 200: json(ClaimSchema, 'Your existing claim on this name'), ...errorResponses(400, 401, 403, 409) },
+      responses: {
+        201: json(ClaimSchema, 'Created'),
+        200: json(ClaimSchema, 'Your existing claim on this name'),
+        ...errorResponses(400, 401, 403, 409),
+      },
     }),
     async (c) => {
       const { claim, created } = await claimDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
@@ -146,7 +177,10 @@ export function domainsRoutes(deps: AppDeps) {
   const checkLimiter = new WindowLimiter(OWNERSHIP_CHECKS_PER_MINUTE, deps.clock);
   const countCheck = (address: string): void => {
     const wait = checkLimiter.hit(address);
-    if (wait > 0) throw new AppError('rate_limited', `Too many ownership checks from your account. Try again in ${wait} s.`, { headers: { 'retry-after': String(wait) } });
+    if (wait > 0)
+      throw new AppError('rate_limited', `Too many ownership checks from your account. Try again in ${wait} s.`, {
+        headers: { 'retry-after': String(wait) },
+      });
   };
 
   r.openapi(
@@ -154,9 +188,13 @@ export function domainsRoutes(deps: AppDeps) {
       ...common,
       method: 'post',
       path: '/v1/domains/claims/{id}/check',
-      summary: "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
+      summary:
+        "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
       request: { params: IdParam },
-      responses: { 201: json(DomainWithToken, 'The claimed domain and its token (shown once)'), ...errorResponses(401, 404, 409, 422, 429) },
+      responses: {
+        201: json(DomainWithToken, 'The claimed domain and its token (shown once)'),
+        ...errorResponses(401, 404, 409, 422, 429),
+      },
     }),
     async (c) => {
       countCheck(c.get('auth').address);

@@ -20,7 +20,11 @@ const Scopes = z
   .refine((a) => !a.includes('admin') || a.length === 1, 'admin cannot be combined with other scopes: an admin key manages keys only');
 const Models = z.array(z.string().min(1).max(128)).min(1).max(100).nullable();
 const Limits = z
-  .object({ rpm: z.number().int().min(1).max(1_000_000).optional(), daily_credits: credits.optional(), monthly_credits: credits.optional() })
+  .object({
+    rpm: z.number().int().min(1).max(1_000_000).optional(),
+    daily_credits: credits.optional(),
+    monthly_credits: credits.optional(),
+  })
   .strict();
 const Expiry = z.iso.datetime({ offset: true });
 
@@ -33,12 +37,16 @@ export const KeySchema = z
     scopes: z.array(z.string()),
     hint: z.string().openapi({ example: 'sk_net_…a1b2' }),
     status: z.enum(['active', 'disabled']),
-    disabled_reason: z
-      .string()
-      .nullable()
-      .openapi({ description: "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; its keys never work on network domains)." }),
+    disabled_reason: z.string().nullable().openapi({
+      description:
+        "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; its keys never work on network domains).",
+    }),
     models: z.array(z.string()).nullable(),
-    limits: z.object({ rpm: z.number().int().optional(), daily_credits: z.number().int().optional(), monthly_credits: z.number().int().optional() }),
+    limits: z.object({
+      rpm: z.number().int().optional(),
+      daily_credits: z.number().int().optional(),
+      monthly_credits: z.number().int().optional(),
+    }),
     usage: z.object({ today: z.number().int(), this_month: z.number().int(), total: z.number().int() }),
     expires_at: z.string().nullable(),
     created_at: z.string(),
@@ -68,7 +76,11 @@ const UpdateBody = z
     scopes: Scopes.optional(),
     models: Models.optional(),
     limits: z
-      .object({ rpm: z.number().int().min(1).max(1_000_000).nullable().optional(), daily_credits: credits.nullable().optional(), monthly_credits: credits.nullable().optional() })
+      .object({
+        rpm: z.number().int().min(1).max(1_000_000).nullable().optional(),
+        daily_credits: credits.nullable().optional(),
+        monthly_credits: credits.nullable().optional(),
+      })
       .strict()
       .optional(),
     expires_at: Expiry.nullable().optional(),
@@ -76,7 +88,13 @@ const UpdateBody = z
   .strict()
   .openapi('UpdateKeyRequest');
 
-const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
 export const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(64).optional(),
@@ -88,7 +106,8 @@ export function keysRoutes(deps: AppDeps) {
   const auth = authenticate(deps, { keyScope: 'admin' });
   const kd = (): KeysDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxKeysPerAccount: deps.config.maxKeysPerAccount });
   // An admin key acts as itself: the audit trail names the key, and `account` names its owner.
-  const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller => (a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' });
+  const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller =>
+    a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' };
   const common = { tags: ['keys'], security: bearerSecurity, middleware: [auth] };
 
   r.openapi(
@@ -163,14 +182,24 @@ export function keysRoutes(deps: AppDeps) {
       summary: 'Issue a new secret for the key; the old one dies now or after grace_seconds',
       request: {
         params: IdParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ grace_seconds: z.number().int().min(0).max(86_400).optional() }).strict() } } },
+        body: {
+          required: false,
+          content: { 'application/json': { schema: z.object({ grace_seconds: z.number().int().min(0).max(86_400).optional() }).strict() } },
+        },
       },
       responses: { 200: json(KeyWithSecret), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
       const a = c.get('auth');
       const body = c.req.valid('json') ?? {};
-      const { key, secret } = await rotateKey(kd(), a.address, actorOf(a), c.req.valid('param').id, body.grace_seconds ?? 0, requestMeta(c, deps));
+      const { key, secret } = await rotateKey(
+        kd(),
+        a.address,
+        actorOf(a),
+        c.req.valid('param').id,
+        body.grace_seconds ?? 0,
+        requestMeta(c, deps),
+      );
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 200);
     },

@@ -47,7 +47,10 @@ export function opsRoutes(deps: AppDeps) {
       path: '/metrics',
       tags: ['operations'],
       summary: 'Prometheus metrics of this instance (loopback clients only, or Bearer METRICS_TOKEN when configured)',
-      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401, 403) },
+      responses: {
+        200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+        ...errorResponses(401, 403),
+      },
     }),
     async (c) => {
       const want = deps.config.metricsToken;

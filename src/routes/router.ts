@@ -69,10 +69,10 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-export const errorResponses = (...statuses: number[]): Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =>
-  Object.fromEntries(
-    statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
-  );
+export const errorResponses = (
+  ...statuses: number[]
+): Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =>
+  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 
 export const json = <T extends z.ZodTypeAny>(schema: T, description = 'OK') => ({
   description,

@@ -23,7 +23,13 @@ export const ApplicationSchema = z
   })
   .openapi('Application');
 
-const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export function trialRoutes(deps: AppDeps) {
@@ -66,7 +72,10 @@ export function trialRoutes(deps: AppDeps) {
       request: {
         query: ListQuery.extend({
           status: z.enum(['pending', 'approved', 'rejected']).optional(),
-          address: z.string().refine((a) => isAddress(a, { strict: false }), 'must be an address').optional(),
+          address: z
+            .string()
+            .refine((a) => isAddress(a, { strict: false }), 'must be an address')
+            .optional(),
         }),
       },
       responses: {
@@ -94,7 +103,13 @@ export function trialRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
-      const res = await approve(deps.db, c.req.valid('param').id, c.get('auth').address, body.credits ?? deps.config.trialCredits, requestMeta(c, deps));
+      const res = await approve(
+        deps.db,
+        c.req.valid('param').id,
+        c.get('auth').address,
+        body.credits ?? deps.config.trialCredits,
+        requestMeta(c, deps),
+      );
       return c.json(res, 200);
     },
   );
@@ -108,7 +123,8 @@ export function trialRoutes(deps: AppDeps) {
       request: { params: IdParam, body: jsonBody(z.object({ reason: z.string().trim().min(1).max(2000) }).strict()) },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) => c.json(await reject(deps.db, c.req.valid('param').id, c.get('auth').address, c.req.valid('json').reason, requestMeta(c, deps)), 200),
+    async (c) =>
+      c.json(await reject(deps.db, c.req.valid('param').id, c.get('auth').address, c.req.valid('json').reason, requestMeta(c, deps)), 200),
   );
 
   r.openapi(

@@ -37,7 +37,10 @@ export function usageBatchRoutes(deps: AppDeps) {
       middleware: [requireDomain(deps)],
       request: { body: jsonBody(z.object({ records: z.array(UsageReport).min(1).max(MAX_USAGE_BATCH) }).strict()) },
       responses: {
-        200: json(z.object({ results: z.array(z.union([Recorded, Refused])) }).openapi('UsageBatchResult'), 'One result per record, in order'),
+        200: json(
+          z.object({ results: z.array(z.union([Recorded, Refused])) }).openapi('UsageBatchResult'),
+          'One result per record, in order',
+        ),
         ...errorResponses(400, 401, 413),
       },
     }),

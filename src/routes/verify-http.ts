@@ -47,7 +47,12 @@ function verificationCounter(deps: AppDeps, code: string, visibility: string): C
 /** The decision (verifyKey) and its counters: what every entry to /v1/verify runs once validated. */
 export async function runVerification(deps: AppDeps, domain: DomainsTable, input: VerifyInput): Promise<VerifyResult> {
   const now = deps.clock.now();
-  const res = await verifyKey({ db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm }, domain, input, now);
+  const res = await verifyKey(
+    { db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm },
+    domain,
+    input,
+    now,
+  );
   verificationCounter(deps, res.code, domain.visibility).inc();
   // The domain's stats: counted in memory, written in batches (never a write per verification).
   deps.verifyStats.record(domain.id, res.code, res.valid ? res.charged : 0, now.getTime());
@@ -97,13 +102,25 @@ function latency(deps: AppDeps, status: number): Observer {
 }
 
 /** Whether a request may take the fast path (everything else goes through Hono, which answers the same). */
-export function fastPathEligible(method: string | undefined, path: string | undefined, contentLength: string | undefined, transferEncoding: string | undefined): boolean {
-  return method === 'POST' && path === '/v1/verify' && contentLength !== undefined && transferEncoding === undefined && /^\d{1,15}$/.test(contentLength);
+export function fastPathEligible(
+  method: string | undefined,
+  path: string | undefined,
+  contentLength: string | undefined,
+  transferEncoding: string | undefined,
+): boolean {
+  return (
+    method === 'POST' &&
+    path === '/v1/verify' &&
+    contentLength !== undefined &&
+    transferEncoding === undefined &&
+    /^\d{1,15}$/.test(contentLength)
+  );
 }
 
 /** POST /v1/verify end to end, as the Hono pipeline answers it. */
 export async function handleVerify(deps: AppDeps, req: RawVerifyRequest, start = performance.now()): Promise<RawVerifyResponse> {
-  const rid = req.requestId !== undefined && WELL_FORMED_ID.test(req.requestId) ? req.requestId : `req_${crypto.randomUUID().replaceAll('-', '')}`;
+  const rid =
+    req.requestId !== undefined && WELL_FORMED_ID.test(req.requestId) ? req.requestId : `req_${crypto.randomUUID().replaceAll('-', '')}`;
   let out: RawVerifyResponse;
   // The body-limit middleware runs before the API headers are set: its refusal carries none.
   let apiHeaders = false;
@@ -114,7 +131,9 @@ export async function handleVerify(deps: AppDeps, req: RawVerifyRequest, start =
     const domain = await findDomainForToken(deps, req.authorization);
     const ct = req.contentType;
     if (ct !== undefined ? !JSON_REQUEST.test(ct) : Number(req.contentLength) > 0) {
-      throw new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', { extra: { param: 'content-type' } });
+      throw new AppError('invalid_request', 'The request body must be JSON (Content-Type: application/json).', {
+        extra: { param: 'content-type' },
+      });
     }
     let value: unknown = {};
     if (ct !== undefined && JSON_MEDIA.test(ct.split(';')[0].trim())) {
@@ -126,14 +145,20 @@ export async function handleVerify(deps: AppDeps, req: RawVerifyRequest, start =
       }
     }
     const parsed = VerifyBody.safeParse(value);
-    refuseInvalidOrNul(parsed.success ? { success: true, data: parsed.data, target: 'json' } : { success: false, error: parsed.error, target: 'json' });
+    refuseInvalidOrNul(
+      parsed.success ? { success: true, data: parsed.data, target: 'json' } : { success: false, error: parsed.error, target: 'json' },
+    );
     const res = await runVerification(deps, domain, parsed.data as VerifyInput);
     out = { status: 200, headers: { 'x-request-id': rid, ...API_HEADERS, 'content-type': 'application/json' }, body: JSON.stringify(res) };
   } catch (err) {
     let e: AppError;
     if (err instanceof AppError) e = err;
     else {
-      deps.logger.error('unhandled error', { request_id: rid, path: '/v1/verify', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      deps.logger.error('unhandled error', {
+        request_id: rid,
+        path: '/v1/verify',
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
       e = new AppError('internal_error');
     }
     const headers: Record<string, string> = apiHeaders ? { 'x-request-id': rid, ...API_HEADERS } : { 'x-request-id': rid };

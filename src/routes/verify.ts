@@ -50,7 +50,7 @@ export function verifyRoutes(deps: AppDeps) {
       method: 'post',
       path: '/v1/verify',
       tags: ['verification'],
-      summary: "Check an API key for this domain (domain token), charging `cost` when it is valid",
+      summary: 'Check an API key for this domain (domain token), charging `cost` when it is valid',
       security: bearerSecurity,
       middleware: [domainAuth],
       request: {
@@ -79,7 +79,13 @@ export function verifyRoutes(deps: AppDeps) {
       },
       responses: {
         201: json(
-          z.object({ recorded: z.literal(true), id: z.string(), charged: z.number().int(), uncharged: z.number().int(), credits_remaining: z.number().int().nullable() }),
+          z.object({
+            recorded: z.literal(true),
+            id: z.string(),
+            charged: z.number().int(),
+            uncharged: z.number().int(),
+            credits_remaining: z.number().int().nullable(),
+          }),
           'Recorded',
         ),
         ...errorResponses(400, 401, 403, 404),

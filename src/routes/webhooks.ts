@@ -44,9 +44,22 @@ const DeliverySchema = z
     created_at: z.string(),
   })
   .openapi('WebhookDelivery');
-const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
-const DeliveryParams = IdParam.extend({ delivery_id: z.string().min(1).max(64).openapi({ param: { name: 'delivery_id', in: 'path' } }) });
-const page = <T extends z.ZodTypeAny>(item: T) => z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
+const DeliveryParams = IdParam.extend({
+  delivery_id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'delivery_id', in: 'path' } }),
+});
+const page = <T extends z.ZodTypeAny>(item: T) =>
+  z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
 
 export function webhooksRoutes(deps: AppDeps) {
   const r = newRouter();
@@ -69,7 +82,10 @@ export function webhooksRoutes(deps: AppDeps) {
           z
             .object({
               url: z.string().min(1).max(2048),
-              events: z.array(EventType).min(1).max(WEBHOOK_EVENT_TYPES.length * 2),
+              events: z
+                .array(EventType)
+                .min(1)
+                .max(WEBHOOK_EVENT_TYPES.length * 2),
               description: z.string().max(1024).optional(),
             })
             .strict(),
@@ -131,12 +147,34 @@ export function webhooksRoutes(deps: AppDeps) {
       summary: 'New signing secret (shown once); the old one also signs for grace_seconds',
       request: {
         params: IdParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ grace_seconds: z.number().int().min(0).max(7 * 86400).optional() }).strict() } } },
+        body: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  grace_seconds: z
+                    .number()
+                    .int()
+                    .min(0)
+                    .max(7 * 86400)
+                    .optional(),
+                })
+                .strict(),
+            },
+          },
+        },
       },
       responses: { 200: json(WebhookWithSecret), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { webhook, secret } = await rotateWebhookSecret(wd(), c.get('auth'), c.req.valid('param').id, c.req.valid('json') ?? {}, requestMeta(c, deps));
+      const { webhook, secret } = await rotateWebhookSecret(
+        wd(),
+        c.get('auth'),
+        c.req.valid('param').id,
+        c.req.valid('json') ?? {},
+        requestMeta(c, deps),
+      );
       c.header('cache-control', 'no-store');
       return c.json({ ...webhook, secret }, 200);
     },

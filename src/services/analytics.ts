@@ -99,7 +99,15 @@ export interface UsageSummary {
   totals: UsageBucket;
 }
 
-const zero = (bucket: string | null): UsageBucket => ({ bucket, requests: 0, input_tokens: 0, output_tokens: 0, cost: 0, charged: 0, uncharged: 0 });
+const zero = (bucket: string | null): UsageBucket => ({
+  bucket,
+  requests: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  cost: 0,
+  charged: 0,
+  uncharged: 0,
+});
 function add(into: UsageBucket, s: Omit<UsageSums, 'dim'>): void {
   into.requests += s.requests;
   into.input_tokens += s.input_tokens;
@@ -168,7 +176,9 @@ export async function usageSummary(
         b.bucket = names.get(id) ?? id;
       }
     }
-    data = [...byDim.values()].sort((a, b) => b.cost - a.cost || b.requests - a.requests || String(a.bucket).localeCompare(String(b.bucket)));
+    data = [...byDim.values()].sort(
+      (a, b) => b.cost - a.cost || b.requests - a.requests || String(a.bucket).localeCompare(String(b.bucket)),
+    );
   }
   const totals = zero('total');
   for (const b of data) add(totals, b);
@@ -289,7 +299,11 @@ export interface AdminStats {
  * verifications are for [from, to) (hour-grained). Credits granted are trial approvals plus
  * positive admin adjustments, read from the audit trail they are written with.
  */
-export async function adminStats(deps: { db: Kysely<Database>; verifyStats: VerifyStats }, q: { from?: string; to?: string }, now: number): Promise<AdminStats> {
+export async function adminStats(
+  deps: { db: Kysely<Database>; verifyStats: VerifyStats },
+  q: { from?: string; to?: string },
+  now: number,
+): Promise<AdminStats> {
   const range = resolveRange(q, now);
   await deps.verifyStats.flush();
   const fromHour = hourOf(range.from);

@@ -45,7 +45,8 @@ export const pinnedProofFetcher: ProofFetcher = (url, address, timeoutMs) =>
           size += c.length;
           if (size >= MAX_PROOF_BYTES) res.destroy();
         });
-        const done = (): void => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, MAX_PROOF_BYTES).toString('utf8') });
+        const done = (): void =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, MAX_PROOF_BYTES).toString('utf8') });
         res.on('end', done);
         res.on('close', done);
         res.on('error', () => done());

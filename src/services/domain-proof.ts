@@ -50,7 +50,10 @@ export function isPrivateAddress(ip: string): boolean {
   if (v4) {
     const [a, b, c] = [Number(v4[1]), Number(v4[2]), Number(v4[3])];
     return (
-      a === 0 || a === 10 || a === 127 || a >= 224 ||
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      a >= 224 ||
       (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
       (a === 169 && b === 254) || // link-local, cloud metadata
       (a === 172 && b >= 16 && b <= 31) ||
@@ -89,7 +92,8 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).slice(0, 200);
 
 /** The proof matches when the TXT record, or the file (trimmed, or one of its lines), is exactly the challenge. */
-const carries = (text: string, challenge: string): boolean => text.trim() === challenge || text.split(/\r?\n/).some((l) => l.trim() === challenge);
+const carries = (text: string, challenge: string): boolean =>
+  text.trim() === challenge || text.split(/\r?\n/).some((l) => l.trim() === challenge);
 
 export function createDomainChecker(resolver: DomainResolver, fetcher: ProofFetcher, opts: DomainCheckOptions): DomainChecker {
   return {
@@ -99,7 +103,11 @@ export function createDomainChecker(resolver: DomainResolver, fetcher: ProofFetc
       try {
         const records = await withTimeout(resolver.txt(`${PROOF_TXT_PREFIX}${name}`), opts.timeoutMs, 'DNS lookup');
         if (records.some((r) => carries(r, challenge))) return { ok: true, method: 'dns' };
-        reasons.push(records.length ? `no TXT record at ${PROOF_TXT_PREFIX}${name} carries the challenge` : `no TXT record at ${PROOF_TXT_PREFIX}${name}`);
+        reasons.push(
+          records.length
+            ? `no TXT record at ${PROOF_TXT_PREFIX}${name} carries the challenge`
+            : `no TXT record at ${PROOF_TXT_PREFIX}${name}`,
+        );
       } catch (e) {
         reasons.push(`DNS: ${errText(e)}`);
       }
@@ -143,7 +151,11 @@ export function dohResolver(endpoint: string, timeoutMs: number, fetchFn: typeof
     url.searchParams.set('name', name);
     url.searchParams.set('type', type);
     // 'manual', not 'error': Workers' fetch knows only follow and manual. A redirect is refused below.
-    const res = await fetchFn(url, { headers: { accept: 'application/dns-json' }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetchFn(url, {
+      headers: { accept: 'application/dns-json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       throw new Error(`DNS-over-HTTPS answered ${res.status}`);

@@ -10,7 +10,10 @@ import type { RecordCache } from './record-cache.js';
  * The domain a domain token (an Authorization header) belongs to, or 401 invalid_domain_token.
  * Shape and checksum first (no lookup for a mistyped token), then memory (Node), then one read.
  */
-export async function findDomainForToken(deps: { db: Kysely<Database>; records?: RecordCache }, authorization: string | undefined): Promise<DomainsTable> {
+export async function findDomainForToken(
+  deps: { db: Kysely<Database>; records?: RecordCache },
+  authorization: string | undefined,
+): Promise<DomainsTable> {
   const token = bearerToken(authorization);
   const parsed = token ? parseSecret(token) : null;
   if (!token || !parsed || parsed.kind !== 'dom') throw new AppError('invalid_domain_token');

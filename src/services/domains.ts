@@ -82,11 +82,28 @@ export async function createDomain(
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
-  const row: DomainRow = { id: newId('dom', meta.now), name: input.name, visibility, owner: caller.address, token_hash, token_hint, created_at: meta.now.getTime(), ownership_challenge: newChallenge(), verified_at: null, verified_by: null };
+  const row: DomainRow = {
+    id: newId('dom', meta.now),
+    name: input.name,
+    visibility,
+    owner: caller.address,
+    token_hash,
+    token_hint,
+    created_at: meta.now.getTime(),
+    ownership_challenge: newChallenge(),
+    verified_at: null,
+    verified_by: null,
+  };
   try {
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
-      auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.create', target: row.id, detail: { name: row.name, visibility } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: caller.address,
+        action: 'domain.create',
+        target: row.id,
+        detail: { name: row.name, visibility },
+      }),
       ...changeSteps(deps.db, { new: true }),
     ]);
     recordsChanged(deps.db, { new: true });
@@ -122,7 +139,13 @@ export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string
   try {
     await inBatch(deps.db, [
       { query: deleteDomain(deps.db, id), mustChange: true },
-      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.delete', target: id, detail: { name: row.name } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: row.owner,
+        action: 'domain.delete',
+        target: id,
+        detail: { name: row.name },
+      }),
       ...changeSteps(deps.db, { domain: id }),
     ]);
     recordsChanged(deps.db, { domain: id });
@@ -132,14 +155,25 @@ export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string
   }
 }
 
-export async function rotateDomainToken(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<{ domain: DomainView; token: string }> {
+export async function rotateDomainToken(
+  deps: DomainsDeps,
+  caller: Caller,
+  id: string,
+  meta: RequestMeta,
+): Promise<{ domain: DomainView; token: string }> {
   const row = await visibleDomain(deps.db, caller, id);
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
   try {
     await inBatch(deps.db, [
       // Conditional on the token we read: of two concurrent rotations exactly one token survives.
       { query: setDomainToken(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
-      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.token_rotate', target: id, detail: { token_hint } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: row.owner,
+        action: 'domain.token_rotate',
+        target: id,
+        detail: { token_hint },
+      }),
       ...changeSteps(deps.db, { domain: id }),
     ]);
     recordsChanged(deps.db, { domain: id });
@@ -171,9 +205,13 @@ function checkerOf(deps: DomainsDeps): DomainChecker {
 }
 
 function notProven(name: string, reasons: string[]): AppError {
-  return new AppError('ownership_not_proven', `Neither the TXT record at _siwe-keys.${name} nor https://${name}/.well-known/siwe-keys.txt carries the challenge.`, {
-    extra: { reasons },
-  });
+  return new AppError(
+    'ownership_not_proven',
+    `Neither the TXT record at _siwe-keys.${name} nor https://${name}/.well-known/siwe-keys.txt carries the challenge.`,
+    {
+      extra: { reasons },
+    },
+  );
 }
 
 /** Runs the DNS/HTTP check for one of the caller's domains; on success it is `verified`. */
@@ -188,7 +226,13 @@ export async function checkDomainOwnership(deps: DomainsDeps, caller: Caller, id
       { query: setDomainVerified(deps.db, id, challenge, at, result.method), mustChange: true },
       // Pending claims on a proven name can never succeed.
       deleteClaimsForName(deps.db, row.name),
-      auditEvent(deps.db, meta, { actor: caller.address, account: row.owner, action: 'domain.ownership_verified', target: id, detail: { name: row.name, method: result.method } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: row.owner,
+        action: 'domain.ownership_verified',
+        target: id,
+        detail: { name: row.name, method: result.method },
+      }),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No such domain.');
@@ -229,20 +273,40 @@ export async function claimDomain(
   const visibility = input.visibility ?? 'network';
   if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
   const holder = await findDomainByName(deps.db, input.name);
-  if (!holder) throw new AppError('not_claimable', `No domain holds ${input.name}: register it with POST /v1/domains.`, { extra: { param: 'name' } });
-  if (holder.owner === caller.address) throw new AppError('not_claimable', `You already hold ${input.name}: prove it with POST /v1/domains/{id}/ownership/check.`, { extra: { param: 'name' } });
+  if (!holder)
+    throw new AppError('not_claimable', `No domain holds ${input.name}: register it with POST /v1/domains.`, { extra: { param: 'name' } });
+  if (holder.owner === caller.address)
+    throw new AppError('not_claimable', `You already hold ${input.name}: prove it with POST /v1/domains/{id}/ownership/check.`, {
+      extra: { param: 'name' },
+    });
   // Why: a proven name stays with the account that proved it; squatting it is refused.
-  if (holder.verified_at !== null) throw new AppError('domain_taken', `The domain ${input.name} is registered and proven by its owner.`, { extra: { param: 'name', claimable: false } });
+  if (holder.verified_at !== null)
+    throw new AppError('domain_taken', `The domain ${input.name} is registered and proven by its owner.`, {
+      extra: { param: 'name', claimable: false },
+    });
   const existing = await findClaimByName(deps.db, input.name, caller.address);
   if (existing) return { claim: claimView(existing), created: false };
   if (!isAdmin(caller) && (await countDomains(deps.db, caller.address)) >= deps.maxDomainsPerAccount) {
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
-  const row: DomainClaimRow = { id: newId('dcl', meta.now), name: input.name, claimant: caller.address, visibility, challenge: newChallenge(), created_at: meta.now.getTime() };
+  const row: DomainClaimRow = {
+    id: newId('dcl', meta.now),
+    name: input.name,
+    claimant: caller.address,
+    visibility,
+    challenge: newChallenge(),
+    created_at: meta.now.getTime(),
+  };
   try {
     await inBatch(deps.db, [
       insertClaim(deps.db, row),
-      auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.claim_open', target: row.id, detail: { name: row.name } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: caller.address,
+        action: 'domain.claim_open',
+        target: row.id,
+        detail: { name: row.name },
+      }),
     ]);
   } catch (err) {
     if (isUniqueViolation(err)) {
@@ -259,14 +323,21 @@ export async function claimDomain(
  * deleted (its token dies with it), the claimant's domain is created already verified, and every
  * pending claim on the name is closed. Answers the new domain and its token (shown once).
  */
-export async function checkClaim(deps: DomainsDeps, caller: Caller, claimId: string, meta: RequestMeta): Promise<{ domain: DomainView; token: string }> {
+export async function checkClaim(
+  deps: DomainsDeps,
+  caller: Caller,
+  claimId: string,
+  meta: RequestMeta,
+): Promise<{ domain: DomainView; token: string }> {
   const claim = await findClaim(deps.db, claimId);
   // Someone else's claim is "not found": no existence leak.
   if (!claim || claim.claimant !== caller.address) throw new AppError('not_found', 'No such claim.');
   const holder = await findDomainByName(deps.db, claim.name);
   if (holder && holder.verified_at !== null) {
     await deleteClaimsForName(deps.db, claim.name).execute();
-    throw new AppError('domain_taken', `The domain ${claim.name} was proven by its holder; the claim is closed.`, { extra: { param: 'name', claimable: false } });
+    throw new AppError('domain_taken', `The domain ${claim.name} was proven by its holder; the claim is closed.`, {
+      extra: { param: 'name', claimable: false },
+    });
   }
   const result = await checkerOf(deps).check(claim.name, claim.challenge);
   if (!result.ok) throw notProven(claim.name, result.reasons);
@@ -289,13 +360,25 @@ export async function checkClaim(deps: DomainsDeps, caller: Caller, claimId: str
     steps.push(
       // Only while the holder is still unproven: if it proved the name meanwhile, nothing changes.
       { query: deleteDomain(deps.db, holder.id).where('verified_at', 'is', null), mustChange: true },
-      auditEvent(deps.db, meta, { actor: caller.address, account: holder.owner, action: 'domain.claimed_away', target: holder.id, detail: { name: holder.name, new_owner: caller.address } }),
+      auditEvent(deps.db, meta, {
+        actor: caller.address,
+        account: holder.owner,
+        action: 'domain.claimed_away',
+        target: holder.id,
+        detail: { name: holder.name, new_owner: caller.address },
+      }),
     );
   }
   steps.push(
     insertDomain(deps.db, row),
     deleteClaimsForName(deps.db, claim.name),
-    auditEvent(deps.db, meta, { actor: caller.address, account: caller.address, action: 'domain.claim', target: row.id, detail: { name: row.name, method: result.method, replaced: holder?.id ?? null } }),
+    auditEvent(deps.db, meta, {
+      actor: caller.address,
+      account: caller.address,
+      action: 'domain.claim',
+      target: row.id,
+      detail: { name: row.name, method: result.method, replaced: holder?.id ?? null },
+    }),
   );
   // The holder's token dies with its domain on every instance; the new token may have been cached as unknown.
   const changes: RecordChange[] = holder ? [{ domain: holder.id }, { new: true }] : [{ new: true }];

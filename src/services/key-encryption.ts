@@ -31,7 +31,9 @@ export function isEncrypted(stored: string): boolean {
 export async function sealJwk(jwk: JWK, kek: CryptoKey, kid: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const enc = new TextEncoder();
-  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(kid) }, kek, enc.encode(JSON.stringify(jwk))));
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(kid) }, kek, enc.encode(JSON.stringify(jwk))),
+  );
   return `${PREFIX}${b64url(iv)}.${b64url(ct)}`;
 }
 
@@ -39,10 +41,17 @@ export async function sealJwk(jwk: JWK, kek: CryptoKey, kid: string): Promise<st
 export async function openJwk(stored: string, kek: CryptoKey | null, kid: string): Promise<JWK | null> {
   if (stored === EXTERNAL_KEY) return null;
   if (!isEncrypted(stored)) return JSON.parse(stored) as JWK;
-  if (!kek) throw new ConfigError(`invalid configuration: KEY_ENCRYPTION_KEY: the stored session signing key ${kid} is encrypted; set the key it was encrypted with`);
+  if (!kek)
+    throw new ConfigError(
+      `invalid configuration: KEY_ENCRYPTION_KEY: the stored session signing key ${kid} is encrypted; set the key it was encrypted with`,
+    );
   const [iv, ct] = stored.slice(PREFIX.length).split('.');
   try {
-    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64(iv ?? ''), additionalData: new TextEncoder().encode(kid) }, kek, fromBase64(ct ?? ''));
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: fromBase64(iv ?? ''), additionalData: new TextEncoder().encode(kid) },
+      kek,
+      fromBase64(ct ?? ''),
+    );
     return JSON.parse(new TextDecoder().decode(plain)) as JWK;
   } catch {
     throw new ConfigError(`invalid configuration: KEY_ENCRYPTION_KEY: cannot decrypt the stored session signing key ${kid} (wrong key?)`);

@@ -23,19 +23,14 @@ describe('key format', () => {
   it('refuses every single-character change to a key (property)', () => {
     const alphabet = `${BASE62}_-`;
     fc.assert(
-      fc.property(
-        fc.constantFrom<'dev' | 'net' | 'dom'>('dev', 'net', 'dom'),
-        fc.nat(),
-        fc.nat(alphabet.length - 1),
-        (kind, pos, ch) => {
-          const s = generateSecret('sk', kind);
-          const i = pos % s.length;
-          const replacement = alphabet[ch];
-          fc.pre(replacement !== s[i]);
-          const mutated = s.slice(0, i) + replacement + s.slice(i + 1);
-          expect(parseSecret(mutated)).toBeNull();
-        },
-      ),
+      fc.property(fc.constantFrom<'dev' | 'net' | 'dom'>('dev', 'net', 'dom'), fc.nat(), fc.nat(alphabet.length - 1), (kind, pos, ch) => {
+        const s = generateSecret('sk', kind);
+        const i = pos % s.length;
+        const replacement = alphabet[ch];
+        fc.pre(replacement !== s[i]);
+        const mutated = s.slice(0, i) + replacement + s.slice(i + 1);
+        expect(parseSecret(mutated)).toBeNull();
+      }),
       { numRuns: 5000 },
     );
   });

@@ -161,7 +161,8 @@ export async function createKey(
     ]);
     recordsChanged(deps.db, { new: true });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError('name_taken', `A key named "${input.name}" already exists.`, { extra: { param: 'name' } });
+    if (isUniqueViolation(err))
+      throw new AppError('name_taken', `A key named "${input.name}" already exists.`, { extra: { param: 'name' } });
     throw err;
   }
   return { key: keyView(row, now), secret };
@@ -216,7 +217,9 @@ async function checkKeyCallerPatch(deps: KeysDeps, owner: string, id: string, in
     const next = resolveExpiry(now, { expires_at: input.expires_at });
     const current = row.expires_at === null ? null : Number(row.expires_at);
     if (next === null ? current !== null : current !== null && next > current) {
-      throw new AppError(SESSION_ONLY, 'An admin key cannot extend or remove the expiry of an admin key; only a session can.', { extra: { param: 'expires_at' } });
+      throw new AppError(SESSION_ONLY, 'An admin key cannot extend or remove the expiry of an admin key; only a session can.', {
+        extra: { param: 'expires_at' },
+      });
     }
   }
   if (input.status === 'active' && row.status !== 'active') {
@@ -225,7 +228,14 @@ async function checkKeyCallerPatch(deps: KeysDeps, owner: string, id: string, in
   return row;
 }
 
-export async function updateKey(deps: KeysDeps, owner: string, caller: Caller, id: string, input: UpdateKeyInput, meta: RequestMeta): Promise<KeyView> {
+export async function updateKey(
+  deps: KeysDeps,
+  owner: string,
+  caller: Caller,
+  id: string,
+  input: UpdateKeyInput,
+  meta: RequestMeta,
+): Promise<KeyView> {
   const now = meta.now.getTime();
   const actor = caller.id;
   const judged = caller.via === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
@@ -292,7 +302,13 @@ export async function rotateKey(
     await inBatch(deps.db, [
       // Conditional on the hash we read: of two concurrent rotations one wins, the other is refused.
       { query: updateOwnKey(deps.db, owner, id, set).where('hash', '=', row.hash), mustChange: true },
-      auditEvent(deps.db, meta, { actor, account: owner, action: 'key.rotate', target: id, detail: { grace_seconds: graceSeconds, hint: set.hint } }),
+      auditEvent(deps.db, meta, {
+        actor,
+        account: owner,
+        action: 'key.rotate',
+        target: id,
+        detail: { grace_seconds: graceSeconds, hint: set.hint },
+      }),
       ...changeSteps(deps.db, { key: id }),
     ]);
     recordsChanged(deps.db, { key: id });

@@ -12,7 +12,10 @@ const key = (labels: Labels): string =>
 
 class Counter {
   readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
@@ -31,7 +34,11 @@ class Counter {
 
 class Histogram {
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {}
   observe(labels: Labels, value: number): void {
     this.observeKey(key(labels), value);
   }
@@ -51,7 +58,7 @@ class Histogram {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
       const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`));
+      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
       lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
       lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
       lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
@@ -61,14 +68,19 @@ class Histogram {
 }
 
 export class Metrics {
-  readonly requests = new Histogram('siwe_keys_http_request_duration_seconds', 'HTTP request latency by route pattern, method and status class.', [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-  ]);
+  readonly requests = new Histogram(
+    'siwe_keys_http_request_duration_seconds',
+    'HTTP request latency by route pattern, method and status class.',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
   readonly verifications = new Counter('siwe_keys_verifications_total', 'POST /v1/verify answers by code and domain visibility.');
   readonly signIns = new Counter('siwe_keys_sign_ins_total', 'Sign-in attempts by result code.');
   readonly charges = new Counter('siwe_keys_charges_total', 'Charges by source (verify, usage).');
   readonly credits = new Counter('siwe_keys_credits_charged_total', 'Credits charged by source (verify, usage).');
-  readonly uncharged = new Counter('siwe_keys_credits_uncharged_total', 'Usage credits recorded but not chargeable (balance or key windows exhausted).');
+  readonly uncharged = new Counter(
+    'siwe_keys_credits_uncharged_total',
+    'Usage credits recorded but not chargeable (balance or key windows exhausted).',
+  );
 
   render(): string {
     return `${[this.requests, this.verifications, this.signIns, this.charges, this.credits, this.uncharged].map((m) => m.render()).join('\n')}\n`;

@@ -13,7 +13,13 @@ import {
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { activateSigningKey, forgetRetiredPrivateKeys, insertFirstSigningKey, listSigningKeys, rewritePrivateJwk } from '../db/repositories/signing-keys.js';
+import {
+  activateSigningKey,
+  forgetRetiredPrivateKeys,
+  insertFirstSigningKey,
+  listSigningKeys,
+  rewritePrivateJwk,
+} from '../db/repositories/signing-keys.js';
 import { EXTERNAL_KEY, importKek, isEncrypted, openJwk, sealJwk } from './key-encryption.js';
 import { findSession } from '../db/repositories/sessions.js';
 import { AppError } from '../errors.js';
@@ -110,7 +116,10 @@ export async function createSessionSigner(opts: {
   let configured: ConfiguredKey | null = null;
 
   /** The row for a key; a supplied key (JWT_PRIVATE_KEY) is never written, a generated one sealed if a KEK is set. */
-  async function keyRow(privateJwk: JWK, source: 'supplied' | 'generated'): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string; created_at: number }> {
+  async function keyRow(
+    privateJwk: JWK,
+    source: 'supplied' | 'generated',
+  ): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string; created_at: number }> {
     const publicJwk = await publicJwkOf(privateJwk);
     const kid = await calculateJwkThumbprint(publicJwk);
     const stored = source === 'supplied' ? EXTERNAL_KEY : kek ? await sealJwk(privateJwk, kek, kid) : JSON.stringify(privateJwk);

@@ -105,12 +105,7 @@ export function checkSiweMessage(message: string, policy: SiwePolicy): CheckedSi
   return { parsed, address: getAddress(parsed.address), issuedAt, expirationTime };
 }
 
-export type SignatureVerifier = (args: {
-  address: `0x${string}`;
-  message: string;
-  signature: Hex;
-  chainId: number;
-}) => Promise<boolean>;
+export type SignatureVerifier = (args: { address: `0x${string}`; message: string; signature: Hex; chainId: number }) => Promise<boolean>;
 
 /**
  * EOA signatures by recovery; contract wallets (ERC-1271, and ERC-6492 for undeployed ones) through

@@ -33,7 +33,13 @@ export interface NonceCodec {
 }
 
 export async function createNonceCodec(secret: string): Promise<NonceCodec> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(`siwe-keys nonce v1:${secret}`), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(`siwe-keys nonce v1:${secret}`),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
   const mac = async (body: string): Promise<string> => {
     const sig = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)));
     return base62Fixed(sig.subarray(0, MAC_BYTES), MAC_CHARS);

@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely';
 import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
 import { activeNetworkKeyIds, disableNetworkKeysOnApproval } from '../db/repositories/keys.js';
-import { closeApplication, findApplication, insertApplication, latestApplicationOf, listApplications, type ApplicationRow } from '../db/repositories/trial.js';
+import {
+  closeApplication,
+  findApplication,
+  insertApplication,
+  latestApplicationOf,
+  listApplications,
+  type ApplicationRow,
+} from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
 import { changeSteps, recordsChanged } from '../db/record-changes.js';
@@ -31,7 +38,12 @@ export function applicationView(r: ApplicationRow): ApplicationView {
   };
 }
 
-export async function apply(db: Kysely<Database>, address: string, input: { use_case: string; contact?: string }, meta: RequestMeta): Promise<ApplicationView> {
+export async function apply(
+  db: Kysely<Database>,
+  address: string,
+  input: { use_case: string; contact?: string },
+  meta: RequestMeta,
+): Promise<ApplicationView> {
   const account = await getAccountOrThrow(db, address);
   if (account.plan === 'developer') throw new AppError('already_approved');
   const row: ApplicationRow = {
@@ -48,7 +60,10 @@ export async function apply(db: Kysely<Database>, address: string, input: { use_
   };
   try {
     // The partial unique index allows one pending application per account, even under a race.
-    await inBatch(db, [insertApplication(db, row), auditEvent(db, meta, { actor: address, account: address, action: 'trial.apply', target: row.id })]);
+    await inBatch(db, [
+      insertApplication(db, row),
+      auditEvent(db, meta, { actor: address, account: address, action: 'trial.apply', target: row.id }),
+    ]);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('application_exists');
     throw err;
@@ -70,7 +85,13 @@ export async function listForAdmin(
 }
 
 /** Approval, plan change, credit grant and audit event commit together or not at all. */
-export async function approve(db: Kysely<Database>, id: string, admin: string, credits: number, meta: RequestMeta): Promise<ApplicationView> {
+export async function approve(
+  db: Kysely<Database>,
+  id: string,
+  admin: string,
+  credits: number,
+  meta: RequestMeta,
+): Promise<ApplicationView> {
   const app = await findApplication(db, id);
   if (!app) throw new AppError('not_found', 'No such application.');
   // Listed in the audit trail; the UPDATE itself disables whatever network key exists when it runs,
@@ -79,7 +100,16 @@ export async function approve(db: Kysely<Database>, id: string, admin: string, c
   try {
     await inBatch(db, [
       // Only a pending application closes: two admins approving at once cannot both grant.
-      { query: closeApplication(db, id, { status: 'approved', credits_granted: credits, reviewed_by: admin, reason: null, reviewed_at: meta.now.getTime() }), mustChange: true },
+      {
+        query: closeApplication(db, id, {
+          status: 'approved',
+          credits_granted: credits,
+          reviewed_by: admin,
+          reason: null,
+          reviewed_at: meta.now.getTime(),
+        }),
+        mustChange: true,
+      },
       { query: grantDeveloperPlan(db, app.address, credits), mustChange: true },
       auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
       // Why: an approved account's keys never work on network domains, so its network keys are
@@ -116,7 +146,16 @@ export async function reject(db: Kysely<Database>, id: string, admin: string, re
   if (!app) throw new AppError('not_found', 'No such application.');
   try {
     await inBatch(db, [
-      { query: closeApplication(db, id, { status: 'rejected', credits_granted: null, reviewed_by: admin, reason, reviewed_at: meta.now.getTime() }), mustChange: true },
+      {
+        query: closeApplication(db, id, {
+          status: 'rejected',
+          credits_granted: null,
+          reviewed_by: admin,
+          reason,
+          reviewed_at: meta.now.getTime(),
+        }),
+        mustChange: true,
+      },
       auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
       trialDecisionEvent(db, app, { status: 'rejected', reason }, meta.now),
     ]);
@@ -147,7 +186,8 @@ export async function changeCredits(
     recordsChanged(db, { account: address });
   } catch (err) {
     if (!(err instanceof BatchConditionFailed)) throw err;
-    if (input.delta > 0) throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
+    if (input.delta > 0)
+      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
     throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
   }
   return accountView(db, await getAccountOrThrow(db, address), roles(address));

@@ -90,9 +90,13 @@ export async function recordUsage(
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) {
-      throw new AppError('usage_limit_reached', `The account's usage counter cannot pass ${MAX_COUNTER} credits, so this report was not recorded.`, {
-        extra: { param: 'cost' },
-      });
+      throw new AppError(
+        'usage_limit_reached',
+        `The account's usage counter cannot pass ${MAX_COUNTER} credits, so this report was not recorded.`,
+        {
+          extra: { param: 'cost' },
+        },
+      );
     }
     // A concurrent retry won the insert: the whole batch was undone; answer with its record.
     if (!isUniqueViolation(err)) throw err;

@@ -71,7 +71,10 @@ export class VerifyStats {
     for (let i = 0; i < batch.length; i += FLUSH_CHUNK) {
       const chunk = batch.slice(i, i + FLUSH_CHUNK);
       try {
-        await inBatch(this.db, chunk.map((c) => addVerificationCountsQuery(this.db, c)));
+        await inBatch(
+          this.db,
+          chunk.map((c) => addVerificationCountsQuery(this.db, c)),
+        );
       } catch (err) {
         // Nothing of this chunk was written (a batch is all or nothing): keep it and the rest.
         for (const c of batch.slice(i)) this.restore(c);

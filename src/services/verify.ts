@@ -67,7 +67,11 @@ export interface VerifyDeps {
   rpm?: RpmBlocks;
 }
 
-const refuse = (code: Exclude<VerifyCode, 'valid'>, message: string, extra: { key_id?: string; ratelimit?: RateLimitInfo } = {}): VerifyResult => ({
+const refuse = (
+  code: Exclude<VerifyCode, 'valid'>,
+  message: string,
+  extra: { key_id?: string; ratelimit?: RateLimitInfo } = {},
+): VerifyResult => ({
   valid: false,
   code,
   message,
@@ -110,7 +114,12 @@ export function keyRecord(row: VerifyKeyRow, hash: string): KeyRecord {
  * record (memory on Node, one indexed read otherwise), the contract's checks in order, and database
  * work only when the answer depends on fast-changing state (balance, windows, rpm slots).
  */
-export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id' | 'visibility'>, input: VerifyInput, nowDate: Date): Promise<VerifyResult> {
+export async function verifyKey(
+  deps: VerifyDeps,
+  domain: Pick<DomainsTable, 'id' | 'visibility'>,
+  input: VerifyInput,
+  nowDate: Date,
+): Promise<VerifyResult> {
   const now = nowDate.getTime();
   const parsed = parseSecret(input.key);
   if (!parsed || parsed.kind === 'dom' || parsed.prefix !== deps.keyPrefix) {
@@ -135,7 +144,8 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   // The rule is about the account: once approved for free developer credits, none of its keys
   // (network keys made before the approval included) work on network domains. The record carries
   // the plan, and approval invalidates the account's cached records.
-  if (domain.visibility === 'network' && key.plan === 'developer') return refuse('key_type_mismatch', APPROVED_ACCOUNT_ON_NETWORK_DOMAIN, id);
+  if (domain.visibility === 'network' && key.plan === 'developer')
+    return refuse('key_type_mismatch', APPROVED_ACCOUNT_ON_NETWORK_DOMAIN, id);
   if (domain.visibility === 'network' && key.type !== 'network') return refuse('key_type_mismatch', DEVELOPER_KEY_ON_NETWORK_DOMAIN, id);
   const scopes = key.scopes;
   const scope = input.scope ?? 'inference:write';
@@ -166,12 +176,22 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
   // Refuse from the snapshot first: an over-limit caller costs no write.
   const dayUsed = state && state.day_window === day ? Number(state.day_used) : 0;
   const monthUsed = state && state.month_window === month ? Number(state.month_used) : 0;
-  const rateLimited = (): VerifyResult => refuse('rate_limited', `The API key allows ${rpm} requests per minute.`, { ...id, ratelimit: rateInfo(rpm, Number(rpm), now) });
+  const rateLimited = (): VerifyResult =>
+    refuse('rate_limited', `The API key allows ${rpm} requests per minute.`, { ...id, ratelimit: rateInfo(rpm, Number(rpm), now) });
   if (rpm !== null && (deps.rpm ? deps.rpm.isFull(key.id, rpm, minute) : rpmUsed >= rpm)) return rateLimited();
   const quotaMessage = 'The API key has reached its credit limit for this period.';
-  if ((key.daily_credits !== null && dayUsed + cost > key.daily_credits) || (key.monthly_credits !== null && monthUsed + cost > key.monthly_credits)) {
+  if (
+    (key.daily_credits !== null && dayUsed + cost > key.daily_credits) ||
+    (key.monthly_credits !== null && monthUsed + cost > key.monthly_credits)
+  ) {
     // Webhooks: key.quota_reached, once per key and window (state is read whenever a key has a limit).
-    if (state) await noteQuotaRefused(deps.db, { ...state, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits }, cost, nowDate);
+    if (state)
+      await noteQuotaRefused(
+        deps.db,
+        { ...state, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits },
+        cost,
+        nowDate,
+      );
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
   // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too,
@@ -220,7 +240,13 @@ export async function verifyKey(deps: VerifyDeps, domain: Pick<DomainsTable, 'id
       if (code === 'api_key_quota_exceeded') {
         // A concurrent charge took the room the snapshot showed: note it from the windows as they are now.
         const fresh = await findKeyBalance(deps.db, key.id);
-        if (fresh) await noteQuotaRefused(deps.db, { ...fresh, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits }, cost, nowDate);
+        if (fresh)
+          await noteQuotaRefused(
+            deps.db,
+            { ...fresh, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits },
+            cost,
+            nowDate,
+          );
       }
       return refuse(code, code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
     }

@@ -43,7 +43,12 @@ export const fetchSender: Sender = async (req) => {
     return { status: res.status };
   } catch (err) {
     const name = err instanceof Error ? err.name : '';
-    return { error: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : `network error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200) };
+    return {
+      error:
+        name === 'TimeoutError' || name === 'AbortError'
+          ? 'timeout'
+          : `network error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 200),
+    };
   }
 };
 
@@ -95,7 +100,10 @@ export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
         })
         .onConflict((oc) => oc.columns(['event_id', 'endpoint_id']).doNothing()),
     );
-    await inBatch(rt.db, [...steps, rt.db.updateTable('webhook_events').set({ dispatched_at: now.getTime() }).where('id', '=', ev.id).where('dispatched_at', 'is', null)]);
+    await inBatch(rt.db, [
+      ...steps,
+      rt.db.updateTable('webhook_events').set({ dispatched_at: now.getTime() }).where('id', '=', ev.id).where('dispatched_at', 'is', null),
+    ]);
     made += targets.length;
   }
   return made;
@@ -117,15 +125,17 @@ export async function claimDue(db: Kysely<Database>, now: number, limit: number,
     .orderBy('next_attempt_at')
     .limit(limit);
   if (isPostgres(db)) candidates = candidates.forUpdate().skipLocked();
-  return db
-    .updateTable('webhook_deliveries')
-    .set({ next_attempt_at: now + lease, lease_token: token, updated_at: now })
-    .where('id', 'in', candidates)
-    // Re-checked on the row itself: a row another worker claimed meanwhile is no longer due.
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .returningAll()
-    .execute();
+  return (
+    db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: now + lease, lease_token: token, updated_at: now })
+      .where('id', 'in', candidates)
+      // Re-checked on the row itself: a row another worker claimed meanwhile is no longer due.
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .returningAll()
+      .execute()
+  );
 }
 
 /** Sends one claimed attempt and records the outcome (only while this worker still holds the lease). */
@@ -140,13 +150,20 @@ export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveriesTab
     result = { error: 'endpoint deleted' };
   } else {
     const secrets = [endpoint.secret];
-    if (endpoint.prev_secret && endpoint.prev_expires_at !== null && Number(endpoint.prev_expires_at) > attemptAt.getTime()) secrets.push(endpoint.prev_secret);
+    if (endpoint.prev_secret && endpoint.prev_expires_at !== null && Number(endpoint.prev_expires_at) > attemptAt.getTime())
+      secrets.push(endpoint.prev_secret);
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'siwe-keys-webhooks/1',
       ...(await webhookHeaders(secrets, event.id, Math.floor(attemptAt.getTime() / 1000), event.payload)),
     };
-    result = await rt.send({ url: endpoint.url, headers, body: event.payload, timeoutMs: rt.config.timeoutMs, allowPrivate: rt.config.allowPrivateUrls });
+    result = await rt.send({
+      url: endpoint.url,
+      headers,
+      body: event.payload,
+      timeoutMs: rt.config.timeoutMs,
+      allowPrivate: rt.config.allowPrivateUrls,
+    });
   }
   const done = rt.clock.now().getTime();
   const attempts = Number(d.attempts) + 1;
@@ -168,7 +185,14 @@ export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveriesTab
     .where('id', '=', d.id)
     .where('lease_token', '=', d.lease_token)
     .execute();
-  rt.logger.info('webhook delivery', { delivery_id: d.id, event_id: d.event_id, attempt: attempts, status: result.status ?? null, outcome, error: result.error });
+  rt.logger.info('webhook delivery', {
+    delivery_id: d.id,
+    event_id: d.event_id,
+    attempt: attempts,
+    status: result.status ?? null,
+    outcome,
+    error: result.error,
+  });
   return outcome;
 }
 
@@ -199,7 +223,11 @@ export async function runWebhooksOnce(rt: WebhookRuntime, opts: { schedule?: boo
     if (!due) break;
     const claimed = await claimDue(rt.db, rt.clock.now().getTime(), Math.min(BATCH, max - attempted), leaseMs(rt.config));
     if (claimed.length === 0) break;
-    await Promise.all(claimed.map((d) => deliverClaimed(rt, d).catch((err: unknown) => rt.logger.warn('webhook delivery failed', { delivery_id: d.id, error: String(err) }))));
+    await Promise.all(
+      claimed.map((d) =>
+        deliverClaimed(rt, d).catch((err: unknown) => rt.logger.warn('webhook delivery failed', { delivery_id: d.id, error: String(err) })),
+      ),
+    );
     attempted += claimed.length;
   }
   return { scheduled, dispatched, attempted };
@@ -299,4 +327,3 @@ export function deliveryView(d: WebhookDeliveriesTable): {
     created_at: new Date(Number(d.created_at)).toISOString(),
   };
 }
-

@@ -107,7 +107,11 @@ export function creditsLowStep(db: Executor, account: string, at: Date): Compila
     .onConflict((oc) => oc.column('dedupe_key').doNothing());
 }
 
-export const keyRef = (k: Pick<ApiKeysTable, 'id' | 'name' | 'hint'>): { id: string; name: string; hint: string } => ({ id: k.id, name: k.name, hint: k.hint });
+export const keyRef = (k: Pick<ApiKeysTable, 'id' | 'name' | 'hint'>): { id: string; name: string; hint: string } => ({
+  id: k.id,
+  name: k.name,
+  hint: k.hint,
+});
 
 /** Steps for a trial decision (append to the decision's batch). */
 export function trialDecisionEvent(
@@ -128,7 +132,10 @@ const seenQuota = new Set<string>();
 const SEEN_MAX = 10_000;
 
 /** What verification knows when a limit refuses: the key's limits (cached) and its windows (read fresh). */
-type QuotaKey = Pick<ApiKeysTable, 'id' | 'account' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'>;
+type QuotaKey = Pick<
+  ApiKeysTable,
+  'id' | 'account' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'
+>;
 
 /**
  * key.quota_reached: a daily or monthly credit limit refused a charge. A refusal writes nothing
@@ -192,7 +199,8 @@ export async function noteUsageShortfall(db: Kysely<Database>, keyId: string, un
   if (!key) return;
   const now = nowDate.getTime();
   const dayFull = key.daily_credits !== null && key.day_window === dayWindow(now) && Number(key.day_used) >= Number(key.daily_credits);
-  const monthFull = key.monthly_credits !== null && key.month_window === monthWindow(now) && Number(key.month_used) >= Number(key.monthly_credits);
+  const monthFull =
+    key.monthly_credits !== null && key.month_window === monthWindow(now) && Number(key.month_used) >= Number(key.monthly_credits);
   // Only a limit, not the balance, makes this a key quota event (the balance has account.credits_low).
   if (dayFull || monthFull) await noteQuotaRefused(db, key, dayFull ? 1 : uncharged + 1, nowDate);
 }
@@ -241,10 +249,20 @@ export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date):
       threshold = `${reached}d`;
       daysBefore = reached;
     }
-    const data: Record<string, unknown> = { key: keyRef(k), account: k.account, expires_at: new Date(expiresAt).toISOString(), status: k.status };
+    const data: Record<string, unknown> = {
+      key: keyRef(k),
+      account: k.account,
+      expires_at: new Date(expiresAt).toISOString(),
+      status: k.status,
+    };
     if (daysBefore !== null) data.days_before = daysBefore;
-    const r = await outboxInsert(db, { account: k.account, type, data, at: nowDate, dedupeKey: `${type}:${k.id}:${threshold}:${expiresAt}` })
-      .compile();
+    const r = await outboxInsert(db, {
+      account: k.account,
+      type,
+      data,
+      at: nowDate,
+      dedupeKey: `${type}:${k.id}:${threshold}:${expiresAt}`,
+    }).compile();
     const res = await db.executeQuery(r);
     written += Number(res.numAffectedRows ?? 0n);
   }

@@ -37,7 +37,12 @@ export async function signPayload(secret: string, id: string, timestamp: number,
  * The three Standard Webhooks headers. Every secret given signs (space-separated `v1,` entries),
  * so a receiver holding either the old or the new secret verifies during a rotation's grace period.
  */
-export async function webhookHeaders(secrets: readonly string[], id: string, timestamp: number, body: string): Promise<Record<string, string>> {
+export async function webhookHeaders(
+  secrets: readonly string[],
+  id: string,
+  timestamp: number,
+  body: string,
+): Promise<Record<string, string>> {
   const sigs = await Promise.all(secrets.map(async (s) => `v1,${await signPayload(s, id, timestamp, body)}`));
   return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': sigs.join(' ') };
 }

@@ -84,7 +84,14 @@ export function isPrivateAddress(address: string): boolean {
 /** Host names that always mean "this machine or its network", whatever DNS says. */
 function privateName(host: string): boolean {
   const h = host.replace(/\.$/, '');
-  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal') || h.endsWith('.home.arpa') || !h.includes('.');
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    h.endsWith('.local') ||
+    h.endsWith('.internal') ||
+    h.endsWith('.home.arpa') ||
+    !h.includes('.')
+  );
 }
 
 /** The URL's host without IPv6 brackets. */
@@ -108,7 +115,8 @@ export function checkWebhookUrl(raw: string, allowPrivate: boolean): { url: URL;
   const host = hostOf(url);
   const local = isPrivateAddress(host) || (!ipv4Parts(host) && !ipv6Groups(host) && privateName(host));
   // Plain http only to a local receiver, and only when private URLs are allowed: never in the clear over the internet.
-  if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:' && local)) return { url: null, refusal: 'scheme_not_allowed' };
+  if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:' && local))
+    return { url: null, refusal: 'scheme_not_allowed' };
   if (url.username || url.password) return { url: null, refusal: 'credentials_in_url' };
   if (!allowPrivate && local) return { url: null, refusal: 'private_address' };
   return { url, refusal: null };

@@ -54,7 +54,8 @@ export function webhookView(r: WebhookEndpointsTable): WebhookView {
 
 async function assertSafeUrl(deps: WebhooksDeps, raw: string): Promise<string> {
   const checked = checkWebhookUrl(raw, deps.allowPrivateUrls);
-  if (!checked.url) throw new AppError('invalid_request', REFUSAL_MESSAGES[checked.refusal], { extra: { param: 'url', reason: checked.refusal } });
+  if (!checked.url)
+    throw new AppError('invalid_request', REFUSAL_MESSAGES[checked.refusal], { extra: { param: 'url', reason: checked.refusal } });
   if (!deps.allowPrivateUrls && resolveHost) {
     const host = hostOf(checked.url);
     let addresses: string[] = [];
@@ -89,7 +90,8 @@ export async function createWebhook(
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('account', '=', auth.address)
     .executeTakeFirstOrThrow();
-  if (Number(count.n) >= deps.maxPerAccount) throw new AppError('limit_reached', `An account may have at most ${deps.maxPerAccount} webhooks.`);
+  if (Number(count.n) >= deps.maxPerAccount)
+    throw new AppError('limit_reached', `An account may have at most ${deps.maxPerAccount} webhooks.`);
   const secret = newWebhookSecret();
   const row: WebhookEndpointsTable = {
     id: newId('wh', meta.now),
@@ -104,7 +106,13 @@ export async function createWebhook(
   };
   await inBatch(deps.db, [
     deps.db.insertInto('webhook_endpoints').values(row),
-    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.create', target: row.id, detail: { url, events: JSON.parse(row.events) } }),
+    auditEvent(deps.db, meta, {
+      actor: auth.address,
+      account: auth.address,
+      action: 'webhook.create',
+      target: row.id,
+      detail: { url, events: JSON.parse(row.events) },
+    }),
   ]);
   return { webhook: webhookView(row), secret };
 }
@@ -112,7 +120,14 @@ export async function createWebhook(
 export async function listWebhooks(deps: WebhooksDeps, auth: Auth, q: { cursor?: string; limit: number }): Promise<Page<WebhookView>> {
   let query = deps.db.selectFrom('webhook_endpoints').selectAll().where('account', '=', auth.address);
   if (q.cursor) query = query.where('id', '<', q.cursor);
-  return toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, webhookView);
+  return toPage(
+    await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute(),
+    q.limit,
+    webhookView,
+  );
 }
 
 export async function getWebhook(deps: WebhooksDeps, auth: Auth, id: string): Promise<WebhookView> {
@@ -155,7 +170,13 @@ export async function rotateWebhookSecret(
         .where('secret', '=', row.secret),
       mustChange: true,
     },
-    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.rotate_secret', target: id, detail: { grace_seconds: grace } }),
+    auditEvent(deps.db, meta, {
+      actor: auth.address,
+      account: auth.address,
+      action: 'webhook.rotate_secret',
+      target: id,
+      detail: { grace_seconds: grace },
+    }),
   ]).catch((err: unknown) => {
     throw err instanceof BatchConditionFailed ? new AppError('invalid_request', 'The secret was rotated concurrently; try again.') : err;
   });
@@ -170,24 +191,42 @@ export async function sendTestEvent(deps: WebhooksDeps, auth: Auth, id: string, 
     outboxInsert(deps.db, {
       id: eventId,
       account: auth.address,
-    type: 'webhook.test',
-    endpointId: row.id,
-    at: meta.now,
+      type: 'webhook.test',
+      endpointId: row.id,
+      at: meta.now,
       data: { webhook_id: row.id, account: auth.address, message: 'This is a test event from siwe-keys.' },
     }).compile(),
   );
   return { event_id: eventId };
 }
 
-export async function listDeliveries(deps: WebhooksDeps, auth: Auth, id: string, q: { cursor?: string; limit: number }): Promise<Page<ReturnType<typeof deliveryView>>> {
+export async function listDeliveries(
+  deps: WebhooksDeps,
+  auth: Auth,
+  id: string,
+  q: { cursor?: string; limit: number },
+): Promise<Page<ReturnType<typeof deliveryView>>> {
   await ownEndpoint(deps.db, auth.address, id);
   let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
   if (q.cursor) query = query.where('id', '<', q.cursor);
-  return toPage(await query.orderBy('id', 'desc').limit(q.limit + 1).execute(), q.limit, deliveryView);
+  return toPage(
+    await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute(),
+    q.limit,
+    deliveryView,
+  );
 }
 
 /** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
-export async function retryDelivery(deps: WebhooksDeps, auth: Auth, id: string, deliveryId: string, meta: RequestMeta): Promise<ReturnType<typeof deliveryView>> {
+export async function retryDelivery(
+  deps: WebhooksDeps,
+  auth: Auth,
+  id: string,
+  deliveryId: string,
+  meta: RequestMeta,
+): Promise<ReturnType<typeof deliveryView>> {
   await ownEndpoint(deps.db, auth.address, id);
   const now = meta.now.getTime();
   const res = await deps.db
@@ -200,7 +239,12 @@ export async function retryDelivery(deps: WebhooksDeps, auth: Auth, id: string, 
     .returningAll()
     .executeTakeFirst();
   if (!res) {
-    const exists = await deps.db.selectFrom('webhook_deliveries').select('id').where('id', '=', deliveryId).where('endpoint_id', '=', id).executeTakeFirst();
+    const exists = await deps.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('id', '=', deliveryId)
+      .where('endpoint_id', '=', id)
+      .executeTakeFirst();
     if (!exists) throw new AppError('not_found', 'No such delivery.');
     throw new AppError('invalid_request', 'This delivery is being attempted right now.');
   }

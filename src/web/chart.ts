@@ -12,7 +12,11 @@ const W = 640;
 const H = 220;
 const PAD = { top: 12, right: 8, bottom: 28, left: 52 };
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  ...children: (SVGElement | string)[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   for (const c of children) el.append(c);
@@ -43,7 +47,13 @@ function compact(n: number): string {
  * Bars per bucket; several series are stacked. `labels` name the buckets (dates or hours).
  * Series colours follow their order (classes s0, s1, ...); `seriesClass` can pin one by name.
  */
-export function barChart(o: { title: string; labels: string[]; series: Series[]; id: string; seriesClass?: (name: string, index: number) => string }): HTMLElement {
+export function barChart(o: {
+  title: string;
+  labels: string[];
+  series: Series[];
+  id: string;
+  seriesClass?: (name: string, index: number) => string;
+}): HTMLElement {
   const n = o.labels.length;
   const totals = o.labels.map((_, i) => o.series.reduce((acc, s) => acc + (s.values[i] ?? 0), 0));
   const grand = totals.reduce((a, b) => a + b, 0);
@@ -72,7 +82,16 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
       if (v <= 0) return;
       const rect = svg(
         'rect',
-        { x: x.toFixed(2), y: y(base + v).toFixed(2), width: barW.toFixed(2), height: Math.max(0.5, y(base) - y(base + v)).toFixed(2), class: cls(s.name, si), 'data-bucket': o.labels[i], 'data-series': s.name, 'data-value': v },
+        {
+          x: x.toFixed(2),
+          y: y(base + v).toFixed(2),
+          width: barW.toFixed(2),
+          height: Math.max(0.5, y(base) - y(base + v)).toFixed(2),
+          class: cls(s.name, si),
+          'data-bucket': o.labels[i],
+          'data-series': s.name,
+          'data-value': v,
+        },
         svg('title', {}, `${o.labels[i]} · ${s.name}: ${fmtInt(v)}`),
       );
       bars.append(rect);
@@ -90,11 +109,28 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
   axis.append(svg('line', { x1: PAD.left, x2: W - PAD.right, y1: y(0), y2: y(0) }));
 
   const summary = `${o.title}: ${fmtInt(grand)} in total over ${n} ${n === 1 ? 'bucket' : 'buckets'}${o.series.length > 1 ? `, by ${o.series.map((s) => s.name).join(', ')}` : ''}.`;
-  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': summary, class: 'chart-svg', preserveAspectRatio: 'xMidYMid meet' }, grid, bars, axis);
+  const chart = svg(
+    'svg',
+    { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': summary, class: 'chart-svg', preserveAspectRatio: 'xMidYMid meet' },
+    grid,
+    bars,
+    axis,
+  );
 
   const legend =
     o.series.length > 1
-      ? h('ul', { class: 'legend' }, ...o.series.map((s, i) => h('li', null, h('span', { class: `swatch ${cls(s.name, i)}`, 'aria-hidden': 'true' }), `${s.name} (${fmtInt(s.values.reduce((a, b) => a + b, 0))})`)))
+      ? h(
+          'ul',
+          { class: 'legend' },
+          ...o.series.map((s, i) =>
+            h(
+              'li',
+              null,
+              h('span', { class: `swatch ${cls(s.name, i)}`, 'aria-hidden': 'true' }),
+              `${s.name} (${fmtInt(s.values.reduce((a, b) => a + b, 0))})`,
+            ),
+          ),
+        )
       : null;
   const rows = o.labels.map((label, i) => ({ label, i })).filter((r) => totals[r.i] > 0);
   const tableEl = h(
@@ -107,8 +143,23 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
           'table',
           { class: 'rows' },
           h('caption', { class: 'visually-hidden' }, o.title),
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Bucket'), ...o.series.map((s) => h('th', { scope: 'col', class: 'num' }, s.name)))),
-          h('tbody', null, ...rows.map((r) => h('tr', null, h('td', { 'data-label': 'Bucket' }, r.label), ...o.series.map((s) => h('td', { 'data-label': s.name, class: 'num' }, fmtInt(s.values[r.i] ?? 0)))))),
+          h(
+            'thead',
+            null,
+            h('tr', null, h('th', { scope: 'col' }, 'Bucket'), ...o.series.map((s) => h('th', { scope: 'col', class: 'num' }, s.name))),
+          ),
+          h(
+            'tbody',
+            null,
+            ...rows.map((r) =>
+              h(
+                'tr',
+                null,
+                h('td', { 'data-label': 'Bucket' }, r.label),
+                ...o.series.map((s) => h('td', { 'data-label': s.name, class: 'num' }, fmtInt(s.values[r.i] ?? 0))),
+              ),
+            ),
+          ),
         ),
   );
   const figure = h('figure', { class: 'chart', 'data-chart': o.id, 'data-total': grand }, h('figcaption', null, o.title), legend);

@@ -19,7 +19,11 @@ export function append(parent: Node, children: readonly Child[]): void {
 }
 
 /** `h('button', { type: 'button', onclick: fn }, 'Save')`; `on*` props become listeners. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   if (props) {
     for (const [name, value] of Object.entries(props)) {

@@ -87,7 +87,8 @@ function problemFrom(err: unknown, action: 'connect' | 'switch' | 'sign'): Probl
   }
   if (kind === 'pending') return { kind, text: 'Your wallet already has a request waiting. Open the wallet and answer it first.' };
   if (kind === 'unknown_chain') return { kind, text: 'Your wallet does not know this network yet. Add it in the wallet, then try again.' };
-  if (kind === 'unsupported') return { kind: 'other', text: 'Your wallet does not support this request. Switch the network in the wallet by hand.' };
+  if (kind === 'unsupported')
+    return { kind: 'other', text: 'Your wallet does not support this request. Switch the network in the wallet by hand.' };
   return { kind: 'other', text: walletErrorMessage(err) };
 }
 
@@ -176,7 +177,9 @@ function walletButton(w: Wallet): HTMLElement {
   const b = h(
     'button',
     { type: 'button', class: 'wallet', 'data-wallet': w.info.name },
-    w.info.icon ? h('img', { src: w.info.icon, alt: '', width: 28, height: 28 }) : h('span', { class: 'wallet-icon', 'aria-hidden': 'true' }, '◆'),
+    w.info.icon
+      ? h('img', { src: w.info.icon, alt: '', width: 28, height: 28 })
+      : h('span', { class: 'wallet-icon', 'aria-hidden': 'true' }, '◆'),
     h('span', null, w.legacy ? 'Browser wallet (window.ethereum)' : w.info.name),
   );
   b.addEventListener('click', () => void connect(w));
@@ -184,7 +187,14 @@ function walletButton(w: Wallet): HTMLElement {
 }
 
 function walletView(): { state: string; body: Child[] } {
-  const busyText = wallet.working === 'connecting' ? 'Waiting for your wallet to connect…' : wallet.working === 'switching' ? 'Waiting for your wallet to switch networks…' : wallet.working === 'signing' ? 'Check your wallet: sign the message to sign in.' : null;
+  const busyText =
+    wallet.working === 'connecting'
+      ? 'Waiting for your wallet to connect…'
+      : wallet.working === 'switching'
+        ? 'Waiting for your wallet to switch networks…'
+        : wallet.working === 'signing'
+          ? 'Check your wallet: sign the message to sign in.'
+          : null;
   if (busyText) return { state: wallet.working as string, body: [h('p', { class: 'pending' }, busyText)] };
   if (wallet.searching && wallet.list.length === 0) return { state: 'searching', body: [h('p', null, 'Looking for wallets…')] };
   if (wallet.list.length === 0) {
@@ -195,7 +205,13 @@ function walletView(): { state: string; body: Child[] } {
       body: [
         h('h3', null, 'No wallet found'),
         h('p', null, 'This browser has no Ethereum wallet. Install MetaMask or another wallet extension, unlock it, then look again.'),
-        h('p', null, h('a', { href: 'https://metamask.io/download/', rel: 'noopener noreferrer', target: '_blank' }, 'Get MetaMask'), ' ', reload),
+        h(
+          'p',
+          null,
+          h('a', { href: 'https://metamask.io/download/', rel: 'noopener noreferrer', target: '_blank' }, 'Get MetaMask'),
+          ' ',
+          reload,
+        ),
       ],
     };
   }
@@ -208,7 +224,14 @@ function walletView(): { state: string; body: Child[] } {
       ],
     };
   }
-  const who = h('p', null, 'Wallet: ', h('strong', null, wallet.selected.info.name), ' · account ', h('code', { 'data-testid': 'wallet-address' }, wallet.address));
+  const who = h(
+    'p',
+    null,
+    'Wallet: ',
+    h('strong', null, wallet.selected.info.name),
+    ' · account ',
+    h('code', { 'data-testid': 'wallet-address' }, wallet.address),
+  );
   const other = h('button', { type: 'button', class: 'link' }, 'Use another wallet');
   other.addEventListener('click', () => {
     wallet.selected = null;
@@ -223,7 +246,15 @@ function walletView(): { state: string; body: Child[] } {
       body: [
         who,
         h('h3', null, 'Wrong network'),
-        h('p', null, 'Your wallet is on ', h('strong', { 'data-testid': 'wallet-chain' }, wallet.chainId === null ? 'an unknown network' : chainName(wallet.chainId)), '. This service accepts sign-in on ', allowed.map(chainName).join(', '), '.'),
+        h(
+          'p',
+          null,
+          'Your wallet is on ',
+          h('strong', { 'data-testid': 'wallet-chain' }, wallet.chainId === null ? 'an unknown network' : chainName(wallet.chainId)),
+          '. This service accepts sign-in on ',
+          allowed.map(chainName).join(', '),
+          '.',
+        ),
         h(
           'div',
           { class: 'actions start' },
@@ -241,7 +272,13 @@ function walletView(): { state: string; body: Child[] } {
   sign.addEventListener('click', () => void signIn());
   return {
     state: 'ready',
-    body: [who, h('p', null, 'Network: ', wallet.chainId === null ? '' : chainName(wallet.chainId)), h('p', null, 'Signing a message proves you own this account. It costs nothing and sends no transaction.'), h('div', { class: 'actions start' }, sign), other],
+    body: [
+      who,
+      h('p', null, 'Network: ', wallet.chainId === null ? '' : chainName(wallet.chainId)),
+      h('p', null, 'Signing a message proves you own this account. It costs nothing and sends no transaction.'),
+      h('div', { class: 'actions start' }, sign),
+      other,
+    ],
   };
 }
 
@@ -251,10 +288,22 @@ function renderSignIn(): void {
   const view = walletView();
   const originNotice =
     config.origin !== location.origin
-      ? h('p', { class: 'notice', 'data-testid': 'origin-notice' }, `This service accepts sign-in at ${config.origin}, but this page was opened at ${location.origin}; signing in here will be refused. `, h('a', { href: `${config.origin}/` }, `Open ${config.origin}`))
+      ? h(
+          'p',
+          { class: 'notice', 'data-testid': 'origin-notice' },
+          `This service accepts sign-in at ${config.origin}, but this page was opened at ${location.origin}; signing in here will be refused. `,
+          h('a', { href: `${config.origin}/` }, `Open ${config.origin}`),
+        )
       : null;
   const problem = wallet.problem
-    ? h('div', { class: 'error', role: 'alert', 'data-wallet-error': wallet.problem.kind }, wallet.problem.text, wallet.problem.kind === 'rejected' && wallet.selected && wallet.address && chainAllowed(wallet.chainId) ? ' You can try again.' : '')
+    ? h(
+        'div',
+        { class: 'error', role: 'alert', 'data-wallet-error': wallet.problem.kind },
+        wallet.problem.text,
+        wallet.problem.kind === 'rejected' && wallet.selected && wallet.address && chainAllowed(wallet.chainId)
+          ? ' You can try again.'
+          : '',
+      )
     : null;
   replace(
     mainEl,
@@ -300,7 +349,14 @@ function renderAccountMismatch(): void {
     replace(mismatchEl);
     return;
   }
-  replace(mismatchEl, h('p', { class: 'notice', role: 'status' }, `Your wallet switched to ${shortAddress(wallet.address)}; this console is still signed in as ${shortAddress(account.address)}. Sign out and sign in again to use the other account.`));
+  replace(
+    mismatchEl,
+    h(
+      'p',
+      { class: 'notice', role: 'status' },
+      `Your wallet switched to ${shortAddress(wallet.address)}; this console is still signed in as ${shortAddress(account.address)}. Sign out and sign in again to use the other account.`,
+    ),
+  );
 }
 
 function ctx(): Ctx {
@@ -365,7 +421,11 @@ function renderHeader(): void {
   }
   const out = h('button', { type: 'button', 'data-action': 'sign-out' }, 'Sign out');
   out.addEventListener('click', () => void busy(out, null, signOut));
-  const all = h('button', { type: 'button', 'data-action': 'sign-out-all', title: 'Revoke every session of this account, in every browser' }, 'Sign out everywhere');
+  const all = h(
+    'button',
+    { type: 'button', 'data-action': 'sign-out-all', title: 'Revoke every session of this account, in every browser' },
+    'Sign out everywhere',
+  );
   all.addEventListener('click', () => void busy(all, null, signOutEverywhere));
   replace(
     accountEl,
@@ -374,7 +434,9 @@ function renderHeader(): void {
       { class: 'who' },
       h('code', { title: account.address, 'data-testid': 'account-address' }, shortAddress(account.address)),
       badge(account.plan, 'plan'),
-      account.credits !== null ? h('span', { class: 'credits', 'data-testid': 'header-credits' }, `${fmtInt(account.credits)} credits`) : null,
+      account.credits !== null
+        ? h('span', { class: 'credits', 'data-testid': 'header-credits' }, `${fmtInt(account.credits)} credits`)
+        : null,
       isAdmin() ? badge('admin', 'admin') : null,
     ),
     out,
@@ -398,7 +460,11 @@ async function signOut(): Promise<void> {
     endSession('You are signed out. The session was revoked.');
   } catch (err) {
     // The token stays valid on the server until it expires; say so rather than pretend.
-    endSession(err instanceof ApiError && err.code === 'invalid_session' ? 'You are signed out.' : `Signed out in this tab, but the service could not revoke the session: ${errorText(err)}`);
+    endSession(
+      err instanceof ApiError && err.code === 'invalid_session'
+        ? 'You are signed out.'
+        : `Signed out in this tab, but the service could not revoke the session: ${errorText(err)}`,
+    );
   }
   announce('Signed out.');
 }

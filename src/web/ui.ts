@@ -94,7 +94,14 @@ export function formDialog(o: DialogOptions): Promise<boolean> {
     const confirm = h('button', { type: 'submit', class: o.danger ? 'danger' : 'primary' }, o.confirmLabel);
     const cancel = h('button', { type: 'button' }, o.cancelLabel ?? 'Cancel');
     let confirmed = false;
-    const form = h('form', { novalidate: false }, h('h2', { id: titleId }, o.title), ...o.body, errors.el, h('div', { class: 'actions' }, cancel, confirm));
+    const form = h(
+      'form',
+      { novalidate: false },
+      h('h2', { id: titleId }, o.title),
+      ...o.body,
+      errors.el,
+      h('div', { class: 'actions' }, cancel, confirm),
+    );
     const dialog = h('dialog', { 'aria-labelledby': titleId }, form);
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -121,7 +128,14 @@ export function formDialog(o: DialogOptions): Promise<boolean> {
 export function secretDialog(o: { title: string; secret: string; label: string; warning: string; extra?: Child[] }): Promise<void> {
   return new Promise((resolve) => {
     const titleId = uid('dlg');
-    const input = h('input', { type: 'text', readonly: true, class: 'secret', spellcheck: 'false', autocomplete: 'off', 'data-testid': 'secret' });
+    const input = h('input', {
+      type: 'text',
+      readonly: true,
+      class: 'secret',
+      spellcheck: 'false',
+      autocomplete: 'off',
+      'data-testid': 'secret',
+    });
     input.value = o.secret;
     const copied = h('span', { class: 'copied', role: 'status' });
     const copy = h('button', { type: 'button', class: 'primary', autofocus: true }, 'Copy');
@@ -195,7 +209,12 @@ export interface Column<T> {
 }
 
 /** A table that turns into labelled cards at phone width (CSS uses data-label). */
-export function table<T>(caption: string, columns: Column<T>[], rows: T[], rowAttrs?: (row: T) => Record<string, string>): HTMLTableElement {
+export function table<T>(
+  caption: string,
+  columns: Column<T>[],
+  rows: T[],
+  rowAttrs?: (row: T) => Record<string, string>,
+): HTMLTableElement {
   return h(
     'table',
     { class: 'rows' },
@@ -204,7 +223,9 @@ export function table<T>(caption: string, columns: Column<T>[], rows: T[], rowAt
     h(
       'tbody',
       null,
-      ...rows.map((row) => h('tr', rowAttrs?.(row) ?? null, ...columns.map((c) => h('td', { 'data-label': c.label, class: c.className }, c.cell(row))))),
+      ...rows.map((row) =>
+        h('tr', rowAttrs?.(row) ?? null, ...columns.map((c) => h('td', { 'data-label': c.label, class: c.className }, c.cell(row)))),
+      ),
     ),
   );
 }

@@ -1,7 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TestWallet, chromiumAvailable, installWallets, launchChromium, screenshot, startServer, storedToken, watchProblems, type TestServer } from './support.js';
+import {
+  TestWallet,
+  chromiumAvailable,
+  installWallets,
+  launchChromium,
+  screenshot,
+  startServer,
+  storedToken,
+  watchProblems,
+  type TestServer,
+} from './support.js';
 
 /**
  * The analytics views with real data: verifications and usage reports go through the HTTP API,
@@ -25,7 +35,10 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     await server?.close();
   });
 
-  async function signInWith(wallet: TestWallet, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; problems: string[]; token: string }> {
+  async function signInWith(
+    wallet: TestWallet,
+    viewport = { width: 1280, height: 900 },
+  ): Promise<{ page: Page; problems: string[]; token: string }> {
     const context = await browser.newContext({ viewport, acceptDownloads: true });
     contexts.push(context);
     context.setDefaultTimeout(15_000);
@@ -127,7 +140,9 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     expect(await box.getByTestId('domain-totals').textContent()).toBe('5 verifications: 2 valid, 3 refused; 200 credits charged.');
     const chart = box.locator('figure');
     expect(await chart.getAttribute('data-total')).toBe('5');
-    const series = await chart.locator('rect').evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-series')}=${r.getAttribute('data-value')}`).sort());
+    const series = await chart
+      .locator('rect')
+      .evaluateAll((rs) => rs.map((r) => `${r.getAttribute('data-series')}=${r.getAttribute('data-value')}`).sort());
     expect(series).toEqual(['malformed=2', 'scope_denied=1', 'valid=2']);
     expect(await chart.locator('.legend').textContent()).toContain('malformed (2)');
     await screenshot(page, '21-domain-stats');

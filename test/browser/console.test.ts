@@ -1,6 +1,17 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, TestWallet, chromiumAvailable, installWallets, launchChromium, screenshot, startServer, storedToken, watchProblems, type TestServer } from './support.js';
+import {
+  CHROMIUM_PATH,
+  TestWallet,
+  chromiumAvailable,
+  installWallets,
+  launchChromium,
+  screenshot,
+  startServer,
+  storedToken,
+  watchProblems,
+  type TestServer,
+} from './support.js';
 
 if (!chromiumAvailable) {
   console.warn(`browser suite skipped: no Chromium at ${CHROMIUM_PATH}. Install it with: apt-get update && apt-get install -y chromium`);
@@ -31,7 +42,10 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await server?.close();
   });
 
-  async function open(wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[], viewport = { width: 1280, height: 900 }): Promise<Opened> {
+  async function open(
+    wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[],
+    viewport = { width: 1280, height: 900 },
+  ): Promise<Opened> {
     const context = await browser.newContext({ viewport });
     contexts.push(context);
     context.setDefaultTimeout(15_000);
@@ -52,10 +66,16 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     return o;
   }
 
-  async function call(path: string, opts: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+  async function call(
+    path: string,
+    opts: { method?: string; token?: string; body?: unknown } = {},
+  ): Promise<{ status: number; body: any }> {
     const res = await fetch(`${server.origin}${path}`, {
       method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
-      headers: { ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+      headers: {
+        ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
     const text = await res.text();
@@ -272,11 +292,14 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it('edits a key in a dialog (scopes, limits, models, description, expiry) and shows the API\'s refusal of an invalid limit', async () => {
+  it("edits a key in a dialog (scopes, limits, models, description, expiry) and shows the API's refusal of an invalid limit", async () => {
     const wallet = new TestWallet();
     const { page, problems } = await signInWith(wallet);
     const token = (await storedToken(page)) as string;
-    const created = await call('/v1/keys', { token, body: { name: 'edit-me', description: 'before', limits: { rpm: 60, monthly_credits: 9000 }, models: ['old-model'] } });
+    const created = await call('/v1/keys', {
+      token,
+      body: { name: 'edit-me', description: 'before', limits: { rpm: 60, monthly_credits: 9000 }, models: ['old-model'] },
+    });
     expect(created.status).toBe(201);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await keyRow(page, 'edit-me').waitFor();
@@ -305,7 +328,13 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
 
     const after = await call(`/v1/keys/${created.body.id}`, { token });
     expect(after.status).toBe(200);
-    expect(after.body).toMatchObject({ name: 'edit-me', description: 'after', scopes: ['inference:read', 'analytics:read'], models: null, limits: { daily_credits: 500, monthly_credits: 9000 } });
+    expect(after.body).toMatchObject({
+      name: 'edit-me',
+      description: 'after',
+      scopes: ['inference:read', 'analytics:read'],
+      models: null,
+      limits: { daily_credits: 500, monthly_credits: 9000 },
+    });
     expect(after.body.limits.rpm).toBeUndefined();
     expect(after.body.expires_at.startsWith('2099-')).toBe(true);
 
@@ -401,7 +430,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(a.problems).toEqual([]);
   });
 
-  it("shows why the approval turned a network key off, and that enabling it again does not let network domains take it", async () => {
+  it('shows why the approval turned a network key off, and that enabling it again does not let network domains take it', async () => {
     const user = new TestWallet();
     const u = await signInWith(user);
     const token = (await storedToken(u.page)) as string;
@@ -410,7 +439,10 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect((await verify(domainToken, made.body.key)).body.valid).toBe(true);
     const application = await call('/v1/trial/applications', { token, body: { use_case: 'a chat app' } });
     const a = await signInWith(admin);
-    const approved = await call(`/v1/admin/trial/applications/${application.body.id}/approve`, { token: (await storedToken(a.page)) as string, body: { credits: 100 } });
+    const approved = await call(`/v1/admin/trial/applications/${application.body.id}/approve`, {
+      token: (await storedToken(a.page)) as string,
+      body: { credits: 100 },
+    });
     expect(approved.status).toBe(200);
 
     await u.page.locator('[data-tab="keys"]').click();
@@ -428,7 +460,9 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
   it('lets an admin reject an application with a reason the applicant reads, and grant credits by hand', async () => {
     const user = new TestWallet();
     const u = await signInWith(user);
-    expect((await call('/v1/trial/applications', { token: (await storedToken(u.page)) as string, body: { use_case: 'Spam bot.' } })).status).toBe(201);
+    expect(
+      (await call('/v1/trial/applications', { token: (await storedToken(u.page)) as string, body: { use_case: 'Spam bot.' } })).status,
+    ).toBe(201);
 
     const a = await signInWith(admin);
     await a.page.locator('[data-tab="admin"]').click();
@@ -448,7 +482,9 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await u.page.locator('[data-tab="trial"]').click();
     await u.page.locator('form[data-form="trial"]').waitFor();
     expect(await u.page.getByTestId('header-credits').textContent()).toBe('250 credits');
-    expect(await u.page.locator('form[data-form="trial"]').textContent()).toContain('Your previous application was declined: Automated traffic is not eligible.');
+    expect(await u.page.locator('form[data-form="trial"]').textContent()).toContain(
+      'Your previous application was declined: Automated traffic is not eligible.',
+    );
     expect(u.problems).toEqual([]);
     expect(a.problems).toEqual([]);
   });

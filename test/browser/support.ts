@@ -51,7 +51,16 @@ export async function startServer(env: Env = {}): Promise<TestServer> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'console.db')}`, LOG_LEVEL: 'silent', NONCE_RATE_LIMIT: '0', SIGNIN_RATE_LIMIT: '0', ...env });
+    const config = loadConfig({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: origin,
+      DATABASE_URL: `file:${join(dir, 'console.db')}`,
+      LOG_LEVEL: 'silent',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+      ...env,
+    });
     try {
       const service = await startNodeServer(config);
       return {
@@ -74,7 +83,16 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -170,8 +188,13 @@ const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3
  * Injects wallets into every page of the context before any page script runs: each one answers
  * EIP-6963 discovery (`announce`) and/or sits at `window.ethereum` (`legacy`).
  */
-export async function installWallets(context: BrowserContext, wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[]): Promise<void> {
-  await context.exposeBinding('__testWalletRequest', (_source, index: number, method: string, params: unknown[]) => wallets[index].wallet.handle(method, params ?? []));
+export async function installWallets(
+  context: BrowserContext,
+  wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[],
+): Promise<void> {
+  await context.exposeBinding('__testWalletRequest', (_source, index: number, method: string, params: unknown[]) =>
+    wallets[index].wallet.handle(method, params ?? []),
+  );
   const specs: WalletSpec[] = wallets.map((w, index) => ({
     index,
     info: { uuid: w.wallet.uuid, name: w.wallet.name, icon: ICON, rdns: w.wallet.rdns },
@@ -180,7 +203,8 @@ export async function installWallets(context: BrowserContext, wallets: { wallet:
   }));
   await context.addInitScript((list: WalletSpec[]) => {
     type Listener = (value: unknown) => void;
-    const call = (window as unknown as { __testWalletRequest: (i: number, m: string, p: unknown[]) => Promise<RpcAnswer> }).__testWalletRequest;
+    const call = (window as unknown as { __testWalletRequest: (i: number, m: string, p: unknown[]) => Promise<RpcAnswer> })
+      .__testWalletRequest;
     for (const spec of list) {
       const listeners: Record<string, Listener[]> = {};
       const provider = {

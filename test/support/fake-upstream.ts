@@ -60,7 +60,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     const status = /^\/status\/(\d{3})$/.exec(path);
     if (status) {
       const code = Number(status[1]);
-      res.writeHead(code, { 'content-type': 'application/json', 'x-upstream-header': 'kept', ...(code === 429 ? { 'retry-after': '7' } : {}) });
+      res.writeHead(code, {
+        'content-type': 'application/json',
+        'x-upstream-header': 'kept',
+        ...(code === 429 ? { 'retry-after': '7' } : {}),
+      });
       res.end(JSON.stringify({ error: { message: `upstream says ${code}`, type: 'upstream_error', code: `e${code}` } }));
       return;
     }
@@ -147,7 +151,16 @@ export interface ServiceProxy {
 
 /** A pass-through in front of the real key service that can lose answers or go down. */
 export async function startServiceProxy(target: string): Promise<ServiceProxy> {
-  const state: ServiceProxy = { url: '', mode: 'pass', loseUsageAnswers: 0, usagePosts: 0, batchPosts: 0, singlePosts: 0, batchRoute: true, close: async () => undefined };
+  const state: ServiceProxy = {
+    url: '',
+    mode: 'pass',
+    loseUsageAnswers: 0,
+    usagePosts: 0,
+    batchPosts: 0,
+    singlePosts: 0,
+    batchRoute: true,
+    close: async () => undefined,
+  };
   const server = createServer(async (req, res) => {
     if (state.mode === 'down') {
       req.socket.destroy();
@@ -161,8 +174,13 @@ export async function startServiceProxy(target: string): Promise<ServiceProxy> {
       return;
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
-    const answer = await fetch(`${target}${req.url}`, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+    const answer = await fetch(`${target}${req.url}`, {
+      method: req.method,
+      headers,
+      body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
+    });
     const text = await answer.text();
     if (req.method === 'POST' && (req.url === '/v1/usage' || req.url === '/v1/usage/batch')) {
       state.usagePosts++;

@@ -53,7 +53,11 @@ function baseEnv(extra?: Env): Env {
   };
 }
 
-async function inProcess(name: string, databaseUrl: string | (() => Promise<{ url: string; drop(): Promise<void> }>), opts: TargetOptions = {}): Promise<Harness> {
+async function inProcess(
+  name: string,
+  databaseUrl: string | (() => Promise<{ url: string; drop(): Promise<void> }>),
+  opts: TargetOptions = {},
+): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock(new Date());
   const logs: string[] = [];
   let drop: (() => Promise<void>) | undefined;
@@ -142,7 +146,10 @@ export async function startWorkerDev(vars: Env, opts: WorkerDevOptions = {}): Pr
   return w;
 }
 
-async function spawnWorker(vars: Env, { config, readyStatus = 200, persistTo, args: extra = [] }: WorkerDevOptions): Promise<WorkerProcess> {
+async function spawnWorker(
+  vars: Env,
+  { config, readyStatus = 200, persistTo, args: extra = [] }: WorkerDevOptions,
+): Promise<WorkerProcess> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = ['scripts/worker-dev.mjs', '--port', String(port), '--ip', '127.0.0.1', '--inspector-port', String(inspectorPort)];
@@ -252,7 +259,11 @@ export function workerHarness(w: WorkerProcess, close: () => Promise<void> = () 
       // wrangler dev's local proxy (not our worker, not production): after the worker refuses a
       // chunked body without reading it (413), its pooled connection to the worker breaks and it
       // answers the next non-GET request itself with this 503, without passing it on. Send it again.
-      if (res.status === 503 && !(init?.body instanceof ReadableStream) && (await res.clone().text()).startsWith('Your worker restarted mid-request')) {
+      if (
+        res.status === 503 &&
+        !(init?.body instanceof ReadableStream) &&
+        (await res.clone().text()).startsWith('Your worker restarted mid-request')
+      ) {
         return send();
       }
       return res;
@@ -288,7 +299,13 @@ export async function json<T = any>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
 
-export function post(h: Harness, path: string, body: unknown, token?: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
+export function post(
+  h: Harness,
+  path: string,
+  body: unknown,
+  token?: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   return h.request(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extraHeaders },
@@ -319,7 +336,12 @@ export async function getNonce(h: Harness): Promise<string> {
 }
 
 /** The message a well-behaved client builds for this origin, with overrides for attacks. */
-export function siweText(address: string, nonce: string, now: Date, overrides: Partial<Parameters<typeof buildSiweMessage>[0]> = {}): string {
+export function siweText(
+  address: string,
+  nonce: string,
+  now: Date,
+  overrides: Partial<Parameters<typeof buildSiweMessage>[0]> = {},
+): string {
   return buildSiweMessage({
     domain: TEST_DOMAIN,
     address,

@@ -17,8 +17,14 @@ export async function freePort(): Promise<number> {
  * Runs `siwe-keys serve` (the compiled dist/cli.js, as production does) as its own process and waits
  * for its "listening on" line. `args` adds flags, e.g. ['--workers', '2'].
  */
-export async function startServeProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; url: string; output: string[]; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
-  const child = spawn(process.execPath, compiledCli('serve', ...args), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServeProcess(
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<{ child: ChildProcess; url: string; output: string[]; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
+  const child = spawn(process.execPath, compiledCli('serve', ...args), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => output.push(l));
   const url = await new Promise<string>((resolve, reject) => {

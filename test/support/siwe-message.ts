@@ -45,4 +45,3 @@ export function buildSiweMessage(f: SiweFields): string {
   if (f.resources?.length) lines.push('Resources:', ...f.resources.map((r) => `- ${r}`));
   return lines.join('\n');
 }
-

@@ -2,10 +2,25 @@
  * siwe-keys operator client: verify API keys from your own service. Dependency-free (fetch and
  * Web Crypto), so it runs on Node, Workers, Deno and Bun.
  */
-import { REFUSALS, type RefusalCode, type UsageReceipt, type UsageReport, type VerifyAnswer, type VerifyRequest } from '../../../src/contract/verify-codes.js';
+import {
+  REFUSALS,
+  type RefusalCode,
+  type UsageReceipt,
+  type UsageReport,
+  type VerifyAnswer,
+  type VerifyRequest,
+} from '../../../src/contract/verify-codes.js';
 
 export { REFUSALS, VERIFY_CODES } from '../../../src/contract/verify-codes.js';
-export type { RefusalCode, Scope, UsageReceipt, UsageReport, VerifyAnswer, VerifyCode, VerifyRequest } from '../../../src/contract/verify-codes.js';
+export type {
+  RefusalCode,
+  Scope,
+  UsageReceipt,
+  UsageReport,
+  VerifyAnswer,
+  VerifyCode,
+  VerifyRequest,
+} from '../../../src/contract/verify-codes.js';
 
 export class KeyServiceUnavailable extends Error {
   override name = 'KeyServiceUnavailable';
@@ -36,7 +51,10 @@ export interface VerifierOptions {
 }
 
 /** The part of fetch the client uses, so a faster transport can stand in. */
-export type Transport = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{
+export type Transport = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{
   status: number;
   json(): Promise<unknown>;
 }>;
@@ -177,7 +195,14 @@ export function siweKeysMiddleware(opts: {
     }
     const key = extractKey(headers, new URL(req.url ?? '/', 'http://localhost'));
     if (!key) {
-      send(res, 401, { error: { code: 'missing_api_key', message: 'Send an API key in Authorization: Bearer, x-api-key or ?key=.', type: 'auth_error', request_id: requestId } });
+      send(res, 401, {
+        error: {
+          code: 'missing_api_key',
+          message: 'Send an API key in Authorization: Bearer, x-api-key or ?key=.',
+          type: 'auth_error',
+          request_id: requestId,
+        },
+      });
       return;
     }
     const scope = opts.scope ?? (req.method === 'GET' ? 'inference:read' : 'inference:write');
@@ -193,7 +218,14 @@ export function siweKeysMiddleware(opts: {
       },
       (err: unknown) => {
         if (err instanceof KeyServiceUnavailable) {
-          send(res, 503, { error: { code: 'key_service_unavailable', message: 'API keys cannot be checked right now. Try again shortly.', type: 'server_error', request_id: requestId } });
+          send(res, 503, {
+            error: {
+              code: 'key_service_unavailable',
+              message: 'API keys cannot be checked right now. Try again shortly.',
+              type: 'server_error',
+              request_id: requestId,
+            },
+          });
           return;
         }
         next(err);

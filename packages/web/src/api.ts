@@ -49,7 +49,13 @@ export function createApi(opts: ApiOptions): Api {
     let res: Response;
     try {
       // No cookies are ever sent: the session is a bearer token (so no CSRF surface).
-      res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
+      res = await doFetch(`${base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+        credentials: 'omit',
+      });
     } catch {
       throw new ApiError(0, 'network_error', 'The service could not be reached. Check your connection and try again.', null);
     }

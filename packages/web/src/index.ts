@@ -13,7 +13,19 @@ export * from './api.js';
 export * from './session.js';
 export * from './siwe.js';
 export * from './wallet.js';
-export type { AccountView, ApplicationView, DomainView, DomainWithToken, KeyLimits, KeyType, KeyView, KeyWithSecret, Page, Plan, SessionView } from '../../../src/contract/views.js';
+export type {
+  AccountView,
+  ApplicationView,
+  DomainView,
+  DomainWithToken,
+  KeyLimits,
+  KeyType,
+  KeyView,
+  KeyWithSecret,
+  Page,
+  Plan,
+  SessionView,
+} from '../../../src/contract/views.js';
 
 export interface CreateKeyInput {
   name: string;
@@ -50,7 +62,10 @@ export interface SiweKeys {
   keys: {
     list(opts?: { cursor?: string; limit?: number; status?: 'active' | 'disabled' }): Promise<Page<KeyView>>;
     create(input: CreateKeyInput): Promise<KeyWithSecret>;
-    update(id: string, patch: Partial<Omit<CreateKeyInput, 'name' | 'expires_in_days'>> & { status?: 'active' | 'disabled' }): Promise<KeyView>;
+    update(
+      id: string,
+      patch: Partial<Omit<CreateKeyInput, 'name' | 'expires_in_days'>> & { status?: 'active' | 'disabled' },
+    ): Promise<KeyView>;
     rotate(id: string, graceSeconds?: number): Promise<KeyWithSecret>;
     remove(id: string): Promise<void>;
   };
@@ -90,7 +105,10 @@ export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
       const message = signInMessage({ address, chainId, nonce, statement: opts.statement, domain: url.host, uri: url.origin });
       const signature = await personalSign(provider, message, address);
       const session = await api.post<SessionView>('/v1/auth/verify', { message, signature });
-      current = storageKey === null ? { token: session.token, expires_at: session.expires_at, address: session.account.address } : saveSession(session, storageKey);
+      current =
+        storageKey === null
+          ? { token: session.token, expires_at: session.expires_at, address: session.account.address }
+          : saveSession(session, storageKey);
       return session;
     },
     async signOut() {
@@ -112,7 +130,11 @@ export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
       list: (o = {}) => api.get<Page<KeyView>>(`/v1/keys${q({ cursor: o.cursor, limit: o.limit, status: o.status })}`),
       create: (input) => api.post<KeyWithSecret>('/v1/keys', input),
       update: (id, patch) => api.patch<KeyView>(`/v1/keys/${encodeURIComponent(id)}`, patch),
-      rotate: (id, graceSeconds) => api.post<KeyWithSecret>(`/v1/keys/${encodeURIComponent(id)}/rotate`, graceSeconds === undefined ? {} : { grace_seconds: graceSeconds }),
+      rotate: (id, graceSeconds) =>
+        api.post<KeyWithSecret>(
+          `/v1/keys/${encodeURIComponent(id)}/rotate`,
+          graceSeconds === undefined ? {} : { grace_seconds: graceSeconds },
+        ),
       remove: (id) => api.del(`/v1/keys/${encodeURIComponent(id)}`),
     },
   };

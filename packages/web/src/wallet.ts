@@ -57,7 +57,11 @@ export function watchWallets(onChange: (wallets: Wallet[]) => void): () => Walle
     // Any extension can announce; accept only well-formed announcements and render them as text.
     if (!info || !isStr(info.uuid) || !isStr(info.name) || !provider || typeof provider.request !== 'function') return;
     const icon = isStr(info.icon) && /^data:image\/(svg\+xml|png|webp|jpeg|gif)[;,]/i.test(info.icon) ? info.icon : '';
-    announced.set(info.uuid, { info: { uuid: info.uuid, name: info.name.slice(0, 60), icon, rdns: isStr(info.rdns) ? info.rdns : '' }, provider, legacy: false });
+    announced.set(info.uuid, {
+      info: { uuid: info.uuid, name: info.name.slice(0, 60), icon, rdns: isStr(info.rdns) ? info.rdns : '' },
+      provider,
+      legacy: false,
+    });
     onChange(list());
   });
   window.dispatchEvent(new Event('eip6963:requestProvider'));

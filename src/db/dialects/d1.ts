@@ -91,7 +91,8 @@ export class D1Connection implements DatabaseConnection {
       statements.push(this.prepare(q));
       // SQLite has no RAISE outside triggers; an invalid JSON path is a runtime error whose message
       // carries our text, and CASE evaluates it only when the condition fails.
-      if (mustChange[i]) statements.push(this.d1.prepare(`SELECT CASE WHEN changes() > 0 THEN 1 ELSE json_extract('{}', '${GUARD}' || ?) END`).bind(i));
+      if (mustChange[i])
+        statements.push(this.d1.prepare(`SELECT CASE WHEN changes() > 0 THEN 1 ELSE json_extract('{}', '${GUARD}' || ?) END`).bind(i));
     });
     const results = await this.d1.batch(statements);
     return queries.map((q, i) => toQueryResult(q, results[resultAt[i]]));
@@ -104,7 +105,7 @@ export class D1Connection implements DatabaseConnection {
     return m ? Number(m[1]) : null;
   }
 
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: kysely's interface wants a generator; streaming is refused.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('D1 does not support streaming queries.');
   }

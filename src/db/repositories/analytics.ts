@@ -15,7 +15,19 @@ export function usageRollupSteps(db: Executor, r: { domainId: string; requestId:
   return [
     db
       .insertInto('usage_rollups')
-      .columns(['account', 'hour', 'key_id', 'model', 'domain_id', 'requests', 'input_tokens', 'output_tokens', 'cost', 'charged', 'uncharged'])
+      .columns([
+        'account',
+        'hour',
+        'key_id',
+        'model',
+        'domain_id',
+        'requests',
+        'input_tokens',
+        'output_tokens',
+        'cost',
+        'charged',
+        'uncharged',
+      ])
       .expression(
         db
           .selectFrom('usage_records as u')
@@ -98,7 +110,13 @@ const toSums = (r: Record<string, unknown>): UsageSums => ({
 });
 
 /** Sums roll-up rows of whole hours in [fromHour, toHour), grouped by one dimension. */
-export async function sumRollups(db: Kysely<Database>, f: UsageFilter, fromHour: number, toHour: number, dim: UsageDimension): Promise<UsageSums[]> {
+export async function sumRollups(
+  db: Kysely<Database>,
+  f: UsageFilter,
+  fromHour: number,
+  toHour: number,
+  dim: UsageDimension,
+): Promise<UsageSums[]> {
   let q = db
     .selectFrom('usage_rollups')
     .select([sql.ref<string | number>(dim).as('dim'), ...sums.fromRollups])
@@ -112,7 +130,13 @@ export async function sumRollups(db: Kysely<Database>, f: UsageFilter, fromHour:
 }
 
 /** Sums the records themselves in [from, to) (the partial hours at a range's edges). */
-export async function sumRecords(db: Kysely<Database>, f: UsageFilter & { account: string }, from: number, to: number, dim: UsageDimension): Promise<UsageSums[]> {
+export async function sumRecords(
+  db: Kysely<Database>,
+  f: UsageFilter & { account: string },
+  from: number,
+  to: number,
+  dim: UsageDimension,
+): Promise<UsageSums[]> {
   const dimExpr =
     dim === 'hour'
       ? sql<string | number>`created_at - (created_at % ${sql.lit(HOUR_MS)})`
@@ -132,7 +156,12 @@ export async function sumRecords(db: Kysely<Database>, f: UsageFilter & { accoun
 }
 
 /** Usage roll-ups of one domain (all accounts), per hour. */
-export async function domainUsageByHour(db: Kysely<Database>, domainId: string, fromHour: number, to: number): Promise<{ hour: number; charged: number; requests: number }[]> {
+export async function domainUsageByHour(
+  db: Kysely<Database>,
+  domainId: string,
+  fromHour: number,
+  to: number,
+): Promise<{ hour: number; charged: number; requests: number }[]> {
   const rows = await db
     .selectFrom('usage_rollups')
     .select(['hour', sql<number>`SUM(charged)`.as('charged'), sql<number>`SUM(requests)`.as('requests')])
@@ -166,7 +195,12 @@ export function addVerificationCountsQuery(db: Executor, c: VerificationCount) {
 }
 
 /** Verification counts per hour and code in [fromHour, to), for one domain or all. */
-export async function verificationCounts(db: Kysely<Database>, f: { domainId?: string }, fromHour: number, to: number): Promise<{ hour: number; code: string; count: number; charged: number }[]> {
+export async function verificationCounts(
+  db: Kysely<Database>,
+  f: { domainId?: string },
+  fromHour: number,
+  to: number,
+): Promise<{ hour: number; code: string; count: number; charged: number }[]> {
   let q = db
     .selectFrom('verification_stats')
     .select(['hour', 'code', sql<number>`SUM(count)`.as('count'), sql<number>`SUM(charged)`.as('charged')])
@@ -192,7 +226,12 @@ export async function countBy<T extends 'accounts' | 'api_keys' | 'trial_applica
 }
 
 /** Audit events of the given actions in [from, to): credit grants are read from their details. */
-export async function auditEventsOf(db: Kysely<Database>, actions: string[], from: number, to: number): Promise<{ action: string; at: number; detail: string | null }[]> {
+export async function auditEventsOf(
+  db: Kysely<Database>,
+  actions: string[],
+  from: number,
+  to: number,
+): Promise<{ action: string; at: number; detail: string | null }[]> {
   const rows = await db
     .selectFrom('audit_events')
     .select(['action', 'at', 'detail'])

@@ -27,7 +27,11 @@ export async function listDomains(db: Kysely<Database>, f: { owner?: string; cur
 }
 
 export async function countDomains(db: Kysely<Database>, owner: string): Promise<number> {
-  const r = await db.selectFrom('domains').select((eb) => eb.fn.countAll<number>().as('n')).where('owner', '=', owner).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('domains')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('owner', '=', owner)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -45,7 +49,11 @@ export async function findDomainByName(db: Kysely<Database>, name: string): Prom
 
 export function setDomainVerified(db: Kysely<Database>, id: string, challenge: string, at: number, method: 'dns' | 'http') {
   // Conditional on the challenge that was checked.
-  return db.updateTable('domains').set({ verified_at: at, verified_by: method }).where('id', '=', id).where('ownership_challenge', '=', challenge);
+  return db
+    .updateTable('domains')
+    .set({ verified_at: at, verified_by: method })
+    .where('id', '=', id)
+    .where('ownership_challenge', '=', challenge);
 }
 
 export type DomainClaimRow = DomainClaimsTable;

@@ -61,7 +61,12 @@ export interface KeyWithAccount extends KeyRow {
  * The hot-path lookup: one indexed read by hash (or by the previous hash while a rotation's grace
  * period runs), joined with the account's plan and balance. Compiled once (see preparedQuery).
  */
-export const findKeyBySecretHash: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<KeyWithAccount | undefined> = preparedQuery(
+export const findKeyBySecretHash: (
+  db: Kysely<Database>,
+  hash: string,
+  now: number,
+  domainId: string,
+) => Promise<KeyWithAccount | undefined> = preparedQuery(
   (db, hash: string, now: number, domainId: string) =>
     db
       .selectFrom('api_keys as k')
@@ -84,7 +89,12 @@ export async function markVerifiedByDomain(db: Kysely<Database>, domainId: strin
 }
 
 export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, keyId: string): Promise<number | null> {
-  const row = await db.selectFrom('domain_keys').select('last_verified_at').where('domain_id', '=', domainId).where('key_id', '=', keyId).executeTakeFirst();
+  const row = await db
+    .selectFrom('domain_keys')
+    .select('last_verified_at')
+    .where('domain_id', '=', domainId)
+    .where('key_id', '=', keyId)
+    .executeTakeFirst();
   return row ? Number(row.last_verified_at) : null;
 }
 

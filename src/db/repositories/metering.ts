@@ -59,8 +59,12 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
     .updateTable('api_keys')
     .set(windowIncrements(big(cost), day, month))
     .where('id', '=', keyId)
-    .where(sql<boolean>`(daily_credits IS NULL OR (CASE WHEN day_window = ${day} THEN day_used ELSE 0 END) + ${big(cost)} <= daily_credits)`)
-    .where(sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`)
+    .where(
+      sql<boolean>`(daily_credits IS NULL OR (CASE WHEN day_window = ${day} THEN day_used ELSE 0 END) + ${big(cost)} <= daily_credits)`,
+    )
+    .where(
+      sql<boolean>`(monthly_credits IS NULL OR (CASE WHEN month_window = ${month} THEN month_used ELSE 0 END) + ${big(cost)} <= monthly_credits)`,
+    )
     .where('total_used', '<=', big(MAX_COUNTER - cost));
 }
 
@@ -70,26 +74,35 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
  * means exactly "the balance is short". Returns the balance after (NULL: none enforced).
  */
 export function debitQuery(db: Executor, address: string, cost: number) {
-  return db
-    .updateTable('accounts')
-    .set({
-      credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${big(cost)} END`,
-      usage_total: sql<number>`usage_total + ${big(cost)}`,
-    })
-    .where('address', '=', address)
-    .where((eb) => eb.or([eb('credits', 'is', null), eb('credits', '>=', cost)]))
-    // An account without a balance could otherwise count past exactness (see MAX_COUNTER).
-    .where('usage_total', '<=', big(MAX_COUNTER - cost))
-    .returning('credits');
+  return (
+    db
+      .updateTable('accounts')
+      .set({
+        credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${big(cost)} END`,
+        usage_total: sql<number>`usage_total + ${big(cost)}`,
+      })
+      .where('address', '=', address)
+      .where((eb) => eb.or([eb('credits', 'is', null), eb('credits', '>=', cost)]))
+      // An account without a balance could otherwise count past exactness (see MAX_COUNTER).
+      .where('usage_total', '<=', big(MAX_COUNTER - cost))
+      .returning('credits')
+  );
 }
 
 export async function findUsageRecord(db: Executor, domainId: string, requestId: string): Promise<UsageRecordsTable | undefined> {
-  return db.selectFrom('usage_records').selectAll().where('domain_id', '=', domainId).where('request_id', '=', requestId).executeTakeFirst();
+  return db
+    .selectFrom('usage_records')
+    .selectAll()
+    .where('domain_id', '=', domainId)
+    .where('request_id', '=', requestId)
+    .executeTakeFirst();
 }
 
 /** SQLite spells the scalar two-or-more argument minimum MIN, PostgreSQL LEAST. */
 function scalarFns(db: Executor): { least: RawBuilder<unknown>; greatest: RawBuilder<unknown> } {
-  return isPostgres(db as Kysely<Database>) ? { least: sql.raw('LEAST'), greatest: sql.raw('GREATEST') } : { least: sql.raw('MIN'), greatest: sql.raw('MAX') };
+  return isPostgres(db as Kysely<Database>)
+    ? { least: sql.raw('LEAST'), greatest: sql.raw('GREATEST') }
+    : { least: sql.raw('MIN'), greatest: sql.raw('MAX') };
 }
 
 export interface UsageReport {
@@ -145,16 +158,24 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
       cost: r.cost,
       charged,
       uncharged: sql<number>`${cost} - ${charged}`,
-      credits_after: sql<number | null>`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
+      credits_after: sql<
+        number | null
+      >`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
       created_at: r.now,
     }),
-    db.updateTable('api_keys').set(windowIncrements(stored, r.day, r.month)).where('id', '=', r.keyId),
+    db
+      .updateTable('api_keys')
+      .set(windowIncrements(stored, r.day, r.month))
+      .where('id', '=', r.keyId),
     // The only conditional step: a report that would take the account's
     // usage_total past MAX_COUNTER changes no row and undoes the whole batch (the caller refuses it).
     {
       query: db
         .updateTable('accounts')
-        .set({ credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${stored} END`, usage_total: sql<number>`usage_total + ${cost}` })
+        .set({
+          credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${stored} END`,
+          usage_total: sql<number>`usage_total + ${cost}`,
+        })
         .where('address', '=', r.account)
         .where('usage_total', '<=', big(MAX_COUNTER - r.cost)),
       mustChange: true,

@@ -24,6 +24,9 @@ export async function purgeExpiredNonces(db: Kysely<Database>, now: number): Pro
 }
 
 export async function countNonces(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('nonces').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('nonces')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -14,7 +14,12 @@ export function revokeSession(db: Kysely<Database>, id: string, now: number) {
 }
 
 export function revokeAllSessions(db: Kysely<Database>, address: string, now: number) {
-  return db.updateTable('sessions').set({ revoked_at: now }).where('address', '=', address).where('revoked_at', 'is', null).where('expires_at', '>', now);
+  return db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('address', '=', address)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now);
 }
 
 /** Sessions past their expiry carry no information worth keeping. */

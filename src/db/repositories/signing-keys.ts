@@ -22,10 +22,18 @@ export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<Sign
  * Retires the active key (it stays published for verification) and activates the given one.
  * One batch (no step reads another's result), so it is atomic on D1 too.
  */
-export async function activateSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>, now: number): Promise<void> {
+export async function activateSigningKey(
+  db: Kysely<Database>,
+  row: Omit<SigningKeysTable, 'active' | 'retired_at'>,
+  now: number,
+): Promise<void> {
   await inBatch(db, [
     // A retired key only verifies: its private half is no longer needed, so it is not kept.
-    db.updateTable('signing_keys').set({ active: null, retired_at: now, private_jwk: '' }).where('active', '=', 1).where('kid', '!=', row.kid),
+    db
+      .updateTable('signing_keys')
+      .set({ active: null, retired_at: now, private_jwk: '' })
+      .where('active', '=', 1)
+      .where('kid', '!=', row.kid),
     db
       .insertInto('signing_keys')
       .values({ ...row, active: 1, retired_at: null })

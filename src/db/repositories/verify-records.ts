@@ -31,40 +31,41 @@ export interface VerifyKeyRow {
 }
 
 /** One indexed read by hash (or the previous hash while a rotation's grace period runs). */
-export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined> = preparedQuery(
-  (db, hash: string, now: number, domainId: string) =>
-    db
-      .selectFrom('api_keys as k')
-      .innerJoin('accounts as a', 'a.address', 'k.account')
-      .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
-      .select([
-        'k.id',
-        'k.account',
-        'k.type',
-        'k.status',
-        'k.scopes',
-        'k.models',
-        'k.rpm',
-        'k.daily_credits',
-        'k.monthly_credits',
-        'k.expires_at',
-        'k.hash',
-        'k.prev_expires_at',
-        'k.day_window',
-        'k.day_used',
-        'k.month_window',
-        'k.month_used',
-        'k.total_used',
-        'k.rpm_window',
-        'k.rpm_count',
-        'a.plan',
-        'a.credits',
-        'dk.last_verified_at as domain_verified_at',
-      ])
-      .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
-  ['h', 1, 'd'],
-  (hash, now, domainId) => [domainId, hash, hash, now],
-) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined>;
+export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined> =
+  preparedQuery(
+    (db, hash: string, now: number, domainId: string) =>
+      db
+        .selectFrom('api_keys as k')
+        .innerJoin('accounts as a', 'a.address', 'k.account')
+        .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
+        .select([
+          'k.id',
+          'k.account',
+          'k.type',
+          'k.status',
+          'k.scopes',
+          'k.models',
+          'k.rpm',
+          'k.daily_credits',
+          'k.monthly_credits',
+          'k.expires_at',
+          'k.hash',
+          'k.prev_expires_at',
+          'k.day_window',
+          'k.day_used',
+          'k.month_window',
+          'k.month_used',
+          'k.total_used',
+          'k.rpm_window',
+          'k.rpm_count',
+          'a.plan',
+          'a.credits',
+          'dk.last_verified_at as domain_verified_at',
+        ])
+        .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
+    ['h', 1, 'd'],
+    (hash, now, domainId) => [domainId, hash, hash, now],
+  ) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined>;
 
 export interface KeyBalanceRow {
   day_window: string;

@@ -10,11 +10,23 @@ const enc = encodeURIComponent;
 function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
   const errors = errorBox();
   const list = h('div', { 'aria-live': 'polite' }, h('p', null, 'Loading applications…'));
-  const filter = h('select', { name: 'status' }, h('option', { value: 'pending' }, 'Pending'), h('option', { value: 'approved' }, 'Approved'), h('option', { value: 'rejected' }, 'Rejected'));
+  const filter = h(
+    'select',
+    { name: 'status' },
+    h('option', { value: 'pending' }, 'Pending'),
+    h('option', { value: 'approved' }, 'Approved'),
+    h('option', { value: 'rejected' }, 'Rejected'),
+  );
   filter.addEventListener('change', () => void busy(null, errors, load));
 
   function card(a: Application): HTMLElement {
-    const head = h('div', { class: 'app-head' }, h('code', { title: a.address }, a.address), ' ', badge(a.status, a.status === 'approved' ? 'ok' : a.status === 'rejected' ? 'off' : ''));
+    const head = h(
+      'div',
+      { class: 'app-head' },
+      h('code', { title: a.address }, a.address),
+      ' ',
+      badge(a.status, a.status === 'approved' ? 'ok' : a.status === 'rejected' ? 'off' : ''),
+    );
     const facts = h(
       'dl',
       { class: 'facts' },
@@ -23,8 +35,12 @@ function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
       h('dt', null, 'Use case'),
       h('dd', { class: 'pre' }, a.use_case),
       a.contact ? [h('dt', null, 'Contact'), h('dd', null, a.contact)] : null,
-      a.reviewed_at ? [h('dt', null, 'Reviewed'), h('dd', null, fmtTime(a.reviewed_at), a.reviewed_by ? ` by ${shortAddress(a.reviewed_by)}` : '')] : null,
-      a.credits_granted !== null && a.credits_granted !== undefined ? [h('dt', null, 'Credits granted'), h('dd', null, fmtInt(a.credits_granted))] : null,
+      a.reviewed_at
+        ? [h('dt', null, 'Reviewed'), h('dd', null, fmtTime(a.reviewed_at), a.reviewed_by ? ` by ${shortAddress(a.reviewed_by)}` : '')]
+        : null,
+      a.credits_granted !== null && a.credits_granted !== undefined
+        ? [h('dt', null, 'Credits granted'), h('dd', null, fmtInt(a.credits_granted))]
+        : null,
       a.reason ? [h('dt', null, 'Reason'), h('dd', null, a.reason)] : null,
     );
     const actions = a.status === 'pending' ? reviewForm(a) : null;
@@ -39,7 +55,13 @@ function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
     approve.setAttribute('aria-label', `Approve application of ${a.address}`);
     const reject = h('button', { type: 'button', class: 'danger' }, 'Reject…');
     reject.setAttribute('aria-label', `Reject application of ${a.address}`);
-    const form = h('form', { class: 'inline-form' }, field({ label: 'Credits to grant', control: credits }), h('div', { class: 'actions' }, approve, reject), cardErrors.el);
+    const form = h(
+      'form',
+      { class: 'inline-form' },
+      field({ label: 'Credits to grant', control: credits }),
+      h('div', { class: 'actions' }, approve, reject),
+      cardErrors.el,
+    );
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void busy(approve, cardErrors, async () => {
@@ -71,18 +93,35 @@ function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
 
   async function load(): Promise<void> {
     const page = await ctx.api.get<Page<Application>>(`/v1/admin/trial/applications?limit=100&status=${enc(filter.value)}`);
-    replace(list, page.data.length === 0 ? h('p', { class: 'empty' }, `No ${filter.value} applications.`) : h('div', { class: 'applications' }, ...page.data.map(card)));
+    replace(
+      list,
+      page.data.length === 0
+        ? h('p', { class: 'empty' }, `No ${filter.value} applications.`)
+        : h('div', { class: 'applications' }, ...page.data.map(card)),
+    );
   }
 
   const refresh = h('button', { type: 'button' }, 'Refresh');
   refresh.addEventListener('click', () => void busy(refresh, errors, load));
   void busy(null, errors, load);
-  return section('Free-trial applications', h('div', { class: 'toolbar' }, field({ label: 'Show', control: filter }), refresh), errors.el, list);
+  return section(
+    'Free-trial applications',
+    h('div', { class: 'toolbar' }, field({ label: 'Show', control: filter }), refresh),
+    errors.el,
+    list,
+  );
 }
 
 function creditsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
   const errors = errorBox();
-  const address = h('input', { name: 'address', required: true, pattern: '0x[0-9a-fA-F]{40}', autocomplete: 'off', spellcheck: 'false', placeholder: '0x…' });
+  const address = h('input', {
+    name: 'address',
+    required: true,
+    pattern: '0x[0-9a-fA-F]{40}',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: '0x…',
+  });
   const delta = h('input', { name: 'delta', type: 'number', step: 1, required: true, inputmode: 'numeric' });
   const reason = h('input', { name: 'reason', required: true, maxlength: 500 });
   const submit = h('button', { type: 'submit' }, 'Change credits');
@@ -98,7 +137,10 @@ function creditsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     void busy(submit, errors, async () => {
-      const acc = await ctx.api.post<Account>(`/v1/admin/accounts/${enc(address.value.trim())}/credits`, { delta: Number(delta.value), reason: reason.value.trim() });
+      const acc = await ctx.api.post<Account>(`/v1/admin/accounts/${enc(address.value.trim())}/credits`, {
+        delta: Number(delta.value),
+        reason: reason.value.trim(),
+      });
       result.textContent = `${acc.address} now has ${fmtInt(acc.credits)} credits.`;
       onChanged();
     });

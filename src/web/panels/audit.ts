@@ -40,8 +40,19 @@ export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showAc
   const errors = errorBox();
   const list = h('div', { 'aria-live': 'polite' }, h('p', null, 'Loading events…'));
   const pager = h('div', { class: 'pager' });
-  const action = h('select', { name: 'action' }, h('option', { value: '' }, 'All actions'), ...ACTIONS.map((a) => h('option', { value: a }, a)));
-  const address = h('input', { name: 'address', placeholder: '0x…', autocomplete: 'off', spellcheck: 'false', pattern: '0x[0-9a-fA-F]{40}' });
+  const action = h(
+    'select',
+    { name: 'action' },
+    h('option', { value: '' }, 'All actions'),
+    ...ACTIONS.map((a) => h('option', { value: a }, a)),
+  );
+  const address = h('input', {
+    name: 'address',
+    placeholder: '0x…',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    pattern: '0x[0-9a-fA-F]{40}',
+  });
   const apply = h('button', { type: 'submit' }, 'Filter');
   const refresh = h('button', { type: 'button' }, 'Refresh');
   refresh.addEventListener('click', () => {
@@ -69,7 +80,9 @@ export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showAc
             opts.title,
             [
               { label: 'When', cell: (e) => fmtTime(e.at) },
-              ...(opts.showActor ? [{ label: 'Actor', cell: (e: AuditEvent) => (e.actor ? h('code', { title: e.actor }, shortAddress(e.actor)) : '—') }] : []),
+              ...(opts.showActor
+                ? [{ label: 'Actor', cell: (e: AuditEvent) => (e.actor ? h('code', { title: e.actor }, shortAddress(e.actor)) : '—') }]
+                : []),
               { label: 'Action', cell: (e) => h('code', null, e.action) },
               { label: 'Target', cell: (e) => (e.target ? h('code', { class: 'wrap' }, e.target) : '—') },
               { label: 'Detail', cell: (e) => h('small', { class: 'wrap' }, detailText(e.detail)) },

@@ -12,7 +12,18 @@ const MAX_CHARTS = 20;
 /** `valid` is always green; each refusal code keeps one colour (never green) on every chart. */
 const REFUSAL_COLOURS = [1, 3, 4, 5, 6, 7, 0];
 // The contract's order (REFUSAL_CODES in services/analytics.ts, which the bundle must not import).
-const REFUSAL_ORDER = ['malformed', 'not_found', 'disabled', 'expired', 'key_type_mismatch', 'scope_denied', 'model_not_allowed', 'rate_limited', 'api_key_quota_exceeded', 'billing_shortfall'];
+const REFUSAL_ORDER = [
+  'malformed',
+  'not_found',
+  'disabled',
+  'expired',
+  'key_type_mismatch',
+  'scope_denied',
+  'model_not_allowed',
+  'rate_limited',
+  'api_key_quota_exceeded',
+  'billing_shortfall',
+];
 const seriesClass = (name: string): string => {
   if (name === 'valid') return 'ok-fill';
   const i = Math.max(0, REFUSAL_ORDER.indexOf(name));
@@ -25,8 +36,15 @@ function domainChart(ctx: Ctx, d: Domain, days: number): HTMLElement {
   const group = days <= 2 ? 'hour' : 'day';
   const to = Date.now() + 1;
   const path = `/v1/domains/${enc(d.id)}/stats?group_by=${group}&from=${enc(new Date(to - days * DAY).toISOString())}&to=${enc(new Date(to).toISOString())}`;
-  const csv = h('button', { type: 'button', class: 'link', 'data-action': 'domain-csv', 'aria-label': `Download the statistics of ${d.name} as CSV` }, 'CSV');
-  csv.addEventListener('click', () => void busy(csv, errors, async () => downloadText(`${d.name}-verifications.csv`, await ctx.api.csv(path))));
+  const csv = h(
+    'button',
+    { type: 'button', class: 'link', 'data-action': 'domain-csv', 'aria-label': `Download the statistics of ${d.name} as CSV` },
+    'CSV',
+  );
+  csv.addEventListener(
+    'click',
+    () => void busy(csv, errors, async () => downloadText(`${d.name}-verifications.csv`, await ctx.api.csv(path))),
+  );
   void busy(null, errors, async () => {
     const s = await ctx.api.get<DomainStats>(path);
     const codes = Object.keys(s.totals.refused).filter((c) => (s.totals.refused[c] ?? 0) > 0);
@@ -43,7 +61,10 @@ function domainChart(ctx: Ctx, d: Domain, days: number): HTMLElement {
         id: `domain-${d.name}`,
         title: `Verifications of ${d.name} by outcome, per ${group}`,
         labels,
-        series: [{ name: 'valid', values: s.data.map((b) => b.valid) }, ...codes.map((c) => ({ name: c, values: s.data.map((b) => b.refused[c] ?? 0) }))],
+        series: [
+          { name: 'valid', values: s.data.map((b) => b.valid) },
+          ...codes.map((c) => ({ name: c, values: s.data.map((b) => b.refused[c] ?? 0) })),
+        ],
         seriesClass,
       }),
     );
@@ -53,7 +74,13 @@ function domainChart(ctx: Ctx, d: Domain, days: number): HTMLElement {
 
 /** Per domain, a chart of what its verifications answered over the chosen range. */
 export function domainStatsSection(ctx: Ctx, domains: Domain[]): HTMLElement {
-  const range = h('select', { name: 'stats-range' }, h('option', { value: '1' }, 'Last 24 hours'), h('option', { value: '7' }, 'Last 7 days'), h('option', { value: '30', selected: true }, 'Last 30 days'));
+  const range = h(
+    'select',
+    { name: 'stats-range' },
+    h('option', { value: '1' }, 'Last 24 hours'),
+    h('option', { value: '7' }, 'Last 7 days'),
+    h('option', { value: '30', selected: true }, 'Last 30 days'),
+  );
   const charts = h('div');
   const render = (): void => {
     const days = Number(range.value);

@@ -21,7 +21,11 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
       warning: 'Put it in your gateway’s configuration now; the service stores only a hash and cannot show it again.',
       extra: [
         h('p', null, 'Run the gateway in front of your node with:'),
-        h('pre', null, h('code', null, `npm run gateway -- --service ${ctx.config.origin} --upstream http://127.0.0.1:8080 --domain-token <token>`)),
+        h(
+          'pre',
+          null,
+          h('code', null, `npm run gateway -- --service ${ctx.config.origin} --upstream http://127.0.0.1:8080 --domain-token <token>`),
+        ),
       ],
     });
   }
@@ -61,9 +65,17 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   function actions(d: Domain): HTMLElement {
     const prove = h('button', { type: 'button', 'data-action': 'prove', 'aria-label': `Prove ownership of ${d.name}` }, 'Prove ownership');
     prove.addEventListener('click', () => void proveOwnership(d));
-    const rotate = h('button', { type: 'button', 'data-action': 'rotate-token', 'aria-label': `Rotate token of ${d.name}` }, 'Rotate token');
+    const rotate = h(
+      'button',
+      { type: 'button', 'data-action': 'rotate-token', 'aria-label': `Rotate token of ${d.name}` },
+      'Rotate token',
+    );
     rotate.addEventListener('click', () => void rotateToken(d));
-    const del = h('button', { type: 'button', class: 'danger', 'data-action': 'delete', 'aria-label': `Delete domain ${d.name}` }, 'Delete');
+    const del = h(
+      'button',
+      { type: 'button', class: 'danger', 'data-action': 'delete', 'aria-label': `Delete domain ${d.name}` },
+      'Delete',
+    );
     del.addEventListener('click', () => void deleteDomain(d));
     return h('div', { class: 'row-actions' }, ...(d.ownership === 'verified' ? [] : [prove]), rotate, del);
   }
@@ -72,7 +84,11 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
     const ok = await formDialog({
       title: `Prove that you control ${d.name}`,
       body: [
-        h('p', null, 'Publish this challenge in one of two places, then check. Until a domain is proven, another operator who proves the name can claim it.'),
+        h(
+          'p',
+          null,
+          'Publish this challenge in one of two places, then check. Until a domain is proven, another operator who proves the name can claim it.',
+        ),
         h('p', null, 'A DNS TXT record:'),
         h('pre', null, h('code', null, `_siwe-keys.${d.name}  TXT  "${d.ownership_challenge}"`)),
         h('p', null, 'or a file served over HTTPS (no redirects):'),
@@ -117,8 +133,21 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
     }
   }
 
-  const name = h('input', { name: 'name', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'node-42.example.org', pattern: '[a-z0-9.\\-]+', maxlength: 253 });
-  const visibility = h('select', { name: 'visibility' }, h('option', { value: 'network' }, 'network (operator node)'), h('option', { value: 'public' }, 'public (platform)'));
+  const name = h('input', {
+    name: 'name',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'node-42.example.org',
+    pattern: '[a-z0-9.\\-]+',
+    maxlength: 253,
+  });
+  const visibility = h(
+    'select',
+    { name: 'visibility' },
+    h('option', { value: 'network' }, 'network (operator node)'),
+    h('option', { value: 'public' }, 'public (platform)'),
+  );
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Register domain');
   const form = h(
     'form',
@@ -146,7 +175,11 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
     { class: 'stack' },
     section(
       'Domains',
-      h('p', null, 'Node operators register the domain of each node here and give its token to the gateway, which checks API keys with the service. Network domains accept network keys; public domains (run by the platform) accept developer keys.'),
+      h(
+        'p',
+        null,
+        'Node operators register the domain of each node here and give its token to the gateway, which checks API keys with the service. Network domains accept network keys; public domains (run by the platform) accept developer keys.',
+      ),
       form,
       errors.el,
       listErrors.el,

@@ -8,9 +8,23 @@ const enc = encodeURIComponent;
 function planNote(ctx: Ctx): HTMLElement {
   const a = ctx.account();
   if (a.plan === 'developer') {
-    return h('p', null, 'New keys are ', h('strong', null, 'developer'), ' keys: they work on the platform’s public domains and spend your credits (', h('strong', { 'data-testid': 'credits' }, fmtInt(a.credits)), ' left).');
+    return h(
+      'p',
+      null,
+      'New keys are ',
+      h('strong', null, 'developer'),
+      ' keys: they work on the platform’s public domains and spend your credits (',
+      h('strong', { 'data-testid': 'credits' }, fmtInt(a.credits)),
+      ' left).',
+    );
   }
-  return h('p', null, 'New keys are ', h('strong', null, 'network'), ' keys: they work on network domains run by node operators. For developer keys on public domains, apply for the free trial.');
+  return h(
+    'p',
+    null,
+    'New keys are ',
+    h('strong', null, 'network'),
+    ' keys: they work on network domains run by node operators. For developer keys on public domains, apply for the free trial.',
+  );
 }
 
 function optionalInt(form: HTMLFormElement, name: string): number | undefined {
@@ -29,7 +43,12 @@ function createKeyBody(ctx: Ctx): HTMLElement[] {
     h('legend', null, 'Scopes'),
     ...SCOPES.map((s) => {
       const id = uid('scope');
-      return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, name: scopeName, value: s, checked: DEFAULT_SCOPES.includes(s), 'data-scope': s }), h('label', { for: id }, s));
+      return h(
+        'div',
+        { class: 'check' },
+        h('input', { type: 'checkbox', id, name: scopeName, value: s, checked: DEFAULT_SCOPES.includes(s), 'data-scope': s }),
+        h('label', { for: id }, s),
+      );
     }),
   );
   const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
@@ -97,7 +116,12 @@ function editKeyBody(k: ApiKey): HTMLElement[] {
     h('legend', null, 'Scopes'),
     ...SCOPES.map((s) => {
       const id = uid('scope');
-      return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, value: s, checked: k.scopes.includes(s), 'data-scope': s }), h('label', { for: id }, s));
+      return h(
+        'div',
+        { class: 'check' },
+        h('input', { type: 'checkbox', id, value: s, checked: k.scopes.includes(s), 'data-scope': s }),
+        h('label', { for: id }, s),
+      );
     }),
   );
   const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
@@ -123,7 +147,12 @@ function editKeyBody(k: ApiKey): HTMLElement[] {
     field({ label: 'Description (optional)', control: description }),
     scopes,
     field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
-    h('fieldset', { class: 'grid3' }, h('legend', null, 'Limits (empty: no limit)'), ...LIMIT_FIELDS.map(([n, label]) => field({ label, control: limit(n) }))),
+    h(
+      'fieldset',
+      { class: 'grid3' },
+      h('legend', null, 'Limits (empty: no limit)'),
+      ...LIMIT_FIELDS.map(([n, label]) => field({ label, control: limit(n) })),
+    ),
     h(
       'fieldset',
       null,
@@ -196,7 +225,16 @@ export function keysPanel(ctx: Ctx): HTMLElement {
     keys.push(...page.data);
     render();
     const next = ctx.api.nextCursor(page);
-    replace(more, next ? h('button', { type: 'button', onclick: (ev: Event) => void busy(ev.currentTarget as HTMLButtonElement, listErrors, () => load(next)) }, 'Load more') : null);
+    replace(
+      more,
+      next
+        ? h(
+            'button',
+            { type: 'button', onclick: (ev: Event) => void busy(ev.currentTarget as HTMLButtonElement, listErrors, () => load(next)) },
+            'Load more',
+          )
+        : null,
+    );
   }
   const reload = (): Promise<void> => busy(null, listErrors, () => load(null));
 
@@ -206,13 +244,15 @@ export function keysPanel(ctx: Ctx): HTMLElement {
     const rotate = h('button', { type: 'button', 'data-action': 'rotate' }, 'Rotate');
     rotate.addEventListener('click', () => void rotateKey(k));
     const toggle = h('button', { type: 'button', 'data-action': 'toggle' }, k.status === 'active' ? 'Disable' : 'Enable');
-    toggle.addEventListener('click', () =>
-      void busy(toggle, listErrors, async () => {
-        const status = k.status === 'active' ? 'disabled' : 'active';
-        await ctx.api.patch<ApiKey>(`/v1/keys/${enc(k.id)}`, { status });
-        announce(`Key “${k.name}” is now ${status}.`);
-        await load(null);
-      }),
+    toggle.addEventListener(
+      'click',
+      () =>
+        void busy(toggle, listErrors, async () => {
+          const status = k.status === 'active' ? 'disabled' : 'active';
+          await ctx.api.patch<ApiKey>(`/v1/keys/${enc(k.id)}`, { status });
+          announce(`Key “${k.name}” is now ${status}.`);
+          await load(null);
+        }),
     );
     const del = h('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
     del.addEventListener('click', () => void deleteKey(k));
@@ -230,7 +270,16 @@ export function keysPanel(ctx: Ctx): HTMLElement {
       table<ApiKey>(
         'Your API keys',
         [
-          { label: 'Name', cell: (k) => h('span', null, h('strong', { class: 'nowrap' }, k.name), k.description ? h('small', { class: 'block' }, k.description) : null) },
+          {
+            label: 'Name',
+            cell: (k) =>
+              h(
+                'span',
+                null,
+                h('strong', { class: 'nowrap' }, k.name),
+                k.description ? h('small', { class: 'block' }, k.description) : null,
+              ),
+          },
           { label: 'Type', cell: (k) => badge(k.type) },
           { label: 'Key', cell: (k) => h('code', { class: 'nowrap' }, k.hint) },
           { label: 'Scopes', cell: (k) => h('span', { class: 'scopes' }, k.scopes.join(' ')) },
@@ -242,7 +291,11 @@ export function keysPanel(ctx: Ctx): HTMLElement {
                     'span',
                     { 'data-disabled-reason': k.disabled_reason },
                     badge(k.status, 'off'),
-                    h('small', { class: 'block' }, 'Turned off when your account was approved for free developer credits: its keys never work on network domains. Use a different account there.'),
+                    h(
+                      'small',
+                      { class: 'block' },
+                      'Turned off when your account was approved for free developer credits: its keys never work on network domains. Use a different account there.',
+                    ),
                   )
                 : badge(k.status, k.status === 'active' ? 'ok' : 'off'),
           },
@@ -319,7 +372,10 @@ export function keysPanel(ctx: Ctx): HTMLElement {
     const r = rotated as ApiKeyWithSecret | null;
     if (r) {
       await load(null).catch((err: unknown) => listErrors.show(err));
-      const when = grace.value === '0' ? ' The old secret has stopped working.' : ` The old secret keeps working for ${grace.selectedOptions[0]?.textContent?.replace('After ', '') ?? 'the grace period'}.`;
+      const when =
+        grace.value === '0'
+          ? ' The old secret has stopped working.'
+          : ` The old secret keeps working for ${grace.selectedOptions[0]?.textContent?.replace('After ', '') ?? 'the grace period'}.`;
       await keySecretDialog(`New secret for “${r.name}”`, r, when);
       announce(`Key “${r.name}” rotated.`);
     }
@@ -344,11 +400,15 @@ export function keysPanel(ctx: Ctx): HTMLElement {
   const create = h('button', { type: 'button', class: 'primary', 'data-action': 'create-key' }, 'Create key');
   create.addEventListener('click', () => void createKey());
   const refresh = h('button', { type: 'button' }, 'Refresh');
-  refresh.addEventListener('click', () => void busy(refresh, listErrors, async () => {
-    await ctx.refreshAccount();
-    replace(note, planNote(ctx));
-    await load(null);
-  }));
+  refresh.addEventListener(
+    'click',
+    () =>
+      void busy(refresh, listErrors, async () => {
+        await ctx.refreshAccount();
+        replace(note, planNote(ctx));
+        await load(null);
+      }),
+  );
 
   void reload();
   return section('API keys', note, h('div', { class: 'toolbar' }, create, refresh), listErrors.el, list, more);

@@ -25,9 +25,21 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
       'form',
       { class: 'stack', 'data-form': 'trial' },
       previous?.status === 'rejected'
-        ? h('p', { class: 'notice' }, 'Your previous application was declined', previous.reason ? `: ${previous.reason}` : '.', ' You may apply again.')
+        ? h(
+            'p',
+            { class: 'notice' },
+            'Your previous application was declined',
+            previous.reason ? `: ${previous.reason}` : '.',
+            ' You may apply again.',
+          )
         : null,
-      h('p', null, 'The free trial turns this account into a developer account with ', fmtInt(ctx.config.trial_credits), ' credits (an admin may grant a different amount). Developer keys work on the platform’s public domains; afterwards this account can no longer create network keys.'),
+      h(
+        'p',
+        null,
+        'The free trial turns this account into a developer account with ',
+        fmtInt(ctx.config.trial_credits),
+        ' credits (an admin may grant a different amount). Developer keys work on the platform’s public domains; afterwards this account can no longer create network keys.',
+      ),
       field({ label: 'What will you build?', control: useCase, hint: 'A few sentences help the reviewers.' }),
       field({ label: 'Contact (optional)', control: contact, hint: 'An email or handle for questions about your application.' }),
       h('div', { class: 'actions' }, submit),
@@ -54,8 +66,26 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
     if (account.plan === 'developer' || status === 'approved') {
       replace(
         body,
-        h('p', { 'data-trial-status': 'approved' }, badge('approved', 'ok'), ' Your account has the ', h('strong', null, 'developer'), ' plan.'),
-        h('dl', { class: 'facts' }, h('dt', null, 'Credits left'), h('dd', { 'data-testid': 'trial-credits' }, fmtInt(account.credits)), h('dt', null, 'Granted'), h('dd', null, fmtInt(app?.credits_granted ?? account.trial.credits_granted)), h('dt', null, 'Key type'), h('dd', null, 'developer (public domains)'), h('dt', null, 'Approved'), h('dd', null, fmtTime(app?.reviewed_at ?? account.trial.reviewed_at))),
+        h(
+          'p',
+          { 'data-trial-status': 'approved' },
+          badge('approved', 'ok'),
+          ' Your account has the ',
+          h('strong', null, 'developer'),
+          ' plan.',
+        ),
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', null, 'Credits left'),
+          h('dd', { 'data-testid': 'trial-credits' }, fmtInt(account.credits)),
+          h('dt', null, 'Granted'),
+          h('dd', null, fmtInt(app?.credits_granted ?? account.trial.credits_granted)),
+          h('dt', null, 'Key type'),
+          h('dd', null, 'developer (public domains)'),
+          h('dt', null, 'Approved'),
+          h('dd', null, fmtTime(app?.reviewed_at ?? account.trial.reviewed_at)),
+        ),
       );
       return;
     }
@@ -63,7 +93,15 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
       replace(
         body,
         h('p', { 'data-trial-status': 'pending' }, badge('pending'), ' Your application is waiting for review.'),
-        h('dl', { class: 'facts' }, h('dt', null, 'Sent'), h('dd', null, fmtTime(app.created_at)), h('dt', null, 'Use case'), h('dd', { class: 'pre' }, app.use_case), app.contact ? [h('dt', null, 'Contact'), h('dd', null, app.contact)] : null),
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', null, 'Sent'),
+          h('dd', null, fmtTime(app.created_at)),
+          h('dt', null, 'Use case'),
+          h('dd', { class: 'pre' }, app.use_case),
+          app.contact ? [h('dt', null, 'Contact'), h('dd', null, app.contact)] : null,
+        ),
       );
       return;
     }

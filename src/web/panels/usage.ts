@@ -56,7 +56,13 @@ function creditsSection(ctx: Ctx): HTMLElement {
             'Credit history',
             [
               { label: 'When', cell: (e) => fmtTime(e.at) },
-              { label: 'What', cell: (e) => (e.action === 'trial.approve' ? 'Free trial approved' : `Adjusted by an admin${(e.detail as { reason?: string } | null)?.reason ? `: ${(e.detail as { reason: string }).reason}` : ''}`) },
+              {
+                label: 'What',
+                cell: (e) =>
+                  e.action === 'trial.approve'
+                    ? 'Free trial approved'
+                    : `Adjusted by an admin${(e.detail as { reason?: string } | null)?.reason ? `: ${(e.detail as { reason: string }).reason}` : ''}`,
+              },
               { label: 'Credits', cell: (e) => `${amount(e) > 0 ? '+' : ''}${fmtInt(amount(e))}`, className: 'num' },
             ],
             events,
@@ -70,7 +76,13 @@ function creditsSection(ctx: Ctx): HTMLElement {
     h(
       'div',
       { class: 'stats' },
-      h('div', { class: 'stat' }, h('span', { class: 'label' }, 'Balance'), h('span', { class: 'value', 'data-testid': 'credits-balance' }, balance === null ? 'not metered' : fmtInt(balance)), h('span', { class: 'sub' }, balance === null ? 'Network plan: no prepaid balance is enforced.' : 'Credits left to spend.')),
+      h(
+        'div',
+        { class: 'stat' },
+        h('span', { class: 'label' }, 'Balance'),
+        h('span', { class: 'value', 'data-testid': 'credits-balance' }, balance === null ? 'not metered' : fmtInt(balance)),
+        h('span', { class: 'sub' }, balance === null ? 'Network plan: no prepaid balance is enforced.' : 'Credits left to spend.'),
+      ),
     ),
     h('h3', null, 'Grants and adjustments'),
     errors.el,
@@ -119,7 +131,11 @@ export function usagePanel(ctx: Ctx): HTMLElement {
     const seq = ++latest;
     if (!keysLoaded) {
       const keys = await ctx.api.get<Page<ApiKey>>('/v1/keys?limit=100');
-      fillSelect(keySelect, 'All keys', keys.data.map((k) => ({ value: k.id, label: k.name })));
+      fillSelect(
+        keySelect,
+        'All keys',
+        keys.data.map((k) => ({ value: k.id, label: k.name })),
+      );
       keysLoaded = true;
     }
     const [series, byModel, byKey] = await Promise.all([
@@ -135,7 +151,13 @@ export function usagePanel(ctx: Ctx): HTMLElement {
     );
     const t = series.totals;
     const stat = (label: string, value: number, id: string, sub?: string) =>
-      h('div', { class: 'stat' }, h('span', { class: 'label' }, label), h('span', { class: 'value', 'data-testid': id }, fmtInt(value)), sub ? h('span', { class: 'sub' }, sub) : null);
+      h(
+        'div',
+        { class: 'stat' },
+        h('span', { class: 'label' }, label),
+        h('span', { class: 'value', 'data-testid': id }, fmtInt(value)),
+        sub ? h('span', { class: 'sub' }, sub) : null,
+      );
     replace(
       totalsEl,
       stat('Requests', t.requests, 'usage-requests'),
@@ -143,24 +165,44 @@ export function usagePanel(ctx: Ctx): HTMLElement {
       stat('Charged', t.charged, 'usage-charged', t.uncharged > 0 ? `${fmtInt(t.uncharged)} uncharged` : undefined),
       stat('Tokens', t.input_tokens + t.output_tokens, 'usage-tokens', `${fmtInt(t.input_tokens)} in · ${fmtInt(t.output_tokens)} out`),
     );
-    const labels = series.data.map((b) => (series.group_by === 'hour' ? (b.bucket as string).slice(5, 16).replace('T', ' ') : (b.bucket as string)));
+    const labels = series.data.map((b) =>
+      series.group_by === 'hour' ? (b.bucket as string).slice(5, 16).replace('T', ' ') : (b.bucket as string),
+    );
     const per = series.group_by === 'hour' ? 'hour' : 'day';
     replace(
       chartsEl,
-      barChart({ id: 'usage-cost', title: `Cost per ${per} (credits)`, labels, series: [{ name: 'charged', values: series.data.map((b) => b.charged) }, { name: 'uncharged', values: series.data.map((b) => b.uncharged) }] }),
-      barChart({ id: 'usage-requests', title: `Requests per ${per}`, labels, series: [{ name: 'requests', values: series.data.map((b) => b.requests) }] }),
+      barChart({
+        id: 'usage-cost',
+        title: `Cost per ${per} (credits)`,
+        labels,
+        series: [
+          { name: 'charged', values: series.data.map((b) => b.charged) },
+          { name: 'uncharged', values: series.data.map((b) => b.uncharged) },
+        ],
+      }),
+      barChart({
+        id: 'usage-requests',
+        title: `Requests per ${per}`,
+        labels,
+        series: [{ name: 'requests', values: series.data.map((b) => b.requests) }],
+      }),
     );
-    replace(byModelEl, usageTable('Usage by model', 'Model', byModel.data, (b) => b.bucket ?? '(none)', 'data-model'));
+    replace(
+      byModelEl,
+      usageTable('Usage by model', 'Model', byModel.data, (b) => b.bucket ?? '(none)', 'data-model'),
+    );
     replace(
       byKeyEl,
       usageTable('Usage by key', 'Key', byKey.data, (b) => b.key_name ?? `${b.bucket} (deleted)`, 'data-key'),
     );
   }
 
-  download.addEventListener('click', () =>
-    void busy(download, errors, async () => {
-      downloadText(`usage-${range.value}d-by-${grain.value}.csv`, await ctx.api.csv(query(grain.value)));
-    }),
+  download.addEventListener(
+    'click',
+    () =>
+      void busy(download, errors, async () => {
+        downloadText(`usage-${range.value}d-by-${grain.value}.csv`, await ctx.api.csv(query(grain.value)));
+      }),
   );
   void busy(null, errors, load);
   return h(
@@ -169,7 +211,15 @@ export function usagePanel(ctx: Ctx): HTMLElement {
     creditsSection(ctx),
     section(
       'Usage',
-      h('div', { class: 'toolbar' }, field({ label: 'Range', control: range }), field({ label: 'Buckets', control: grain }), field({ label: 'Key', control: keySelect }), field({ label: 'Model', control: modelSelect }), download),
+      h(
+        'div',
+        { class: 'toolbar' },
+        field({ label: 'Range', control: range }),
+        field({ label: 'Buckets', control: grain }),
+        field({ label: 'Key', control: keySelect }),
+        field({ label: 'Model', control: modelSelect }),
+        download,
+      ),
       errors.el,
       totalsEl,
       chartsEl,

@@ -49,10 +49,18 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
 
   async 'binds-values'(db, id) {
     // Booleans and undefined are not D1 bind types; the dialect maps them.
-    const row = await sql<{ t: number; f: number; nul: null; big: number }>`select ${true} as t, ${false} as f, ${null} as nul, ${BigInt(2 ** 40)} as big`
+    const row = await sql<{
+      t: number;
+      f: number;
+      nul: null;
+      big: number;
+    }>`select ${true} as t, ${false} as f, ${null} as nul, ${BigInt(2 ** 40)} as big`
       .execute(db)
       .then((r) => r.rows[0]);
-    await db.insertInto('nonces').values({ nonce: `${id}u`, issued_at: 1, expires_at: 2, ip: undefined as unknown as null }).execute();
+    await db
+      .insertInto('nonces')
+      .values({ nonce: `${id}u`, issued_at: 1, expires_at: 2, ip: undefined as unknown as null })
+      .execute();
     const ip = await db.selectFrom('nonces').select('ip').where('nonce', '=', `${id}u`).executeTakeFirstOrThrow();
     return { row, ip: ip.ip };
   },
@@ -60,10 +68,22 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
   async 'batch-commits'(db, id) {
     await newAccount(db, id, 100);
     const results = await inBatch(db, [
-      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 30) })).where('address', '=', id),
       db
-        .insertInto('audit_events')
-        .values({ id: `${id}-ev`, at: 1, actor: id, account: id, action: 'test.charge', target: null, request_id: null, ip: null, user_agent: null, detail: null }),
+        .updateTable('accounts')
+        .set((eb) => ({ credits: eb('credits', '-', 30) }))
+        .where('address', '=', id),
+      db.insertInto('audit_events').values({
+        id: `${id}-ev`,
+        at: 1,
+        actor: id,
+        account: id,
+        action: 'test.charge',
+        target: null,
+        request_id: null,
+        ip: null,
+        user_agent: null,
+        detail: null,
+      }),
       db.selectFrom('accounts').select('credits').where('address', '=', id),
     ]);
     const audit = await db.selectFrom('audit_events').select('action').where('id', '=', `${id}-ev`).executeTakeFirst();
@@ -80,12 +100,27 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
     let error: string | null = null;
     try {
       await inBatch(db, [
-        db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 30) })).where('address', '=', id),
         db
-          .insertInto('audit_events')
-          .values({ id: `${id}-ev`, at: 1, actor: id, account: id, action: 'test.charge', target: null, request_id: null, ip: null, user_agent: null, detail: null }),
+          .updateTable('accounts')
+          .set((eb) => ({ credits: eb('credits', '-', 30) }))
+          .where('address', '=', id),
+        db.insertInto('audit_events').values({
+          id: `${id}-ev`,
+          at: 1,
+          actor: id,
+          account: id,
+          action: 'test.charge',
+          target: null,
+          request_id: null,
+          ip: null,
+          user_agent: null,
+          detail: null,
+        }),
         // 70 left, 100 more violates CHECK (credits >= 0): the whole batch must be undone.
-        db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 100) })).where('address', '=', id),
+        db
+          .updateTable('accounts')
+          .set((eb) => ({ credits: eb('credits', '-', 100) }))
+          .where('address', '=', id),
       ]);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
@@ -97,22 +132,44 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
   async 'batch-condition'(db, id) {
     await newAccount(db, id, 100);
     const debit = (cost: number) =>
-      db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', cost) })).where('address', '=', id).where('credits', '>=', cost);
+      db
+        .updateTable('accounts')
+        .set((eb) => ({ credits: eb('credits', '-', cost) }))
+        .where('address', '=', id)
+        .where('credits', '>=', cost);
     let failed: { name: string; index: number | null } | null = null;
     try {
       await inBatch(db, [
         { query: debit(30), mustChange: true },
-        db
-          .insertInto('audit_events')
-          .values({ id: `${id}-ev`, at: 1, actor: id, account: id, action: 'test.charge', target: null, request_id: null, ip: null, user_agent: null, detail: null }),
+        db.insertInto('audit_events').values({
+          id: `${id}-ev`,
+          at: 1,
+          actor: id,
+          account: id,
+          action: 'test.charge',
+          target: null,
+          request_id: null,
+          ip: null,
+          user_agent: null,
+          detail: null,
+        }),
         { query: debit(100), mustChange: true },
       ]);
     } catch (err) {
       failed = { name: err instanceof Error ? err.name : String(err), index: err instanceof BatchConditionFailed ? err.index : null };
     }
     const audit = await db.selectFrom('audit_events').select('id').where('id', '=', `${id}-ev`).executeTakeFirst();
-    const ok = await inBatch(db, [{ query: debit(30).returning('credits'), mustChange: true }, { query: debit(30), mustChange: true }]);
-    return { failed, credits: await credits(db, id), auditWritten: audit !== undefined, okRows: ok[0].rows, okAffected: ok.map((r) => n(r.numAffectedRows)) };
+    const ok = await inBatch(db, [
+      { query: debit(30).returning('credits'), mustChange: true },
+      { query: debit(30), mustChange: true },
+    ]);
+    return {
+      failed,
+      credits: await credits(db, id),
+      auditWritten: audit !== undefined,
+      okRows: ok[0].rows,
+      okAffected: ok.map((r) => n(r.numAffectedRows)),
+    };
   },
 
   async 'charge-race'(db, id) {
@@ -121,13 +178,32 @@ const scenarios: Record<string, (db: Db, id: string) => Promise<unknown>> = {
     await newAccount(db, id, 200);
     await db
       .insertInto('api_keys')
-      .values({ id: `${id}-key`, account: id, name: 'race', type: 'developer', scopes: '[]', hash: `${id}-hash`, hint: 'x', created_at: 1 } as never)
+      .values({
+        id: `${id}-key`,
+        account: id,
+        name: 'race',
+        type: 'developer',
+        scopes: '[]',
+        hash: `${id}-hash`,
+        hint: 'x',
+        created_at: 1,
+      } as never)
       .execute();
     const charge = () =>
       inBatch(db, [
-        { query: db.updateTable('api_keys').set((eb) => ({ total_used: eb('total_used', '+', 10) })).where('id', '=', `${id}-key`), mustChange: true },
         {
-          query: db.updateTable('accounts').set((eb) => ({ credits: eb('credits', '-', 10) })).where('address', '=', id).where('credits', '>=', 10),
+          query: db
+            .updateTable('api_keys')
+            .set((eb) => ({ total_used: eb('total_used', '+', 10) }))
+            .where('id', '=', `${id}-key`),
+          mustChange: true,
+        },
+        {
+          query: db
+            .updateTable('accounts')
+            .set((eb) => ({ credits: eb('credits', '-', 10) }))
+            .where('address', '=', id)
+            .where('credits', '>=', 10),
           mustChange: true,
         },
       ]).then(
