@@ -19,6 +19,8 @@ export const VERIFY_CODES = [
 
 export type VerifyCode = (typeof VERIFY_CODES)[number];
 export type RefusalCode = Exclude<VerifyCode, 'valid'>;
+/** Every refusal, in the contract's order (columns of stats, CSV and charts). */
+export const REFUSAL_CODES = VERIFY_CODES.filter((c): c is RefusalCode => c !== 'valid');
 
 /** Status, OpenAI-style error type and default message for each refusal (the contract's Gateway section). */
 export const REFUSALS = {

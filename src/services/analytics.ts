@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { RefusalCode } from '../contract/verify-codes.js';
+import { REFUSAL_CODES, type RefusalCode } from '../contract/verify-codes.js';
+
+export { REFUSAL_CODES };
 import {
   auditEventsOf,
   countBy,
@@ -22,20 +24,6 @@ import type { VerifyStats } from './verify-stats.js';
 export const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 366;
 export const DEFAULT_RANGE_DAYS = 30;
-
-/** Every refusal a verification can answer, in the contract's order (columns of stats and CSV). */
-export const REFUSAL_CODES: readonly RefusalCode[] = [
-  'malformed',
-  'not_found',
-  'disabled',
-  'expired',
-  'key_type_mismatch',
-  'scope_denied',
-  'model_not_allowed',
-  'rate_limited',
-  'api_key_quota_exceeded',
-  'billing_shortfall',
-];
 
 export interface Range {
   from: number;

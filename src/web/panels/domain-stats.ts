@@ -3,6 +3,7 @@ import type { Ctx } from '../context.js';
 import { h, replace } from '../dom.js';
 import type { Domain, DomainStats } from '../types.js';
 import { busy, errorBox, field, fmtInt } from '../ui.js';
+import { REFUSAL_CODES } from '../../contract/verify-codes.js';
 
 const enc = encodeURIComponent;
 const DAY = 86_400_000;
@@ -11,19 +12,8 @@ const MAX_CHARTS = 20;
 
 /** `valid` is always green; each refusal code keeps one colour (never green) on every chart. */
 const REFUSAL_COLOURS = [1, 3, 4, 5, 6, 7, 0];
-// The contract's order (REFUSAL_CODES in services/analytics.ts, which the bundle must not import).
-const REFUSAL_ORDER = [
-  'malformed',
-  'not_found',
-  'disabled',
-  'expired',
-  'key_type_mismatch',
-  'scope_denied',
-  'model_not_allowed',
-  'rate_limited',
-  'api_key_quota_exceeded',
-  'billing_shortfall',
-];
+// The contract's order (plain data from src/contract: nothing of the server enters the bundle).
+const REFUSAL_ORDER: readonly string[] = REFUSAL_CODES;
 const seriesClass = (name: string): string => {
   if (name === 'valid') return 'ok-fill';
   const i = Math.max(0, REFUSAL_ORDER.indexOf(name));
