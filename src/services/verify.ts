@@ -19,12 +19,6 @@ import type { VerifyCode } from '../contract/verify-codes.js';
 
 const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;
 
-export {
-  ADMIN_KEY_REFUSED,
-  APPROVED_ACCOUNT_ON_NETWORK_DOMAIN,
-  DEVELOPER_KEY_ON_NETWORK_DOMAIN,
-  NETWORK_KEY_ON_PUBLIC_DOMAIN,
-} from './key-policy.js';
 const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
 
 export interface RateLimitInfo {
