@@ -13,6 +13,7 @@ import { trialRoutes } from './routes/trial.js';
 import { auditRoutes } from './routes/audit.js';
 import { domainsRoutes } from './routes/domains.js';
 import { usageBatchRoutes } from './routes/usage-batch.js';
+import { usageRoutes } from './routes/usage.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { webhooksRoutes } from './routes/webhooks.js';
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', domainsRoutes(deps));
   app.route('/', verifyRoutes(deps));
+  app.route('/', usageRoutes(deps));
   app.route('/', usageBatchRoutes(deps));
   app.route('/', analyticsRoutes(deps));
   app.route('/', webhooksRoutes(deps));

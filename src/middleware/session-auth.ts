@@ -3,6 +3,7 @@ import { findKeyBySecretHash } from '../db/repositories/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { hashSecret, parseSecret } from '../services/key-format.js';
+import { checkLiveness } from '../services/key-policy.js';
 import type { Scope } from '../services/keys.js';
 import { rolesFor } from '../services/accounts.js';
 
@@ -23,10 +24,20 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
     const secret = parseSecret(token);
     if (secret && (secret.kind === 'dev' || secret.kind === 'net')) {
       const now = deps.clock.now().getTime();
-      const key = await findKeyBySecretHash(deps.db, hashSecret(token), now, '');
-      if (!key || key.status !== 'active' || (key.expires_at !== null && Number(key.expires_at) <= now)) {
-        throw new AppError('invalid_api_key');
-      }
+      const hash = hashSecret(token);
+      const key = await findKeyBySecretHash(deps.db, hash, now, '');
+      // The key policy's liveness rules (the lookup already skips a rotated-out secret past its grace period).
+      const live = key
+        ? checkLiveness(
+            {
+              status: key.status,
+              expires_at: key.expires_at === null ? null : Number(key.expires_at),
+              prevUntil: key.hash === hash || key.prev_expires_at === null ? null : Number(key.prev_expires_at),
+            },
+            now,
+          )
+        : null;
+      if (!key || !live?.ok) throw new AppError('invalid_api_key');
       const scopes = JSON.parse(key.scopes) as string[];
       // Why: only keys meant for management may act for the account; an inference key that leaks
       // must not be able to mint more keys.

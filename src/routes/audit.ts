@@ -1,12 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getAddress } from 'viem';
-import { listAuditEvents } from '../db/repositories/audit.js';
-import { keyIdsOfAccount } from '../db/repositories/keys.js';
-import type { AuditEventsTable } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { iso } from '../services/accounts.js';
-import { toPage } from '../services/pagination.js';
+import { listAuditPage } from '../services/audit.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
 import { ListQuery } from './keys.js';
 
@@ -26,10 +22,6 @@ const EventSchema = z
   .openapi('AuditEvent');
 const Page = z.object({ data: z.array(EventSchema), has_more: z.boolean(), next_cursor: z.string().nullable() });
 
-function view(e: AuditEventsTable): z.infer<typeof EventSchema> {
-  return { ...e, at: iso(e.at) as string, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null };
-}
-
 /** Filters: `action` (exact, e.g. key.create); on the admin log also `address` (actor or account). */
 const AuditQuery = ListQuery.extend({
   action: z
@@ -46,23 +38,6 @@ const AdminAuditQuery = AuditQuery.extend({
     .optional(),
 });
 
-async function page(
-  deps: AppDeps,
-  q: { limit: number; cursor?: string; action?: string },
-  account: string | undefined,
-  viewer: 'user' | 'admin',
-): Promise<z.infer<typeof Page>> {
-  const events = await listAuditEvents(deps.db, { account, action: q.action, cursor: q.cursor, limit: q.limit + 1 });
-  // Users see events about their account that admins caused, but not the admin's IP or browser;
-  // what their own wallet or their own API keys did shows where it came from (a leaked key's use).
-  const others =
-    viewer === 'user' && account !== undefined ? [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))] : [];
-  const ownKeys = account === undefined ? new Set<string>() : await keyIdsOfAccount(deps.db, account, others);
-  const redact = (e: AuditEventsTable): AuditEventsTable =>
-    viewer === 'user' && account !== undefined && e.actor !== account && !ownKeys.has(e.actor) ? { ...e, ip: null, user_agent: null } : e;
-  return toPage(events, q.limit, (e) => view(redact(e)));
-}
-
 export function auditRoutes(deps: AppDeps) {
   const r = newRouter();
   const session = authenticate(deps);
@@ -78,7 +53,7 @@ export function auditRoutes(deps: AppDeps) {
       request: { query: AuditQuery },
       responses: { 200: json(Page), ...errorResponses(400, 401) },
     }),
-    async (c) => c.json(await page(deps, c.req.valid('query'), c.get('auth').address, 'user'), 200),
+    async (c) => c.json(await listAuditPage(deps.db, c.req.valid('query'), c.get('auth').address, 'user'), 200),
   );
 
   r.openapi(
@@ -95,7 +70,7 @@ export function auditRoutes(deps: AppDeps) {
     async (c) => {
       const q = c.req.valid('query');
       // Addresses are stored checksummed; match whatever case the admin typed.
-      return c.json(await page(deps, q, q.address ? getAddress(q.address) : undefined, 'admin'), 200);
+      return c.json(await listAuditPage(deps.db, q, q.address ? getAddress(q.address) : undefined, 'admin'), 200);
     },
   );
   return r;

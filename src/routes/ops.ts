@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { sql } from 'kysely';
 import type { AppDeps } from '../deps.js';
-import { AppError } from '../errors.js';
 import { bearerToken } from '../middleware/session-auth.js';
+import { authorizeMetrics, checkHealth } from '../services/ops.js';
 import { errorResponses, json, newRouter } from './router.js';
 
 export function opsRoutes(deps: AppDeps) {
@@ -17,11 +16,7 @@ export function opsRoutes(deps: AppDeps) {
       responses: { 200: json(z.object({ ok: z.literal(true) })), ...errorResponses(503) },
     }),
     async (c) => {
-      try {
-        await sql`select 1`.execute(deps.db);
-      } catch {
-        throw new AppError('service_unavailable', 'The database does not answer.');
-      }
+      await checkHealth(deps.db);
       c.header('cache-control', 'no-store');
       return c.json({ ok: true as const }, 200);
     },
@@ -53,15 +48,7 @@ export function opsRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const want = deps.config.metricsToken;
-      if (want) {
-        if (!(await constantTimeEqual(bearerToken(c.req.header('authorization')) ?? '', want))) {
-          throw new AppError('invalid_session', 'The metrics endpoint needs Authorization: Bearer <METRICS_TOKEN>.');
-        }
-      } else if (!isLoopback(deps.clientIp(c))) {
-        // Why: metrics reveal traffic and refusal patterns; without a token only the host itself reads them.
-        throw new AppError('forbidden', 'The metrics endpoint answers only loopback clients unless METRICS_TOKEN is set.');
-      }
+      await authorizeMetrics(deps.config.metricsToken, bearerToken(c.req.header('authorization')), deps.clientIp(c));
       c.header('cache-control', 'no-store');
       return c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
     },
@@ -70,23 +57,7 @@ export function opsRoutes(deps: AppDeps) {
   return r;
 }
 
-/** Compares SHA-256 digests byte by byte: the time depends on neither the content nor the length. */
-async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [da, db] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(a)), crypto.subtle.digest('SHA-256', enc.encode(b))]);
-  const x = new Uint8Array(da);
-  const y = new Uint8Array(db);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
-  return diff === 0;
-}
-
-/** 127.0.0.0/8 or ::1 (IPv4-mapped forms arrive already unwrapped by resolveClientIp). */
-export function isLoopback(ip: string | null): boolean {
-  if (!ip) return false;
-  const v = ip.replace(/^::ffff:/i, '');
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v) || v === '::1' || v === '0:0:0:0:0:0:0:1';
-}
+export { isLoopback } from '../services/ops.js';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);

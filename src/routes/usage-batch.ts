@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { MAX_USAGE_BATCH, recordUsageBatch } from '../services/usage-batch.js';
-import { UsageReport } from './verify.js';
+import { UsageReport } from './usage.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const Recorded = z.object({

@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
-import { auditEventInsert } from '../db/repositories/audit.js';
+import type { AuditEventsTable, Database } from '../db/schema.js';
+import { auditEventInsert, listAuditEvents } from '../db/repositories/audit.js';
+import { keyIdsOfAccount } from '../db/repositories/keys.js';
 import { newId } from '../ids.js';
+import { iso } from './accounts.js';
+import { toPage, type Page } from './pagination.js';
 
 /** Who asked, from where: what an audit event needs from the request, without the request. */
 export interface RequestMeta {
@@ -36,4 +39,43 @@ export function auditEvent(db: Kysely<Database>, meta: RequestMeta, e: AuditInpu
     user_agent: meta.userAgent ? meta.userAgent.slice(0, 512) : null,
     detail: e.detail ? JSON.stringify(e.detail) : null,
   });
+}
+
+/** An audit event as the API answers it. */
+export interface AuditEventView {
+  id: string;
+  at: string;
+  actor: string;
+  account: string | null;
+  action: string;
+  target: string | null;
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+function auditView(e: AuditEventsTable): AuditEventView {
+  return { ...e, at: iso(e.at) as string, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null };
+}
+
+/**
+ * One page of the audit log, newest first: an account's events (`account` set) or all of them
+ * (an admin without an address filter). What a user sees is redacted: events about their account
+ * that someone else caused (an admin) come without the IP or browser; what their own wallet or
+ * their own API keys did shows where it came from (a leaked key's use).
+ */
+export async function listAuditPage(
+  db: Kysely<Database>,
+  q: { limit: number; cursor?: string; action?: string },
+  account: string | undefined,
+  viewer: 'user' | 'admin',
+): Promise<Page<AuditEventView>> {
+  const events = await listAuditEvents(db, { account, action: q.action, cursor: q.cursor, limit: q.limit + 1 });
+  const others =
+    viewer === 'user' && account !== undefined ? [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))] : [];
+  const ownKeys = account === undefined ? new Set<string>() : await keyIdsOfAccount(db, account, others);
+  const redact = (e: AuditEventsTable): AuditEventsTable =>
+    viewer === 'user' && account !== undefined && e.actor !== account && !ownKeys.has(e.actor) ? { ...e, ip: null, user_agent: null } : e;
+  return toPage(events, q.limit, (e) => auditView(redact(e)));
 }

@@ -8,6 +8,7 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
+import { checkType } from './key-policy.js';
 import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
@@ -62,7 +63,7 @@ export async function recordUsage(
   const verifiedAt = await domainVerifiedAt(deps.db, domainId, input.key_id);
   // An approved (developer) account's credits are spent only on public domains, whatever the key's type.
   const plan = live ? live.plan : (await findAccount(deps.db, owner))?.plan;
-  const typeOk = domain.visibility === 'public' ? key.type === 'developer' : key.type === 'network' && plan !== 'developer';
+  const typeOk = checkType(domain.visibility, { type: key.type, plan }).ok;
   if (!typeOk || verifiedAt === null || now - verifiedAt > USAGE_REPORT_WINDOW_MS) {
     throw new AppError('forbidden', 'This domain has not verified this key in the last 24 hours, so it cannot report usage for it.', {
       extra: { param: 'key_id' },

@@ -6,6 +6,7 @@ import type { Database, DomainsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
 import { hashSecret, parseSecret } from './key-format.js';
+import { KEY_NOT_FOUND, checkKeyOnDomain } from './key-policy.js';
 import type { LastUsedTracker } from './last-used.js';
 import type { KeyRecord, RecordCache } from './record-cache.js';
 import type { RpmBlocks } from './rpm-blocks.js';
@@ -18,14 +19,7 @@ import type { VerifyCode } from '../contract/verify-codes.js';
 
 const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;
 
-export const NETWORK_KEY_ON_PUBLIC_DOMAIN = "Your API key doesn't match the type. Please apply for a Developer API key.";
-export const DEVELOPER_KEY_ON_NETWORK_DOMAIN =
-  'Free-trial (developer) API keys work only on public domains. Use a network API key on this domain.';
-
-export const APPROVED_ACCOUNT_ON_NETWORK_DOMAIN =
-  'Free-trial (developer) accounts work only on public domains: this account was approved for free developer credits, so none of its API keys can be used on network domains. Create a different account to use the Gaia Domains on the network.';
 const COUNTER_FULL_MESSAGE = `The usage counter cannot pass ${Number.MAX_SAFE_INTEGER} credits, so this charge is refused.`;
-export const ADMIN_KEY_REFUSED = 'Admin API keys manage keys only and are never accepted by domains. Use an inference key.';
 
 export interface RateLimitInfo {
   limit: number | null;
@@ -135,27 +129,15 @@ export async function verifyKey(
     key = row ? keyRecord(row, hash) : null;
     deps.records?.putKey(hash, key, gen);
   }
-  if (!key || (key.prevUntil !== null && key.prevUntil <= now)) return refuse('not_found', 'The API key does not exist or was revoked.');
-  const id = { key_id: key.id };
-  if (key.status !== 'active') return refuse('disabled', 'The API key is disabled.', id);
-  if (key.expires_at !== null && key.expires_at <= now) return refuse('expired', 'The API key has expired.', id);
-  // The type rule node operators rely on: public domains take developer keys, network domains network keys.
-  if (domain.visibility === 'public' && key.type !== 'developer') return refuse('key_type_mismatch', NETWORK_KEY_ON_PUBLIC_DOMAIN, id);
-  // The rule is about the account: once approved for free developer credits, none of its keys
-  // (network keys made before the approval included) work on network domains. The record carries
-  // the plan, and approval invalidates the account's cached records.
-  if (domain.visibility === 'network' && key.plan === 'developer')
-    return refuse('key_type_mismatch', APPROVED_ACCOUNT_ON_NETWORK_DOMAIN, id);
-  if (domain.visibility === 'network' && key.type !== 'network') return refuse('key_type_mismatch', DEVELOPER_KEY_ON_NETWORK_DOMAIN, id);
-  const scopes = key.scopes;
-  const scope = input.scope ?? 'inference:write';
-  // Why: an admin key manages the account; no node operator may ever be handed one as valid.
-  if (scopes.includes('admin')) return refuse('scope_denied', ADMIN_KEY_REFUSED, id);
-  if (!scopes.includes(scope)) return refuse('scope_denied', `The API key lacks the ${scope} scope.`, id);
-  const models = key.models;
-  if (input.model !== undefined && models !== null && !models.includes(input.model)) {
-    return refuse('model_not_allowed', `The API key may not use the model ${input.model}.`, id);
+  // The one key policy (liveness, type rule, scope, model) in the contract's refusal order.
+  const verdict = checkKeyOnDomain(key, domain.visibility, input, now);
+  if (!key || !verdict.ok) {
+    if (verdict.ok) return refuse('not_found', KEY_NOT_FOUND);
+    return refuse(verdict.code, verdict.message, key && verdict.code !== 'not_found' ? { key_id: key.id } : {});
   }
+  const id = { key_id: key.id };
+  const scopes = key.scopes;
+  const models = key.models;
 
   const cost = input.cost ?? 0;
   const minute = minuteWindow(now);
@@ -165,7 +147,7 @@ export async function verifyKey(
   let state: KeyBalanceRow | undefined = row;
   if (!state && (key.daily_credits !== null || key.monthly_credits !== null || key.creditsEnforced)) {
     state = await findKeyBalance(deps.db, key.id);
-    if (!state) return refuse('not_found', 'The API key does not exist or was revoked.');
+    if (!state) return refuse('not_found', KEY_NOT_FOUND);
   }
   let credits = state ? num(state.credits) : null;
   // Calendar windows (string formatting) only when a limit, a balance or a charge needs them.
