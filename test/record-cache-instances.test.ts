@@ -8,6 +8,23 @@ import { freePort, startServeProcess } from './support/process.js';
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
 /**
+ * The revocation bound across instances on PostgreSQL (README): a change reaches the other
+ * instances when its NOTIFY is delivered, milliseconds after the commit. The writer's answer can
+ * reach the client before the other instance has read the notification, so "at once" is held to
+ * this bound, polled every 5 ms, rather than to the very next request.
+ */
+const NOTIFY_BOUND_MS = 2000;
+
+async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const until = Date.now() + NOTIFY_BOUND_MS;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
  * Two `siwe-keys serve` processes on one PostgreSQL database, each with its record cache: a change
  * written through one reaches the other's cache by NOTIFY, and while an instance's listener is cut
  * it answers from the database. The revocation bound of the README, tested.
@@ -78,34 +95,67 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
     await db?.drop();
   });
 
-  it('refuses on B, at once, a key rotated or deleted through A while B had it cached', async () => {
+  it('refuses on B, within the NOTIFY bound, a key rotated or deleted through A while B had it cached', async () => {
     const k = await createKey(ha, user.token, { name: 'i-rotate' });
     expect((await verify(hb, domainToken, { key: k.key })).valid).toBe(true);
     const r = await json(await post(ha, `/v1/keys/${k.id}/rotate`, {}, user.token));
-    expect((await verify(hb, domainToken, { key: k.key })).code).toBe('not_found');
+    expect(
+      (
+        await within(
+          () => verify(hb, domainToken, { key: k.key }),
+          (v) => v.code === 'not_found',
+        )
+      ).code,
+    ).toBe('not_found');
     expect((await verify(hb, domainToken, { key: r.key })).valid).toBe(true);
     expect((await del(ha, `/v1/keys/${k.id}`, user.token)).status).toBe(204);
-    expect((await verify(hb, domainToken, { key: r.key })).code).toBe('not_found');
+    expect(
+      (
+        await within(
+          () => verify(hb, domainToken, { key: r.key }),
+          (v) => v.code === 'not_found',
+        )
+      ).code,
+    ).toBe('not_found');
   });
 
-  it('applies on B, at once, settings and a credit grant written through A', async () => {
+  it('applies on B, within the NOTIFY bound, settings and a credit grant written through A', async () => {
     const u = await signInOn(ha);
     const k = await createKey(ha, u.token, { name: 'i-settings' });
     expect(await verify(hb, domainToken, { key: k.key })).toMatchObject({ valid: true, credits_remaining: null });
     await patch(ha, `/v1/keys/${k.id}`, { scopes: ['inference:read'] }, u.token);
-    expect((await verify(hb, domainToken, { key: k.key })).code).toBe('scope_denied');
+    expect(
+      (
+        await within(
+          () => verify(hb, domainToken, { key: k.key }),
+          (v) => v.code === 'scope_denied',
+        )
+      ).code,
+    ).toBe('scope_denied');
     await patch(ha, `/v1/keys/${k.id}`, { scopes: ['inference:write'] }, u.token);
     expect((await post(ha, `/v1/admin/accounts/${u.address}/credits`, { delta: 9, reason: 'test' }, admin.token)).status).toBe(200);
-    expect(await verify(hb, domainToken, { key: k.key })).toMatchObject({ valid: true, credits_remaining: 9 });
+    expect(
+      await within(
+        () => verify(hb, domainToken, { key: k.key }),
+        (v) => v.credits_remaining === 9,
+      ),
+    ).toMatchObject({ valid: true, credits_remaining: 9 });
   });
 
-  it('refuses on B, at once, a domain token rotated through A', async () => {
+  it('refuses on B, within the NOTIFY bound, a domain token rotated through A', async () => {
     const op = await signInOn(ha);
     const d = await createDomain(ha, op.token, uniqueDomainName('i-dom'));
     const k = await createKey(ha, user.token, { name: 'i-dom-key' });
     expect((await verify(hb, d.token, { key: k.key })).valid).toBe(true);
     const rotated = await json(await post(ha, `/v1/domains/${d.id}/token/rotate`, {}, op.token));
-    expect((await post(hb, '/v1/verify', { key: k.key }, d.token)).status).toBe(401);
+    expect(
+      (
+        await within(
+          () => post(hb, '/v1/verify', { key: k.key }, d.token),
+          (res) => res.status === 401,
+        )
+      ).status,
+    ).toBe(401);
     expect((await verify(hb, rotated.token, { key: k.key })).valid).toBe(true);
   });
 
@@ -123,8 +173,22 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
     await listening(b.child.pid as number);
     expect((await verify(hb, domainToken, { key: k.key })).code).toBe('disabled');
     await patch(ha, `/v1/keys/${k.id}`, { status: 'active' }, user.token);
-    expect((await verify(hb, domainToken, { key: k.key })).valid).toBe(true);
+    expect(
+      (
+        await within(
+          () => verify(hb, domainToken, { key: k.key }),
+          (v) => v.valid,
+        )
+      ).valid,
+    ).toBe(true);
     await patch(ha, `/v1/keys/${k.id}`, { status: 'disabled' }, user.token);
-    expect((await verify(hb, domainToken, { key: k.key })).code).toBe('disabled');
+    expect(
+      (
+        await within(
+          () => verify(hb, domainToken, { key: k.key }),
+          (v) => v.code === 'disabled',
+        )
+      ).code,
+    ).toBe('disabled');
   });
 });
