@@ -69,20 +69,25 @@ describe('siwe-keys gateway command', () => {
       GATEWAY_HOST: '127.0.0.1',
     });
     const io = collect(child);
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', () => {
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out());
-        if (m) resolve(m[1]);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout?.on('data', () => {
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.out());
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${io.err()}`)));
       });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${io.err()}`)));
-    });
-    const pids = [...io.err().matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
-    expect(new Set(pids).size).toBe(2);
-    for (let i = 0; i < 4; i++) expect((await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await io.exit).toBe(0);
-    await new Promise((r) => setTimeout(r, 200));
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      const pids = [...io.err().matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+      expect(new Set(pids).size).toBe(2);
+      for (let i = 0; i < 4; i++) expect((await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await io.exit).toBe(0);
+      await new Promise((r) => setTimeout(r, 200));
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      // A failed assertion must not leave the supervisor and its workers running after the suite.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('refuses a bad --workers with one line naming it', async () => {
