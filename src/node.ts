@@ -25,6 +25,9 @@ import { RpmBlocks } from './services/rpm-blocks.js';
 // node:crypto's SHA-256 is several times faster per call than the portable one; same digest.
 useSha256Hex((s) => createHash('sha256').update(s).digest('hex'));
 
+/** How long start-up waits for the PostgreSQL listener before serving with the cache bypassed. */
+const LISTENER_START_WAIT_MS = 2_000;
+
 const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
 import { WebhookWorker, type WebhookRuntime } from './services/webhook-delivery.js';
 import { outboxHint } from './services/webhook-events.js';
@@ -92,6 +95,13 @@ export async function createNodeService(
   const listener = isPostgresUrl(config.databaseUrl)
     ? (await import('./db/pg-listen.js')).listenForRecordChanges(config.databaseUrl, records, logger)
     : undefined;
+  if (listener) {
+    // Start with the cache on (it is bypassed until the LISTEN is in place); a database that does
+    // not answer in time only means verifications read it until the listener connects.
+    let waited: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([listener.ready, new Promise<void>((r) => (waited = setTimeout(r, LISTENER_START_WAIT_MS)))]);
+    clearTimeout(waited);
+  }
   deps.records = records;
   deps.rpm = new RpmBlocks(db);
   const app = createApp(deps);

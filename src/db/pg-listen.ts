@@ -8,6 +8,8 @@ import type { RecordCache } from '../services/record-cache.js';
 import { decodeChange, RECORDS_CHANNEL } from './record-changes.js';
 
 export interface RecordListener {
+  /** Resolves when the first LISTEN is in place (the cache is on); never rejects. */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,10 @@ export function listenForRecordChanges(
   let client: pg.Client | null = null;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
   const heartbeat = setInterval(() => {
     const c = client;
     if (!c || !cache.active) return;
@@ -70,7 +76,10 @@ export function listenForRecordChanges(
       .then(() => c.query(`LISTEN ${RECORDS_CHANNEL}`))
       .then(() => {
         // Listening from now on: start from an empty cache (changes before this were not heard).
-        if (client === c && !closed) cache.setEnabled(true);
+        if (client === c && !closed) {
+          cache.setEnabled(true);
+          markReady();
+        }
       })
       .catch((err: unknown) => {
         logger.warn('record cache listener could not connect', { error: String(err) });
@@ -81,6 +90,7 @@ export function listenForRecordChanges(
   cache.setEnabled(false);
   connect();
   return {
+    ready,
     close: async () => {
       closed = true;
       clearInterval(heartbeat);
