@@ -7,12 +7,16 @@ import type { AppEnv } from '../deps.js';
  * sniffed as HTML, never framed. Set before the response exists: changing headers afterwards
  * forces a copy of the response on every request.
  */
+export const API_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
 export function apiHeaders(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.header('cache-control', 'no-store');
-    c.header('x-content-type-options', 'nosniff');
-    c.header('x-frame-options', 'DENY');
-    c.header('referrer-policy', 'no-referrer');
+    for (const [name, value] of Object.entries(API_HEADERS)) c.header(name, value);
     await next();
   };
 }

@@ -1,7 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import type { DomainsTable } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
+import { SCOPES } from '../contract/verify-codes.js';
 import { AppError, errorBody } from '../errors.js';
+import { API_HEADERS } from '../middleware/api-headers.js';
 import { findDomainForToken } from '../services/domain-token.js';
 import { verifyKey, type VerifyInput, type VerifyResult } from '../services/verify.js';
 import { refuseInvalidOrNul } from './router.js';
@@ -26,7 +28,7 @@ export const MAX_COST = 1_000_000_000_000;
 export const VerifyBody = z
   .object({
     key: z.string().max(256),
-    scope: z.enum(['inference:read', 'inference:write', 'analytics:read', 'admin']).optional(),
+    scope: z.enum(SCOPES).optional(),
     model: z.string().min(1).max(128).optional(),
     cost: z.number().int().min(0).max(MAX_COST).optional(),
   })
@@ -84,12 +86,6 @@ const WELL_FORMED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // The media-type gate of @hono/zod-openapi, then the JSON validator of hono/validator.
 const JSON_REQUEST = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
 const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
-const API_HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-} as const;
 
 type Observer = { observe(v: number): void };
 const latencyCache = new WeakMap<AppDeps['metrics'], Observer[]>();
