@@ -64,6 +64,14 @@ export function newChallenge(): string {
 
 const isAdmin = (c: Caller): boolean => c.roles.includes('admin');
 
+/** The visibility asked for (network by default), if the caller may run such a domain. */
+function allowedVisibility(caller: Caller, asked: 'network' | 'public' | undefined): 'network' | 'public' {
+  const visibility = asked ?? 'network';
+  // Why: public domains accept the platform's free-trial keys, so only the platform may run one.
+  if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
+  return visibility;
+}
+
 async function newToken(prefix: string): Promise<{ token: string; token_hash: string; token_hint: string }> {
   const token = generateSecret(prefix, 'dom');
   return { token, token_hash: hashSecret(token), token_hint: secretHint(token) };
@@ -75,9 +83,7 @@ export async function createDomain(
   input: { name: string; visibility?: 'network' | 'public' },
   meta: RequestMeta,
 ): Promise<{ domain: DomainView; token: string }> {
-  const visibility = input.visibility ?? 'network';
-  // Why: public domains accept the platform's free-trial keys, so only the platform may run one.
-  if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
+  const visibility = allowedVisibility(caller, input.visibility);
   if (!isAdmin(caller) && (await countDomains(deps.db, caller.address)) >= deps.maxDomainsPerAccount) {
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
@@ -270,8 +276,7 @@ export async function claimDomain(
   input: { name: string; visibility?: 'network' | 'public' },
   meta: RequestMeta,
 ): Promise<{ claim: ClaimView; created: boolean }> {
-  const visibility = input.visibility ?? 'network';
-  if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
+  const visibility = allowedVisibility(caller, input.visibility);
   const holder = await findDomainByName(deps.db, input.name);
   if (!holder)
     throw new AppError('not_claimable', `No domain holds ${input.name}: register it with POST /v1/domains.`, { extra: { param: 'name' } });
