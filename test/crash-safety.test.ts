@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDomain } from './support/fixtures.js';
-import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness, type SignedIn } from './support/harness.js';
+import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness, type SignedIn, httpHarness } from './support/harness.js';
 import { freePort, startServeProcess } from './support/process.js';
 
 /**
@@ -24,10 +24,6 @@ const KILL_AFTER_WRITES = 120;
 const KILL_AFTER_MS = 20_000;
 
 type Server = Awaited<ReturnType<typeof startServeProcess>>;
-
-function httpHarness(url: string): Harness {
-  return { name: 'serve-process', logs: [], request: (p, init) => fetch(new URL(p, url), init), close: async () => undefined };
-}
 
 interface Client {
   user: SignedIn;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, newWallet, patch, post, siweText, type Harness } from './support/harness.js';
+import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, newWallet, patch, post, siweText, type Harness, httpHarness } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
@@ -30,12 +30,7 @@ describe.skipIf(!pgUrl)('two Node instances on one PostgreSQL database', () => {
       startServeProcess({ ...env, PORT: String(await freePort()) }),
       startServeProcess({ ...env, PORT: String(await freePort()) }),
     ]);
-    const harness = (url: string): Harness => ({
-      name: url,
-      logs: [],
-      request: (p, i) => fetch(new URL(p, url), i),
-      close: async () => undefined,
-    });
+    const harness = (url: string): Harness => httpHarness(url);
     ha = harness(a.url);
     hb = harness(b.url);
   });

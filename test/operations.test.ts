@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, signIn, type Harness } from './support/harness.js';
+import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, signIn, type Harness, httpHarness } from './support/harness.js';
 import { freePort, startServeProcess } from './support/process.js';
 
 const run = promisify(execFile);
@@ -26,12 +26,7 @@ describe('operations on the real process', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const harness = (url: string): Harness => ({
-    name: url,
-    logs: [],
-    request: (p, i) => fetch(new URL(p, url), i),
-    close: async () => undefined,
-  });
+  const harness = (url: string): Harness => httpHarness(url);
 
   it('drains an in-flight request on SIGTERM, then exits 0 and refuses new connections', async () => {
     const port = await freePort();

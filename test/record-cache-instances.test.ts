@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, del, get, json, patch, post, siweText, newWallet, type Harness } from './support/harness.js';
+import { ADMIN_ACCOUNT, TEST_ORIGIN, del, json, patch, post, type Harness, httpHarness, signIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
@@ -40,19 +40,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   let admin: { token: string };
   let domainToken: string;
 
-  const harness = (url: string): Harness => ({
-    name: url,
-    logs: [],
-    request: (p, i) => fetch(new URL(p, url), i),
-    close: async () => undefined,
-  });
-
-  async function signInOn(h: Harness, wallet = newWallet()) {
-    const { nonce } = await json(await get(h, '/v1/auth/nonce'));
-    const message = siweText(wallet.address, nonce, new Date());
-    const body = await json(await post(h, '/v1/auth/verify', { message, signature: await wallet.signMessage({ message }) }));
-    return { token: body.token as string, address: wallet.address as string };
-  }
+  const harness = (url: string): Harness => httpHarness(url);
 
   /** Resolves once the given instance LISTENs (its dedicated connection is up). */
   async function listening(pid: number): Promise<void> {
@@ -85,9 +73,9 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     await Promise.all([listening(a.child.pid as number), listening(b.child.pid as number)]);
-    user = await signInOn(ha);
-    admin = await signInOn(ha, ADMIN_ACCOUNT);
-    domainToken = (await createDomain(hb, (await signInOn(hb)).token, uniqueDomainName('inst'))).token;
+    user = await signIn(ha);
+    admin = await signIn(ha, ADMIN_ACCOUNT);
+    domainToken = (await createDomain(hb, (await signIn(hb)).token, uniqueDomainName('inst'))).token;
   });
   afterAll(async () => {
     await sql?.end();
@@ -120,7 +108,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   });
 
   it('applies on B, within the NOTIFY bound, settings and a credit grant written through A', async () => {
-    const u = await signInOn(ha);
+    const u = await signIn(ha);
     const k = await createKey(ha, u.token, { name: 'i-settings' });
     expect(await verify(hb, domainToken, { key: k.key })).toMatchObject({ valid: true, credits_remaining: null });
     await patch(ha, `/v1/keys/${k.id}`, { scopes: ['inference:read'] }, u.token);
@@ -143,7 +131,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   });
 
   it('refuses on B, within the NOTIFY bound, a domain token rotated through A', async () => {
-    const op = await signInOn(ha);
+    const op = await signIn(ha);
     const d = await createDomain(ha, op.token, uniqueDomainName('i-dom'));
     const k = await createKey(ha, user.token, { name: 'i-dom-key' });
     expect((await verify(hb, d.token, { key: k.key })).valid).toBe(true);

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLoopback } from '../src/routes/ops.js';
 import { get, json, sqliteTarget, targets, type Harness } from './support/harness.js';

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createNodeService } from '../src/node.js';
 import { runWebhooksOnce } from '../src/services/webhook-delivery.js';
-import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness } from './support/harness.js';
+import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness, httpHarness } from './support/harness.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
 import { startReceiver } from './support/webhook-receiver.js';
@@ -89,12 +89,7 @@ describe('the delivery worker inside `siwe-keys serve`', () => {
     WEBHOOK_RETRY_SCHEDULE: '1,1,1',
     WEBHOOK_POLL_INTERVAL_MS: '200',
   });
-  const http = (url: string): Harness => ({
-    name: 'serve',
-    logs: [],
-    request: (p, i) => fetch(new URL(p, url), i),
-    close: async () => undefined,
-  });
+  const http = (url: string): Harness => httpHarness(url, 'serve');
   const deliveries = async (h: Harness, token: string, id: string) =>
     (await json(await get(h, `/v1/webhooks/${id}/deliveries`, token))).data;
   async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {

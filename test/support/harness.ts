@@ -28,6 +28,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** A Harness for a service some test started itself (a process, a cluster): plain HTTP to `url`. */
+export function httpHarness(url: string, name = url): Harness {
+  return { name, logs: [], request: (p, init) => fetch(new URL(p, url), init), close: async () => undefined };
+}
+
 export interface TargetOptions {
   env?: Env;
   clock?: ManualClock;
