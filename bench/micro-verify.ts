@@ -1,11 +1,10 @@
 // In-process CPU cost of one verification (app.request, no sockets), next to a bare Hono handler
 // of the same shape. Measured in CPU time, so it stays meaningful on a busy machine.
 import { Hono } from 'hono';
-import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createNodeService } from '../src/node.js';
-import { createSiweMessage } from 'viem/siwe';
+import { benchSession } from './session.js';
 
 const N = Number(process.env.MICRO_N ?? 20_000);
 const origin = 'http://localhost:8787';
@@ -18,20 +17,7 @@ const req = async (path: string, body: unknown, token?: string): Promise<Respons
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-const account = privateKeyToAccount(generatePrivateKey());
-const { nonce } = (await (await svc.app.request(`${origin}/v1/auth/nonce`)).json()) as { nonce: string };
-const message = createSiweMessage({
-  domain: 'localhost:8787',
-  address: account.address,
-  uri: origin,
-  version: '1',
-  chainId: 1,
-  nonce,
-  issuedAt: new Date(),
-});
-const { token } = (await (await req('/v1/auth/verify', { message, signature: await account.signMessage({ message }) })).json()) as {
-  token: string;
-};
+const { token } = await benchSession((url, init) => Promise.resolve(svc.app.request(url, init)), origin, origin);
 const domain = (await (await req('/v1/domains', { name: 'micro.example.org' }, token)).json()) as { token: string };
 const key = (await (await req('/v1/keys', { name: 'micro' }, token)).json()) as { key: string };
 

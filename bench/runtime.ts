@@ -13,8 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { createSiweMessage } from 'viem/siwe';
+import { benchSession } from './session.js';
 
 const STARTS = Number(process.env.RUNTIME_STARTS ?? 5);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 60);
@@ -112,36 +111,10 @@ const stats = (xs: number[]): string => {
 
 async function setupKey(base: string): Promise<{ domainToken: string; key: string }> {
   const origin = new URL(base.replace('127.0.0.1', 'localhost')).origin;
-  const account = privateKeyToAccount(generatePrivateKey());
-  const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = createSiweMessage({
-    domain: new URL(origin).host,
-    address: account.address,
-    uri: origin,
-    version: '1',
-    chainId: 1,
-    nonce,
-    issuedAt: new Date(),
-  });
-  const signature = await account.signMessage({ message });
-  const { token } = (await (
-    await fetch(`${base}/v1/auth/verify`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message, signature }),
-    })
-  ).json()) as { token: string };
-  const post = async (path: string, body: unknown): Promise<Record<string, string>> =>
-    (await (
-      await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-      })
-    ).json()) as Record<string, string>;
+  const { post } = await benchSession(fetch, base, origin);
   const domain = await post('/v1/domains', { name: `runtime-${Date.now()}.example.org` });
   const key = await post('/v1/keys', { name: 'runtime' });
-  if (!domain.token || !key.key) throw new Error(`setup failed: ${JSON.stringify({ domain, key })}`);
+  if (typeof domain.token !== 'string' || typeof key.key !== 'string') throw new Error(`setup failed: ${JSON.stringify({ domain, key })}`);
   return { domainToken: domain.token, key: key.key };
 }
 

@@ -6,12 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import SqliteDatabase from 'better-sqlite3';
 import { Hono } from 'hono';
-import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startNodeServer } from '../src/node.js';
-import { createSiweMessage } from 'viem/siwe';
 import { bufferedLines } from '../src/node-log.js';
+import { benchSession } from './session.js';
 
 const mode = process.argv[2];
 
@@ -77,33 +76,7 @@ if (mode === 'bare') {
   const sink = bufferedLines(process.stderr);
   const svc = await startNodeServer(config, { logger: createLogger(config.logLevel, sink.write) });
   const base = svc.url as string;
-  const account = privateKeyToAccount(generatePrivateKey());
-  const { nonce } = (await (await fetch(`${base}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = createSiweMessage({
-    domain: 'localhost:8787',
-    address: account.address,
-    uri: origin,
-    version: '1',
-    chainId: 1,
-    nonce,
-    issuedAt: new Date(),
-  });
-  const signature = await account.signMessage({ message });
-  const { token } = (await (
-    await fetch(`${base}/v1/auth/verify`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message, signature }),
-    })
-  ).json()) as { token: string };
-  const post = async (path: string, body: unknown): Promise<any> =>
-    (
-      await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-      })
-    ).json();
+  const { token, post } = await benchSession(fetch, base, origin);
   const domain = await post('/v1/domains', { name: 'bench.example.org' });
   if (!domain.token) throw new Error(`setup failed: ${JSON.stringify(domain)} token=${String(token).slice(0, 12)}`);
   const key = await post('/v1/keys', { name: 'bench' });
