@@ -105,12 +105,16 @@ describe('packed packages in an empty folder', () => {
       join(dir, 'consumer.ts'),
       [
         "import { createVerifier, type VerifyAnswer } from '@siwe-keys/client';",
-        "import { createSiweKeys, type KeyView } from '@siwe-keys/web';",
+        "import { checkAddress, createSiweKeys, type KeyView, type TeamDetailView, type TeamView } from '@siwe-keys/web';",
         "const v = createVerifier({ serviceUrl: 'http://x', domainToken: 't' });",
         "const a: Promise<VerifyAnswer> = v.verify({ key: 'k', scope: 'inference:read' });",
         'const s = createSiweKeys();',
         'const k: Promise<{ data: KeyView[] }> = s.keys.list();',
-        'export { a, k };',
+        'const t: Promise<{ data: TeamView[] }> = s.teams.list();',
+        "const d: Promise<TeamDetailView> = s.teams.get('t1');",
+        "const tk: Promise<{ data: KeyView[] }> = s.keys.list({ team_id: 't1' });",
+        "const ok: boolean = checkAddress('0x0000000000000000000000000000000000000000').ok;",
+        'export { a, k, t, d, tk, ok };',
       ].join('\n'),
     );
     writeFileSync(

@@ -3,15 +3,27 @@
  * wallet and manage their API keys: wallet discovery (EIP-6963, with the window.ethereum
  * fallback), the EIP-4361 message, the exchange for a session, keeping and revoking it, key calls.
  */
-import type { AccountView, KeyLimits, KeyView, KeyWithSecret, Page, SessionView } from '../../../src/contract/views.js';
+import type {
+  AccountView,
+  DomainView,
+  DomainWithToken,
+  KeyLimits,
+  KeyView,
+  KeyWithSecret,
+  Page,
+  SessionView,
+} from '../../../src/contract/views.js';
 import { createApi, type Api } from './api.js';
 import { clearSession, loadSession, saveSession, type StoredSession } from './session.js';
 import { signInMessage } from './siwe.js';
+import { createTeamsApi, queryString, type TeamsApi } from './teams.js';
 import { currentChainId, personalSign, requestAccounts, type Eip1193Provider } from './wallet.js';
 
+export * from './address.js';
 export * from './api.js';
 export * from './session.js';
 export * from './siwe.js';
+export * from './teams.js';
 export * from './wallet.js';
 export type {
   AccountView,
@@ -35,6 +47,53 @@ export interface CreateKeyInput {
   limits?: KeyLimits;
   expires_at?: string | null;
   expires_in_days?: number;
+  /** Creates the key for this team (a `network` key spending the team's balance; role member or above). */
+  team_id?: string;
+}
+
+export interface CreateDomainInput {
+  name: string;
+  visibility?: 'network' | 'public';
+  /** Registers the domain for this team (role admin or above). */
+  team_id?: string;
+}
+
+/** One bucket of `GET /v1/usage/summary`. */
+export interface UsageBucketView {
+  bucket: string | null;
+  /** The key's name when grouped by key (null once the key is deleted). */
+  key_name?: string | null;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+  charged: number;
+  uncharged: number;
+}
+
+export interface UsageSummaryView {
+  group_by: 'day' | 'hour' | 'model' | 'key' | 'domain';
+  from: string;
+  to: string;
+  data: UsageBucketView[];
+  totals: UsageBucketView;
+}
+
+export interface UsageSummaryQuery {
+  group_by?: UsageSummaryView['group_by'];
+  from?: string;
+  to?: string;
+  key_id?: string;
+  model?: string;
+  /** A team's usage instead of the caller's own (any member role may read it). */
+  team_id?: string;
+}
+
+/** List options; `team_id` lists a team's resources instead of the caller's own. */
+export interface ListOptions {
+  cursor?: string;
+  limit?: number;
+  team_id?: string;
 }
 
 export interface SiweKeysOptions {
@@ -60,7 +119,7 @@ export interface SiweKeys {
   signOutEverywhere(): Promise<void>;
   me(): Promise<AccountView>;
   keys: {
-    list(opts?: { cursor?: string; limit?: number; status?: 'active' | 'disabled' }): Promise<Page<KeyView>>;
+    list(opts?: ListOptions & { status?: 'active' | 'disabled' }): Promise<Page<KeyView>>;
     create(input: CreateKeyInput): Promise<KeyWithSecret>;
     update(
       id: string,
@@ -69,6 +128,15 @@ export interface SiweKeys {
     rotate(id: string, graceSeconds?: number): Promise<KeyWithSecret>;
     remove(id: string): Promise<void>;
   };
+  domains: {
+    list(opts?: ListOptions): Promise<Page<DomainView>>;
+    /** The domain token in the answer is shown only once. */
+    create(input: CreateDomainInput): Promise<DomainWithToken>;
+  };
+  usage: {
+    summary(query?: UsageSummaryQuery): Promise<UsageSummaryView>;
+  };
+  teams: TeamsApi;
 }
 
 export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
@@ -88,12 +156,7 @@ export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
     },
   });
   const serviceUrl = (): URL => new URL(opts.baseUrl || location.origin);
-  const q = (params: Record<string, string | number | undefined>): string => {
-    const sp = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) if (v !== undefined) sp.set(k, String(v));
-    const s = sp.toString();
-    return s ? `?${s}` : '';
-  };
+  const q = queryString;
   return {
     api,
     session: () => current,
@@ -127,7 +190,7 @@ export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
     },
     me: () => api.get<AccountView>('/v1/me'),
     keys: {
-      list: (o = {}) => api.get<Page<KeyView>>(`/v1/keys${q({ cursor: o.cursor, limit: o.limit, status: o.status })}`),
+      list: (o = {}) => api.get<Page<KeyView>>(`/v1/keys${q({ cursor: o.cursor, limit: o.limit, status: o.status, team_id: o.team_id })}`),
       create: (input) => api.post<KeyWithSecret>('/v1/keys', input),
       update: (id, patch) => api.patch<KeyView>(`/v1/keys/${encodeURIComponent(id)}`, patch),
       rotate: (id, graceSeconds) =>
@@ -137,5 +200,16 @@ export function createSiweKeys(opts: SiweKeysOptions = {}): SiweKeys {
         ),
       remove: (id) => api.del(`/v1/keys/${encodeURIComponent(id)}`),
     },
+    domains: {
+      list: (o = {}) => api.get<Page<DomainView>>(`/v1/domains${q({ cursor: o.cursor, limit: o.limit, team_id: o.team_id })}`),
+      create: (input) => api.post<DomainWithToken>('/v1/domains', input),
+    },
+    usage: {
+      summary: (o = {}) =>
+        api.get<UsageSummaryView>(
+          `/v1/usage/summary${q({ group_by: o.group_by, from: o.from, to: o.to, key_id: o.key_id, model: o.model, team_id: o.team_id })}`,
+        ),
+    },
+    teams: createTeamsApi(api, () => current?.address ?? null),
   };
 }
