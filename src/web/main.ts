@@ -4,10 +4,11 @@ import { adminPanel } from './panels/admin.js';
 import { auditPanel } from './panels/audit.js';
 import { domainsPanel } from './panels/domains.js';
 import { keysPanel } from './panels/keys.js';
+import { createTeamDialog, invitationsCard, teamPanel } from './panels/team.js';
 import { trialPanel } from './panels/trial.js';
 import { usagePanel } from './panels/usage.js';
 import type { Account, ConsoleConfig, Session } from './types.js';
-import { announce, badge, busy, fmtInt, shortAddress } from './ui.js';
+import { announce, badge, busy, field, fmtInt, shortAddress } from './ui.js';
 import {
   ApiError,
   chainIdOf,
@@ -26,8 +27,11 @@ import {
   walletErrorKind,
   walletErrorMessage,
   watchWallets,
+  type Api,
   type Eip1193Provider,
+  type Page,
   type StoredSession,
+  type TeamView,
   type Wallet,
 } from '../../packages/web/src/index.js';
 
@@ -46,6 +50,96 @@ const api = createApi({
   token: () => stored?.token ?? null,
   onSessionLost: () => endSession('Your session has ended (expired or signed out elsewhere). Sign in again.'),
 });
+
+// ---------------------------------------------------------------- teams: the switcher's state
+
+/** The caller's teams (GET /v1/teams): joined ones and invitations it has not answered. */
+let teams: TeamView[] = [];
+/** The chosen team's id, or null for the personal account. Kept per wallet in localStorage (an id, no secret). */
+let scope: string | null = null;
+/** A one-off message above the panels (e.g. the chosen team is gone). */
+let teamNotice: string | null = null;
+
+const scopeKey = (address: string): string => `siwe-keys.console.team.${address.toLowerCase()}`;
+function loadScope(address: string): string | null {
+  try {
+    return localStorage.getItem(scopeKey(address));
+  } catch {
+    return null;
+  }
+}
+function saveScope(address: string, id: string | null): void {
+  try {
+    if (id) localStorage.setItem(scopeKey(address), id);
+    else localStorage.removeItem(scopeKey(address));
+  } catch {
+    // storage refused: the choice lasts until the page is reloaded
+  }
+}
+
+const joinedTeams = (): TeamView[] => teams.filter((t) => t.status !== 'invited');
+const invitedTeams = (): TeamView[] => teams.filter((t) => t.status === 'invited');
+function currentTeam(): TeamView | null {
+  return scope ? (joinedTeams().find((t) => t.id === scope) ?? null) : null;
+}
+
+/**
+ * Re-reads the caller's teams. If the chosen team is no longer among them (removed, left, deleted),
+ * the console falls back to the personal account and says so. Re-renders when anything changed.
+ */
+async function refreshTeams(opts: { quiet?: boolean; render?: boolean } = {}): Promise<void> {
+  if (!account) return;
+  const before = JSON.stringify(teams);
+  try {
+    teams = (await api.get<Page<TeamView>>('/v1/teams')).data;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'invalid_session') return;
+    teamNotice = `Could not read your teams: ${errorText(err)}`;
+    teams = [];
+  }
+  const lost = scope !== null && currentTeam() === null;
+  if (lost) {
+    const name = (JSON.parse(before) as TeamView[]).find((t) => t.id === scope)?.name;
+    if (!opts.quiet) {
+      teamNotice = `You are no longer a member of ${name ? `the team “${name}”` : 'that team'}. Showing your personal account.`;
+    }
+    scope = null;
+    saveScope(account.address, null);
+  }
+  if (opts.render !== false && (lost || JSON.stringify(teams) !== before)) renderSignedIn();
+}
+
+function selectTeam(id: string | null, tab?: string): void {
+  if (!account) return;
+  scope = id && joinedTeams().some((t) => t.id === id) ? id : null;
+  saveScope(account.address, scope);
+  teamNotice = null;
+  const next = tab ?? currentTab();
+  const wanted = TABS.find((t) => t.id === next && tabVisible(t)) ? next : 'keys';
+  if (location.hash !== `#${wanted}`) history.replaceState(null, '', `#${wanted}`);
+  renderSignedIn();
+  const team = currentTeam();
+  announce(team ? `Now working in the team ${team.name} (${team.role}).` : 'Now working in your personal account.');
+}
+
+/**
+ * The API the panels use: a 404 while a team is chosen may mean this wallet was just removed from
+ * it, so the teams are re-read (and the switcher falls back to the personal account if so).
+ */
+const panelApi: Api = {
+  ...api,
+  get: <T>(path: string) => watch(api.get<T>(path)),
+  post: <T>(path: string, body?: unknown) => watch(api.post<T>(path, body)),
+  patch: <T>(path: string, body: unknown) => watch(api.patch<T>(path, body)),
+  del: (path: string) => watch(api.del(path)),
+  csv: (path: string) => watch(api.csv(path)),
+};
+function watch<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403) && scope) void refreshTeams();
+    throw err;
+  });
+}
 
 // ---------------------------------------------------------------- wallet state
 
@@ -162,6 +256,8 @@ async function signIn(): Promise<void> {
     notice = null;
     wallet.working = null;
     announce(`Signed in as ${shortAddress(session.account.address)}.`);
+    scope = loadScope(session.account.address);
+    await refreshTeams({ quiet: true, render: false });
     renderSignedIn();
     return;
   } catch (err) {
@@ -322,12 +418,14 @@ function renderSignIn(): void {
 
 // ---------------------------------------------------------------- signed in
 
-type Tab = 'keys' | 'usage' | 'trial' | 'domains' | 'activity' | 'admin';
-const TABS: { id: Tab; label: string; admin?: boolean }[] = [
+type Tab = 'keys' | 'usage' | 'trial' | 'domains' | 'team' | 'activity' | 'admin';
+/** `team`: only while a team is chosen; `personal`: only for the personal account (the free trial stays personal). */
+const TABS: { id: Tab; label: string; admin?: boolean; team?: boolean; personal?: boolean }[] = [
   { id: 'keys', label: 'API keys' },
   { id: 'usage', label: 'Usage' },
-  { id: 'trial', label: 'Free trial' },
+  { id: 'trial', label: 'Free trial', personal: true },
   { id: 'domains', label: 'Domains' },
+  { id: 'team', label: 'Team', team: true },
   { id: 'activity', label: 'Activity' },
   { id: 'admin', label: 'Admin', admin: true },
 ];
@@ -336,9 +434,14 @@ function isAdmin(): boolean {
   return !!account?.roles.includes('admin');
 }
 
+function tabVisible(t: (typeof TABS)[number]): boolean {
+  const inTeam = currentTeam() !== null;
+  return (!t.admin || isAdmin()) && (!t.team || inTeam) && (!t.personal || !inTeam);
+}
+
 function currentTab(): Tab {
   const t = location.hash.slice(1) as Tab;
-  const known = TABS.find((x) => x.id === t && (!x.admin || isAdmin()));
+  const known = TABS.find((x) => x.id === t && tabVisible(x));
   return known ? known.id : 'keys';
 }
 
@@ -361,7 +464,7 @@ function renderAccountMismatch(): void {
 
 function ctx(): Ctx {
   return {
-    api,
+    api: panelApi,
     config: config as ConsoleConfig,
     account: () => account as Account,
     refreshAccount: async () => {
@@ -369,6 +472,9 @@ function ctx(): Ctx {
       renderHeader();
       return account;
     },
+    team: currentTeam,
+    refreshTeams: () => refreshTeams(),
+    selectTeam,
   };
 }
 
@@ -380,18 +486,25 @@ function renderSignedIn(): void {
   const nav = h(
     'nav',
     { 'aria-label': 'Console sections', class: 'tabs' },
-    ...TABS.filter((t) => !t.admin || isAdmin()).map((t) => {
+    ...TABS.filter(tabVisible).map((t) => {
       const b = h('button', { type: 'button', 'data-tab': t.id, 'aria-current': t.id === tab ? 'page' : null }, t.label);
       b.addEventListener('click', () => {
         if (location.hash !== `#${t.id}`) history.replaceState(null, '', `#${t.id}`);
+        teamNotice = null;
         renderSignedIn();
         (document.querySelector(`[data-tab="${t.id}"]`) as HTMLElement | null)?.focus();
+        // Roles and memberships change from other wallets: re-read them on every move.
+        void refreshTeams();
       });
       return b;
     }),
   );
+  const team = currentTeam();
   let panel: HTMLElement;
   switch (tab) {
+    case 'team':
+      panel = team ? teamPanel(c, team) : keysPanel(c);
+      break;
     case 'trial':
       panel = trialPanel(c, renderHeader);
       break;
@@ -411,7 +524,36 @@ function renderSignedIn(): void {
       panel = keysPanel(c);
   }
   renderAccountMismatch();
-  replace(mainEl, nav, mismatchEl, h('div', { class: 'panel', 'data-panel': tab }, panel));
+  replace(
+    mainEl,
+    nav,
+    mismatchEl,
+    teamNotice ? h('p', { class: 'notice', role: 'status', 'data-testid': 'team-notice' }, teamNotice) : null,
+    invitationsCard(c, invitedTeams()),
+    h('div', { class: 'panel', 'data-panel': tab, 'data-scope': team ? `team:${team.id}` : 'personal' }, panel),
+  );
+}
+
+/** "Personal" or one of the caller's teams (with its role): the choice scopes keys, domains and usage. */
+function teamSwitcher(): HTMLElement {
+  const select = h(
+    'select',
+    { 'data-testid': 'team-switcher', name: 'team' },
+    h('option', { value: '' }, 'Personal'),
+    ...joinedTeams().map((t) => h('option', { value: t.id, selected: t.id === scope }, `${t.name} (${t.role})`)),
+  );
+  select.value = currentTeam()?.id ?? '';
+  select.addEventListener('change', () => selectTeam(select.value || null));
+  const create = h('button', { type: 'button', 'data-action': 'create-team' }, 'New team');
+  create.addEventListener('click', () => {
+    void createTeamDialog(ctx()).then(async (created) => {
+      if (!created) return;
+      announce(`Team ${created.name} created. You are its owner.`);
+      await refreshTeams();
+      selectTeam(created.id, 'team');
+    });
+  });
+  return h('div', { class: 'switcher' }, field({ label: 'Working in', control: select }), create);
 }
 
 function renderHeader(): void {
@@ -429,6 +571,7 @@ function renderHeader(): void {
   all.addEventListener('click', () => void busy(all, null, signOutEverywhere));
   replace(
     accountEl,
+    teamSwitcher(),
     h(
       'div',
       { class: 'who' },
@@ -448,6 +591,9 @@ function endSession(message: string | null): void {
   clearSession(SESSION_KEY);
   stored = null;
   account = null;
+  teams = [];
+  scope = null;
+  teamNotice = null;
   notice = message;
   wallet.problem = null;
   if (location.hash) history.replaceState(null, '', location.pathname);
@@ -504,8 +650,12 @@ async function start(): Promise<void> {
       account = null;
     }
   }
-  if (account) renderSignedIn();
-  else renderSignIn();
+  if (account) {
+    // The chosen team is restored once the teams are read (it must still be one of them).
+    scope = loadScope(account.address);
+    await refreshTeams({ quiet: true, render: false });
+    renderSignedIn();
+  } else renderSignIn();
   window.addEventListener('hashchange', () => {
     if (account) renderSignedIn();
   });

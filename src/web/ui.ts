@@ -8,17 +8,21 @@ export interface ErrorBox {
   clear(): void;
 }
 
-export function errorBox(): ErrorBox {
+/** `explain` may turn a known failure (a stable error code) into plainer words; null keeps the API's message. */
+export function errorBox(explain?: (err: unknown) => string | null): ErrorBox {
   const el = h('div', { class: 'error', role: 'alert', hidden: true });
   return {
     el,
     show(err) {
       const rid = err instanceof ApiError && err.requestId ? h('span', { class: 'rid' }, ` (request ${err.requestId})`) : null;
-      replace(el, errorText(err), rid);
+      replace(el, explain?.(err) ?? errorText(err), rid);
+      if (err instanceof ApiError) el.setAttribute('data-error-code', err.code);
+      else el.removeAttribute('data-error-code');
       el.hidden = false;
     },
     clear() {
       el.hidden = true;
+      el.removeAttribute('data-error-code');
       replace(el);
     },
   };

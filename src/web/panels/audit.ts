@@ -36,7 +36,11 @@ function detailText(d: unknown): string {
  * The audit log one page at a time (newer / older), filtered by action, and on the admin log by
  * address: own events (/v1/audit) or everybody's (/v1/admin/audit).
  */
-export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showActor: boolean }): HTMLElement {
+export function auditPanel(
+  ctx: Ctx,
+  opts: { title: string; path: string; showActor: boolean; addressFilter?: boolean; actions?: readonly string[] },
+): HTMLElement {
+  const byAddress = opts.addressFilter ?? opts.showActor;
   const errors = errorBox();
   const list = h('div', { 'aria-live': 'polite' }, h('p', null, 'Loading events…'));
   const pager = h('div', { class: 'pager' });
@@ -44,7 +48,7 @@ export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showAc
     'select',
     { name: 'action' },
     h('option', { value: '' }, 'All actions'),
-    ...ACTIONS.map((a) => h('option', { value: a }, a)),
+    ...(opts.actions ?? ACTIONS).map((a) => h('option', { value: a }, a)),
   );
   const address = h('input', {
     name: 'address',
@@ -67,7 +71,7 @@ export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showAc
     const cursor = cursors[pageIndex];
     if (cursor) q.push(`cursor=${encodeURIComponent(cursor)}`);
     if (action.value) q.push(`action=${encodeURIComponent(action.value)}`);
-    if (opts.showActor && address.value.trim()) q.push(`address=${encodeURIComponent(address.value.trim())}`);
+    if (byAddress && address.value.trim()) q.push(`address=${encodeURIComponent(address.value.trim())}`);
     const page = await ctx.api.get<Page<AuditEvent>>(`${opts.path}?${q.join('&')}`);
     const next = ctx.api.nextCursor(page);
     cursors.length = pageIndex + 1;
@@ -104,7 +108,7 @@ export function auditPanel(ctx: Ctx, opts: { title: string; path: string; showAc
     'form',
     { class: 'toolbar', 'data-form': 'audit-filter' },
     field({ label: 'Action', control: action }),
-    opts.showActor ? field({ label: 'Address (actor or account)', control: address }) : null,
+    byAddress ? field({ label: 'Address (actor or account)', control: address }) : null,
     apply,
     refresh,
   );

@@ -1,14 +1,18 @@
-import type { Ctx } from '../context.js';
+import { teamParam, type Ctx } from '../context.js';
 import { h, replace } from '../dom.js';
 import type { Domain, DomainWithToken, Page } from '../types.js';
 import { domainStatsSection } from './domain-stats.js';
 import { announce, badge, busy, errorBox, field, fmtTime, formDialog, secretDialog, section, shortAddress, table } from '../ui.js';
+import { teamErrorText, teamRights } from './team.js';
 
 const enc = encodeURIComponent;
 
 export function domainsPanel(ctx: Ctx): HTMLElement {
-  const errors = errorBox();
-  const listErrors = errorBox();
+  const team = ctx.team();
+  const canManage = !team || teamRights.manageDomains(team.role);
+  const explain = (err: unknown): string | null => teamErrorText(team, err);
+  const errors = errorBox(explain);
+  const listErrors = errorBox(explain);
   const list = h('div', { 'aria-live': 'polite' }, h('p', null, 'Loading domains…'));
   const stats = h('div');
   const isAdmin = ctx.account().roles.includes('admin');
@@ -31,10 +35,10 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   }
 
   async function load(): Promise<void> {
-    const page = await ctx.api.get<Page<Domain>>('/v1/domains?limit=100');
+    const page = await ctx.api.get<Page<Domain>>(`/v1/domains?limit=100${teamParam(ctx)}`);
     replace(stats, page.data.length > 0 ? domainStatsSection(ctx, page.data) : null);
     if (page.data.length === 0) {
-      replace(list, h('p', { class: 'empty' }, 'No domains registered yet.'));
+      replace(list, h('p', { class: 'empty' }, team ? `The team ${team.name} has no domains yet.` : 'No domains registered yet.'));
       return;
     }
     replace(
@@ -54,7 +58,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
           { label: 'Token', cell: (d) => (d.token_hint ? h('code', null, d.token_hint) : '—') },
           ...(isAdmin ? [{ label: 'Owner', cell: (d: Domain) => h('code', { title: d.owner }, shortAddress(d.owner)) }] : []),
           { label: 'Created', cell: (d) => fmtTime(d.created_at) },
-          { label: 'Actions', cell: actions },
+          ...(canManage ? [{ label: 'Actions', cell: actions }] : []),
         ],
         page.data,
         (d) => ({ 'data-domain': d.name }),
@@ -161,6 +165,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
     void busy(submit, errors, async () => {
       const body: Record<string, string> = { name: name.value.trim().toLowerCase() };
       if (isAdmin) body.visibility = visibility.value;
+      if (team) body.team_id = team.id;
       const created = await ctx.api.post<DomainWithToken>('/v1/domains', body);
       name.value = '';
       await busy(null, listErrors, load);
@@ -172,15 +177,21 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   void busy(null, listErrors, load);
   return h(
     'div',
-    { class: 'stack' },
+    { class: 'stack', 'data-scope': team ? `team:${team.id}` : 'personal' },
     section(
-      'Domains',
+      team ? `Domains of ${team.name}` : 'Domains',
       h(
         'p',
         null,
         'Node operators register the domain of each node here and give its token to the gateway, which checks API keys with the service. Network domains accept network keys; public domains (run by the platform) accept developer keys.',
       ),
-      form,
+      canManage
+        ? form
+        : h(
+            'p',
+            { class: 'hint', 'data-testid': 'domains-read-only' },
+            `Only owners and admins of ${team?.name ?? 'the team'} register or change its domains.`,
+          ),
       errors.el,
       listErrors.el,
       list,

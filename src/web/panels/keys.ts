@@ -1,11 +1,29 @@
-import type { Ctx } from '../context.js';
+import { teamParam, type Ctx } from '../context.js';
 import { h, replace, uid } from '../dom.js';
 import { DEFAULT_SCOPES, SCOPES, type ApiKey, type ApiKeyWithSecret, type Page } from '../types.js';
 import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, secretDialog, section, table } from '../ui.js';
+import { teamErrorText, teamRights } from './team.js';
 
 const enc = encodeURIComponent;
 
 function planNote(ctx: Ctx): HTMLElement {
+  const team = ctx.team();
+  if (team) {
+    return h(
+      'p',
+      { 'data-testid': 'team-key-note' },
+      'Keys of the team ',
+      h('strong', null, team.name),
+      ' are ',
+      h('strong', null, 'network'),
+      ' keys: they work on network domains run by node operators and spend the team’s balance (',
+      h('strong', { 'data-testid': 'credits' }, team.credits === null ? 'not metered' : `${fmtInt(team.credits)} credits`),
+      ').',
+      teamRights.createKeys(team.role)
+        ? null
+        : h('span', { class: 'block' }, `As a viewer of ${team.name} you can read its keys, but not create or change them.`),
+    );
+  }
   const a = ctx.account();
   if (a.plan === 'developer') {
     return h(
@@ -54,10 +72,17 @@ function createKeyBody(ctx: Ctx): HTMLElement[] {
   const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
   const num = (n: string): HTMLInputElement => h('input', { name: n, type: 'number', min: 1, step: 1, inputmode: 'numeric' });
   const expires = h('input', { name: 'expires_in_days', type: 'number', min: 1, max: 3650, step: 1, inputmode: 'numeric' });
-  const type = ctx.account().plan === 'developer' ? 'developer' : 'network';
+  const team = ctx.team();
+  const type = !team && ctx.account().plan === 'developer' ? 'developer' : 'network';
   return [
-    h('p', null, 'Type: ', badge(type), ' (set by your plan).'),
-    field({ label: 'Name', control: name, hint: 'Unique among your keys; cannot be changed later.' }),
+    team
+      ? h('p', null, 'Type: ', badge(type), ' (team keys are network keys). Owner: the team ', h('strong', null, team.name), '.')
+      : h('p', null, 'Type: ', badge(type), ' (set by your plan).'),
+    field({
+      label: 'Name',
+      control: name,
+      hint: team ? 'Unique among the team’s keys; cannot be changed later.' : 'Unique among your keys; cannot be changed later.',
+    }),
     field({ label: 'Description (optional)', control: description }),
     scopes,
     field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
@@ -73,7 +98,7 @@ function createKeyBody(ctx: Ctx): HTMLElement[] {
   ];
 }
 
-function readCreateForm(form: HTMLFormElement): Record<string, unknown> {
+function readCreateForm(form: HTMLFormElement, teamId: string | null): Record<string, unknown> {
   const val = (n: string): string => ((form.elements.namedItem(n) as HTMLInputElement | null)?.value ?? '').trim();
   const scopes = [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value);
   const models = val('models')
@@ -86,6 +111,7 @@ function readCreateForm(form: HTMLFormElement): Record<string, unknown> {
     if (v !== undefined) limits[n] = v;
   }
   const body: Record<string, unknown> = { name: val('name'), scopes };
+  if (teamId) body.team_id = teamId;
   if (val('description')) body.description = val('description');
   if (models.length) body.models = models;
   if (Object.keys(limits).length) body.limits = limits;
@@ -212,14 +238,17 @@ function limitsText(k: ApiKey): string {
 }
 
 export function keysPanel(ctx: Ctx): HTMLElement {
-  const listErrors = errorBox();
+  const team = ctx.team();
+  const canCreate = !team || teamRights.createKeys(team.role);
+  const canChange = !team || teamRights.changeKeys(team.role);
+  const listErrors = errorBox((err) => teamErrorText(team, err));
   const list = h('div', { class: 'list', 'aria-live': 'polite' }, h('p', null, 'Loading keys…'));
   const more = h('div');
   const keys: ApiKey[] = [];
   const note = h('div', null, planNote(ctx));
 
   async function load(cursor: string | null): Promise<void> {
-    const q = cursor ? `?limit=50&cursor=${enc(cursor)}` : '?limit=50';
+    const q = `${cursor ? `?limit=50&cursor=${enc(cursor)}` : '?limit=50'}${teamParam(ctx)}`;
     const page = await ctx.api.get<Page<ApiKey>>(`/v1/keys${q}`);
     if (!cursor) keys.length = 0;
     keys.push(...page.data);
@@ -262,13 +291,16 @@ export function keysPanel(ctx: Ctx): HTMLElement {
 
   function render(): void {
     if (keys.length === 0) {
-      replace(list, h('p', { class: 'empty' }, 'No keys yet. Create one to call the network.'));
+      replace(
+        list,
+        h('p', { class: 'empty' }, team ? `The team ${team.name} has no keys yet.` : 'No keys yet. Create one to call the network.'),
+      );
       return;
     }
     replace(
       list,
       table<ApiKey>(
-        'Your API keys',
+        team ? `API keys of the team ${team.name}` : 'Your API keys',
         [
           {
             label: 'Name',
@@ -304,7 +336,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
           { label: 'Limits', cell: (k) => limitsText(k) || '—' },
           { label: 'Expires', cell: (k) => fmtTime(k.expires_at, 'never') },
           { label: 'Last used', cell: (k) => fmtTime(k.last_used_at, 'never') },
-          { label: 'Actions', cell: actions },
+          ...(canChange ? [{ label: 'Actions', cell: actions }] : []),
         ],
         keys,
         (k) => ({ 'data-key-id': k.id, 'data-key-name': k.name }),
@@ -319,7 +351,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
       body: createKeyBody(ctx),
       confirmLabel: 'Create key',
       onConfirm: async (form) => {
-        created = await ctx.api.post<ApiKeyWithSecret>('/v1/keys', readCreateForm(form));
+        created = await ctx.api.post<ApiKeyWithSecret>('/v1/keys', readCreateForm(form, team?.id ?? null));
       },
     });
     const k = created as ApiKeyWithSecret | null;
@@ -404,12 +436,25 @@ export function keysPanel(ctx: Ctx): HTMLElement {
     'click',
     () =>
       void busy(refresh, listErrors, async () => {
-        await ctx.refreshAccount();
+        // A team's role or balance may have changed (or the caller was removed): re-read them first.
+        if (team) await ctx.refreshTeams();
+        else await ctx.refreshAccount();
         replace(note, planNote(ctx));
         await load(null);
       }),
   );
 
   void reload();
-  return section('API keys', note, h('div', { class: 'toolbar' }, create, refresh), listErrors.el, list, more);
+  return h(
+    'div',
+    { 'data-scope': team ? `team:${team.id}` : 'personal' },
+    section(
+      team ? `API keys of ${team.name}` : 'API keys',
+      note,
+      h('div', { class: 'toolbar' }, canCreate ? create : null, refresh),
+      listErrors.el,
+      list,
+      more,
+    ),
+  );
 }

@@ -1,8 +1,9 @@
 import { barChart, downloadText } from '../chart.js';
-import type { Ctx } from '../context.js';
+import { teamParam, type Ctx } from '../context.js';
 import { h, replace } from '../dom.js';
 import type { ApiKey, AuditEvent, Page, UsageSummary } from '../types.js';
 import { busy, errorBox, field, fmtInt, fmtTime, section, table } from '../ui.js';
+import { teamErrorText } from './team.js';
 
 type Bucket = UsageSummary['data'][number];
 const enc = encodeURIComponent;
@@ -35,6 +36,28 @@ function usageTable(caption: string, first: string, rows: Bucket[], name: (b: Bu
 
 /** Credits granted to and taken from this account by admins (trial approval, adjustments). */
 function creditsSection(ctx: Ctx): HTMLElement {
+  const team = ctx.team();
+  if (team) {
+    return section(
+      `Credits of ${team.name}`,
+      h(
+        'div',
+        { class: 'stats' },
+        h(
+          'div',
+          { class: 'stat' },
+          h('span', { class: 'label' }, 'Team balance'),
+          h('span', { class: 'value', 'data-testid': 'credits-balance' }, team.credits === null ? 'not metered' : fmtInt(team.credits)),
+          h(
+            'span',
+            { class: 'sub' },
+            team.credits === null ? 'No balance is enforced until an admin grants the team credits.' : 'Credits the team’s keys can spend.',
+          ),
+        ),
+      ),
+      h('p', { class: 'hint' }, 'What the team’s keys were charged is in the usage below.'),
+    );
+  }
   const errors = errorBox();
   const list = h('div', { 'aria-live': 'polite' });
   const balance = ctx.account().credits;
@@ -92,7 +115,7 @@ function creditsSection(ctx: Ctx): HTMLElement {
 }
 
 export function usagePanel(ctx: Ctx): HTMLElement {
-  const errors = errorBox();
+  const errors = errorBox((err) => teamErrorText(ctx.team(), err));
   const range = h('select', { name: 'range' }, ...RANGES.map((r) => h('option', { value: r.value, selected: r.value === '30' }, r.label)));
   const grain = h('select', { name: 'group_by' }, h('option', { value: 'day' }, 'Per day'), h('option', { value: 'hour' }, 'Per hour'));
   const keySelect = h('select', { name: 'key_id' }, h('option', { value: '' }, 'All keys'));
@@ -118,7 +141,7 @@ export function usagePanel(ctx: Ctx): HTMLElement {
     const q = [`group_by=${group}`, `from=${enc(new Date(to - days * DAY).toISOString())}`, `to=${enc(new Date(to + 1).toISOString())}`];
     if (withFilters && keySelect.value) q.push(`key_id=${enc(keySelect.value)}`);
     if (withFilters && modelSelect.value) q.push(`model=${enc(modelSelect.value)}`);
-    return `/v1/usage/summary?${q.join('&')}`;
+    return `/v1/usage/summary?${q.join('&')}${teamParam(ctx)}`;
   }
 
   function fillSelect(select: HTMLSelectElement, allLabel: string, options: { value: string; label: string }[]): void {
@@ -130,7 +153,7 @@ export function usagePanel(ctx: Ctx): HTMLElement {
   async function load(): Promise<void> {
     const seq = ++latest;
     if (!keysLoaded) {
-      const keys = await ctx.api.get<Page<ApiKey>>('/v1/keys?limit=100');
+      const keys = await ctx.api.get<Page<ApiKey>>(`/v1/keys?limit=100${teamParam(ctx)}`);
       fillSelect(
         keySelect,
         'All keys',
@@ -205,12 +228,13 @@ export function usagePanel(ctx: Ctx): HTMLElement {
       }),
   );
   void busy(null, errors, load);
+  const team = ctx.team();
   return h(
     'div',
-    { class: 'stack' },
+    { class: 'stack', 'data-scope': team ? `team:${team.id}` : 'personal' },
     creditsSection(ctx),
     section(
-      'Usage',
+      team ? `Usage of ${team.name}` : 'Usage',
       h(
         'div',
         { class: 'toolbar' },
