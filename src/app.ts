@@ -17,6 +17,7 @@ import { usageRoutes } from './routes/usage.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { webhooksRoutes } from './routes/webhooks.js';
+import { teamsRoutes } from './routes/teams.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
@@ -78,6 +79,8 @@ export function createApp(deps: AppDeps) {
       '/v1/domains',
       '/v1/domains/*',
       '/v1/audit',
+      '/v1/teams',
+      '/v1/teams/*',
     ];
     for (const path of [...browserFacing, '/v1/usage', '/v1/usage/summary', '/v1/webhooks', '/v1/webhooks/*']) {
       app.use(path, allow);
@@ -95,6 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageBatchRoutes(deps));
   app.route('/', analyticsRoutes(deps));
   app.route('/', webhooksRoutes(deps));
+  app.route('/', teamsRoutes(deps));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

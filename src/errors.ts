@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   domain_taken: { status: 409, type: 'invalid_request_error', message: 'That domain is already registered.' },
   not_claimable: { status: 409, type: 'invalid_request_error', message: 'That domain cannot be claimed.' },
   ownership_not_proven: { status: 422, type: 'invalid_request_error', message: 'The domain does not carry its ownership challenge.' },
+  last_owner: { status: 409, type: 'invalid_request_error', message: 'A team needs an owner: the last owner cannot leave or be demoted.' },
+  already_member: { status: 409, type: 'invalid_request_error', message: 'That wallet is already a member of the team or invited to it.' },
   limit_reached: { status: 409, type: 'invalid_request_error', message: 'The account has reached its limit for this resource.' },
   usage_limit_reached: { status: 409, type: 'billing_error', message: "The account's usage counter has reached its limit." },
   insufficient_credits: { status: 409, type: 'billing_error', message: 'The balance cannot go below zero.' },

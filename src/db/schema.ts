@@ -65,6 +65,8 @@ export interface ApiKeysTable {
   rpm_window: number; // minute index (epoch ms / 60000)
   rpm_count: number;
   disabled_reason?: string | null; // set when the service (not the owner) disabled the key
+  /** The member wallet that created a team key (account = the team's id); null for personal keys. */
+  created_by?: string | null;
 }
 
 export interface TrialApplicationsTable {
@@ -93,6 +95,8 @@ export interface DomainsTable {
   /** When ownership was last proven; null: unproven. */
   verified_at: number | null;
   verified_by: 'dns' | 'http' | null;
+  /** The member wallet that registered a team domain (owner = the team's id); null for personal ones. */
+  created_by?: string | null;
 }
 
 /** A pending attempt to take a name that an unproven domain holds; it wins once its check passes. */
@@ -223,6 +227,26 @@ export interface WebhookCreditGrantsTable {
   created_at: number;
 }
 
+/** A team; its id is also the address of its billing `accounts` row (plan, credits, usage). */
+export interface TeamsTable {
+  id: string;
+  name: string;
+  created_by: string;
+  created_at: number;
+}
+
+export type TeamRole = 'owner' | 'admin' | 'member' | 'viewer';
+
+export interface TeamMembersTable {
+  team_id: string;
+  address: string; // EIP-55 checksummed wallet
+  role: TeamRole;
+  status: 'invited' | 'active';
+  invited_by: string;
+  invited_at: number;
+  joined_at: number | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   nonces: NoncesTable;
@@ -243,6 +267,8 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_credit_grants: WebhookCreditGrantsTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
 }
 
 export type { Generated };
