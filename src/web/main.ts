@@ -31,7 +31,7 @@ import {
   type Eip1193Provider,
   type Page,
   type StoredSession,
-  type TeamView,
+  type TeamMembershipView,
   type Wallet,
 } from '../../packages/web/src/index.js';
 
@@ -54,7 +54,7 @@ const api = createApi({
 // ---------------------------------------------------------------- teams: the switcher's state
 
 /** The caller's teams (GET /v1/teams): joined ones and invitations it has not answered. */
-let teams: TeamView[] = [];
+let teams: TeamMembershipView[] = [];
 /** The chosen team's id, or null for the personal account. Kept per wallet in localStorage (an id, no secret). */
 let scope: string | null = null;
 /** A one-off message above the panels (e.g. the chosen team is gone). */
@@ -77,9 +77,9 @@ function saveScope(address: string, id: string | null): void {
   }
 }
 
-const joinedTeams = (): TeamView[] => teams.filter((t) => t.status !== 'invited');
-const invitedTeams = (): TeamView[] => teams.filter((t) => t.status === 'invited');
-function currentTeam(): TeamView | null {
+const joinedTeams = (): TeamMembershipView[] => teams.filter((t) => t.status !== 'invited');
+const invitedTeams = (): TeamMembershipView[] => teams.filter((t) => t.status === 'invited');
+function currentTeam(): TeamMembershipView | null {
   return scope ? (joinedTeams().find((t) => t.id === scope) ?? null) : null;
 }
 
@@ -91,7 +91,7 @@ async function refreshTeams(opts: { quiet?: boolean; render?: boolean } = {}): P
   if (!account) return;
   const before = JSON.stringify(teams);
   try {
-    teams = (await api.get<Page<TeamView>>('/v1/teams')).data;
+    teams = (await api.get<Page<TeamMembershipView>>('/v1/teams')).data;
   } catch (err) {
     if (err instanceof ApiError && err.code === 'invalid_session') return;
     teamNotice = `Could not read your teams: ${errorText(err)}`;
@@ -99,7 +99,7 @@ async function refreshTeams(opts: { quiet?: boolean; render?: boolean } = {}): P
   }
   const lost = scope !== null && currentTeam() === null;
   if (lost) {
-    const name = (JSON.parse(before) as TeamView[]).find((t) => t.id === scope)?.name;
+    const name = (JSON.parse(before) as TeamMembershipView[]).find((t) => t.id === scope)?.name;
     if (!opts.quiet) {
       teamNotice = `You are no longer a member of ${name ? `the team “${name}”` : 'that team'}. Showing your personal account.`;
     }

@@ -9,7 +9,7 @@ export type TeamRole = 'owner' | 'admin' | 'member' | 'viewer';
 export const TEAM_ROLES: readonly TeamRole[] = ['owner', 'admin', 'member', 'viewer'];
 export type TeamMemberStatus = 'active' | 'invited';
 
-/** A team as listed (`GET /v1/teams`) and created, with the caller's own role (and status, for an invitation). */
+/** A team as created, joined or read, with the caller's own role. */
 export interface TeamView {
   id: string;
   name: string;
@@ -17,16 +17,22 @@ export interface TeamView {
   /** The team's balance: null until an admin grants credits. */
   credits: number | null;
   role: TeamRole;
-  /** `invited` while the caller has not joined yet (absent on answers that only list joined teams). */
-  status?: TeamMemberStatus;
   created_at: string;
+}
+
+/** A team in `GET /v1/teams`: with the caller's membership, `invited` until it joins. */
+export interface TeamMembershipView extends TeamView {
+  status: TeamMemberStatus;
+  invited_by: string;
+  joined_at: string | null;
 }
 
 export interface TeamMemberView {
   address: string;
   role: TeamRole;
   status: TeamMemberStatus;
-  invited_by: string | null;
+  invited_by: string;
+  invited_at: string;
   joined_at: string | null;
 }
 
@@ -40,6 +46,8 @@ export interface AuditEventView {
   id: string;
   at: string;
   actor: string | null;
+  /** The account or team the event belongs to. */
+  account?: string | null;
   action: string;
   target: string | null;
   request_id: string | null;
@@ -58,13 +66,13 @@ export function queryString(params: Record<string, string | number | null | unde
 
 export interface TeamsApi {
   /** The caller's teams with its role, including invitations it has not answered (`status: 'invited'`). */
-  list(): Promise<Page<TeamView>>;
+  list(): Promise<Page<TeamMembershipView>>;
   create(name: string): Promise<TeamView>;
   get(id: string): Promise<TeamDetailView>;
   /** Owners and admins: invites a wallet (it has no access until it joins with its own session). */
   invite(id: string, address: string, role: TeamRole): Promise<TeamMemberView>;
   /** Accepts an invitation of the signed-in wallet. */
-  join(id: string): Promise<unknown>;
+  join(id: string): Promise<TeamView>;
   /** Declines an invitation of the signed-in wallet (removes its own membership). */
   decline(id: string): Promise<void>;
   setRole(id: string, address: string, role: TeamRole): Promise<TeamMemberView>;
@@ -72,6 +80,8 @@ export interface TeamsApi {
   removeMember(id: string, address: string): Promise<void>;
   /** Leaves the team (the last owner cannot: 409 `last_owner`). */
   leave(id: string): Promise<void>;
+  /** Owners only: deletes the team with its keys and domains. */
+  remove(id: string): Promise<void>;
   /** Owners and admins: the team's audit events, newest first. */
   audit(id: string, opts?: { cursor?: string; limit?: number; action?: string }): Promise<Page<AuditEventView>>;
 }
@@ -87,15 +97,16 @@ export function createTeamsApi(api: Api, me: () => string | null): TeamsApi {
   };
   const member = (id: string, address: string): string => `/v1/teams/${enc(id)}/members/${enc(address)}`;
   return {
-    list: () => api.get<Page<TeamView>>('/v1/teams'),
+    list: () => api.get<Page<TeamMembershipView>>('/v1/teams'),
     create: (name) => api.post<TeamView>('/v1/teams', { name }),
     get: (id) => api.get<TeamDetailView>(`/v1/teams/${enc(id)}`),
     invite: (id, address, role) => api.post<TeamMemberView>(`/v1/teams/${enc(id)}/members`, { address, role }),
-    join: (id) => api.post<unknown>(`/v1/teams/${enc(id)}/join`),
+    join: (id) => api.post<TeamView>(`/v1/teams/${enc(id)}/join`),
     decline: async (id) => api.del(member(id, self())),
     setRole: (id, address, role) => api.patch<TeamMemberView>(member(id, address), { role }),
     removeMember: (id, address) => api.del(member(id, address)),
     leave: async (id) => api.del(member(id, self())),
+    remove: (id) => api.del(`/v1/teams/${enc(id)}`),
     audit: (id, o = {}) =>
       api.get<Page<AuditEventView>>(`/v1/teams/${enc(id)}/audit${queryString({ cursor: o.cursor, limit: o.limit, action: o.action })}`),
   };

@@ -41,6 +41,7 @@ describe('@siwe-keys/web team calls', () => {
     await keys.teams.setRole('t1', ADDR, 'member');
     await keys.teams.removeMember('t1', ADDR);
     await keys.teams.audit('t1', { limit: 10, cursor: 'c 1' });
+    await keys.teams.remove('t1');
     expect(r.sent.map((s) => [s.method, s.url.slice(BASE.length), s.body])).toEqual([
       ['GET', '/v1/teams', null],
       ['POST', '/v1/teams', { name: 'Node Ops' }],
@@ -50,6 +51,7 @@ describe('@siwe-keys/web team calls', () => {
       ['PATCH', `/v1/teams/t1/members/${ADDR}`, { role: 'member' }],
       ['DELETE', `/v1/teams/t1/members/${ADDR}`, null],
       ['GET', '/v1/teams/t1/audit?cursor=c+1&limit=10', null],
+      ['DELETE', '/v1/teams/t1', null],
     ]);
   });
 

@@ -4,6 +4,7 @@ import {
   TEAM_ROLES,
   type TeamDetailView,
   type TeamMemberView,
+  type TeamMembershipView,
   type TeamRole,
   type TeamView,
 } from '../../../packages/web/src/index.js';
@@ -13,6 +14,25 @@ import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, se
 import { auditPanel } from './audit.js';
 
 const enc = encodeURIComponent;
+
+/** The team's audit actions (the filter of the Team tab's activity). */
+const TEAM_ACTIONS = [
+  'team.create',
+  'team.invite',
+  'team.join',
+  'team.decline',
+  'team.role',
+  'team.remove',
+  'team.leave',
+  'team.credits',
+  'key.create',
+  'key.update',
+  'key.rotate',
+  'key.delete',
+  'domain.create',
+  'domain.delete',
+  'domain.token_rotate',
+];
 
 /**
  * What a role may do, as the console shows it (API.md "Teams"). The service decides: these only
@@ -186,6 +206,29 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
     });
   });
 
+  const remove = h('button', { type: 'button', class: 'danger', 'data-action': 'delete-team' }, 'Delete team');
+  remove.addEventListener('click', () => {
+    void formDialog({
+      title: `Delete the team ${team.name}?`,
+      body: [
+        h('p', null, 'Its keys stop working and its domains are deleted at once, for every member. This cannot be undone.'),
+        field({ label: `Type the team’s name (${team.name}) to confirm`, control: h('input', { name: 'confirm', autocomplete: 'off' }) }),
+      ],
+      confirmLabel: 'Delete team',
+      danger: true,
+      onConfirm: async (form) => {
+        const typed = (form.elements.namedItem('confirm') as HTMLInputElement).value.trim();
+        if (typed !== team.name) throw new Error(`Type ${team.name} exactly to delete the team.`);
+        await ctx.api.del(`/v1/teams/${enc(team.id)}`);
+      },
+    }).then(async (deleted) => {
+      if (!deleted) return;
+      announce(`The team ${team.name} was deleted.`);
+      ctx.selectTeam(null);
+      await ctx.refreshTeams();
+    });
+  });
+
   const parts: HTMLElement[] = [
     section(
       `Team “${team.name}”`,
@@ -195,7 +238,7 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
         'Members share the team’s network keys, domains and balance. Keys and domains created here belong to the team, not to the wallet that created them.',
       ),
       summary,
-      h('div', { class: 'toolbar' }, leave),
+      h('div', { class: 'toolbar' }, leave, role === 'owner' ? remove : null),
       errors.el,
     ),
   ];
@@ -212,7 +255,7 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
         path: `/v1/teams/${enc(team.id)}/audit`,
         showActor: true,
         addressFilter: false,
-        actions: [],
+        actions: TEAM_ACTIONS,
       }),
     );
   }
@@ -273,7 +316,7 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
 }
 
 /** The invitations the signed-in wallet has not answered, each with Accept and Decline. */
-export function invitationsCard(ctx: Ctx, invited: TeamView[]): HTMLElement | null {
+export function invitationsCard(ctx: Ctx, invited: TeamMembershipView[]): HTMLElement | null {
   if (invited.length === 0) return null;
   const errors = errorBox();
   const me = ctx.account().address;
@@ -307,7 +350,17 @@ export function invitationsCard(ctx: Ctx, invited: TeamView[]): HTMLElement | nu
         return h(
           'li',
           { 'data-invitation': t.id },
-          h('span', null, 'You are invited to ', h('strong', null, t.name), ' as ', badge(t.role), '.'),
+          h(
+            'span',
+            null,
+            'You are invited to ',
+            h('strong', null, t.name),
+            ' as ',
+            badge(t.role),
+            ' by ',
+            h('code', { title: t.invited_by }, shortAddress(t.invited_by)),
+            '. You get access once you accept.',
+          ),
           h('span', { class: 'row-actions' }, accept, decline),
         );
       }),
