@@ -1,7 +1,7 @@
 import { teamParam, type Ctx } from '../context.js';
 import { h, replace, uid } from '../dom.js';
 import { DEFAULT_SCOPES, SCOPES, type ApiKey, type ApiKeyWithSecret, type Page } from '../types.js';
-import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, secretDialog, section, table } from '../ui.js';
+import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, secretDialog, section, shortAddress, table } from '../ui.js';
 import { teamErrorText, teamRights } from './team.js';
 
 const enc = encodeURIComponent;
@@ -240,7 +240,10 @@ function limitsText(k: ApiKey): string {
 export function keysPanel(ctx: Ctx): HTMLElement {
   const team = ctx.team();
   const canCreate = !team || teamRights.createKeys(team.role);
-  const canChange = !team || teamRights.changeKeys(team.role);
+  const me = ctx.account().address;
+  /** The wallet that created a team key (the service's `created_by`; absent on personal keys). */
+  const createdBy = (k: ApiKey): string | null => (k as ApiKey & { created_by?: string | null }).created_by ?? null;
+  const canChange = (k: ApiKey): boolean => !team || teamRights.changeKey(team.role, me, createdBy(k));
   const listErrors = errorBox((err) => teamErrorText(team, err));
   const list = h('div', { class: 'list', 'aria-live': 'polite' }, h('p', null, 'Loading keys…'));
   const more = h('div');
@@ -336,7 +339,15 @@ export function keysPanel(ctx: Ctx): HTMLElement {
           { label: 'Limits', cell: (k) => limitsText(k) || '—' },
           { label: 'Expires', cell: (k) => fmtTime(k.expires_at, 'never') },
           { label: 'Last used', cell: (k) => fmtTime(k.last_used_at, 'never') },
-          ...(canChange ? [{ label: 'Actions', cell: actions }] : []),
+          ...(team
+            ? [
+                {
+                  label: 'Created by',
+                  cell: (k: ApiKey) => (createdBy(k) ? h('code', { title: createdBy(k) }, shortAddress(createdBy(k) as string)) : '—'),
+                },
+              ]
+            : []),
+          ...(keys.some(canChange) ? [{ label: 'Actions', cell: (k: ApiKey) => (canChange(k) ? actions(k) : '—') }] : []),
         ],
         keys,
         (k) => ({ 'data-key-id': k.id, 'data-key-name': k.name }),

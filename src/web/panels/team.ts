@@ -14,6 +14,7 @@ import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, se
 import { auditPanel } from './audit.js';
 
 const enc = encodeURIComponent;
+const sameAddress = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /** The team's audit actions (the filter of the Team tab's activity). */
 const TEAM_ACTIONS = [
@@ -40,8 +41,12 @@ const TEAM_ACTIONS = [
  */
 export const teamRights = {
   createKeys: (role: TeamRole): boolean => role !== 'viewer',
-  /** Edit, rotate, disable, delete: admins and owners any team key, members the keys they created (the service checks). */
-  changeKeys: (role: TeamRole): boolean => role !== 'viewer',
+  /**
+   * Edit, rotate, disable, delete a team key: owners and admins any, members the keys they created
+   * (`createdBy` null: unknown to this page, so the control stays and the service decides).
+   */
+  changeKey: (role: TeamRole, me: string, createdBy: string | null | undefined): boolean =>
+    role === 'owner' || role === 'admin' || (role === 'member' && (createdBy == null || sameAddress(createdBy, me))),
   manageDomains: (role: TeamRole): boolean => role === 'owner' || role === 'admin',
   manageMembers: (role: TeamRole): boolean => role === 'owner' || role === 'admin',
   readAudit: (role: TeamRole): boolean => role === 'owner' || role === 'admin',
@@ -63,8 +68,6 @@ export function teamErrorText(team: TeamView | null, err: unknown): string | nul
     return `Not found in “${team.name}”: it was removed, or you are no longer a member of this team. (${err.message})`;
   return null;
 }
-
-const sameAddress = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /** The Team tab: the chosen team, its members (invite, change roles, remove), leaving, and its audit log. */
 export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
