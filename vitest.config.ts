@@ -22,13 +22,13 @@ export default defineConfig({
           ...shared,
           name: 'http',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/browser/**', 'test/property.test.ts'],
+          exclude: ['test/browser/**', 'test/property.test.ts', 'test/teams-property.test.ts'],
           // The spawned-process suites run the compiled service (dist/): rebuild it when a source is newer.
           globalSetup: ['test/support/compiled.ts'],
         },
       },
       { test: { ...shared, name: 'browser', include: ['test/browser/**/*.test.ts'] } },
-      { test: { ...shared, name: 'property', include: ['test/property.test.ts'] } },
+      { test: { ...shared, name: 'property', include: ['test/property.test.ts', 'test/teams-property.test.ts'] } },
     ],
   },
 });

@@ -24,6 +24,10 @@ commands:
                         approve an application (default credits: TRIAL_CREDITS)
   admin reject <id> --reason TEXT
                         reject an application
+  admin teams [--limit N]
+                        list teams (newest first): id, name, credits, members, invited, creator
+  admin team-credits <team id> --delta N --reason TEXT
+                        change a team's balance by N (negative: --delta=-N); from unlimited, starts enforcing it
 
 Admin commands work directly on the database named by DATABASE_URL; they are audited with actor "cli".
 `;
@@ -32,7 +36,13 @@ async function admin(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { status: { type: 'string' }, limit: { type: 'string' }, credits: { type: 'string' }, reason: { type: 'string' } },
+    options: {
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      credits: { type: 'string' },
+      reason: { type: 'string' },
+      delta: { type: 'string' },
+    },
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env);
@@ -65,11 +75,40 @@ async function admin(args: string[]): Promise<number> {
       console.log(`rejected ${a.id} for ${a.address}`);
       return 0;
     }
+    if (sub === 'teams' || sub === 'team-credits') return await teamsCommand(db, sub, id, values, meta);
     console.error(USAGE);
     return 2;
   } finally {
     await db.destroy();
   }
+}
+
+async function teamsCommand(
+  db: Awaited<ReturnType<typeof openDatabase>>,
+  sub: 'teams' | 'team-credits',
+  id: string | undefined,
+  values: { limit?: string; delta?: string; reason?: string },
+  meta: { requestId: string; ip: null; userAgent: string; now: Date },
+): Promise<number> {
+  const { changeTeamCredits, listTeamsForAdmin } = await import('./services/teams.js');
+  const row = (t: { id: string; name: string; credits: number | null; members: number; invited: number; created_by: string }): string =>
+    [t.id, JSON.stringify(t.name), t.credits ?? 'unlimited', `${t.members} members`, `${t.invited} invited`, t.created_by].join('\t');
+  if (sub === 'teams') {
+    const limit = Number(values.limit ?? 50);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new AppError('invalid_request', '--limit must be a positive integer');
+    const page = await listTeamsForAdmin(db, { limit });
+    for (const t of page.data) console.log(row(t));
+    if (page.data.length === 0) console.log('no teams');
+    return 0;
+  }
+  const delta = Number(values.delta);
+  if (!id || values.delta === undefined || !Number.isSafeInteger(delta) || delta === 0) {
+    throw new AppError('invalid_request', 'usage: admin team-credits <team id> --delta N (a non-zero integer) --reason TEXT');
+  }
+  if (!values.reason?.trim()) throw new AppError('invalid_request', '--reason is required');
+  const t = await changeTeamCredits(db, 'cli', id, { delta, reason: values.reason.trim() }, meta);
+  console.log(`team ${t.id} now has ${t.credits} credits`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -65,4 +65,29 @@ describe('siwe-keys admin CLI', () => {
     await expect(cli('approve', a2.id)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('application_closed') });
     await expect(cli('reject', a1.id)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--reason') });
   });
+
+  it('lists teams and changes a team balance', async () => {
+    const owner = await signIn(h);
+    const team = await json(await post(h, '/v1/teams', { name: 'cli team' }, owner.token));
+    const listed = await cli('teams');
+    expect(listed.stdout).toContain(team.id);
+    expect(listed.stdout).toContain('"cli team"\tunlimited\t1 members\t0 invited');
+    const granted = await cli('team-credits', team.id, '--delta', '250', '--reason', 'prepaid');
+    expect(granted.stdout).toContain(`team ${team.id} now has 250 credits`);
+    expect((await json(await get(h, `/v1/teams/${team.id}`, owner.token))).credits).toBe(250);
+    const audit = (await json(await get(h, `/v1/teams/${team.id}/audit`, owner.token))).data;
+    expect(audit[0]).toMatchObject({ action: 'team.credits', actor: 'cli', detail: { delta: 250, reason: 'prepaid' } });
+    await expect(cli('team-credits', team.id, '--delta=-251', '--reason', 'x')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('insufficient_credits'),
+    });
+    await expect(cli('team-credits', 'team_nope', '--delta', '1', '--reason', 'x')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('not_found'),
+    });
+    await expect(cli('team-credits', team.id, '--delta', '5')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--reason'),
+    });
+  });
 });

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_ACCOUNT, TEST_ORIGIN, del, get, json, post, type Harness, httpHarness, signIn, type SignedIn } from './support/harness.js';
+import { createPgTestDatabase } from './support/postgres.js';
+import { freePort, startServeProcess } from './support/process.js';
+
+const pgUrl = process.env.TEST_POSTGRES_URL;
+
+/**
+ * Two `siwe-keys serve` processes on one PostgreSQL database. Team membership is read from the
+ * database on every request (never cached in memory), so a removal written through one instance
+ * is enforced by the other on the very next request: no NOTIFY bound to wait for.
+ */
+describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
+  let db: { url: string; drop(): Promise<void> };
+  let a: Awaited<ReturnType<typeof startServeProcess>>;
+  let b: Awaited<ReturnType<typeof startServeProcess>>;
+  let ha: Harness;
+  let hb: Harness;
+  let owner: SignedIn;
+
+  beforeAll(async () => {
+    db = await createPgTestDatabase(pgUrl as string);
+    const env = {
+      DATABASE_URL: db.url,
+      PUBLIC_URL: TEST_ORIGIN,
+      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      NONCE_RATE_LIMIT: '0',
+      SIGNIN_RATE_LIMIT: '0',
+    };
+    [a, b] = await Promise.all([
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+      startServeProcess({ ...env, PORT: String(await freePort()) }),
+    ]);
+    ha = httpHarness(a.url);
+    hb = httpHarness(b.url);
+    owner = await signIn(ha);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await db?.drop();
+  });
+
+  it('enforces on B, at the next request, a removal written through A', async () => {
+    // The member signs in on B: its session lives there, the removal happens on A.
+    const m = await signIn(hb);
+    const team = (await json(await post(ha, '/v1/teams', { name: 'two instances' }, owner.token))).id;
+    expect((await post(ha, `/v1/teams/${team}/members`, { address: m.address, role: 'admin' }, owner.token)).status).toBe(201);
+    expect((await post(hb, `/v1/teams/${team}/join`, {}, m.token)).status).toBe(200);
+    expect((await get(hb, `/v1/teams/${team}`, m.token)).status).toBe(200);
+    expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(200);
+    expect((await del(ha, `/v1/teams/${team}/members/${m.address}`, owner.token)).status).toBe(204);
+    expect((await get(hb, `/v1/teams/${team}`, m.token)).status).toBe(404);
+    expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(404);
+    expect((await post(hb, `/v1/teams/${team}/members`, { address: owner.address, role: 'viewer' }, m.token)).status).toBe(404);
+  });
+
+  it('enforces on B, at the next request, a demotion written through A', async () => {
+    const m = await signIn(hb);
+    const team = (await json(await post(ha, '/v1/teams', { name: 'demote' }, owner.token))).id;
+    await post(ha, `/v1/teams/${team}/members`, { address: m.address, role: 'admin' }, owner.token);
+    await post(hb, `/v1/teams/${team}/join`, {}, m.token);
+    expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(200);
+    const res = await ha.request(`/v1/teams/${team}/members/${m.address}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'viewer' }),
+    });
+    expect(res.status).toBe(200);
+    expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(403);
+  });
+});
