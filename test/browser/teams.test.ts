@@ -216,6 +216,12 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     expect(teamKeys.body.data.map((k: { name: string }) => k.name).sort()).toEqual(['bob-team-key', 'ops-shared']);
     const personal = await call('/v1/keys', bToken);
     expect(personal.body.data.map((k: { name: string }) => k.name)).toEqual(['bob-personal']);
+    // A member manages the team keys it created, not the others': no controls on A's key, and the service agrees.
+    expect(await keyRow(b.page, 'bob-team-key').locator('[data-action="rotate"]').count()).toBe(1);
+    expect(await keyRow(b.page, 'ops-shared').locator('[data-action]').count()).toBe(0);
+    const opsKey = teamKeys.body.data.find((k: { name: string }) => k.name === 'ops-shared');
+    const meddle = await call(`/v1/keys/${opsKey.id}`, bToken, { method: 'PATCH', body: { status: 'disabled' } });
+    expect(meddle.status).toBe(403);
 
     // ---- The switcher scopes the views: Personal shows B's own key only, the team its keys only.
     await switcher(b.page).selectOption({ label: 'Personal' });
