@@ -264,6 +264,13 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     // B's team key stays the team's: A still sees it.
     await a.page.locator('[data-tab="keys"]').click();
     await keyRow(a.page, 'bob-team-key').waitFor();
+
+    // The switcher and the Team tab fit a phone-width screen without sideways scrolling.
+    await a.page.setViewportSize({ width: 390, height: 844 });
+    await a.page.locator('[data-tab="team"]').click();
+    await memberRow(a.page, alice.address).waitFor();
+    expect(await a.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    await screenshot(a.page, 'teams-06-phone-team-tab');
     expect(a.problems).toEqual([]);
     expect(b.problems).toEqual([]);
   }, 180_000);
