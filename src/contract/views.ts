@@ -46,6 +46,10 @@ export interface KeyView {
   expires_at: string | null;
   created_at: string;
   last_used_at: string | null;
+  /** The team that owns the key (its balance pays), or null for a personal key. */
+  team_id: string | null;
+  /** The member wallet that created a team key; null for personal keys. */
+  created_by: string | null;
 }
 
 /** A key as created or rotated: the only time the secret is shown. */
@@ -64,6 +68,10 @@ export interface DomainView {
   ownership: 'verified' | 'unverified';
   ownership_challenge: string;
   verified_at: string | null;
+  /** The team that owns the domain (`owner` is then the team id), or null. */
+  team_id: string | null;
+  /** The member wallet that registered a team domain; null for personal ones. */
+  created_by: string | null;
 }
 
 export interface DomainWithToken extends DomainView {

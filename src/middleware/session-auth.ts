@@ -6,6 +6,7 @@ import { hashSecret, parseSecret } from '../services/key-format.js';
 import { checkLiveness } from '../services/key-policy.js';
 import type { Scope } from '../services/keys.js';
 import { rolesFor } from '../services/accounts.js';
+import { isTeamId } from '../db/repositories/teams.js';
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -38,6 +39,9 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
           )
         : null;
       if (!key || !live?.ok) throw new AppError('invalid_api_key');
+      // Why: a team's key would act as the team (every team key), whatever its creator's role.
+      // Team keys never carry the admin scope; this refuses them here too.
+      if (isTeamId(key.account)) throw new AppError('insufficient_scope', 'Team keys cannot manage keys; use a session.');
       const scopes = JSON.parse(key.scopes) as string[];
       // Why: only keys meant for management may act for the account; an inference key that leaks
       // must not be able to mint more keys.

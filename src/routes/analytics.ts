@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
+import { ownerForTeamOrSelf } from '../services/teams.js';
 import { adminStats, domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
 import { toCsv, wantsCsv, type CsvValue } from '../services/csv.js';
 import { bearerSecurity, errorResponses, newRouter } from './router.js';
@@ -111,12 +112,16 @@ export function analyticsRoutes(deps: AppDeps) {
           ...Range,
           key_id: z.string().min(1).max(64).optional(),
           model: z.string().min(1).max(128).optional(),
+          team_id: z.string().min(1).max(64).optional().openapi({ description: "A team's usage (any member; sessions only)." }),
         }),
       },
-      responses: { 200: jsonOrCsv(UsageSummarySchema), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonOrCsv(UsageSummarySchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const s = await usageSummary(deps.db, c.get('auth').address, c.req.valid('query'), deps.clock.now().getTime());
+      const { team_id, ...q } = c.req.valid('query');
+      const a = c.get('auth');
+      const account = await ownerForTeamOrSelf(deps.db, { address: a.address, kind: a.kind }, team_id, 'read');
+      const s = await usageSummary(deps.db, account, q, deps.clock.now().getTime());
       if (wantsCsv(c.req.header('accept'))) {
         const extra = s.group_by === 'key' ? ['key_name'] : s.group_by === 'domain' ? ['domain_id'] : [];
         return csvResponse(

@@ -36,6 +36,8 @@ const DomainSchema = z
         'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
     }),
     verified_at: z.string().nullable(),
+    team_id: z.string().nullable().openapi({ description: 'The team that owns the domain (`owner` is then the team id), or null.' }),
+    created_by: z.string().nullable().openapi({ description: 'The member wallet that registered a team domain; null otherwise.' }),
   })
   .openapi('Domain');
 const ClaimSchema = z
@@ -57,6 +59,10 @@ const NameBody = z
     visibility: z.enum(['network', 'public']).optional(),
   })
   .strict();
+const TeamId = z.string().min(1).max(64);
+const CreateBody = NameBody.extend({
+  team_id: TeamId.optional().openapi({ description: 'Register it for this team (owners and admins).' }),
+}).strict();
 const IdParam = z.object({
   id: z
     .string()
@@ -82,9 +88,9 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains',
       summary: 'Register a domain and get its token (shown once)',
       request: {
-        body: jsonBody(NameBody),
+        body: jsonBody(CreateBody),
       },
-      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const { domain, token } = await createDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
@@ -98,11 +104,11 @@ export function domainsRoutes(deps: AppDeps) {
       ...common,
       method: 'get',
       path: '/v1/domains',
-      summary: 'Your domains (admins see all)',
-      request: { query: ListQuery },
+      summary: "Your domains (admins see all), or with team_id a team's",
+      request: { query: ListQuery.extend({ team_id: TeamId.optional() }) },
       responses: {
         200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
-        ...errorResponses(400, 401),
+        ...errorResponses(400, 401, 404),
       },
     }),
     async (c) => c.json(await listVisibleDomains(dd(), c.get('auth'), c.req.valid('query')), 200),

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
+import { keyOwnerFor, ownerForTeamOrSelf } from '../services/teams.js';
 import { SCOPES, createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type Caller, type KeysDeps } from '../services/keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
@@ -27,6 +28,7 @@ const Limits = z
   })
   .strict();
 const Expiry = z.iso.datetime({ offset: true });
+const TeamId = z.string().min(1).max(64);
 
 export const KeySchema = z
   .object({
@@ -51,6 +53,8 @@ export const KeySchema = z
     expires_at: z.string().nullable(),
     created_at: z.string(),
     last_used_at: z.string().nullable(),
+    team_id: z.string().nullable().openapi({ description: 'The team that owns the key (its balance pays), or null for a personal key.' }),
+    created_by: z.string().nullable().openapi({ description: 'The member wallet that created a team key; null for personal keys.' }),
   })
   .openapi('Key');
 const KeyWithSecret = KeySchema.extend({ key: z.string().openapi({ description: 'The secret. Shown once.' }) }).openapi('KeyWithSecret');
@@ -65,6 +69,7 @@ const CreateBody = z
     limits: Limits.optional(),
     expires_at: Expiry.nullable().optional(),
     expires_in_days: z.number().int().min(1).max(3650).optional(),
+    team_id: TeamId.optional().openapi({ description: "Create it for this team: a network key that spends the team's balance." }),
   })
   .strict()
   .openapi('CreateKeyRequest');
@@ -109,6 +114,8 @@ export function keysRoutes(deps: AppDeps) {
   const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller =>
     a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' };
   const common = { tags: ['keys'], security: bearerSecurity, middleware: [auth] };
+  // Whose keys: the caller's own, or a team's (the policy decides per role; see services/authorize.ts).
+  const who = (a: { kind: 'session' | 'key'; address: string }) => ({ address: a.address, kind: a.kind });
 
   r.openapi(
     createRoute({
@@ -121,7 +128,9 @@ export function keysRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const a = c.get('auth');
-      const { key, secret } = await createKey(kd(), a.address, actorOf(a), c.req.valid('json'), requestMeta(c, deps));
+      const { team_id, ...input } = c.req.valid('json');
+      const owner = await ownerForTeamOrSelf(deps.db, who(a), team_id, 'key.create');
+      const { key, secret } = await createKey(kd(), owner, actorOf(a), input, requestMeta(c, deps));
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 201);
     },
@@ -137,14 +146,19 @@ export function keysRoutes(deps: AppDeps) {
         query: ListQuery.extend({
           status: z.enum(['active', 'disabled']).optional(),
           expiring_within_days: z.coerce.number().int().min(0).max(3650).optional(),
+          team_id: TeamId.optional(),
         }),
       },
       responses: {
         200: json(z.object({ data: z.array(KeySchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
-        ...errorResponses(400, 401, 403),
+        ...errorResponses(400, 401, 403, 404),
       },
     }),
-    async (c) => c.json(await listOwnKeys(kd(), c.get('auth').address, c.req.valid('query'), deps.clock.now().getTime()), 200),
+    async (c) => {
+      const { team_id, ...q } = c.req.valid('query');
+      const owner = await ownerForTeamOrSelf(deps.db, who(c.get('auth')), team_id, 'read');
+      return c.json(await listOwnKeys(kd(), owner, q, deps.clock.now().getTime()), 200);
+    },
   );
 
   r.openapi(
@@ -156,7 +170,11 @@ export function keysRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(KeySchema), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await getKey(kd(), c.get('auth').address, c.req.valid('param').id, deps.clock.now().getTime()), 200),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      const owner = await keyOwnerFor(deps.db, who(c.get('auth')), id, 'read');
+      return c.json(await getKey(kd(), owner, id, deps.clock.now().getTime()), 200);
+    },
   );
 
   r.openapi(
@@ -170,7 +188,9 @@ export function keysRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const a = c.get('auth');
-      return c.json(await updateKey(kd(), a.address, actorOf(a), c.req.valid('param').id, c.req.valid('json'), requestMeta(c, deps)), 200);
+      const id = c.req.valid('param').id;
+      const owner = await keyOwnerFor(deps.db, who(a), id, 'key.manage');
+      return c.json(await updateKey(kd(), owner, actorOf(a), id, c.req.valid('json'), requestMeta(c, deps)), 200);
     },
   );
 
@@ -192,11 +212,12 @@ export function keysRoutes(deps: AppDeps) {
     async (c) => {
       const a = c.get('auth');
       const body = c.req.valid('json') ?? {};
+      const id = c.req.valid('param').id;
       const { key, secret } = await rotateKey(
         kd(),
-        a.address,
+        await keyOwnerFor(deps.db, who(a), id, 'key.manage'),
         actorOf(a),
-        c.req.valid('param').id,
+        id,
         body.grace_seconds ?? 0,
         requestMeta(c, deps),
       );
@@ -216,7 +237,8 @@ export function keysRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const a = c.get('auth');
-      await deleteKey(kd(), a.address, actorOf(a), c.req.valid('param').id, requestMeta(c, deps));
+      const id = c.req.valid('param').id;
+      await deleteKey(kd(), await keyOwnerFor(deps.db, who(a), id, 'key.manage'), actorOf(a), id, requestMeta(c, deps));
       return c.body(null, 204);
     },
   );

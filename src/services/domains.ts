@@ -27,6 +27,9 @@ import { toPage, type Page } from './pagination.js';
 import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 import type { DomainView } from '../contract/views.js';
+import { isTeamId } from '../db/repositories/teams.js';
+import type { Action } from './authorize.js';
+import { ownerForTeamOrSelf, requireOwnerAccess } from './teams.js';
 
 export type { DomainView };
 
@@ -54,6 +57,8 @@ export function domainView(r: DomainRow): DomainView {
     ownership: r.verified_at === null ? 'unverified' : 'verified',
     ownership_challenge: r.ownership_challenge ?? `legacy-${r.id}`,
     verified_at: iso(r.verified_at),
+    team_id: isTeamId(r.owner) ? r.owner : null,
+    created_by: r.created_by ?? null,
   };
 }
 
@@ -80,11 +85,13 @@ async function newToken(prefix: string): Promise<{ token: string; token_hash: st
 export async function createDomain(
   deps: DomainsDeps,
   caller: Caller,
-  input: { name: string; visibility?: 'network' | 'public' },
+  input: { name: string; visibility?: 'network' | 'public'; team_id?: string },
   meta: RequestMeta,
 ): Promise<{ domain: DomainView; token: string }> {
+  // With team_id the team owns it (owners and admins register team domains).
+  const owner = await ownerForTeamOrSelf(deps.db, { address: caller.address, kind: 'session' }, input.team_id, 'domain.create');
   const visibility = allowedVisibility(caller, input.visibility);
-  if (!isAdmin(caller) && (await countDomains(deps.db, caller.address)) >= deps.maxDomainsPerAccount) {
+  if (!isAdmin(caller) && (await countDomains(deps.db, owner)) >= deps.maxDomainsPerAccount) {
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
   }
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
@@ -92,20 +99,21 @@ export async function createDomain(
     id: newId('dom', meta.now),
     name: input.name,
     visibility,
-    owner: caller.address,
+    owner,
     token_hash,
     token_hint,
     created_at: meta.now.getTime(),
     ownership_challenge: newChallenge(),
     verified_at: null,
     verified_by: null,
+    created_by: owner === caller.address ? null : caller.address,
   };
   try {
     await inBatch(deps.db, [
       insertDomain(deps.db, row),
       auditEvent(deps.db, meta, {
         actor: caller.address,
-        account: caller.address,
+        account: owner,
         action: 'domain.create',
         target: row.id,
         detail: { name: row.name, visibility },
@@ -120,10 +128,14 @@ export async function createDomain(
   return { domain: domainView(row), token };
 }
 
-async function visibleDomain(db: Kysely<Database>, caller: Caller, id: string): Promise<DomainRow> {
+/**
+ * The domain, if the caller may do `action` to it: its own, its team's (as the policy answers for
+ * the caller's role), or any for admins. Someone else's is "not found": no existence leak.
+ */
+async function visibleDomain(db: Kysely<Database>, caller: Caller, id: string, action: Action = 'read'): Promise<DomainRow> {
   const row = await findDomain(db, id);
-  // Someone else's domain is "not found" for non-admins: no existence leak.
-  if (!row || (row.owner !== caller.address && !isAdmin(caller))) throw new AppError('not_found', 'No such domain.');
+  if (!row) throw new AppError('not_found', 'No such domain.');
+  if (!isAdmin(caller)) await requireOwnerAccess(db, caller.address, row.owner, action, 'domain');
   return row;
 }
 
@@ -134,14 +146,21 @@ export async function getDomain(deps: DomainsDeps, caller: Caller, id: string): 
 export async function listVisibleDomains(
   deps: DomainsDeps,
   caller: Caller,
-  q: { limit: number; cursor?: string },
+  q: { limit: number; cursor?: string; team_id?: string },
 ): Promise<Page<DomainView>> {
-  const rows = await listDomains(deps.db, { owner: isAdmin(caller) ? undefined : caller.address, cursor: q.cursor, limit: q.limit + 1 });
+  // A team's domains with team_id (any member); else the caller's own, or every domain for admins.
+  const owner =
+    q.team_id !== undefined
+      ? await ownerForTeamOrSelf(deps.db, { address: caller.address, kind: 'session' }, q.team_id, 'read')
+      : isAdmin(caller)
+        ? undefined
+        : caller.address;
+  const rows = await listDomains(deps.db, { owner, cursor: q.cursor, limit: q.limit + 1 });
   return toPage(rows, q.limit, domainView);
 }
 
 export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
-  const row = await visibleDomain(deps.db, caller, id);
+  const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   try {
     await inBatch(deps.db, [
       { query: deleteDomain(deps.db, id), mustChange: true },
@@ -167,7 +186,7 @@ export async function rotateDomainToken(
   id: string,
   meta: RequestMeta,
 ): Promise<{ domain: DomainView; token: string }> {
-  const row = await visibleDomain(deps.db, caller, id);
+  const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
   try {
     await inBatch(deps.db, [
@@ -222,7 +241,7 @@ function notProven(name: string, reasons: string[]): AppError {
 
 /** Runs the DNS/HTTP check for one of the caller's domains; on success it is `verified`. */
 export async function checkDomainOwnership(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<DomainView> {
-  const row = await visibleDomain(deps.db, caller, id);
+  const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   const challenge = row.ownership_challenge ?? `legacy-${row.id}`;
   const result = await checkerOf(deps).check(row.name, challenge);
   if (!result.ok) throw notProven(row.name, result.reasons);

@@ -21,6 +21,7 @@ import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
+import { isTeamId } from '../db/repositories/teams.js';
 import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
@@ -64,6 +65,8 @@ export function keyView(row: KeyRow, now: number): KeyView {
     expires_at: iso(row.expires_at),
     created_at: iso(row.created_at) as string,
     last_used_at: iso(row.last_used_at),
+    team_id: isTeamId(row.account) ? row.account : null,
+    created_by: row.created_by ?? null,
   };
 }
 
@@ -93,6 +96,24 @@ export interface CreateKeyInput {
   expires_in_days?: number;
 }
 
+/**
+ * What a team key may not be. Developer keys: the free trial stays personal (a team's plan is
+ * network). The admin scope: an admin key acts as its account, and for a team that would be every
+ * team key whatever the role of the member who made it; team keys are managed by sessions.
+ */
+function checkTeamKey(input: { type?: KeyType; scopes?: Scope[] }): void {
+  if (input.type === 'developer') {
+    throw new AppError('key_type_not_allowed', 'Team keys are network keys; developer (free-trial) keys stay personal.', {
+      extra: { param: 'type' },
+    });
+  }
+  if (input.scopes?.includes('admin')) {
+    throw new AppError('forbidden', 'Team keys cannot carry the admin scope: members manage team keys with their sessions.', {
+      extra: { param: 'scopes' },
+    });
+  }
+}
+
 export async function createKey(
   deps: KeysDeps,
   owner: string,
@@ -106,6 +127,8 @@ export async function createKey(
   if (caller.via === 'key' && input.scopes?.includes('admin')) {
     throw new AppError(SESSION_ONLY, 'Only a session can create an admin key.', { extra: { param: 'scopes' } });
   }
+  const team = isTeamId(owner);
+  if (team) checkTeamKey(input);
   const account = await getAccountOrThrow(deps.db, owner);
   // The plan decides the type: trial (developer) keys and network keys never mix.
   const allowed: KeyType = account.plan === 'developer' ? 'developer' : 'network';
@@ -146,6 +169,8 @@ export async function createKey(
     total_used: 0,
     rpm_window: 0,
     rpm_count: 0,
+    // A team key records the member that made it (members manage the keys they created).
+    created_by: team ? actor : null,
   };
   try {
     await inBatch(deps.db, [
@@ -238,6 +263,7 @@ export async function updateKey(
 ): Promise<KeyView> {
   const now = meta.now.getTime();
   const actor = caller.id;
+  if (isTeamId(owner)) checkTeamKey({ scopes: input.scopes });
   const judged = caller.via === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
   const set: Partial<ApiKeysTable> = {};
   if (input.description !== undefined) set.description = input.description;

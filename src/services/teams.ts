@@ -11,6 +11,7 @@ import {
   deleteMember,
   deleteTeamByOwner,
   domainIdsOf,
+  findKeyOwnership,
   findMember,
   findTeam,
   insertInvitation,
@@ -140,6 +141,47 @@ export async function requireOwnerAccess(
   const decision = authorize({ address: actor, teamRole: role }, action, { kind: 'team', teamId: owner, createdBy });
   if (decision === 'not_found') throw new AppError('not_found', `No such ${what}.`);
   if (decision === 'forbidden') throw new AppError('forbidden', `Your role in this team (${role}) does not allow this.`);
+}
+
+/** Who acts: a session's wallet, or an API key (with the admin scope) acting for its wallet. */
+export interface TeamActor {
+  address: string;
+  kind: 'session' | 'key';
+}
+
+/** Why: an API key acts for its own account only; team resources need the member's session. */
+function sessionOnly(actor: TeamActor): void {
+  if (actor.kind !== 'session') throw new AppError('insufficient_scope', 'Team resources need a session, not an API key.');
+}
+
+/**
+ * The billing account (owner) of a list or a new resource: the actor's own wallet, or with
+ * `team_id` the team, after the policy allowed `action` to the actor's role.
+ */
+export async function ownerForTeamOrSelf(
+  db: Kysely<Database>,
+  actor: TeamActor,
+  teamId: string | undefined,
+  action: Action,
+): Promise<string> {
+  if (teamId === undefined) return actor.address;
+  sessionOnly(actor);
+  await requireTeamAccess(db, actor.address, teamId, action);
+  return teamId;
+}
+
+/**
+ * The account a key belongs to, once the policy allowed `action` on it to the actor: the actor's
+ * own wallet, or a team the actor is an active member of in a role that may. Anything else is
+ * `not_found` (an API key asking about a team key too: no existence leak); a member whose role
+ * does not allow it gets `forbidden`.
+ */
+export async function keyOwnerFor(db: Kysely<Database>, actor: TeamActor, keyId: string, action: Action): Promise<string> {
+  const key = await findKeyOwnership(db, keyId);
+  if (!key) throw new AppError('not_found', 'No such key.');
+  if (isTeamId(key.account) && actor.kind !== 'session') throw new AppError('not_found', 'No such key.');
+  await requireOwnerAccess(db, actor.address, key.account, action, 'key', key.created_by);
+  return key.account;
 }
 
 export async function createTeam(db: Kysely<Database>, actor: string, name: string, meta: RequestMeta): Promise<TeamView> {

@@ -231,3 +231,9 @@ export async function domainIdsOf(db: Executor, owner: string): Promise<string[]
 export function deleteAllDomains(db: Kysely<Database>, owner: string) {
   return db.deleteFrom('domains').where('owner', '=', owner);
 }
+
+/** Who owns a key and which member created it (team keys), for the authorization decision. */
+export async function findKeyOwnership(db: Executor, id: string): Promise<{ account: string; created_by: string | null } | undefined> {
+  const row = await db.selectFrom('api_keys').select(['account', 'created_by']).where('id', '=', id).executeTakeFirst();
+  return row ? { account: row.account, created_by: row.created_by ?? null } : undefined;
+}
