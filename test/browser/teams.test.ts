@@ -173,7 +173,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     // ---- A makes B a viewer.
     await a.page.locator('[data-tab="team"]').click();
     await memberRow(a.page, bob.address).and(a.page.locator('[data-status="active"]')).waitFor();
-    await a.page.getByLabel(`Role of ${bob.address}`).selectOption('viewer');
+    await a.page.getByLabel(`Role of ${bob.address}`, { exact: true }).selectOption('viewer');
     await a.page.getByRole('button', { name: `Change role of ${bob.address}` }).click();
     await memberRow(a.page, bob.address).and(a.page.locator('[data-role="viewer"]')).waitFor();
 
@@ -197,7 +197,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     expect(await b.page.locator('[data-action="change-role"], [data-action="remove-member"]').count()).toBe(0);
 
     // ---- A makes B a member: B creates a team key and sees its secret once.
-    await a.page.getByLabel(`Role of ${bob.address}`).selectOption('member');
+    await a.page.getByLabel(`Role of ${bob.address}`, { exact: true }).selectOption('member');
     await a.page.getByRole('button', { name: `Change role of ${bob.address}` }).click();
     await memberRow(a.page, bob.address).and(a.page.locator('[data-role="member"]')).waitFor();
 

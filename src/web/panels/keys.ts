@@ -241,8 +241,8 @@ export function keysPanel(ctx: Ctx): HTMLElement {
   const team = ctx.team();
   const canCreate = !team || teamRights.createKeys(team.role);
   const me = ctx.account().address;
-  /** The wallet that created a team key (the service's `created_by`; absent on personal keys). */
-  const createdBy = (k: ApiKey): string | null => (k as ApiKey & { created_by?: string | null }).created_by ?? null;
+  /** The wallet that created a team key (null on personal keys). */
+  const createdBy = (k: ApiKey): string | null => k.created_by ?? null;
   const canChange = (k: ApiKey): boolean => !team || teamRights.changeKey(team.role, me, createdBy(k));
   const listErrors = errorBox((err) => teamErrorText(team, err));
   const list = h('div', { class: 'list', 'aria-live': 'polite' }, h('p', null, 'Loading keys…'));
