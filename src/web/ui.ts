@@ -88,13 +88,15 @@ export interface DialogOptions {
   danger?: boolean;
   /** Runs on confirm; a thrown error is shown inside the dialog, which stays open. */
   onConfirm(form: HTMLFormElement): Promise<void>;
+  /** Plainer words for a known failure (see errorBox). */
+  explain?: (err: unknown) => string | null;
 }
 
 /** A modal form dialog (native <dialog>: focus trap, Escape to cancel). Resolves true if confirmed. */
 export function formDialog(o: DialogOptions): Promise<boolean> {
   return new Promise((resolve) => {
     const titleId = uid('dlg');
-    const errors = errorBox();
+    const errors = errorBox(o.explain);
     const confirm = h('button', { type: 'submit', class: o.danger ? 'danger' : 'primary' }, o.confirmLabel);
     const cancel = h('button', { type: 'button' }, o.cancelLabel ?? 'Cancel');
     let confirmed = false;

@@ -252,7 +252,15 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await screenshot(a.page, 'teams-04-owner-team-tab');
 
     expect((await call(`/v1/keys?team_id=${teamId}`, bToken)).status).toBe(404);
-    await b.page.getByRole('button', { name: 'Refresh' }).click();
+    // B's next action on the team (its page still shows the team) is refused, in words, ...
+    await b.page.locator('[data-action="create-key"]').click();
+    await b.page.getByLabel('Name', { exact: true }).fill('after-removal');
+    await b.page.locator('dialog[open]').getByRole('button', { name: 'Create key' }).click();
+    const refused = b.page.locator('dialog[open] [data-error-code="not_found"]');
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('no longer a member of this team');
+    await b.page.locator('dialog[open]').getByRole('button', { name: 'Cancel' }).click();
+    // ... and the team leaves B's switcher: B is back in its personal account.
     const gone = b.page.getByTestId('team-notice');
     await gone.waitFor();
     expect(await gone.textContent()).toContain('no longer a member of the team “Node Ops”');

@@ -86,6 +86,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
 
   async function proveOwnership(d: Domain): Promise<void> {
     const ok = await formDialog({
+      explain,
       title: `Prove that you control ${d.name}`,
       body: [
         h(
@@ -112,6 +113,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
   async function rotateToken(d: Domain): Promise<void> {
     let rotated: DomainWithToken | null = null;
     await formDialog({
+      explain,
       title: `Rotate the token of ${d.name}?`,
       body: [h('p', null, 'The current token stops working at once; gateways using it refuse requests until you give them the new one.')],
       confirmLabel: 'Rotate token',
@@ -125,6 +127,7 @@ export function domainsPanel(ctx: Ctx): HTMLElement {
 
   async function deleteDomain(d: Domain): Promise<void> {
     const ok = await formDialog({
+      explain,
       title: `Delete ${d.name}?`,
       body: [h('p', null, 'Its token stops working at once. This cannot be undone.')],
       confirmLabel: 'Delete domain',

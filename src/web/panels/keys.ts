@@ -244,7 +244,8 @@ export function keysPanel(ctx: Ctx): HTMLElement {
   /** The wallet that created a team key (null on personal keys). */
   const createdBy = (k: ApiKey): string | null => k.created_by ?? null;
   const canChange = (k: ApiKey): boolean => !team || teamRights.changeKey(team.role, me, createdBy(k));
-  const listErrors = errorBox((err) => teamErrorText(team, err));
+  const explain = (err: unknown): string | null => teamErrorText(team, err);
+  const listErrors = errorBox(explain);
   const list = h('div', { class: 'list', 'aria-live': 'polite' }, h('p', null, 'Loading keys…'));
   const more = h('div');
   const keys: ApiKey[] = [];
@@ -358,6 +359,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
   async function createKey(): Promise<void> {
     let created: ApiKeyWithSecret | null = null;
     await formDialog({
+      explain,
       title: 'Create an API key',
       body: createKeyBody(ctx),
       confirmLabel: 'Create key',
@@ -375,6 +377,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
 
   async function editKey(k: ApiKey): Promise<void> {
     const saved = await formDialog({
+      explain,
       title: `Edit “${k.name}”`,
       body: editKeyBody(k),
       confirmLabel: 'Save changes',
@@ -401,6 +404,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
       h('option', { value: '86400' }, 'After 24 hours'),
     );
     await formDialog({
+      explain,
       title: `Rotate “${k.name}”`,
       body: [
         h('p', null, 'A new secret replaces the current one; the key keeps its id, settings and usage.'),
@@ -426,6 +430,7 @@ export function keysPanel(ctx: Ctx): HTMLElement {
 
   async function deleteKey(k: ApiKey): Promise<void> {
     const ok = await formDialog({
+      explain,
       title: `Delete “${k.name}”?`,
       body: [h('p', null, 'Apps using this key stop working at once. This cannot be undone; its usage records stay searchable.')],
       confirmLabel: 'Delete key',

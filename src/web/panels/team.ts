@@ -175,6 +175,7 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
       ],
       confirmLabel: m.status === 'invited' ? 'Withdraw invitation' : 'Remove member',
       danger: true,
+      explain,
       onConfirm: async () => {
         await ctx.api.del(`/v1/teams/${enc(team.id)}/members/${enc(m.address)}`);
       },
@@ -194,12 +195,9 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
       ],
       confirmLabel: 'Leave team',
       danger: true,
+      explain,
       onConfirm: async () => {
-        try {
-          await ctx.api.del(`/v1/teams/${enc(team.id)}/members/${enc(me)}`);
-        } catch (err) {
-          throw new Error(explain(err) ?? (err instanceof Error ? err.message : String(err)));
-        }
+        await ctx.api.del(`/v1/teams/${enc(team.id)}/members/${enc(me)}`);
       },
     }).then(async (left) => {
       if (!left) return;
@@ -219,6 +217,7 @@ export function teamPanel(ctx: Ctx, team: TeamView): HTMLElement {
       ],
       confirmLabel: 'Delete team',
       danger: true,
+      explain,
       onConfirm: async (form) => {
         const typed = (form.elements.namedItem('confirm') as HTMLInputElement).value.trim();
         if (typed !== team.name) throw new Error(`Type ${team.name} exactly to delete the team.`);
