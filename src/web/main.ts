@@ -94,8 +94,10 @@ async function refreshTeams(opts: { quiet?: boolean; render?: boolean } = {}): P
     teams = (await api.get<Page<TeamMembershipView>>('/v1/teams')).data;
   } catch (err) {
     if (err instanceof ApiError && err.code === 'invalid_session') return;
+    // Not an answer about membership (network, server): keep what is known and say so.
     teamNotice = `Could not read your teams: ${errorText(err)}`;
-    teams = [];
+    if (opts.render !== false) renderSignedIn();
+    return;
   }
   const lost = scope !== null && currentTeam() === null;
   if (lost) {
