@@ -154,6 +154,13 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     const opsSecret = await readSecretAndClose(a.page);
     expect(opsSecret).toMatch(/^sk_net_/);
     await keyRow(a.page, 'ops-shared').waitFor();
+    // and registers a node domain for the team (owners and admins may).
+    await a.page.locator('[data-tab="domains"]').click();
+    await panel(a.page, 'domains', teamScope).waitFor();
+    await a.page.getByLabel('Domain name').fill('node-1.teams.test');
+    await a.page.getByRole('button', { name: 'Register domain' }).click();
+    await readSecretAndClose(a.page);
+    await a.page.locator('tr[data-domain="node-1.teams.test"]').waitFor();
 
     // ---- B: an invitation gives no access until B accepts it with its own session.
     expect((await call(`/v1/keys?team_id=${teamId}`, bToken)).status).toBe(404);
@@ -239,6 +246,13 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await b.page.locator('[data-tab="domains"]').click();
     await panel(b.page, 'domains', teamScope).waitFor();
     await b.page.getByTestId('domains-read-only').waitFor();
+    await b.page.locator('tr[data-domain="node-1.teams.test"]').waitFor();
+    expect(await b.page.locator('tr[data-domain="node-1.teams.test"] [data-action]').count()).toBe(0);
+    await switcher(b.page).selectOption({ label: 'Personal' });
+    await panel(b.page, 'domains', 'personal').waitFor();
+    await b.page.getByText('No domains registered yet.').waitFor();
+    await switcher(b.page).selectOption({ label: 'Node Ops (member)' });
+    await panel(b.page, 'domains', teamScope).waitFor();
     await b.page.locator('[data-tab="usage"]').click();
     await panel(b.page, 'usage', teamScope).waitFor();
     await b.page.getByTestId('usage-requests').waitFor();
