@@ -55,8 +55,14 @@ function countCharge(metrics: Metrics, res: { charged: number; uncharged: number
 
 type Domain = Pick<DomainsTable, 'id' | 'visibility'>;
 
-/** Every service the routes call, bound to the app's deps. */
-export function createServices(deps: AppDeps) {
+/** Every service the routes call, bound to the app's deps (built once per app, in createApp). */
+export function createServices(deps: AppDeps): Services {
+  return buildServices(deps);
+}
+
+export type Services = ReturnType<typeof buildServices>;
+
+function buildServices(deps: AppDeps) {
   const { db, clock, config } = deps;
   const keysDeps: KeysDeps = { db, clock, keyPrefix: config.keyPrefix, maxKeysPerAccount: config.maxKeysPerAccount };
   const domainsDeps: DomainsDeps = {
@@ -126,5 +132,3 @@ export function createServices(deps: AppDeps) {
     },
   };
 }
-
-export type Services = ReturnType<typeof createServices>;
