@@ -36,16 +36,21 @@ async function admin(args: string[]): Promise<number> {
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env);
-  const { approve, listForAdmin, reject } = await import('./services/trial.js');
+  const [{ approve, listForAdmin, reject }, { systemActor }, { systemClock }] = await Promise.all([
+    import('./services/trial.js'),
+    import('./services/actor.js'),
+    import('./clock.js'),
+  ]);
   const db = await openDatabase(config);
   try {
     await migrateToLatest(db);
-    const meta = { requestId: `cli_${Date.now()}`, ip: null, userAgent: 'siwe-keys-cli', now: new Date() };
+    const deps = { db, clock: systemClock, trialCredits: config.trialCredits, adminAddresses: config.adminAddresses };
+    const actor = systemActor('cli', 'siwe-keys-cli', `cli_${Date.now()}`);
     if (sub === 'applications') {
       const status = values.status as 'pending' | 'approved' | 'rejected' | undefined;
       if (status && !['pending', 'approved', 'rejected'].includes(status))
         throw new AppError('invalid_request', '--status must be pending, approved or rejected');
-      const page = await listForAdmin(db, { status, limit: Number(values.limit ?? 50) });
+      const page = await listForAdmin(deps, actor, { status, limit: Number(values.limit ?? 50) });
       for (const a of page.data) {
         console.log([a.id, a.status, a.address, a.created_at, JSON.stringify(a.use_case)].join('\t'));
       }
@@ -55,13 +60,13 @@ async function admin(args: string[]): Promise<number> {
     if (sub === 'approve' && id) {
       const credits = values.credits === undefined ? config.trialCredits : Number(values.credits);
       if (!Number.isSafeInteger(credits) || credits < 0) throw new AppError('invalid_request', '--credits must be a non-negative integer');
-      const a = await approve(db, id, 'cli', credits, meta);
+      const a = await approve(deps, actor, { id, credits });
       console.log(`approved ${a.id} for ${a.address} with ${a.credits_granted} credits`);
       return 0;
     }
     if (sub === 'reject' && id) {
       if (!values.reason) throw new AppError('invalid_request', '--reason is required');
-      const a = await reject(db, id, 'cli', values.reason, meta);
+      const a = await reject(deps, actor, { id, reason: values.reason });
       console.log(`rejected ${a.id} for ${a.address}`);
       return 0;
     }

@@ -1,8 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { SCOPES, createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type Caller, type KeysDeps } from '../services/keys.js';
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import { SCOPES } from '../services/keys.js';
+import type { Services } from '../services/index.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Name = z
@@ -100,14 +101,10 @@ export const ListQuery = z.object({
   cursor: z.string().max(64).optional(),
 });
 
-export function keysRoutes(deps: AppDeps) {
+export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // A session, or an API key with the admin scope acting for its own account.
   const auth = authenticate(deps, { keyScope: 'admin' });
-  const kd = (): KeysDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxKeysPerAccount: deps.config.maxKeysPerAccount });
-  // An admin key acts as itself: the audit trail names the key, and `account` names its owner.
-  const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller =>
-    a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' };
   const common = { tags: ['keys'], security: bearerSecurity, middleware: [auth] };
 
   r.openapi(
@@ -120,8 +117,7 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 201: json(KeyWithSecret, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      const { key, secret } = await createKey(kd(), a.address, actorOf(a), c.req.valid('json'), requestMeta(c, deps));
+      const { key, secret } = await keys.create(c.get('actor'), c.req.valid('json'));
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 201);
     },
@@ -144,7 +140,7 @@ export function keysRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403),
       },
     }),
-    async (c) => c.json(await listOwnKeys(kd(), c.get('auth').address, c.req.valid('query'), deps.clock.now().getTime()), 200),
+    async (c) => c.json(await keys.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -156,7 +152,7 @@ export function keysRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(KeySchema), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await getKey(kd(), c.get('auth').address, c.req.valid('param').id, deps.clock.now().getTime()), 200),
+    async (c) => c.json(await keys.get(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -169,8 +165,7 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 200: json(KeySchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      return c.json(await updateKey(kd(), a.address, actorOf(a), c.req.valid('param').id, c.req.valid('json'), requestMeta(c, deps)), 200);
+      return c.json(await keys.update(c.get('actor'), { id: c.req.valid('param').id, changes: c.req.valid('json') }), 200);
     },
   );
 
@@ -190,16 +185,8 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 200: json(KeyWithSecret), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
       const body = c.req.valid('json') ?? {};
-      const { key, secret } = await rotateKey(
-        kd(),
-        a.address,
-        actorOf(a),
-        c.req.valid('param').id,
-        body.grace_seconds ?? 0,
-        requestMeta(c, deps),
-      );
+      const { key, secret } = await keys.rotate(c.get('actor'), { id: c.req.valid('param').id, grace_seconds: body.grace_seconds });
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 200);
     },
@@ -215,8 +202,7 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      await deleteKey(kd(), a.address, actorOf(a), c.req.valid('param').id, requestMeta(c, deps));
+      await keys.remove(c.get('actor'), c.req.valid('param').id);
       return c.body(null, 204);
     },
   );

@@ -17,7 +17,9 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { auditEvent } from './audit.js';
+import { actorId, auditMeta, type Actor } from './actor.js';
+import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
@@ -26,16 +28,11 @@ import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js'
 
 export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };
 
-/** Who makes a change: a session (the wallet) or an API key with the admin scope (by key id). */
-export interface Caller {
-  id: string;
-  via: 'session' | 'key';
-}
-
 const SESSION_ONLY = 'insufficient_scope';
 
 export interface KeysDeps {
   db: Kysely<Database>;
+  clock: Clock;
   keyPrefix: string;
   maxKeysPerAccount: number;
 }
@@ -93,17 +90,13 @@ export interface CreateKeyInput {
   expires_in_days?: number;
 }
 
-export async function createKey(
-  deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  input: CreateKeyInput,
-  meta: RequestMeta,
-): Promise<{ key: KeyView; secret: string }> {
+export async function createKey(deps: KeysDeps, caller: Actor, input: CreateKeyInput): Promise<{ key: KeyView; secret: string }> {
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
+  const owner = caller.address;
+  const actor = actorId(caller);
   // Why: admin keys are made by the wallet only, so a leaked admin key cannot multiply itself.
-  if (caller.via === 'key' && input.scopes?.includes('admin')) {
+  if (caller.kind === 'key' && input.scopes?.includes('admin')) {
     throw new AppError(SESSION_ONLY, 'Only a session can create an admin key.', { extra: { param: 'scopes' } });
   }
   const account = await getAccountOrThrow(deps.db, owner);
@@ -168,21 +161,21 @@ export async function createKey(
   return { key: keyView(row, now), secret };
 }
 
-export async function getKey(deps: KeysDeps, owner: string, id: string, now: number): Promise<KeyView> {
-  const row = await findOwnKey(deps.db, owner, id);
+export async function getKey(deps: KeysDeps, caller: Actor, id: string): Promise<KeyView> {
+  const row = await findOwnKey(deps.db, caller.address, id);
   // Another account's key is "not found", never "forbidden": no existence leak.
   if (!row) throw new AppError('not_found', 'No such key.');
-  return keyView(row, now);
+  return keyView(row, deps.clock.now().getTime());
 }
 
 export async function listOwnKeys(
   deps: KeysDeps,
-  owner: string,
+  caller: Actor,
   q: { limit: number; cursor?: string; status?: 'active' | 'disabled'; expiring_within_days?: number },
-  now: number,
 ): Promise<Page<KeyView>> {
+  const now = deps.clock.now().getTime();
   const rows = await listKeys(deps.db, {
-    account: owner,
+    account: caller.address,
     status: q.status,
     expiringBefore: q.expiring_within_days === undefined ? undefined : now + q.expiring_within_days * 86_400_000,
     now,
@@ -228,17 +221,13 @@ async function checkKeyCallerPatch(deps: KeysDeps, owner: string, id: string, in
   return row;
 }
 
-export async function updateKey(
-  deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  id: string,
-  input: UpdateKeyInput,
-  meta: RequestMeta,
-): Promise<KeyView> {
+export async function updateKey(deps: KeysDeps, caller: Actor, change: { id: string; changes: UpdateKeyInput }): Promise<KeyView> {
+  const { id, changes: input } = change;
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
-  const judged = caller.via === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
+  const owner = caller.address;
+  const actor = actorId(caller);
+  const judged = caller.kind === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
   const set: Partial<ApiKeysTable> = {};
   if (input.description !== undefined) set.description = input.description;
   if (input.status !== undefined) {
@@ -280,14 +269,15 @@ export async function updateKey(
 
 export async function rotateKey(
   deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  id: string,
-  graceSeconds: number,
-  meta: RequestMeta,
+  caller: Actor,
+  input: { id: string; grace_seconds?: number },
 ): Promise<{ key: KeyView; secret: string }> {
+  const { id } = input;
+  const graceSeconds = input.grace_seconds ?? 0;
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
+  const owner = caller.address;
+  const actor = actorId(caller);
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
@@ -319,8 +309,10 @@ export async function rotateKey(
   return { key: keyView({ ...row, ...set }, now), secret };
 }
 
-export async function deleteKey(deps: KeysDeps, owner: string, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
-  const actor = caller.id;
+export async function deleteKey(deps: KeysDeps, caller: Actor, id: string): Promise<void> {
+  const meta = auditMeta(caller, deps.clock.now());
+  const owner = caller.address;
+  const actor = actorId(caller);
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   try {
