@@ -21,6 +21,7 @@ import { teamsRoutes } from './routes/teams.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
+import { createServices } from './services/index.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -49,6 +50,8 @@ function toAppError(err: unknown, deps: AppDeps, c: Context<AppEnv>): AppError {
 /** Builds the whole HTTP API from its dependencies; no runtime-specific imports here. */
 export function createApp(deps: AppDeps) {
   const app = newRouter();
+  // Built once: routes call the services bound to these deps (no per-request deps objects).
+  const services = createServices(deps);
 
   app.use('*', requestId());
   app.use('*', accessLog(deps.logger, deps.metrics));
@@ -88,17 +91,17 @@ export function createApp(deps: AppDeps) {
   }
 
   app.route('/', opsRoutes(deps));
-  app.route('/', authRoutes(deps));
-  app.route('/', keysRoutes(deps));
-  app.route('/', trialRoutes(deps));
-  app.route('/', auditRoutes(deps));
-  app.route('/', domainsRoutes(deps));
+  app.route('/', authRoutes(deps, services));
+  app.route('/', keysRoutes(deps, services));
+  app.route('/', trialRoutes(deps, services));
+  app.route('/', auditRoutes(deps, services));
+  app.route('/', domainsRoutes(deps, services));
   app.route('/', verifyRoutes(deps));
-  app.route('/', usageRoutes(deps));
-  app.route('/', usageBatchRoutes(deps));
-  app.route('/', analyticsRoutes(deps));
-  app.route('/', webhooksRoutes(deps));
-  app.route('/', teamsRoutes(deps));
+  app.route('/', usageRoutes(deps, services));
+  app.route('/', usageBatchRoutes(deps, services));
+  app.route('/', analyticsRoutes(deps, services));
+  app.route('/', webhooksRoutes(deps, services));
+  app.route('/', teamsRoutes(deps, services));
   app.route('/', consoleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -4,6 +4,8 @@ import { migrateToLatest } from './db/migrate.js';
 import { AppError } from './errors.js';
 import { parseWorkers, serveWithWorkers, WorkersError } from './cluster.js';
 import { openConfiguredDatabase } from './db/open.js';
+import type { SystemActor } from './services/actor.js';
+import type { TeamsDeps } from './services/teams.js';
 
 // The app (./node.js) and the services load on demand: a cluster primary only migrates and forks,
 // so it never loads them and stays small.
@@ -46,16 +48,21 @@ async function admin(args: string[]): Promise<number> {
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env);
-  const { approve, listForAdmin, reject } = await import('./services/trial.js');
+  const [{ approve, listForAdmin, reject }, { systemActor }, { systemClock }] = await Promise.all([
+    import('./services/trial.js'),
+    import('./services/actor.js'),
+    import('./clock.js'),
+  ]);
   const db = await openDatabase(config);
   try {
     await migrateToLatest(db);
-    const meta = { requestId: `cli_${Date.now()}`, ip: null, userAgent: 'siwe-keys-cli', now: new Date() };
+    const deps = { db, clock: systemClock, trialCredits: config.trialCredits, adminAddresses: config.adminAddresses };
+    const actor = systemActor('cli', 'siwe-keys-cli', `cli_${Date.now()}`);
     if (sub === 'applications') {
       const status = values.status as 'pending' | 'approved' | 'rejected' | undefined;
       if (status && !['pending', 'approved', 'rejected'].includes(status))
         throw new AppError('invalid_request', '--status must be pending, approved or rejected');
-      const page = await listForAdmin(db, { status, limit: Number(values.limit ?? 50) });
+      const page = await listForAdmin(deps, actor, { status, limit: Number(values.limit ?? 50) });
       for (const a of page.data) {
         console.log([a.id, a.status, a.address, a.created_at, JSON.stringify(a.use_case)].join('\t'));
       }
@@ -65,17 +72,17 @@ async function admin(args: string[]): Promise<number> {
     if (sub === 'approve' && id) {
       const credits = values.credits === undefined ? config.trialCredits : Number(values.credits);
       if (!Number.isSafeInteger(credits) || credits < 0) throw new AppError('invalid_request', '--credits must be a non-negative integer');
-      const a = await approve(db, id, 'cli', credits, meta);
+      const a = await approve(deps, actor, { id, credits });
       console.log(`approved ${a.id} for ${a.address} with ${a.credits_granted} credits`);
       return 0;
     }
     if (sub === 'reject' && id) {
       if (!values.reason) throw new AppError('invalid_request', '--reason is required');
-      const a = await reject(db, id, 'cli', values.reason, meta);
+      const a = await reject(deps, actor, { id, reason: values.reason });
       console.log(`rejected ${a.id} for ${a.address}`);
       return 0;
     }
-    if (sub === 'teams' || sub === 'team-credits') return await teamsCommand(db, sub, id, values, meta);
+    if (sub === 'teams' || sub === 'team-credits') return await teamsCommand({ db, clock: systemClock }, actor, sub, id, values);
     console.error(USAGE);
     return 2;
   } finally {
@@ -84,11 +91,11 @@ async function admin(args: string[]): Promise<number> {
 }
 
 async function teamsCommand(
-  db: Awaited<ReturnType<typeof openDatabase>>,
+  deps: TeamsDeps,
+  actor: SystemActor,
   sub: 'teams' | 'team-credits',
   id: string | undefined,
   values: { limit?: string; delta?: string; reason?: string },
-  meta: { requestId: string; ip: null; userAgent: string; now: Date },
 ): Promise<number> {
   const { changeTeamCredits, listTeamsForAdmin } = await import('./services/teams.js');
   const row = (t: { id: string; name: string; credits: number | null; members: number; invited: number; created_by: string }): string =>
@@ -96,7 +103,7 @@ async function teamsCommand(
   if (sub === 'teams') {
     const limit = Number(values.limit ?? 50);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new AppError('invalid_request', '--limit must be a positive integer');
-    const page = await listTeamsForAdmin(db, { limit });
+    const page = await listTeamsForAdmin(deps, actor, { limit });
     for (const t of page.data) console.log(row(t));
     if (page.data.length === 0) console.log('no teams');
     return 0;
@@ -106,7 +113,7 @@ async function teamsCommand(
     throw new AppError('invalid_request', 'usage: admin team-credits <team id> --delta N (a non-zero integer) --reason TEXT');
   }
   if (!values.reason?.trim()) throw new AppError('invalid_request', '--reason is required');
-  const t = await changeTeamCredits(db, 'cli', id, { delta, reason: values.reason.trim() }, meta);
+  const t = await changeTeamCredits(deps, actor, { id, delta, reason: values.reason.trim() });
   console.log(`team ${t.id} now has ${t.credits} credits`);
   return 0;
 }

@@ -12,6 +12,7 @@ import type { RpmBlocks } from './services/rpm-blocks.js';
 import type { SessionSigner } from './services/sessions.js';
 import type { SignatureVerifier } from './services/siwe.js';
 import type { VerifyStats } from './services/verify-stats.js';
+import type { Actor } from './services/actor.js';
 
 /** Everything the app needs from its runtime; entries (node.ts, worker.ts) build it. */
 export interface AppDeps {
@@ -36,14 +37,11 @@ export interface AppDeps {
   domainChecker: DomainChecker;
 }
 
-export type Auth =
-  | { kind: 'session'; address: `0x${string}`; roles: string[]; sid: string }
-  | { kind: 'key'; address: `0x${string}`; roles: string[]; keyId: string; scopes: string[] };
-
 export interface AppEnv {
   Variables: {
     requestId: string;
-    auth: Auth;
+    /** Who acts (set by the authenticate middleware). */
+    actor: Actor;
     deps: AppDeps;
     domain: DomainsTable;
   };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OWNERSHIP_CHECKS_PER_MINUTE } from '../src/routes/domains.js';
+import { OWNERSHIP_CHECKS_PER_MINUTE } from '../src/services/domains.js';
 import { createDomainChecker, isPrivateAddress, type DomainResolver } from '../src/services/domain-proof.js';
 import { pinnedProofFetcher } from '../src/services/domain-proof-node.js';
 import { startDohStub, startLocalServer, type DohStub, type LocalServer } from './support/domain-servers.js';

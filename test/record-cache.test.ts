@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createNodeService, type NodeService } from '../src/node.js';
@@ -57,6 +58,17 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
     expect(before).toBeGreaterThan(0);
     expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true);
     expect(h.service?.deps.records?.size.keys).toBe(before);
+
+    // Proof that the answer comes from memory, not from a read: a write that bypasses the invalidation
+    // rule (raw SQL on the same handle: no changeSteps, no NOTIFY, no data_version change for this
+    // connection) is not seen while the record is cached; the same write through the API is.
+    const db = h.service?.deps.db;
+    if (!db) throw new Error('node target without a database handle');
+    await sql`UPDATE api_keys SET status = 'disabled' WHERE id = ${k.id}`.execute(db);
+    expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true);
+    await sql`UPDATE api_keys SET status = 'active' WHERE id = ${k.id}`.execute(db);
+    await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, net.token);
+    expect((await verify(h, networkToken, { key: k.key })).code).toBe('disabled');
   });
 
   it('refuses a disabled key at once and accepts it again once enabled', async () => {

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { findKeyBySecretHash } from '../db/repositories/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
@@ -7,6 +7,7 @@ import { checkLiveness } from '../services/key-policy.js';
 import type { Scope } from '../services/keys.js';
 import { rolesFor } from '../services/accounts.js';
 import { isTeamId } from '../db/repositories/teams.js';
+import { assertAdmin, type RequestOrigin } from '../services/actor.js';
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -16,7 +17,7 @@ export function bearerToken(header: string | undefined): string | null {
 
 /**
  * Requires a live session JWT, or (when keyScope is given) an API key of the account holding that
- * scope. Sets `auth`.
+ * scope. Sets `actor`.
  */
 export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -51,29 +52,43 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
           opts.keyScope ? `This endpoint needs a key with the ${opts.keyScope} scope, or a session.` : 'This endpoint needs a session.',
         );
       }
-      c.set('auth', { kind: 'key', address: key.account as `0x${string}`, roles: ['user'], keyId: key.id, scopes });
+      c.set('actor', {
+        kind: 'key',
+        address: key.account as `0x${string}`,
+        roles: ['user'],
+        keyId: key.id,
+        scopes,
+        request: origin(c, deps),
+      });
     } else {
       const claims = await deps.sessions.verify(token);
       // Roles follow ADMIN_ADDRESSES now, not as they were at sign-in: removing an admin takes effect at once.
-      c.set('auth', {
+      c.set('actor', {
         kind: 'session',
         address: claims.address,
         roles: rolesFor(claims.address, deps.config.adminAddresses),
         sid: claims.sid,
+        request: origin(c, deps),
       });
     }
     await next();
   };
 }
 
-/** Requires a live session JWT; sets `auth`. */
+/** Requires a live session JWT; sets `actor`. */
 export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return authenticate(deps);
 }
 
+/** The one role check of the admin routes: after `authenticate`, refuses an actor without the admin role. */
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (!c.get('auth').roles.includes('admin')) throw new AppError('forbidden', 'This endpoint is for admins.');
+    assertAdmin(c.get('actor'));
     await next();
   };
+}
+
+/** Where the request came from, for the audit trail. */
+export function origin(c: Context<AppEnv>, deps: AppDeps): RequestOrigin {
+  return { requestId: c.get('requestId'), ip: deps.clientIp(c), userAgent: c.req.header('user-agent') ?? null };
 }

@@ -1,9 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { ownerForTeamOrSelf } from '../services/teams.js';
-import { adminStats, domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
+import { REFUSAL_CODES, type UsageBucket } from '../services/analytics.js';
+import type { Services } from '../services/index.js';
 import { toCsv, wantsCsv, type CsvValue } from '../services/csv.js';
 import { bearerSecurity, errorResponses, newRouter } from './router.js';
 
@@ -95,7 +95,7 @@ function csvResponse(c: Context<AppEnv>, name: string, header: readonly string[]
 const USAGE_COLUMNS = ['requests', 'input_tokens', 'output_tokens', 'cost', 'charged', 'uncharged'] as const;
 const usageRow = (b: UsageBucket): CsvValue[] => USAGE_COLUMNS.map((k) => b[k]);
 
-export function analyticsRoutes(deps: AppDeps) {
+export function analyticsRoutes(deps: AppDeps, { analytics }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
 
   r.openapi(
@@ -118,10 +118,7 @@ export function analyticsRoutes(deps: AppDeps) {
       responses: { 200: jsonOrCsv(UsageSummarySchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { team_id, ...q } = c.req.valid('query');
-      const a = c.get('auth');
-      const account = await ownerForTeamOrSelf(deps.db, { address: a.address, kind: a.kind }, team_id, 'read');
-      const s = await usageSummary(deps.db, account, q, deps.clock.now().getTime());
+      const s = await analytics.usageSummary(c.get('actor'), c.req.valid('query'));
       if (wantsCsv(c.req.header('accept'))) {
         const extra = s.group_by === 'key' ? ['key_name'] : s.group_by === 'domain' ? ['domain_id'] : [];
         return csvResponse(
@@ -160,7 +157,7 @@ export function analyticsRoutes(deps: AppDeps) {
       responses: { 200: jsonOrCsv(DomainStatsSchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const s = await domainStats(deps, c.get('auth'), c.req.valid('param').id, c.req.valid('query'), deps.clock.now().getTime());
+      const s = await analytics.domainStats(c.get('actor'), { ...c.req.valid('query'), id: c.req.valid('param').id });
       if (wantsCsv(c.req.header('accept'))) {
         return csvResponse(
           c,
@@ -203,7 +200,7 @@ export function analyticsRoutes(deps: AppDeps) {
       responses: { 200: jsonOrCsv(AdminStatsSchema), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {
-      const s = await adminStats(deps, c.req.valid('query'), deps.clock.now().getTime());
+      const s = await analytics.adminStats(c.get('actor'), c.req.valid('query'));
       if (wantsCsv(c.req.header('accept'))) {
         return csvResponse(
           c,

@@ -1,8 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { getAddress } from 'viem';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { listAuditPage } from '../services/audit.js';
+import type { Services } from '../services/index.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
 import { ListQuery } from './keys.js';
 
@@ -38,7 +37,7 @@ const AdminAuditQuery = AuditQuery.extend({
     .optional(),
 });
 
-export function auditRoutes(deps: AppDeps) {
+export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = authenticate(deps);
 
@@ -53,7 +52,7 @@ export function auditRoutes(deps: AppDeps) {
       request: { query: AuditQuery },
       responses: { 200: json(Page), ...errorResponses(400, 401) },
     }),
-    async (c) => c.json(await listAuditPage(deps.db, c.req.valid('query'), c.get('auth').address, 'user'), 200),
+    async (c) => c.json(await audit.own(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -67,11 +66,7 @@ export function auditRoutes(deps: AppDeps) {
       request: { query: AdminAuditQuery },
       responses: { 200: json(Page), ...errorResponses(400, 401, 403) },
     }),
-    async (c) => {
-      const q = c.req.valid('query');
-      // Addresses are stored checksummed; match whatever case the admin typed.
-      return c.json(await listAuditPage(deps.db, q, q.address ? getAddress(q.address) : undefined, 'admin'), 200);
-    },
+    async (c) => c.json(await audit.all(c.get('actor'), c.req.valid('query')), 200),
   );
   return r;
 }

@@ -1,12 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../errors.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { rateLimitKey } from '../ip-prefix.js';
 import { rateLimit } from '../middleware/rate-limit.js';
-import { requireSession } from '../middleware/session-auth.js';
-import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
+import { origin, requireSession } from '../middleware/session-auth.js';
+import type { Services } from '../services/index.js';
 import { MAX_SIWE_MESSAGE_BYTES } from '../services/siwe.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid, requestMeta } from './router.js';
+import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid } from './router.js';
 
 const NonceSchema = z.object({ nonce: z.string(), expires_at: z.string() }).openapi('Nonce');
 const VerifyBody = z
@@ -23,7 +22,7 @@ const VerifyBody = z
   .openapi('SiweVerifyRequest');
 const SessionSchema = z.object({ token: z.string(), expires_at: z.string(), account: AccountSchema }).openapi('Session');
 
-export function authRoutes(deps: AppDeps) {
+export function authRoutes(deps: AppDeps, { auth }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = requireSession(deps);
   // IPv6 clients count per network prefix (a /64 by default), IPv4 clients per address.
@@ -41,7 +40,7 @@ export function authRoutes(deps: AppDeps) {
       responses: { 200: json(NonceSchema), ...errorResponses(429) },
     }),
     async (c) => {
-      const { nonce, expiresAt } = await issueNonce(deps, deps.clientIp(c));
+      const { nonce, expiresAt } = await auth.issueNonce();
       c.header('cache-control', 'no-store');
       return c.json({ nonce, expires_at: expiresAt.toISOString() }, 200);
     },
@@ -59,14 +58,7 @@ export function authRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      let res: Awaited<ReturnType<typeof signIn>>;
-      try {
-        res = await signIn(deps, { message: body.message, signature: body.signature as `0x${string}` }, requestMeta(c, deps));
-      } catch (err) {
-        deps.metrics.signIns.inc({ result: err instanceof AppError ? err.code : 'error' });
-        throw err;
-      }
-      deps.metrics.signIns.inc({ result: 'ok' });
+      const res = await auth.signIn(origin(c, deps), { message: body.message, signature: body.signature as `0x${string}` });
       c.header('cache-control', 'no-store');
       return c.json({ token: res.token, expires_at: res.expiresAt.toISOString(), account: res.account }, 200);
     },
@@ -86,8 +78,7 @@ export function authRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Revoked' }, ...errorResponses(401) },
     }),
     async (c) => {
-      const auth = c.get('auth');
-      if (auth.kind === 'session') await signOut(deps, auth, requestMeta(c, deps));
+      await auth.signOut(c.get('actor'));
       return c.body(null, 204);
     },
   );
@@ -103,7 +94,7 @@ export function authRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Revoked' }, ...errorResponses(401) },
     }),
     async (c) => {
-      await signOutAll(deps, c.get('auth'), requestMeta(c, deps));
+      await auth.signOutAll(c.get('actor'));
       return c.body(null, 204);
     },
   );
@@ -118,7 +109,7 @@ export function authRoutes(deps: AppDeps) {
       middleware: [session] as const,
       responses: { 200: json(AccountSchema), ...errorResponses(401) },
     }),
-    async (c) => c.json(await me(deps, c.get('auth')), 200),
+    async (c) => c.json(await auth.me(c.get('actor')), 200),
   );
 
   return r;

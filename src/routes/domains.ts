@@ -1,24 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../errors.js';
-import { WindowLimiter } from '../middleware/rate-limit.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
-import {
-  checkClaim,
-  checkDomainOwnership,
-  claimDomain,
-  createDomain,
-  getDomain,
-  listVisibleDomains,
-  removeDomain,
-  rotateDomainToken,
-  type DomainsDeps,
-} from '../services/domains.js';
+import type { Services } from '../services/index.js';
 import { ListQuery } from './keys.js';
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
-
-/** Ownership checks (DNS + HTTP requests) per account per minute. */
-export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -59,10 +44,6 @@ const NameBody = z
     visibility: z.enum(['network', 'public']).optional(),
   })
   .strict();
-const TeamId = z.string().min(1).max(64);
-const CreateBody = NameBody.extend({
-  team_id: TeamId.optional().openapi({ description: 'Register it for this team (owners and admins).' }),
-}).strict();
 const IdParam = z.object({
   id: z
     .string()
@@ -70,16 +51,14 @@ const IdParam = z.object({
     .max(64)
     .openapi({ param: { name: 'id', in: 'path' } }),
 });
+const TeamId = z.string().min(1).max(64);
+const CreateBody = NameBody.extend({
+  team_id: TeamId.optional().openapi({ description: 'Register it for this team (owners and admins).' }),
+}).strict();
 
-export function domainsRoutes(deps: AppDeps) {
+export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const common = { tags: ['domains'], security: bearerSecurity, middleware: [authenticate(deps)] };
-  const dd = (): DomainsDeps => ({
-    db: deps.db,
-    keyPrefix: deps.config.keyPrefix,
-    maxDomainsPerAccount: deps.config.maxDomainsPerAccount,
-    checker: deps.domainChecker,
-  });
 
   r.openapi(
     createRoute({
@@ -90,10 +69,10 @@ export function domainsRoutes(deps: AppDeps) {
       request: {
         body: jsonBody(CreateBody),
       },
-      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
-      const { domain, token } = await createDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
+      const { domain, token } = await domains.create(c.get('actor'), c.req.valid('json'));
       c.header('cache-control', 'no-store');
       return c.json({ ...domain, token }, 201);
     },
@@ -111,7 +90,7 @@ export function domainsRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 404),
       },
     }),
-    async (c) => c.json(await listVisibleDomains(dd(), c.get('auth'), c.req.valid('query')), 200),
+    async (c) => c.json(await domains.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -123,7 +102,7 @@ export function domainsRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(DomainSchema), ...errorResponses(401, 404) },
     }),
-    async (c) => c.json(await getDomain(dd(), c.get('auth'), c.req.valid('param').id), 200),
+    async (c) => c.json(await domains.get(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -136,7 +115,7 @@ export function domainsRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 404) },
     }),
     async (c) => {
-      await removeDomain(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
+      await domains.remove(c.get('actor'), c.req.valid('param').id);
       return c.body(null, 204);
     },
   );
@@ -151,7 +130,7 @@ export function domainsRoutes(deps: AppDeps) {
       responses: { 200: json(DomainWithToken), ...errorResponses(401, 404) },
     }),
     async (c) => {
-      const { domain, token } = await rotateDomainToken(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
+      const { domain, token } = await domains.rotateToken(c.get('actor'), c.req.valid('param').id);
       c.header('cache-control', 'no-store');
       return c.json({ ...domain, token }, 200);
     },
@@ -172,22 +151,10 @@ export function domainsRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const { claim, created } = await claimDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
+      const { claim, created } = await domains.claim(c.get('actor'), c.req.valid('json'));
       return created ? c.json(claim, 201) : c.json(claim, 200);
     },
   );
-
-  // Why: every check makes the service send DNS and HTTP requests; a signed-in account must not be
-  // able to turn it into a request cannon. Per account, per instance.
-  // Counted in the handler, after the request was validated (a malformed request is a 400, not a 429).
-  const checkLimiter = new WindowLimiter(OWNERSHIP_CHECKS_PER_MINUTE, deps.clock);
-  const countCheck = (address: string): void => {
-    const wait = checkLimiter.hit(address);
-    if (wait > 0)
-      throw new AppError('rate_limited', `Too many ownership checks from your account. Try again in ${wait} s.`, {
-        headers: { 'retry-after': String(wait) },
-      });
-  };
 
   r.openapi(
     createRoute({
@@ -203,8 +170,7 @@ export function domainsRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      countCheck(c.get('auth').address);
-      const { domain, token } = await checkClaim(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
+      const { domain, token } = await domains.checkClaim(c.get('actor'), c.req.valid('param').id);
       c.header('cache-control', 'no-store');
       return c.json({ ...domain, token }, 201);
     },
@@ -220,9 +186,7 @@ export function domainsRoutes(deps: AppDeps) {
       responses: { 200: json(DomainSchema), ...errorResponses(401, 404, 422, 429) },
     }),
     async (c) => {
-      const id = c.req.valid('param').id;
-      countCheck(c.get('auth').address);
-      return c.json(await checkDomainOwnership(dd(), c.get('auth'), id, requestMeta(c, deps)), 200);
+      return c.json(await domains.checkOwnership(c.get('actor'), c.req.valid('param').id), 200);
     },
   );
 

@@ -1,9 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { keyOwnerFor, ownerForTeamOrSelf } from '../services/teams.js';
-import { SCOPES, createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type Caller, type KeysDeps } from '../services/keys.js';
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import { SCOPES } from '../services/keys.js';
+import type { Services } from '../services/index.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Name = z
@@ -105,17 +105,11 @@ export const ListQuery = z.object({
   cursor: z.string().max(64).optional(),
 });
 
-export function keysRoutes(deps: AppDeps) {
+export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // A session, or an API key with the admin scope acting for its own account.
   const auth = authenticate(deps, { keyScope: 'admin' });
-  const kd = (): KeysDeps => ({ db: deps.db, keyPrefix: deps.config.keyPrefix, maxKeysPerAccount: deps.config.maxKeysPerAccount });
-  // An admin key acts as itself: the audit trail names the key, and `account` names its owner.
-  const actorOf = (a: { kind: string; address: string; keyId?: string }): Caller =>
-    a.kind === 'key' && a.keyId ? { id: a.keyId, via: 'key' } : { id: a.address, via: 'session' };
   const common = { tags: ['keys'], security: bearerSecurity, middleware: [auth] };
-  // Whose keys: the caller's own, or a team's (the policy decides per role; see services/authorize.ts).
-  const who = (a: { kind: 'session' | 'key'; address: string }) => ({ address: a.address, kind: a.kind });
 
   r.openapi(
     createRoute({
@@ -124,13 +118,10 @@ export function keysRoutes(deps: AppDeps) {
       path: '/v1/keys',
       summary: 'Create an API key (the secret is returned once)',
       request: { body: jsonBody(CreateBody) },
-      responses: { 201: json(KeyWithSecret, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: json(KeyWithSecret, 'Created'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      const { team_id, ...input } = c.req.valid('json');
-      const owner = await ownerForTeamOrSelf(deps.db, who(a), team_id, 'key.create');
-      const { key, secret } = await createKey(kd(), owner, actorOf(a), input, requestMeta(c, deps));
+      const { key, secret } = await keys.create(c.get('actor'), c.req.valid('json'));
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 201);
     },
@@ -146,7 +137,7 @@ export function keysRoutes(deps: AppDeps) {
         query: ListQuery.extend({
           status: z.enum(['active', 'disabled']).optional(),
           expiring_within_days: z.coerce.number().int().min(0).max(3650).optional(),
-          team_id: TeamId.optional(),
+          team_id: TeamId.optional().openapi({ description: "A team's keys (any active member; sessions only)." }),
         }),
       },
       responses: {
@@ -154,11 +145,7 @@ export function keysRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403, 404),
       },
     }),
-    async (c) => {
-      const { team_id, ...q } = c.req.valid('query');
-      const owner = await ownerForTeamOrSelf(deps.db, who(c.get('auth')), team_id, 'read');
-      return c.json(await listOwnKeys(kd(), owner, q, deps.clock.now().getTime()), 200);
-    },
+    async (c) => c.json(await keys.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -170,11 +157,7 @@ export function keysRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(KeySchema), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => {
-      const id = c.req.valid('param').id;
-      const owner = await keyOwnerFor(deps.db, who(c.get('auth')), id, 'read');
-      return c.json(await getKey(kd(), owner, id, deps.clock.now().getTime()), 200);
-    },
+    async (c) => c.json(await keys.get(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -187,10 +170,7 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 200: json(KeySchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      const id = c.req.valid('param').id;
-      const owner = await keyOwnerFor(deps.db, who(a), id, 'key.manage');
-      return c.json(await updateKey(kd(), owner, actorOf(a), id, c.req.valid('json'), requestMeta(c, deps)), 200);
+      return c.json(await keys.update(c.get('actor'), { id: c.req.valid('param').id, changes: c.req.valid('json') }), 200);
     },
   );
 
@@ -210,17 +190,8 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 200: json(KeyWithSecret), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
       const body = c.req.valid('json') ?? {};
-      const id = c.req.valid('param').id;
-      const { key, secret } = await rotateKey(
-        kd(),
-        await keyOwnerFor(deps.db, who(a), id, 'key.manage'),
-        actorOf(a),
-        id,
-        body.grace_seconds ?? 0,
-        requestMeta(c, deps),
-      );
+      const { key, secret } = await keys.rotate(c.get('actor'), { id: c.req.valid('param').id, grace_seconds: body.grace_seconds });
       c.header('cache-control', 'no-store');
       return c.json({ ...key, key: secret }, 200);
     },
@@ -236,9 +207,7 @@ export function keysRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      const a = c.get('auth');
-      const id = c.req.valid('param').id;
-      await deleteKey(kd(), await keyOwnerFor(deps.db, who(a), id, 'key.manage'), actorOf(a), id, requestMeta(c, deps));
+      await keys.remove(c.get('actor'), c.req.valid('param').id);
       return c.body(null, 204);
     },
   );

@@ -1,8 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import type { AppDeps, AppEnv } from '../deps.js';
+import type { AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
-import type { RequestMeta } from '../services/audit.js';
 
 /** The path of the first string (value or key) holding a NUL character, or null. */
 function nulPath(value: unknown, path: string[] = []): string[] | null {
@@ -46,15 +44,6 @@ export function refuseInvalidOrNul(result: HookResult): undefined {
 /** A sub-app whose routes refuse invalid input (and NUL characters) with 400 invalid_request. */
 export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({ defaultHook: refuseInvalidOrNul });
-}
-
-export function requestMeta(c: Context<AppEnv>, deps: AppDeps): RequestMeta {
-  return {
-    requestId: c.get('requestId'),
-    ip: deps.clientIp(c),
-    userAgent: c.req.header('user-agent') ?? null,
-    now: deps.clock.now(),
-  };
 }
 
 export const ErrorSchema = z

@@ -1,22 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { getAddress, isAddress } from 'viem';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { TEAM_ROLES } from '../services/authorize.js';
-import {
-  changeRole,
-  changeTeamCredits,
-  createTeam,
-  deleteTeam,
-  getTeam,
-  inviteMember,
-  joinTeam,
-  listMyTeams,
-  listTeamsForAdmin,
-  removeMember,
-  teamAudit,
-} from '../services/teams.js';
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import type { Services } from '../services/index.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 import { ListQuery } from './keys.js';
 
 const Role = z.enum(TEAM_ROLES);
@@ -93,12 +81,11 @@ const pathParam = (name: string) =>
 const TeamParam = z.object({ id: pathParam('id') });
 const MemberParam = z.object({ id: pathParam('id'), address: Address.openapi({ param: { name: 'address', in: 'path' } }) });
 
-export function teamsRoutes(deps: AppDeps) {
+export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // Sessions only: team membership belongs to a wallet, and no API key acts for a team's members.
   const session = authenticate(deps);
   const common = { tags: ['teams'], security: bearerSecurity, middleware: [session] };
-  const actor = (c: { get(k: 'auth'): { address: string } }): string => c.get('auth').address;
 
   r.openapi(
     createRoute({
@@ -109,7 +96,7 @@ export function teamsRoutes(deps: AppDeps) {
       request: { body: jsonBody(z.object({ name: TeamName }).strict()) },
       responses: { 201: json(TeamSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
-    async (c) => c.json(await createTeam(deps.db, actor(c), c.req.valid('json').name, requestMeta(c, deps)), 201),
+    async (c) => c.json(await teams.create(c.get('actor'), c.req.valid('json')), 201),
   );
 
   r.openapi(
@@ -120,7 +107,7 @@ export function teamsRoutes(deps: AppDeps) {
       summary: 'Teams the caller belongs to or is invited to, with its role and status',
       responses: { 200: json(z.object({ data: z.array(TeamListItem) })), ...errorResponses(401, 403) },
     }),
-    async (c) => c.json(await listMyTeams(deps.db, actor(c)), 200),
+    async (c) => c.json(await teams.listMine(c.get('actor')), 200),
   );
 
   r.openapi(
@@ -132,7 +119,7 @@ export function teamsRoutes(deps: AppDeps) {
       request: { params: TeamParam },
       responses: { 200: json(TeamDetail), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await getTeam(deps.db, actor(c), c.req.valid('param').id), 200),
+    async (c) => c.json(await teams.get(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -145,7 +132,7 @@ export function teamsRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      await deleteTeam(deps.db, actor(c), c.req.valid('param').id, requestMeta(c, deps));
+      await teams.remove(c.get('actor'), c.req.valid('param').id);
       return c.body(null, 204);
     },
   );
@@ -159,7 +146,7 @@ export function teamsRoutes(deps: AppDeps) {
       request: { params: TeamParam, body: jsonBody(z.object({ address: Address, role: Role }).strict()) },
       responses: { 201: json(MemberSchema, 'Invited'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) => c.json(await inviteMember(deps.db, actor(c), c.req.valid('param').id, c.req.valid('json'), requestMeta(c, deps)), 201),
+    async (c) => c.json(await teams.invite(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 201),
   );
 
   r.openapi(
@@ -171,7 +158,7 @@ export function teamsRoutes(deps: AppDeps) {
       request: { params: TeamParam },
       responses: { 200: json(TeamSchema), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await joinTeam(deps.db, actor(c), c.req.valid('param').id, requestMeta(c, deps)), 200),
+    async (c) => c.json(await teams.join(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -183,10 +170,7 @@ export function teamsRoutes(deps: AppDeps) {
       request: { params: MemberParam, body: jsonBody(z.object({ role: Role }).strict()) },
       responses: { 200: json(MemberSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) => {
-      const p = c.req.valid('param');
-      return c.json(await changeRole(deps.db, actor(c), p.id, p.address, c.req.valid('json').role, requestMeta(c, deps)), 200);
-    },
+    async (c) => c.json(await teams.changeRole(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
   );
 
   r.openapi(
@@ -199,8 +183,7 @@ export function teamsRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Removed' }, ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
-      const p = c.req.valid('param');
-      await removeMember(deps.db, actor(c), p.id, p.address, requestMeta(c, deps));
+      await teams.removeMember(c.get('actor'), c.req.valid('param'));
       return c.body(null, 204);
     },
   );
@@ -227,7 +210,7 @@ export function teamsRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403, 404),
       },
     }),
-    async (c) => c.json(await teamAudit(deps.db, actor(c), c.req.valid('param').id, c.req.valid('query')), 200),
+    async (c) => c.json(await teams.audit(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('query') }), 200),
   );
 
   const admin = { tags: ['admin'], security: bearerSecurity, middleware: [session, requireAdmin()] };
@@ -244,7 +227,7 @@ export function teamsRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403),
       },
     }),
-    async (c) => c.json(await listTeamsForAdmin(deps.db, c.req.valid('query')), 200),
+    async (c) => c.json(await teams.listAll(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -272,8 +255,7 @@ export function teamsRoutes(deps: AppDeps) {
       },
       responses: { 200: json(AdminTeam), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) =>
-      c.json(await changeTeamCredits(deps.db, actor(c), c.req.valid('param').id, c.req.valid('json'), requestMeta(c, deps)), 200),
+    async (c) => c.json(await teams.changeCredits(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
   );
 
   return r;

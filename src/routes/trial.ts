@@ -1,11 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { getAddress, isAddress } from 'viem';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../errors.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { isAddress } from 'viem';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { rolesFor } from '../services/accounts.js';
-import { apply, approve, changeCredits, listForAdmin, myApplication, reject } from '../services/trial.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import type { Services } from '../services/index.js';
+import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 import { ListQuery } from './keys.js';
 
 export const ApplicationSchema = z
@@ -32,7 +30,7 @@ const IdParam = z.object({
 });
 const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-export function trialRoutes(deps: AppDeps) {
+export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = authenticate(deps);
   const user = { tags: ['trial'], security: bearerSecurity, middleware: [session] };
@@ -49,7 +47,7 @@ export function trialRoutes(deps: AppDeps) {
       },
       responses: { 201: json(ApplicationSchema, 'Created'), ...errorResponses(400, 401, 409) },
     }),
-    async (c) => c.json(await apply(deps.db, c.get('auth').address, c.req.valid('json'), requestMeta(c, deps)), 201),
+    async (c) => c.json(await trial.apply(c.get('actor'), c.req.valid('json')), 201),
   );
 
   r.openapi(
@@ -60,7 +58,7 @@ export function trialRoutes(deps: AppDeps) {
       summary: 'Your latest free-trial application',
       responses: { 200: json(ApplicationSchema), ...errorResponses(401, 404) },
     }),
-    async (c) => c.json(await myApplication(deps.db, c.get('auth').address), 200),
+    async (c) => c.json(await trial.mine(c.get('actor')), 200),
   );
 
   r.openapi(
@@ -83,10 +81,7 @@ export function trialRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403),
       },
     }),
-    async (c) => {
-      const q = c.req.valid('query');
-      return c.json(await listForAdmin(deps.db, { ...q, address: q.address ? getAddress(q.address) : undefined }), 200);
-    },
+    async (c) => c.json(await trial.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -103,14 +98,7 @@ export function trialRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
-      const res = await approve(
-        deps.db,
-        c.req.valid('param').id,
-        c.get('auth').address,
-        body.credits ?? deps.config.trialCredits,
-        requestMeta(c, deps),
-      );
-      return c.json(res, 200);
+      return c.json(await trial.approve(c.get('actor'), { id: c.req.valid('param').id, credits: body.credits }), 200);
     },
   );
 
@@ -123,8 +111,7 @@ export function trialRoutes(deps: AppDeps) {
       request: { params: IdParam, body: jsonBody(z.object({ reason: z.string().trim().min(1).max(2000) }).strict()) },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) =>
-      c.json(await reject(deps.db, c.req.valid('param').id, c.get('auth').address, c.req.valid('json').reason, requestMeta(c, deps)), 200),
+    async (c) => c.json(await trial.reject(c.get('actor'), { id: c.req.valid('param').id, reason: c.req.valid('json').reason }), 200),
   );
 
   r.openapi(
@@ -152,14 +139,7 @@ export function trialRoutes(deps: AppDeps) {
       },
       responses: { 200: json(AccountSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
-    async (c) => {
-      const raw = c.req.valid('param').address;
-      if (!isAddress(raw, { strict: false })) throw new AppError('invalid_request', 'Invalid address.', { extra: { param: 'address' } });
-      const res = await changeCredits(deps.db, getAddress(raw), c.get('auth').address, c.req.valid('json'), requestMeta(c, deps), (a) =>
-        rolesFor(a, deps.config.adminAddresses),
-      );
-      return c.json(res, 200);
-    },
+    async (c) => c.json(await trial.changeCredits(c.get('actor'), { ...c.req.valid('json'), address: c.req.valid('param').address }), 200),
   );
 
   return r;

@@ -1,7 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
-import { MAX_USAGE_BATCH, recordUsageBatch } from '../services/usage-batch.js';
+import { MAX_USAGE_BATCH } from '../services/usage-batch.js';
+import type { Services } from '../services/index.js';
 import { UsageReport } from './usage.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
@@ -20,7 +21,7 @@ const Refused = z.object({
 });
 
 /** POST /v1/usage/batch: what a busy gateway sends instead of one POST /v1/usage per request. */
-export function usageBatchRoutes(deps: AppDeps) {
+export function usageBatchRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   r.openapi(
     createRoute({
@@ -45,13 +46,7 @@ export function usageBatchRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const results = await recordUsageBatch(deps, c.get('domain'), c.req.valid('json').records, deps.clock.now());
-      for (const res of results) {
-        if (!res.recorded) continue;
-        deps.metrics.charges.inc({ source: 'usage' });
-        deps.metrics.credits.inc({ source: 'usage' }, res.charged);
-        deps.metrics.uncharged.inc({}, res.uncharged);
-      }
+      const results = await usage.recordBatch(c.get('domain'), c.req.valid('json').records);
       c.header('cache-control', 'no-store');
       return c.json({ results }, 200);
     },

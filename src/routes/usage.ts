@@ -1,8 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { listAccountUsage, recordUsage } from '../services/usage.js';
+import type { Services } from '../services/index.js';
 import { ListQuery } from './keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 import { MAX_COST } from './verify-http.js';
@@ -23,7 +23,7 @@ export const UsageReport = z
   .strict();
 
 /** Usage: domains report what a request used (POST), accounts read their records (GET). */
-export function usageRoutes(deps: AppDeps) {
+export function usageRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const domainAuth = requireDomain(deps);
 
@@ -53,11 +53,7 @@ export function usageRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const res = await recordUsage(deps, c.get('domain'), c.req.valid('json'), deps.clock.now());
-      deps.metrics.charges.inc({ source: 'usage' });
-      deps.metrics.credits.inc({ source: 'usage' }, res.charged);
-      deps.metrics.uncharged.inc({}, res.uncharged);
-      return c.json(res, 201);
+      return c.json(await usage.record(c.get('domain'), c.req.valid('json')), 201);
     },
   );
 
@@ -103,7 +99,7 @@ export function usageRoutes(deps: AppDeps) {
         ...errorResponses(400, 401, 403),
       },
     }),
-    async (c) => c.json(await listAccountUsage(deps.db, c.get('auth').address, c.req.valid('query')), 200),
+    async (c) => c.json(await usage.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   return r;

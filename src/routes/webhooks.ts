@@ -1,20 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { WEBHOOK_EVENT_TYPES } from '../services/webhook-events.js';
-import {
-  createWebhook,
-  deleteWebhook,
-  getWebhook,
-  listDeliveries,
-  listWebhooks,
-  retryDelivery,
-  rotateWebhookSecret,
-  sendTestEvent,
-  type WebhooksDeps,
-} from '../services/webhooks.js';
+import type { Services } from '../services/index.js';
 import { ListQuery } from './keys.js';
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 const EventType = z.enum(WEBHOOK_EVENT_TYPES);
 const WebhookSchema = z
@@ -61,15 +51,9 @@ const DeliveryParams = IdParam.extend({
 const page = <T extends z.ZodTypeAny>(item: T) =>
   z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
 
-export function webhooksRoutes(deps: AppDeps) {
+export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const common = { tags: ['webhooks'], security: bearerSecurity, middleware: [authenticate(deps, { keyScope: 'admin' })] };
-  const wd = (): WebhooksDeps => ({
-    db: deps.db,
-    allowPrivateUrls: deps.config.webhooks.allowPrivateUrls,
-    maxPerAccount: deps.config.webhooks.maxPerAccount,
-    secretGraceSeconds: deps.config.webhooks.secretGraceSeconds,
-  });
 
   r.openapi(
     createRoute({
@@ -94,7 +78,7 @@ export function webhooksRoutes(deps: AppDeps) {
       responses: { 201: json(WebhookWithSecret, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
-      const { webhook, secret } = await createWebhook(wd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
+      const { webhook, secret } = await webhooks.create(c.get('actor'), c.req.valid('json'));
       c.header('cache-control', 'no-store');
       return c.json({ ...webhook, secret }, 201);
     },
@@ -109,7 +93,7 @@ export function webhooksRoutes(deps: AppDeps) {
       request: { query: ListQuery },
       responses: { 200: json(page(WebhookSchema)), ...errorResponses(400, 401, 403) },
     }),
-    async (c) => c.json(await listWebhooks(wd(), c.get('auth'), c.req.valid('query')), 200),
+    async (c) => c.json(await webhooks.list(c.get('actor'), c.req.valid('query')), 200),
   );
 
   r.openapi(
@@ -121,7 +105,7 @@ export function webhooksRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(WebhookSchema), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await getWebhook(wd(), c.get('auth'), c.req.valid('param').id), 200),
+    async (c) => c.json(await webhooks.get(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   r.openapi(
@@ -134,7 +118,7 @@ export function webhooksRoutes(deps: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      await deleteWebhook(wd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
+      await webhooks.remove(c.get('actor'), c.req.valid('param').id);
       return c.body(null, 204);
     },
   );
@@ -168,13 +152,7 @@ export function webhooksRoutes(deps: AppDeps) {
       responses: { 200: json(WebhookWithSecret), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const { webhook, secret } = await rotateWebhookSecret(
-        wd(),
-        c.get('auth'),
-        c.req.valid('param').id,
-        c.req.valid('json') ?? {},
-        requestMeta(c, deps),
-      );
+      const { webhook, secret } = await webhooks.rotateSecret(c.get('actor'), { ...c.req.valid('json'), id: c.req.valid('param').id });
       c.header('cache-control', 'no-store');
       return c.json({ ...webhook, secret }, 200);
     },
@@ -189,7 +167,7 @@ export function webhooksRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 202: json(z.object({ event_id: z.string() }), 'Queued'), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await sendTestEvent(wd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps)), 202),
+    async (c) => c.json(await webhooks.sendTest(c.get('actor'), c.req.valid('param').id), 202),
   );
 
   r.openapi(
@@ -201,7 +179,7 @@ export function webhooksRoutes(deps: AppDeps) {
       request: { params: IdParam, query: ListQuery },
       responses: { 200: json(page(DeliverySchema)), ...errorResponses(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await listDeliveries(wd(), c.get('auth'), c.req.valid('param').id, c.req.valid('query')), 200),
+    async (c) => c.json(await webhooks.deliveries(c.get('actor'), { ...c.req.valid('query'), id: c.req.valid('param').id }), 200),
   );
 
   r.openapi(
@@ -215,7 +193,7 @@ export function webhooksRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json(await retryDelivery(wd(), c.get('auth'), p.id, p.delivery_id, requestMeta(c, deps)), 202);
+      return c.json(await webhooks.retry(c.get('actor'), p), 202);
     },
   );
 

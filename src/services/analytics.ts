@@ -20,6 +20,9 @@ import { findDomain } from '../db/repositories/domains.js';
 import type { Database } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { VerifyStats } from './verify-stats.js';
+import { assertAdmin, isAdmin, type Actor, type AdminActor } from './actor.js';
+import { ownerForTeamOrSelf, requireOwnerAccess } from './teams.js';
+import type { Clock } from '../clock.js';
 
 export const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 366;
@@ -107,17 +110,27 @@ function add(into: UsageBucket, s: Omit<UsageSums, 'dim'>): void {
 
 const DIMENSION: Record<SummaryGroup, UsageDimension> = { day: 'hour', hour: 'hour', model: 'model', key: 'key_id', domain: 'domain_id' };
 
+export interface AnalyticsDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  /** Flushed before a read, so a reader sees its own instance's latest counts. */
+  verifyStats: VerifyStats;
+}
+
 /**
  * Sums of the account's usage records in [from, to). Whole hours come from the roll-ups (kept in
  * the batch of each usage write); the partial hours at the edges come from the records, so the
  * totals equal the sum of the records for any range, to the millisecond.
  */
 export async function usageSummary(
-  db: Kysely<Database>,
-  account: string,
-  q: { group_by?: SummaryGroup; from?: string; to?: string; key_id?: string; model?: string },
-  now: number,
+  deps: AnalyticsDeps,
+  actor: Actor,
+  q: { group_by?: SummaryGroup; from?: string; to?: string; key_id?: string; model?: string; team_id?: string },
 ): Promise<UsageSummary> {
+  const { db } = deps;
+  // With team_id, the team's usage (any active member may read it).
+  const account = await ownerForTeamOrSelf(db, actor, q.team_id, 'read');
+  const now = deps.clock.now().getTime();
   const group = q.group_by ?? 'day';
   const range = resolveRange(q, now);
   const dim = DIMENSION[group];
@@ -235,14 +248,16 @@ export interface DomainStats {
  * anyone else gets 404 (no existence leak).
  */
 export async function domainStats(
-  deps: { db: Kysely<Database>; verifyStats: VerifyStats },
-  caller: { address: string; roles: string[] },
-  domainId: string,
-  q: { group_by?: TimeGrain; from?: string; to?: string },
-  now: number,
+  deps: AnalyticsDeps,
+  caller: Actor,
+  q: { id: string; group_by?: TimeGrain; from?: string; to?: string },
 ): Promise<DomainStats> {
+  const domainId = q.id;
+  const now = deps.clock.now().getTime();
   const domain = await findDomain(deps.db, domainId);
-  if (!domain || (domain.owner !== caller.address && !caller.roles.includes('admin'))) throw new AppError('not_found', 'No such domain.');
+  if (!domain) throw new AppError('not_found', 'No such domain.');
+  // Its owner, its team's members (any role reads), or admins; anyone else: not found.
+  if (!isAdmin(caller)) await requireOwnerAccess(deps.db, caller.address, domain.owner, 'read', 'domain');
   const group = q.group_by ?? 'day';
   const range = resolveRange(q, now);
   // This instance's counts not yet written: a reader sees its own instance's latest figures.
@@ -287,11 +302,9 @@ export interface AdminStats {
  * verifications are for [from, to) (hour-grained). Credits granted are trial approvals plus
  * positive admin adjustments, read from the audit trail they are written with.
  */
-export async function adminStats(
-  deps: { db: Kysely<Database>; verifyStats: VerifyStats },
-  q: { from?: string; to?: string },
-  now: number,
-): Promise<AdminStats> {
+export async function adminStats(deps: AnalyticsDeps, actor: AdminActor, q: { from?: string; to?: string }): Promise<AdminStats> {
+  assertAdmin(actor);
+  const now = deps.clock.now().getTime();
   const range = resolveRange(q, now);
   await deps.verifyStats.flush();
   const fromHour = hourOf(range.from);
@@ -301,7 +314,7 @@ export async function adminStats(
     countBy(deps.db, 'api_keys', 'status'),
     verificationCounts(deps.db, {}, fromHour, range.to),
     sumRollups(deps.db, {}, fromHour, range.to, 'hour'),
-    auditEventsOf(deps.db, ['trial.approve', 'account.credits'], range.from, range.to),
+    auditEventsOf(deps.db, ['trial.approve', 'account.credits', 'team.credits'], range.from, range.to),
   ]);
   const byStart = new Map<number, AdminStats['data'][number]>();
   for (const t of bucketStarts(range, 'day')) {

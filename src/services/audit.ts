@@ -5,6 +5,8 @@ import { keyIdsOfAccount } from '../db/repositories/keys.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
 import { toPage, type Page } from './pagination.js';
+import { assertAdmin, type Actor, type AdminActor } from './actor.js';
+import { getAddress } from 'viem';
 
 /** Who asked, from where: what an audit event needs from the request, without the request. */
 export interface RequestMeta {
@@ -59,15 +61,40 @@ function auditView(e: AuditEventsTable): AuditEventView {
   return { ...e, at: iso(e.at) as string, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null };
 }
 
+export interface AuditDeps {
+  db: Kysely<Database>;
+}
+
+export interface AuditQuery {
+  limit: number;
+  cursor?: string;
+  /** Exact action name, e.g. key.create. */
+  action?: string;
+}
+
 /**
- * One page of the audit log, newest first: an account's events (`account` set) or all of them
- * (an admin without an address filter). What a user sees is redacted: events about their account
- * that someone else caused (an admin) come without the IP or browser; what their own wallet or
- * their own API keys did shows where it came from (a leaked key's use).
+ * One page of the audit log of the actor's account, newest first. Redacted: events about the
+ * account that someone else caused (an admin) come without the IP or browser; what the wallet or
+ * its own API keys did shows where it came from (a leaked key's use).
  */
-export async function listAuditPage(
+export async function listOwnAudit(deps: AuditDeps, actor: Actor, q: AuditQuery): Promise<Page<AuditEventView>> {
+  return auditPage(deps.db, q, actor.address, 'user');
+}
+
+/** One page of the whole audit log (admins), or of the events whose actor or account is `address`. */
+export async function listAllAudit(
+  deps: AuditDeps,
+  actor: AdminActor,
+  q: AuditQuery & { address?: string },
+): Promise<Page<AuditEventView>> {
+  assertAdmin(actor);
+  // Addresses are stored checksummed; match whatever case the admin typed.
+  return auditPage(deps.db, q, q.address ? getAddress(q.address) : undefined, 'admin');
+}
+
+export async function auditPage(
   db: Kysely<Database>,
-  q: { limit: number; cursor?: string; action?: string },
+  q: AuditQuery,
   account: string | undefined,
   viewer: 'user' | 'admin',
 ): Promise<Page<AuditEventView>> {

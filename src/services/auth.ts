@@ -7,7 +7,8 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { accountView, rolesFor, type AccountView } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { auditEvent } from './audit.js';
+import { auditMeta, type Actor, type RequestOrigin } from './actor.js';
 import { SIWE_CLOCK_SKEW_MS, checkSiweMessage } from './siwe.js';
 import { createNonceCodec, type NonceCodec } from './stateless-nonce.js';
 import type { Hex } from 'viem';
@@ -16,7 +17,7 @@ export const NONCE_TTL_MS = 5 * 60_000;
 const PURGE_INTERVAL_MS = 30_000;
 const NONCE_SECRET_NAME = 'nonce_hmac_v1';
 
-type Deps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'sessions' | 'verifySignature'>;
+type Deps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'sessions' | 'verifySignature' | 'metrics'>;
 
 /** Per-database state (one process may serve several databases, as tests do). */
 const perDb = new WeakMap<object, { lastPurge: number; codec: Promise<NonceCodec> }>();
@@ -42,7 +43,7 @@ function stateFor(deps: Deps): { lastPurge: number; codec: Promise<NonceCodec> }
  * A fresh nonce. Stateless: nothing is written, so no number of requests can fill a table and lock
  * other clients out (the per-IP and per-/64 limits in front of this slow single flooders).
  */
-export async function issueNonce(deps: Deps, _ip: string | null): Promise<{ nonce: string; expiresAt: Date }> {
+export async function issueNonce(deps: Deps): Promise<{ nonce: string; expiresAt: Date }> {
   const expiresAt = deps.clock.now().getTime() + NONCE_TTL_MS;
   const nonce = await (await stateFor(deps).codec).issue(expiresAt);
   return { nonce, expiresAt: new Date(expiresAt) };
@@ -72,9 +73,25 @@ export interface SignInResult {
   account: AccountView;
 }
 
-export async function signIn(deps: Deps, input: { message: string; signature: Hex }, meta: RequestMeta): Promise<SignInResult> {
+/**
+ * Exchanges a signed SIWE message for a session. Nobody acts yet (the wallet proves itself here),
+ * so it takes the request's origin instead of an actor. Counts every outcome in the sign-in metric.
+ */
+export async function signIn(deps: Deps, from: RequestOrigin, input: { message: string; signature: Hex }): Promise<SignInResult> {
+  try {
+    const res = await signInOnce(deps, from, input);
+    deps.metrics.signIns.inc({ result: 'ok' });
+    return res;
+  } catch (err) {
+    deps.metrics.signIns.inc({ result: err instanceof AppError ? err.code : 'error' });
+    throw err;
+  }
+}
+
+async function signInOnce(deps: Deps, from: RequestOrigin, input: { message: string; signature: Hex }): Promise<SignInResult> {
   const { config } = deps;
   const now = deps.clock.now();
+  const meta = auditMeta({ request: from }, now);
   const checked = checkSiweMessage(input.message, {
     domains: config.siweDomains,
     scheme: new URL(config.publicOrigin).protocol.slice(0, -1),
@@ -134,20 +151,24 @@ export async function signIn(deps: Deps, input: { message: string; signature: He
   return { token, expiresAt, account: await accountView(deps.db, account, roles) };
 }
 
-export async function signOut(deps: Deps, who: { address: string; sid: string }, meta: RequestMeta): Promise<void> {
+/** Revokes the actor's session (an API key has none to revoke: nothing happens). */
+export async function signOut(deps: Deps, who: Actor): Promise<void> {
+  if (who.kind !== 'session') return;
+  const meta = auditMeta(who, deps.clock.now());
   await inBatch(deps.db, [
     revokeSession(deps.db, who.sid, meta.now.getTime()),
     auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid }),
   ]);
 }
 
-export async function signOutAll(deps: Deps, who: { address: string }, meta: RequestMeta): Promise<void> {
+export async function signOutAll(deps: Deps, who: Actor): Promise<void> {
+  const meta = auditMeta(who, deps.clock.now());
   await inBatch(deps.db, [
     revokeAllSessions(deps.db, who.address, meta.now.getTime()),
     auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null }),
   ]);
 }
 
-export async function me(deps: Deps, who: { address: string; roles: string[] }): Promise<AccountView> {
+export async function me(deps: Deps, who: Actor): Promise<AccountView> {
   return accountView(deps.db, await getAccountOrThrow(deps.db, who.address), who.roles);
 }

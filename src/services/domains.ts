@@ -22,28 +22,45 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId, randomBase62 } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { auditEvent } from './audit.js';
+import { auditMeta, isAdmin, type Actor } from './actor.js';
+import { isTeamId } from '../db/repositories/teams.js';
+import type { Action } from './authorize.js';
+import { ownerForTeamOrSelf, requireOwnerAccess } from './teams.js';
+import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 import type { DomainView } from '../contract/views.js';
-import { isTeamId } from '../db/repositories/teams.js';
-import type { Action } from './authorize.js';
-import { ownerForTeamOrSelf, requireOwnerAccess } from './teams.js';
 
 export type { DomainView };
 
-export interface Caller {
-  address: string;
-  roles: string[];
-}
-
 export interface DomainsDeps {
   db: Kysely<Database>;
+  clock: Clock;
   keyPrefix: string;
   maxDomainsPerAccount: number;
   /** Needed only by the ownership checks. */
   checker?: DomainChecker;
+  /** Counts ownership and claim checks per account (see OWNERSHIP_CHECKS_PER_MINUTE); none: unlimited. */
+  checkLimiter?: { hit(key: string): number };
+}
+
+/** Ownership and claim checks an account may run per minute, per instance. */
+export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
+
+/**
+ * Why: every check makes the service send DNS and HTTP requests; a signed-in account must not be
+ * able to turn it into a request cannon. Per account, per instance. Counted before anything else,
+ * after the request was validated (a malformed request is a 400, not a 429).
+ */
+function countCheck(deps: DomainsDeps, caller: Actor): void {
+  const wait = deps.checkLimiter?.hit(caller.address) ?? 0;
+  if (wait > 0) {
+    throw new AppError('rate_limited', `Too many ownership checks from your account. Try again in ${wait} s.`, {
+      headers: { 'retry-after': String(wait) },
+    });
+  }
 }
 
 export function domainView(r: DomainRow): DomainView {
@@ -67,10 +84,8 @@ export function newChallenge(): string {
   return `siwe-keys-${randomBase62(32)}`;
 }
 
-const isAdmin = (c: Caller): boolean => c.roles.includes('admin');
-
 /** The visibility asked for (network by default), if the caller may run such a domain. */
-function allowedVisibility(caller: Caller, asked: 'network' | 'public' | undefined): 'network' | 'public' {
+function allowedVisibility(caller: Actor, asked: 'network' | 'public' | undefined): 'network' | 'public' {
   const visibility = asked ?? 'network';
   // Why: public domains accept the platform's free-trial keys, so only the platform may run one.
   if (visibility === 'public' && !isAdmin(caller)) throw new AppError('forbidden', 'Only admins can register public domains.');
@@ -84,12 +99,12 @@ async function newToken(prefix: string): Promise<{ token: string; token_hash: st
 
 export async function createDomain(
   deps: DomainsDeps,
-  caller: Caller,
+  caller: Actor,
   input: { name: string; visibility?: 'network' | 'public'; team_id?: string },
-  meta: RequestMeta,
 ): Promise<{ domain: DomainView; token: string }> {
+  const meta = auditMeta(caller, deps.clock.now());
   // With team_id the team owns it (owners and admins register team domains).
-  const owner = await ownerForTeamOrSelf(deps.db, { address: caller.address, kind: 'session' }, input.team_id, 'domain.create');
+  const owner = await ownerForTeamOrSelf(deps.db, caller, input.team_id, 'domain.create');
   const visibility = allowedVisibility(caller, input.visibility);
   if (!isAdmin(caller) && (await countDomains(deps.db, owner)) >= deps.maxDomainsPerAccount) {
     throw new AppError('limit_reached', `An account can register at most ${deps.maxDomainsPerAccount} domains.`);
@@ -132,34 +147,31 @@ export async function createDomain(
  * The domain, if the caller may do `action` to it: its own, its team's (as the policy answers for
  * the caller's role), or any for admins. Someone else's is "not found": no existence leak.
  */
-async function visibleDomain(db: Kysely<Database>, caller: Caller, id: string, action: Action = 'read'): Promise<DomainRow> {
+async function visibleDomain(db: Kysely<Database>, caller: Actor, id: string, action: Action = 'read'): Promise<DomainRow> {
   const row = await findDomain(db, id);
   if (!row) throw new AppError('not_found', 'No such domain.');
   if (!isAdmin(caller)) await requireOwnerAccess(db, caller.address, row.owner, action, 'domain');
   return row;
 }
 
-export async function getDomain(deps: DomainsDeps, caller: Caller, id: string): Promise<DomainView> {
+export async function getDomain(deps: DomainsDeps, caller: Actor, id: string): Promise<DomainView> {
   return domainView(await visibleDomain(deps.db, caller, id));
 }
 
 export async function listVisibleDomains(
   deps: DomainsDeps,
-  caller: Caller,
+  caller: Actor,
   q: { limit: number; cursor?: string; team_id?: string },
 ): Promise<Page<DomainView>> {
   // A team's domains with team_id (any member); else the caller's own, or every domain for admins.
   const owner =
-    q.team_id !== undefined
-      ? await ownerForTeamOrSelf(deps.db, { address: caller.address, kind: 'session' }, q.team_id, 'read')
-      : isAdmin(caller)
-        ? undefined
-        : caller.address;
+    q.team_id !== undefined ? await ownerForTeamOrSelf(deps.db, caller, q.team_id, 'read') : isAdmin(caller) ? undefined : caller.address;
   const rows = await listDomains(deps.db, { owner, cursor: q.cursor, limit: q.limit + 1 });
   return toPage(rows, q.limit, domainView);
 }
 
-export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
+export async function removeDomain(deps: DomainsDeps, caller: Actor, id: string): Promise<void> {
+  const meta = auditMeta(caller, deps.clock.now());
   const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   try {
     await inBatch(deps.db, [
@@ -180,12 +192,8 @@ export async function removeDomain(deps: DomainsDeps, caller: Caller, id: string
   }
 }
 
-export async function rotateDomainToken(
-  deps: DomainsDeps,
-  caller: Caller,
-  id: string,
-  meta: RequestMeta,
-): Promise<{ domain: DomainView; token: string }> {
+export async function rotateDomainToken(deps: DomainsDeps, caller: Actor, id: string): Promise<{ domain: DomainView; token: string }> {
+  const meta = auditMeta(caller, deps.clock.now());
   const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   const { token, token_hash, token_hint } = await newToken(deps.keyPrefix);
   try {
@@ -212,7 +220,7 @@ export async function rotateDomainToken(
 // ---- ownership proof and claims ----
 
 /** 409 domain_taken, saying whether the name can be claimed (its holder never proved it). */
-async function takenError(db: Kysely<Database>, caller: Caller, name: string): Promise<AppError> {
+async function takenError(db: Kysely<Database>, caller: Actor, name: string): Promise<AppError> {
   const holder = await findDomainByName(db, name);
   if (holder && holder.verified_at === null && holder.owner !== caller.address) {
     return new AppError(
@@ -240,7 +248,9 @@ function notProven(name: string, reasons: string[]): AppError {
 }
 
 /** Runs the DNS/HTTP check for one of the caller's domains; on success it is `verified`. */
-export async function checkDomainOwnership(deps: DomainsDeps, caller: Caller, id: string, meta: RequestMeta): Promise<DomainView> {
+export async function checkDomainOwnership(deps: DomainsDeps, caller: Actor, id: string): Promise<DomainView> {
+  countCheck(deps, caller);
+  const meta = auditMeta(caller, deps.clock.now());
   const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   const challenge = row.ownership_challenge ?? `legacy-${row.id}`;
   const result = await checkerOf(deps).check(row.name, challenge);
@@ -291,10 +301,10 @@ const claimView = (r: DomainClaimRow): ClaimView => ({
  */
 export async function claimDomain(
   deps: DomainsDeps,
-  caller: Caller,
+  caller: Actor,
   input: { name: string; visibility?: 'network' | 'public' },
-  meta: RequestMeta,
 ): Promise<{ claim: ClaimView; created: boolean }> {
+  const meta = auditMeta(caller, deps.clock.now());
   const visibility = allowedVisibility(caller, input.visibility);
   const holder = await findDomainByName(deps.db, input.name);
   if (!holder)
@@ -347,12 +357,9 @@ export async function claimDomain(
  * deleted (its token dies with it), the claimant's domain is created already verified, and every
  * pending claim on the name is closed. Answers the new domain and its token (shown once).
  */
-export async function checkClaim(
-  deps: DomainsDeps,
-  caller: Caller,
-  claimId: string,
-  meta: RequestMeta,
-): Promise<{ domain: DomainView; token: string }> {
+export async function checkClaim(deps: DomainsDeps, caller: Actor, claimId: string): Promise<{ domain: DomainView; token: string }> {
+  countCheck(deps, caller);
+  const meta = auditMeta(caller, deps.clock.now());
   const claim = await findClaim(deps.db, claimId);
   // Someone else's claim is "not found": no existence leak.
   if (!claim || claim.claimant !== caller.address) throw new AppError('not_found', 'No such claim.');

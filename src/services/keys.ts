@@ -17,26 +17,24 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { auditEvent } from './audit.js';
+import { actorId, auditMeta, type Actor } from './actor.js';
+import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
 import { isTeamId } from '../db/repositories/teams.js';
+import { keyOwnerFor, ownerForTeamOrSelf } from './teams.js';
 import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
 export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };
 
-/** Who makes a change: a session (the wallet) or an API key with the admin scope (by key id). */
-export interface Caller {
-  id: string;
-  via: 'session' | 'key';
-}
-
 const SESSION_ONLY = 'insufficient_scope';
 
 export interface KeysDeps {
   db: Kysely<Database>;
+  clock: Clock;
   keyPrefix: string;
   maxKeysPerAccount: number;
 }
@@ -116,19 +114,20 @@ function checkTeamKey(input: { type?: KeyType; scopes?: Scope[] }): void {
 
 export async function createKey(
   deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  input: CreateKeyInput,
-  meta: RequestMeta,
+  caller: Actor,
+  { team_id, ...input }: CreateKeyInput & { team_id?: string },
 ): Promise<{ key: KeyView; secret: string }> {
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
+  // The caller's own account, or with team_id the team's (the policy decides per role).
+  const owner = await ownerForTeamOrSelf(deps.db, caller, team_id, 'key.create');
+  const team = owner !== caller.address;
+  if (team) checkTeamKey(input);
+  const actor = actorId(caller);
   // Why: admin keys are made by the wallet only, so a leaked admin key cannot multiply itself.
-  if (caller.via === 'key' && input.scopes?.includes('admin')) {
+  if (caller.kind === 'key' && input.scopes?.includes('admin')) {
     throw new AppError(SESSION_ONLY, 'Only a session can create an admin key.', { extra: { param: 'scopes' } });
   }
-  const team = isTeamId(owner);
-  if (team) checkTeamKey(input);
   const account = await getAccountOrThrow(deps.db, owner);
   // The plan decides the type: trial (developer) keys and network keys never mix.
   const allowed: KeyType = account.plan === 'developer' ? 'developer' : 'network';
@@ -193,21 +192,22 @@ export async function createKey(
   return { key: keyView(row, now), secret };
 }
 
-export async function getKey(deps: KeysDeps, owner: string, id: string, now: number): Promise<KeyView> {
-  const row = await findOwnKey(deps.db, owner, id);
+export async function getKey(deps: KeysDeps, caller: Actor, id: string): Promise<KeyView> {
+  const row = await findOwnKey(deps.db, await keyOwnerFor(deps.db, caller, id, 'read'), id);
   // Another account's key is "not found", never "forbidden": no existence leak.
   if (!row) throw new AppError('not_found', 'No such key.');
-  return keyView(row, now);
+  return keyView(row, deps.clock.now().getTime());
 }
 
 export async function listOwnKeys(
   deps: KeysDeps,
-  owner: string,
-  q: { limit: number; cursor?: string; status?: 'active' | 'disabled'; expiring_within_days?: number },
-  now: number,
+  caller: Actor,
+  q: { limit: number; cursor?: string; status?: 'active' | 'disabled'; expiring_within_days?: number; team_id?: string },
 ): Promise<Page<KeyView>> {
+  const now = deps.clock.now().getTime();
   const rows = await listKeys(deps.db, {
-    account: owner,
+    // With team_id, the team's keys (any active member may read them).
+    account: await ownerForTeamOrSelf(deps.db, caller, q.team_id, 'read'),
     status: q.status,
     expiringBefore: q.expiring_within_days === undefined ? undefined : now + q.expiring_within_days * 86_400_000,
     now,
@@ -253,18 +253,15 @@ async function checkKeyCallerPatch(deps: KeysDeps, owner: string, id: string, in
   return row;
 }
 
-export async function updateKey(
-  deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  id: string,
-  input: UpdateKeyInput,
-  meta: RequestMeta,
-): Promise<KeyView> {
+export async function updateKey(deps: KeysDeps, caller: Actor, change: { id: string; changes: UpdateKeyInput }): Promise<KeyView> {
+  const { id, changes: input } = change;
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
+  // The key's account (the caller's, or a team's when the caller's role may manage this key).
+  const owner = await keyOwnerFor(deps.db, caller, id, 'key.manage');
+  const actor = actorId(caller);
   if (isTeamId(owner)) checkTeamKey({ scopes: input.scopes });
-  const judged = caller.via === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
+  const judged = caller.kind === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
   const set: Partial<ApiKeysTable> = {};
   if (input.description !== undefined) set.description = input.description;
   if (input.status !== undefined) {
@@ -306,14 +303,15 @@ export async function updateKey(
 
 export async function rotateKey(
   deps: KeysDeps,
-  owner: string,
-  caller: Caller,
-  id: string,
-  graceSeconds: number,
-  meta: RequestMeta,
+  caller: Actor,
+  input: { id: string; grace_seconds?: number },
 ): Promise<{ key: KeyView; secret: string }> {
+  const { id } = input;
+  const graceSeconds = input.grace_seconds ?? 0;
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
-  const actor = caller.id;
+  const owner = await keyOwnerFor(deps.db, caller, id, 'key.manage');
+  const actor = actorId(caller);
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   const secret = generateSecret(deps.keyPrefix, KEY_KIND[row.type]);
@@ -345,8 +343,10 @@ export async function rotateKey(
   return { key: keyView({ ...row, ...set }, now), secret };
 }
 
-export async function deleteKey(deps: KeysDeps, owner: string, caller: Caller, id: string, meta: RequestMeta): Promise<void> {
-  const actor = caller.id;
+export async function deleteKey(deps: KeysDeps, caller: Actor, id: string): Promise<void> {
+  const meta = auditMeta(caller, deps.clock.now());
+  const owner = await keyOwnerFor(deps.db, caller, id, 'key.manage');
+  const actor = actorId(caller);
   const row = await findOwnKey(deps.db, owner, id);
   if (!row) throw new AppError('not_found', 'No such key.');
   try {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'hono/utils/buffer';
 import { BASE62, randomBase62 } from '../ids.js';
 
 /**
@@ -54,10 +55,8 @@ export async function createNonceCodec(secret: string): Promise<NonceCodec> {
       const body = nonce.slice(0, RANDOM_CHARS + EXPIRY_CHARS);
       const expected = await mac(body);
       const given = nonce.slice(RANDOM_CHARS + EXPIRY_CHARS);
-      // Constant-time comparison: the MAC must not leak through timing, character by character.
-      let diff = 0;
-      for (let i = 0; i < MAC_CHARS; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i);
-      if (diff !== 0) return null;
+      // Why constant-time: the MAC must not leak through timing, character by character.
+      if (!(await timingSafeEqual(expected, given))) return null;
       const expiresAt = Number.parseInt(nonce.slice(RANDOM_CHARS, RANDOM_CHARS + EXPIRY_CHARS), 36);
       return expiresAt > now ? expiresAt : null;
     },

@@ -35,12 +35,19 @@ import { BatchConditionFailed, inBatch, isPostgres } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent, listAuditPage, type AuditEventView, type RequestMeta } from './audit.js';
+import type { Clock } from '../clock.js';
+import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
+import { auditEvent, auditPage, type AuditEventView } from './audit.js';
 import { authorize, type Action, type Resource } from './authorize.js';
 import type { Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep } from './webhook-events.js';
 
 export { isTeamId };
+
+export interface TeamsDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+}
 
 /** Why caps: invitations are free to send, and every member row is read on GET /v1/teams/{id}. */
 export const MAX_TEAM_MEMBERS = 100;
@@ -184,7 +191,11 @@ export async function keyOwnerFor(db: Kysely<Database>, actor: TeamActor, keyId:
   return key.account;
 }
 
-export async function createTeam(db: Kysely<Database>, actor: string, name: string, meta: RequestMeta): Promise<TeamView> {
+export async function createTeam(deps: TeamsDeps, caller: Actor, { name }: { name: string }): Promise<TeamView> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   const now = meta.now.getTime();
   if ((await listTeamsOf(db, actor)).length >= MAX_TEAMS_PER_WALLET) {
     throw new AppError('limit_reached', `A wallet can belong to at most ${MAX_TEAMS_PER_WALLET} teams.`);
@@ -199,14 +210,18 @@ export async function createTeam(db: Kysely<Database>, actor: string, name: stri
   return teamView({ id, name, created_by: actor, created_at: now, credits: null }, 'owner');
 }
 
-export async function listMyTeams(db: Kysely<Database>, actor: string): Promise<{ data: TeamListItem[] }> {
-  const rows = await listTeamsOf(db, actor);
+export async function listMyTeams(deps: TeamsDeps, caller: Actor): Promise<{ data: TeamListItem[] }> {
+  sessionOnly(caller);
+  const rows = await listTeamsOf(deps.db, caller.address);
   return {
     data: rows.map((r) => ({ ...teamView(r, r.role), status: r.status, invited_by: r.invited_by, joined_at: iso(r.joined_at) })),
   };
 }
 
-export async function getTeam(db: Kysely<Database>, actor: string, teamId: string): Promise<TeamDetail> {
+export async function getTeam(deps: TeamsDeps, caller: Actor, teamId: string): Promise<TeamDetail> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
   const role = await requireTeamAccess(db, actor, teamId, 'read');
   const team = await findTeam(db, teamId);
   if (!team) throw notFound();
@@ -219,12 +234,14 @@ function lockSteps(db: Kysely<Database>, teamId: string) {
 }
 
 export async function inviteMember(
-  db: Kysely<Database>,
-  actor: string,
-  teamId: string,
-  input: { address: string; role: TeamRole },
-  meta: RequestMeta,
+  deps: TeamsDeps,
+  caller: Actor,
+  { id: teamId, ...input }: { id: string; address: string; role: TeamRole },
 ): Promise<MemberView> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   await requireTeamAccess(db, actor, teamId, 'member.invite', { newRole: input.role });
   if ((await countMembers(db, teamId)) >= MAX_TEAM_MEMBERS) {
     throw new AppError('limit_reached', `A team can have at most ${MAX_TEAM_MEMBERS} members and invitations.`);
@@ -257,7 +274,11 @@ export async function inviteMember(
 }
 
 /** The invited wallet accepts with its own session; nobody joins on someone else's word. */
-export async function joinTeam(db: Kysely<Database>, actor: string, teamId: string, meta: RequestMeta): Promise<TeamView> {
+export async function joinTeam(deps: TeamsDeps, caller: Actor, teamId: string): Promise<TeamView> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   const invitation = isTeamId(teamId) ? await findMember(db, teamId, actor) : undefined;
   if (invitation?.status !== 'invited') throw new AppError('not_found', 'No invitation to this team.');
   try {
@@ -289,13 +310,14 @@ async function explainRefusal(db: Kysely<Database>, teamId: string, address: str
 }
 
 export async function changeRole(
-  db: Kysely<Database>,
-  actor: string,
-  teamId: string,
-  address: string,
-  role: TeamRole,
-  meta: RequestMeta,
+  deps: TeamsDeps,
+  caller: Actor,
+  { id: teamId, address, role }: { id: string; address: string; role: TeamRole },
 ): Promise<MemberView> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   await requireTeamAccess(db, actor, teamId, 'read');
   const target = await targetOf(db, teamId, address);
   await requireTeamAccess(db, actor, teamId, 'member.change_role', { target, newRole: role });
@@ -314,7 +336,15 @@ export async function changeRole(
 }
 
 /** Removal, leaving, declining an invitation: access ends with this write (membership is read per request). */
-export async function removeMember(db: Kysely<Database>, actor: string, teamId: string, address: string, meta: RequestMeta): Promise<void> {
+export async function removeMember(
+  deps: TeamsDeps,
+  caller: Actor,
+  { id: teamId, address }: { id: string; address: string },
+): Promise<void> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   const self = address === actor;
   // Declining: an invited wallet may delete its own invitation (it has no access otherwise).
   if (!self) await requireTeamAccess(db, actor, teamId, 'read');
@@ -339,7 +369,11 @@ export async function removeMember(db: Kysely<Database>, actor: string, teamId: 
  * first step deletes the team row only while the actor is still an active owner, so a demotion
  * that commits first refuses it. Verification stops accepting the keys and domain tokens at once.
  */
-export async function deleteTeam(db: Kysely<Database>, actor: string, teamId: string, meta: RequestMeta): Promise<void> {
+export async function deleteTeam(deps: TeamsDeps, caller: Actor, teamId: string): Promise<void> {
+  sessionOnly(caller);
+  const { db } = deps;
+  const actor = caller.address;
+  const meta = auditMeta(caller, deps.clock.now());
   await requireTeamAccess(db, actor, teamId, 'team.delete');
   const now = meta.now.getTime();
   const domains = await domainIdsOf(db, teamId);
@@ -362,24 +396,26 @@ export async function deleteTeam(db: Kysely<Database>, actor: string, teamId: st
 }
 
 export async function teamAudit(
-  db: Kysely<Database>,
-  actor: string,
-  teamId: string,
-  q: { limit: number; cursor?: string; action?: string },
+  deps: TeamsDeps,
+  caller: Actor,
+  { id: teamId, ...q }: { id: string; limit: number; cursor?: string; action?: string },
 ): Promise<Page<AuditEventView>> {
-  await requireTeamAccess(db, actor, teamId, 'team.audit');
+  sessionOnly(caller);
+  await requireTeamAccess(deps.db, caller.address, teamId, 'team.audit');
   // As a user sees it: other wallets' IPs and browsers are not shown to team members.
-  return listAuditPage(db, q, teamId, 'user');
+  return auditPage(deps.db, q, teamId, 'user');
 }
 
 /** Platform admins: adds delta to the team's balance (from null: starts enforcing it), like an account's. */
 export async function changeTeamCredits(
-  db: Kysely<Database>,
-  admin: string,
-  teamId: string,
-  input: { delta: number; reason: string },
-  meta: RequestMeta,
+  deps: TeamsDeps,
+  caller: AdminActor,
+  { id: teamId, ...input }: { id: string; delta: number; reason: string },
 ): Promise<AdminTeamView> {
+  assertAdmin(caller);
+  const { db } = deps;
+  const admin = actorId(caller);
+  const meta = auditMeta(caller, deps.clock.now());
   const team = isTeamId(teamId) ? await findTeam(db, teamId) : undefined;
   if (!team) throw notFound();
   try {
@@ -397,7 +433,7 @@ export async function changeTeamCredits(
       throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
     throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
   }
-  return (await listTeamsForAdmin(db, { limit: 1, id: teamId })).data[0];
+  return (await listTeamsForAdmin(deps, caller, { limit: 1, id: teamId })).data[0];
 }
 
 export interface AdminTeamView {
@@ -411,10 +447,12 @@ export interface AdminTeamView {
 }
 
 export async function listTeamsForAdmin(
-  db: Kysely<Database>,
+  deps: TeamsDeps,
+  caller: AdminActor,
   q: { limit: number; cursor?: string; id?: string },
 ): Promise<Page<AdminTeamView>> {
-  const rows = await listAllTeams(db, { cursor: q.cursor, id: q.id, limit: q.limit + 1 });
+  assertAdmin(caller);
+  const rows = await listAllTeams(deps.db, { cursor: q.cursor, id: q.id, limit: q.limit + 1 });
   const more = rows.length > q.limit;
   const shown = more ? rows.slice(0, q.limit) : rows;
   return {

@@ -15,13 +15,25 @@ import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import { accountView, iso, type AccountView } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { accountView, iso, rolesFor, type AccountView } from './accounts.js';
+import { auditEvent } from './audit.js';
+import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
+import { getAddress, isAddress } from 'viem';
+import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
 import type { ApplicationView } from '../contract/views.js';
 
 export type { ApplicationView };
+
+export interface TrialDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  /** What an approval grants when the admin names no amount (TRIAL_CREDITS). */
+  trialCredits: number;
+  /** ADMIN_ADDRESSES: the roles of the account a credit change answers with. */
+  adminAddresses: string[];
+}
 
 export function applicationView(r: ApplicationRow): ApplicationView {
   return {
@@ -38,12 +50,10 @@ export function applicationView(r: ApplicationRow): ApplicationView {
   };
 }
 
-export async function apply(
-  db: Kysely<Database>,
-  address: string,
-  input: { use_case: string; contact?: string },
-  meta: RequestMeta,
-): Promise<ApplicationView> {
+export async function apply(deps: TrialDeps, actor: Actor, input: { use_case: string; contact?: string }): Promise<ApplicationView> {
+  const { db } = deps;
+  const address = actor.address;
+  const meta = auditMeta(actor, deps.clock.now());
   const account = await getAccountOrThrow(db, address);
   if (account.plan === 'developer') throw new AppError('already_approved');
   const row: ApplicationRow = {
@@ -71,27 +81,31 @@ export async function apply(
   return applicationView(row);
 }
 
-export async function myApplication(db: Kysely<Database>, address: string): Promise<ApplicationView> {
-  const row = await latestApplicationOf(db, address);
+export async function myApplication(deps: TrialDeps, actor: Actor): Promise<ApplicationView> {
+  const row = await latestApplicationOf(deps.db, actor.address);
   if (!row) throw new AppError('not_found', 'You have not applied for the free trial.');
   return applicationView(row);
 }
 
 export async function listForAdmin(
-  db: Kysely<Database>,
+  deps: TrialDeps,
+  actor: AdminActor,
   q: { status?: ApplicationRow['status']; address?: string; cursor?: string; limit: number },
 ): Promise<Page<ApplicationView>> {
-  return toPage(await listApplications(db, { ...q, limit: q.limit + 1 }), q.limit, applicationView);
+  assertAdmin(actor);
+  // Addresses are stored checksummed; match whatever case the admin typed.
+  const address = q.address === undefined ? undefined : getAddress(q.address);
+  return toPage(await listApplications(deps.db, { ...q, address, limit: q.limit + 1 }), q.limit, applicationView);
 }
 
 /** Approval, plan change, credit grant and audit event commit together or not at all. */
-export async function approve(
-  db: Kysely<Database>,
-  id: string,
-  admin: string,
-  credits: number,
-  meta: RequestMeta,
-): Promise<ApplicationView> {
+export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: string; credits?: number }): Promise<ApplicationView> {
+  assertAdmin(actor);
+  const { db } = deps;
+  const { id } = input;
+  const credits = input.credits ?? deps.trialCredits;
+  const admin = actorId(actor);
+  const meta = auditMeta(actor, deps.clock.now());
   const app = await findApplication(db, id);
   if (!app) throw new AppError('not_found', 'No such application.');
   // Listed in the audit trail; the UPDATE itself disables whatever network key exists when it runs,
@@ -141,7 +155,12 @@ export async function approve(
   return applicationView((await findApplication(db, id)) as ApplicationRow);
 }
 
-export async function reject(db: Kysely<Database>, id: string, admin: string, reason: string, meta: RequestMeta): Promise<ApplicationView> {
+export async function reject(deps: TrialDeps, actor: AdminActor, input: { id: string; reason: string }): Promise<ApplicationView> {
+  assertAdmin(actor);
+  const { db } = deps;
+  const { id, reason } = input;
+  const admin = actorId(actor);
+  const meta = auditMeta(actor, deps.clock.now());
   const app = await findApplication(db, id);
   if (!app) throw new AppError('not_found', 'No such application.');
   try {
@@ -167,13 +186,20 @@ export async function reject(db: Kysely<Database>, id: string, admin: string, re
 }
 
 export async function changeCredits(
-  db: Kysely<Database>,
-  address: string,
-  admin: string,
-  input: { delta: number; reason: string },
-  meta: RequestMeta,
-  roles: (address: string) => string[],
+  deps: TrialDeps,
+  actor: AdminActor,
+  change: { address: string; delta: number; reason: string },
 ): Promise<AccountView> {
+  assertAdmin(actor);
+  const { db } = deps;
+  if (!isAddress(change.address, { strict: false })) {
+    throw new AppError('invalid_request', 'Invalid address.', { extra: { param: 'address' } });
+  }
+  // Addresses are stored checksummed; match whatever case the admin typed.
+  const address = getAddress(change.address);
+  const input = { delta: change.delta, reason: change.reason };
+  const admin = actorId(actor);
+  const meta = auditMeta(actor, deps.clock.now());
   if (!(await findAccount(db, address))) throw new AppError('not_found', 'No such account.');
   try {
     await inBatch(db, [
@@ -190,5 +216,5 @@ export async function changeCredits(
       throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
     throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
   }
-  return accountView(db, await getAccountOrThrow(db, address), roles(address));
+  return accountView(db, await getAccountOrThrow(db, address), rolesFor(address, deps.adminAddresses));
 }

@@ -2,11 +2,12 @@
 import type { Kysely } from 'kysely';
 import type { Database, WebhookEndpointsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
-import type { Auth } from '../deps.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent, type RequestMeta } from './audit.js';
+import { auditEvent } from './audit.js';
+import { auditMeta, type Actor } from './actor.js';
+import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { deliveryView } from './webhook-delivery.js';
 import { outboxHint, outboxInsert, type WebhookEventType } from './webhook-events.js';
@@ -15,6 +16,7 @@ import { checkWebhookUrl, hostOf, isPrivateAddress, REFUSAL_MESSAGES } from './w
 
 export interface WebhooksDeps {
   db: Kysely<Database>;
+  clock: Clock;
   allowPrivateUrls: boolean;
   maxPerAccount: number;
   secretGraceSeconds: number;
@@ -80,10 +82,10 @@ async function ownEndpoint(db: Kysely<Database>, account: string, id: string): P
 
 export async function createWebhook(
   deps: WebhooksDeps,
-  auth: Auth,
+  auth: Actor,
   input: { url: string; events: WebhookEventType[]; description?: string },
-  meta: RequestMeta,
 ): Promise<{ webhook: WebhookView; secret: string }> {
+  const meta = auditMeta(auth, deps.clock.now());
   const url = await assertSafeUrl(deps, input.url);
   const count = await deps.db
     .selectFrom('webhook_endpoints')
@@ -117,7 +119,7 @@ export async function createWebhook(
   return { webhook: webhookView(row), secret };
 }
 
-export async function listWebhooks(deps: WebhooksDeps, auth: Auth, q: { cursor?: string; limit: number }): Promise<Page<WebhookView>> {
+export async function listWebhooks(deps: WebhooksDeps, auth: Actor, q: { cursor?: string; limit: number }): Promise<Page<WebhookView>> {
   let query = deps.db.selectFrom('webhook_endpoints').selectAll().where('account', '=', auth.address);
   if (q.cursor) query = query.where('id', '<', q.cursor);
   return toPage(
@@ -130,12 +132,13 @@ export async function listWebhooks(deps: WebhooksDeps, auth: Auth, q: { cursor?:
   );
 }
 
-export async function getWebhook(deps: WebhooksDeps, auth: Auth, id: string): Promise<WebhookView> {
+export async function getWebhook(deps: WebhooksDeps, auth: Actor, id: string): Promise<WebhookView> {
   return webhookView(await ownEndpoint(deps.db, auth.address, id));
 }
 
 /** Deletes the endpoint; its pending deliveries are failed by the worker (the endpoint is gone). */
-export async function deleteWebhook(deps: WebhooksDeps, auth: Auth, id: string, meta: RequestMeta): Promise<void> {
+export async function deleteWebhook(deps: WebhooksDeps, auth: Actor, id: string): Promise<void> {
+  const meta = auditMeta(auth, deps.clock.now());
   await ownEndpoint(deps.db, auth.address, id);
   await inBatch(deps.db, [
     { query: deps.db.deleteFrom('webhook_endpoints').where('id', '=', id).where('account', '=', auth.address), mustChange: true },
@@ -151,11 +154,11 @@ export async function deleteWebhook(deps: WebhooksDeps, auth: Auth, id: string, 
  */
 export async function rotateWebhookSecret(
   deps: WebhooksDeps,
-  auth: Auth,
-  id: string,
-  input: { grace_seconds?: number },
-  meta: RequestMeta,
+  auth: Actor,
+  input: { id: string; grace_seconds?: number },
 ): Promise<{ webhook: WebhookView; secret: string }> {
+  const { id } = input;
+  const meta = auditMeta(auth, deps.clock.now());
   const row = await ownEndpoint(deps.db, auth.address, id);
   const grace = input.grace_seconds ?? deps.secretGraceSeconds;
   const secret = newWebhookSecret();
@@ -184,7 +187,8 @@ export async function rotateWebhookSecret(
 }
 
 /** Queues a webhook.test event for this endpoint only; the worker sends it (at once on Node and Workers). */
-export async function sendTestEvent(deps: WebhooksDeps, auth: Auth, id: string, meta: RequestMeta): Promise<{ event_id: string }> {
+export async function sendTestEvent(deps: WebhooksDeps, auth: Actor, id: string): Promise<{ event_id: string }> {
+  const meta = auditMeta(auth, deps.clock.now());
   const row = await ownEndpoint(deps.db, auth.address, id);
   const eventId = newId('msg', meta.now);
   await deps.db.executeQuery(
@@ -202,10 +206,10 @@ export async function sendTestEvent(deps: WebhooksDeps, auth: Auth, id: string, 
 
 export async function listDeliveries(
   deps: WebhooksDeps,
-  auth: Auth,
-  id: string,
-  q: { cursor?: string; limit: number },
+  auth: Actor,
+  q: { id: string; cursor?: string; limit: number },
 ): Promise<Page<ReturnType<typeof deliveryView>>> {
+  const { id } = q;
   await ownEndpoint(deps.db, auth.address, id);
   let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
   if (q.cursor) query = query.where('id', '<', q.cursor);
@@ -222,11 +226,11 @@ export async function listDeliveries(
 /** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
 export async function retryDelivery(
   deps: WebhooksDeps,
-  auth: Auth,
-  id: string,
-  deliveryId: string,
-  meta: RequestMeta,
+  auth: Actor,
+  input: { id: string; delivery_id: string },
 ): Promise<ReturnType<typeof deliveryView>> {
+  const { id, delivery_id: deliveryId } = input;
+  const meta = auditMeta(auth, deps.clock.now());
   await ownEndpoint(deps.db, auth.address, id);
   const now = meta.now.getTime();
   const res = await deps.db

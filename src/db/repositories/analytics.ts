@@ -211,17 +211,16 @@ export async function verificationCounts(
   return rows.map((r) => ({ hour: Number(r.hour), code: r.code, count: Number(r.count), charged: Number(r.charged) }));
 }
 
-/** Row counts of a table grouped by one column (plans, statuses). */
+/** Row counts of a table grouped by one column (plans, statuses); accounts are wallets' only. */
 export async function countBy<T extends 'accounts' | 'api_keys' | 'trial_applications'>(
   db: Kysely<Database>,
   table: T,
   column: T extends 'accounts' ? 'plan' : 'status',
 ): Promise<Map<string, number>> {
-  const rows = (await db
-    .selectFrom(table as 'accounts')
-    .select([sql.ref<string>(column).as('v'), sql<number>`COUNT(*)`.as('n')])
-    .groupBy(sql.ref(column))
-    .execute()) as { v: string; n: number | string }[];
+  let q = db.selectFrom(table as 'accounts').select([sql.ref<string>(column).as('v'), sql<number>`COUNT(*)`.as('n')]);
+  // Teams' billing accounts (address = team id) are not wallets' accounts.
+  if (table === 'accounts') q = q.where('address', 'not like', 'team_%');
+  const rows = (await q.groupBy(sql.ref(column)).execute()) as { v: string; n: number | string }[];
   return new Map(rows.map((r) => [r.v, Number(r.n)]));
 }
 
