@@ -159,8 +159,13 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await panel(a.page, 'domains', teamScope).waitFor();
     await a.page.getByLabel('Domain name').fill('node-1.teams.test');
     await a.page.getByRole('button', { name: 'Register domain' }).click();
-    await readSecretAndClose(a.page);
+    const domainToken = await readSecretAndClose(a.page);
     await a.page.locator('tr[data-domain="node-1.teams.test"]').waitFor();
+    // The team's node verifies the team key and reports one request: usage of the team, not of A.
+    const verified = await call('/v1/verify', domainToken, { body: { key: opsSecret } });
+    expect(verified.body).toMatchObject({ valid: true, code: 'valid' });
+    const usage = { key_id: verified.body.key_id, request_id: 'req-1', cost: 7, model: 'llama-3-8b', input_tokens: 10, output_tokens: 20 };
+    expect((await call('/v1/usage', domainToken, { body: usage })).status).toBe(201);
 
     // ---- B: an invitation gives no access until B accepts it with its own session.
     expect((await call(`/v1/keys?team_id=${teamId}`, bToken)).status).toBe(404);
@@ -253,9 +258,17 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await b.page.getByText('No domains registered yet.').waitFor();
     await switcher(b.page).selectOption({ label: 'Node Ops (member)' });
     await panel(b.page, 'domains', teamScope).waitFor();
+    const teamSummary = b.page.waitForRequest((r) => r.url().includes('/v1/usage/summary') && r.url().includes(`team_id=${teamId}`));
     await b.page.locator('[data-tab="usage"]').click();
     await panel(b.page, 'usage', teamScope).waitFor();
-    await b.page.getByTestId('usage-requests').waitFor();
+    await teamSummary;
+    await expect.poll(() => b.page.getByTestId('usage-requests').textContent()).toBe('1');
+    await b.page.locator('tr[data-model="llama-3-8b"]').waitFor();
+    await switcher(b.page).selectOption({ label: 'Personal' });
+    await panel(b.page, 'usage', 'personal').waitFor();
+    await expect.poll(() => b.page.getByTestId('usage-requests').textContent()).toBe('0');
+    await switcher(b.page).selectOption({ label: 'Node Ops (member)' });
+    await panel(b.page, 'usage', teamScope).waitFor();
     await b.page.locator('[data-tab="keys"]').click();
     await panel(b.page, 'keys', teamScope).waitFor();
 
