@@ -1,9 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ACCOUNT, TEST_ORIGIN, del, get, json, post, type Harness, httpHarness, signIn, type SignedIn } from './support/harness.js';
+import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
+
+/** Key records are cached per instance; a change reaches the others by NOTIFY (README's bound, as in record-cache-instances). */
+const NOTIFY_BOUND_MS = 2000;
+
+async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const until = Date.now() + NOTIFY_BOUND_MS;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /**
  * Two `siwe-keys serve` processes on one PostgreSQL database. Team membership is read from the
@@ -69,5 +82,27 @@ describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
     });
     expect(res.status).toBe(200);
     expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(403);
+  });
+
+  it("applies on B a team's credit grant and its deletion written through A (the team key's cached record)", async () => {
+    const admin = await signIn(ha, ADMIN_ACCOUNT);
+    const team = (await json(await post(ha, '/v1/teams', { name: 'billing' }, owner.token))).id;
+    const k = await createKey(ha, owner.token, { name: 'team-key', team_id: team });
+    const domainToken = (await createDomain(hb, (await signIn(hb)).token, uniqueDomainName('tinst'))).token;
+    // B caches the key with no enforced balance.
+    expect(await verify(hb, domainToken, { key: k.key, cost: 5 })).toMatchObject({ valid: true, credits_remaining: null });
+    expect((await post(ha, `/v1/admin/teams/${team}/credits`, { delta: 10, reason: 'grant' }, admin.token)).status).toBe(200);
+    const after = await within(
+      () => verify(hb, domainToken, { key: k.key, cost: 4 }),
+      (v) => v.credits_remaining !== null,
+    );
+    expect(after).toMatchObject({ valid: true, credits_remaining: 6 });
+    expect((await verify(hb, domainToken, { key: k.key, cost: 7 })).code).toBe('billing_shortfall');
+    expect((await del(ha, `/v1/teams/${team}`, owner.token)).status).toBe(204);
+    const gone = await within(
+      () => verify(hb, domainToken, { key: k.key }),
+      (v) => v.code === 'not_found',
+    );
+    expect(gone.code).toBe('not_found');
   });
 });

@@ -11,13 +11,15 @@ import { del, get, json, nodeTargets, patch, post, signIn, type Harness, type Si
 
 type Role = 'owner' | 'admin' | 'member' | 'viewer';
 type Member = { role: Role; status: 'invited' | 'active' };
-type Model = Map<number, Member>;
+type Model = Map<number, Member> & { keys?: { id?: string; createdBy: number }[] };
 
 type Cmd =
   | { op: 'invite'; by: number; who: number; role: Role }
   | { op: 'join'; by: number }
   | { op: 'role'; by: number; who: number; role: Role }
-  | { op: 'remove'; by: number; who: number };
+  | { op: 'remove'; by: number; who: number }
+  | { op: 'createKey'; by: number }
+  | { op: 'manageKey'; by: number; key: number };
 
 const ROLES: Role[] = ['owner', 'admin', 'member', 'viewer'];
 const W = 4;
@@ -28,6 +30,8 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ op: fc.constant('join' as const), by: wallet }),
   fc.record({ op: fc.constant('role' as const), by: wallet, who: wallet, role }),
   fc.record({ op: fc.constant('remove' as const), by: wallet, who: wallet }),
+  fc.record({ op: fc.constant('createKey' as const), by: wallet }),
+  fc.record({ op: fc.constant('manageKey' as const), by: wallet, key: fc.nat(5) }),
 );
 
 /** Wallets 1..3 at the start: not listed (null), or invited at a role and maybe joined. */
@@ -79,6 +83,20 @@ function expected(m: Model, c: Cmd): number {
       m.delete(c.who);
       return 204;
     }
+    case 'createKey': {
+      // Members and above create team keys; viewers change nothing.
+      if (by === null) return 404;
+      if (by === 'viewer') return 403;
+      m.keys?.push({ createdBy: c.by });
+      return 201;
+    }
+    case 'manageKey': {
+      const k = m.keys?.[c.key];
+      if (!k) return -1; // no such key yet: not sent
+      if (by === null) return 404;
+      // Members manage the keys they created; owners and admins every team key.
+      return manages(by) || (by === 'member' && k.createdBy === c.by) ? 200 : 403;
+    }
   }
 }
 
@@ -92,9 +110,22 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
   });
   afterAll(async () => h.close());
 
-  async function run(team: string, c: Cmd): Promise<number> {
+  async function run(team: string, m: Model, c: Cmd): Promise<number> {
     const by = ws[c.by].token;
     switch (c.op) {
+      case 'createKey': {
+        const res = await post(h, '/v1/keys', { name: `k-${Date.now()}-${Math.random()}`, team_id: team }, by);
+        const body = await json(res);
+        // The model pushed the key before the request ran; it gets its id here.
+        const pending = m.keys?.[m.keys.length - 1];
+        if (res.status === 201 && pending && pending.id === undefined) pending.id = body.id;
+        return res.status;
+      }
+      case 'manageKey': {
+        const k = m.keys?.[c.key];
+        if (!k?.id) return -1;
+        return (await patch(h, `/v1/keys/${k.id}`, { description: `by ${c.by}` }, by)).status;
+      }
       case 'invite':
         return (await post(h, `/v1/teams/${team}/members`, { address: ws[c.who].address, role: c.role }, by)).status;
       case 'join':
@@ -120,6 +151,10 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
         expect(members, ctx).toEqual(new Map([...m].map(([i, x]) => [ws[i].address, x])));
       }
       expect((await get(h, `/v1/teams/${team}/audit`, ws[w].token)).status, `${ctx} audit`).toBe(r === null ? 404 : manages(r) ? 200 : 403);
+      expect((await get(h, `/v1/keys?team_id=${team}`, ws[w].token)).status, `${ctx} team keys`).toBe(r ? 200 : 404);
+      for (const k of m.keys ?? []) {
+        if (k.id) expect((await get(h, `/v1/keys/${k.id}`, ws[w].token)).status, `${ctx} key ${k.id}`).toBe(r ? 200 : 404);
+      }
       const mine = (await json(await get(h, '/v1/teams', ws[w].token))).data.find((x: any) => x.id === team);
       const listed = m.get(w);
       expect(mine ? { role: mine.role, status: mine.status } : undefined, `${ctx} GET /v1/teams`).toEqual(
@@ -131,8 +166,12 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
   it('no wallet ever reads or changes a team resource outside its role', async () => {
     await fc.assert(
       fc.asyncProperty(start, fc.array(cmd, { minLength: 1, maxLength: 14 }), async (initial, rest) => {
+        // A fresh creator per run: a wallet belongs to a bounded number of teams.
+        ws[0] = await signIn(h);
         const team = (await json(await post(h, '/v1/teams', { name: 'prop' }, ws[0].token))).id as string;
-        const m: Model = new Map([[0, { role: 'owner', status: 'active' }]]);
+        const m: Model = Object.assign(new Map<number, Member>([[0, { role: 'owner', status: 'active' }]]), {
+          keys: [] as { id?: string; createdBy: number }[],
+        });
         await checkAccess(team, m, 'start');
         // A populated team first (the owner invites the others; some join), then random steps.
         const setup: Cmd[] = initial.flatMap(([r, joins], i): Cmd[] =>
@@ -140,7 +179,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
         );
         for (const [i, c] of [...setup, ...rest].entries()) {
           const want = expected(m, c);
-          const got = await run(team, c);
+          const got = await run(team, m, c);
           expect(got, `step ${i} ${JSON.stringify(c)}`).toBe(want);
           await checkAccess(team, m, `after step ${i} ${JSON.stringify(c)}`);
         }

@@ -176,6 +176,9 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     expect(await code(await del(h, `/v1/domains/${d.id}`, viewer.token))).toBe('forbidden');
     const k = await createKey(h, member.token, { name: 'on-team-domain', team_id: team });
     expect((await verify(h, d.token, { key: k.key })).valid).toBe(true);
+    // Its verification stats: any member reads them; others: not found.
+    expect((await get(h, `/v1/domains/${d.id}/stats`, viewer.token)).status).toBe(200);
+    expect(await code(await get(h, `/v1/domains/${d.id}/stats`, stranger.token))).toBe('not_found');
     expect((await post(h, `/v1/domains/${d.id}/token/rotate`, {}, owner.token)).status).toBe(200);
     expect((await del(h, `/v1/domains/${d.id}`, admin.token)).status).toBe(204);
   });
