@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { listAuditPage } from '../services/audit.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
-import { ListQuery } from './keys.js';
+import { PageQuery } from '../contract/common.js';
 
 const EventSchema = z
   .object({
@@ -23,7 +23,7 @@ const EventSchema = z
 const Page = z.object({ data: z.array(EventSchema), has_more: z.boolean(), next_cursor: z.string().nullable() });
 
 /** Filters: `action` (exact, e.g. key.create); on the admin log also `address` (actor or account). */
-const AuditQuery = ListQuery.extend({
+const AuditQuery = PageQuery.extend({
   action: z
     .string()
     .min(1)

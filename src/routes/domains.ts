@@ -14,7 +14,7 @@ import {
   rotateDomainToken,
   type DomainsDeps,
 } from '../services/domains.js';
-import { ListQuery } from './keys.js';
+import { PageQuery } from '../contract/common.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
 /** Ownership checks (DNS + HTTP requests) per account per minute. */
@@ -99,7 +99,7 @@ export function domainsRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/domains',
       summary: 'Your domains (admins see all)',
-      request: { query: ListQuery },
+      request: { query: PageQuery },
       responses: {
         200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
         ...errorResponses(400, 401),

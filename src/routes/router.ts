@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { RequestMeta } from '../services/audit.js';
+import { ErrorSchema } from '../contract/common.js';
 
 /** The path of the first string (value or key) holding a NUL character, or null. */
 function nulPath(value: unknown, path: string[] = []): string[] | null {
@@ -56,18 +57,6 @@ export function requestMeta(c: Context<AppEnv>, deps: AppDeps): RequestMeta {
     now: deps.clock.now(),
   };
 }
-
-export const ErrorSchema = z
-  .object({
-    error: z.object({
-      code: z.string().openapi({ example: 'invalid_request' }),
-      message: z.string(),
-      type: z.string(),
-      request_id: z.string(),
-      param: z.string().optional(),
-    }),
-  })
-  .openapi('Error');
 
 export const errorResponses = (
   ...statuses: number[]

@@ -6,7 +6,7 @@ import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { rolesFor } from '../services/accounts.js';
 import { apply, approve, changeCredits, listForAdmin, myApplication, reject } from '../services/trial.js';
 import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
-import { ListQuery } from './keys.js';
+import { PageQuery } from '../contract/common.js';
 
 export const ApplicationSchema = z
   .object({
@@ -70,7 +70,7 @@ export function trialRoutes(deps: AppDeps) {
       path: '/v1/admin/trial/applications',
       summary: 'Free-trial applications (admin)',
       request: {
-        query: ListQuery.extend({
+        query: PageQuery.extend({
           status: z.enum(['pending', 'approved', 'rejected']).optional(),
           address: z
             .string()

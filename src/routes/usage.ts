@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { listAccountUsage, recordUsage } from '../services/usage.js';
-import { ListQuery } from './keys.js';
+import { PageQuery } from '../contract/common.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 import { MAX_COST } from './verify-http.js';
 
@@ -70,7 +70,7 @@ export function usageRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
-        query: ListQuery.extend({
+        query: PageQuery.extend({
           key_id: z.string().max(64).optional(),
           request_id: z.string().max(128).optional(),
           from: z.iso.datetime({ offset: true }).optional(),

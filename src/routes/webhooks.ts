@@ -13,7 +13,7 @@ import {
   sendTestEvent,
   type WebhooksDeps,
 } from '../services/webhooks.js';
-import { ListQuery } from './keys.js';
+import { PageQuery } from '../contract/common.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
 const EventType = z.enum(WEBHOOK_EVENT_TYPES);
@@ -106,7 +106,7 @@ export function webhooksRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/webhooks',
       summary: 'Your webhook endpoints (newest first)',
-      request: { query: ListQuery },
+      request: { query: PageQuery },
       responses: { 200: json(page(WebhookSchema)), ...errorResponses(400, 401, 403) },
     }),
     async (c) => c.json(await listWebhooks(wd(), c.get('auth'), c.req.valid('query')), 200),
@@ -198,7 +198,7 @@ export function webhooksRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/webhooks/{id}/deliveries',
       summary: "This endpoint's deliveries (newest first)",
-      request: { params: IdParam, query: ListQuery },
+      request: { params: IdParam, query: PageQuery },
       responses: { 200: json(page(DeliverySchema)), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => c.json(await listDeliveries(wd(), c.get('auth'), c.req.valid('param').id, c.req.valid('query')), 200),
