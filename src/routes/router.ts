@@ -1,4 +1,4 @@
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
@@ -74,20 +74,3 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
 });
 
 export const bearerSecurity = [{ bearer: [] as string[] }];
-
-export const AccountSchema = z
-  .object({
-    address: z.string(),
-    roles: z.array(z.string()),
-    plan: z.enum(['network', 'developer']),
-    trial: z.object({
-      status: z.enum(['none', 'pending', 'approved', 'rejected']),
-      application_id: z.string().nullable(),
-      credits_granted: z.number().int().nullable(),
-      reason: z.string().nullable(),
-      reviewed_at: z.string().nullable(),
-    }),
-    credits: z.number().int().nullable(),
-    created_at: z.string(),
-  })
-  .openapi('Account');

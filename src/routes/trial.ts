@@ -1,11 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { AccountSchema } from '../contract/accounts.js';
 import { getAddress, isAddress } from 'viem';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { rolesFor } from '../services/accounts.js';
 import { apply, approve, changeCredits, listForAdmin, myApplication, reject } from '../services/trial.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 import { PageQuery } from '../contract/common.js';
 
 export const ApplicationSchema = z
