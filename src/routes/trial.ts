@@ -1,4 +1,15 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
+import { IdParam } from '../contract/common.js';
+import {
+  AddressParam,
+  ApplicationListQuery,
+  ApplicationPage,
+  ApplicationSchema,
+  ApplyBody,
+  ApproveBody,
+  CreditsChangeBody,
+  RejectBody,
+} from '../contract/trial.js';
 import { AccountSchema } from '../contract/accounts.js';
 import { getAddress, isAddress } from 'viem';
 import type { AppDeps } from '../deps.js';
@@ -7,31 +18,6 @@ import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { rolesFor } from '../services/accounts.js';
 import { apply, approve, changeCredits, listForAdmin, myApplication, reject } from '../services/trial.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
-import { PageQuery } from '../contract/common.js';
-
-export const ApplicationSchema = z
-  .object({
-    id: z.string(),
-    address: z.string(),
-    status: z.enum(['pending', 'approved', 'rejected']),
-    use_case: z.string(),
-    contact: z.string().nullable(),
-    credits_granted: z.number().int().nullable(),
-    reviewed_by: z.string().nullable(),
-    reason: z.string().nullable(),
-    created_at: z.string(),
-    reviewed_at: z.string().nullable(),
-  })
-  .openapi('Application');
-
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
-const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export function trialRoutes(deps: AppDeps) {
   const r = newRouter();
@@ -46,7 +32,7 @@ export function trialRoutes(deps: AppDeps) {
       path: '/v1/trial/applications',
       summary: 'Apply for the developer free trial',
       request: {
-        body: jsonBody(z.object({ use_case: z.string().trim().min(1).max(4000), contact: z.string().trim().max(255).optional() }).strict()),
+        body: jsonBody(ApplyBody),
       },
       responses: { 201: json(ApplicationSchema, 'Created'), ...errorResponses(400, 401, 409) },
     }),
@@ -71,16 +57,10 @@ export function trialRoutes(deps: AppDeps) {
       path: '/v1/admin/trial/applications',
       summary: 'Free-trial applications (admin)',
       request: {
-        query: PageQuery.extend({
-          status: z.enum(['pending', 'approved', 'rejected']).optional(),
-          address: z
-            .string()
-            .refine((a) => isAddress(a, { strict: false }), 'must be an address')
-            .optional(),
-        }),
+        query: ApplicationListQuery,
       },
       responses: {
-        200: json(z.object({ data: z.array(ApplicationSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(ApplicationPage),
         ...errorResponses(400, 401, 403),
       },
     }),
@@ -98,7 +78,7 @@ export function trialRoutes(deps: AppDeps) {
       summary: 'Approve: the account becomes a developer account with credits (admin)',
       request: {
         params: IdParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ credits: credits.optional() }).strict() } } },
+        body: { required: false, content: { 'application/json': { schema: ApproveBody } } },
       },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
@@ -121,7 +101,7 @@ export function trialRoutes(deps: AppDeps) {
       method: 'post',
       path: '/v1/admin/trial/applications/{id}/reject',
       summary: 'Reject with a reason (admin)',
-      request: { params: IdParam, body: jsonBody(z.object({ reason: z.string().trim().min(1).max(2000) }).strict()) },
+      request: { params: IdParam, body: jsonBody(RejectBody) },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) =>
@@ -135,21 +115,8 @@ export function trialRoutes(deps: AppDeps) {
       path: '/v1/admin/accounts/{address}/credits',
       summary: "Change an account's credit balance by delta (admin)",
       request: {
-        params: z.object({ address: z.string().openapi({ param: { name: 'address', in: 'path' } }) }),
-        body: jsonBody(
-          z
-            .object({
-              // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
-              delta: z
-                .number()
-                .int()
-                .min(-Number.MAX_SAFE_INTEGER)
-                .max(Number.MAX_SAFE_INTEGER)
-                .refine((d) => d !== 0, 'must not be 0'),
-              reason: z.string().trim().min(1).max(2000),
-            })
-            .strict(),
-        ),
+        params: AddressParam,
+        body: jsonBody(CreditsChangeBody),
       },
       responses: { 200: json(AccountSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),

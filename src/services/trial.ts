@@ -19,7 +19,7 @@ import { accountView, iso, type AccountView } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
-import type { ApplicationView } from '../contract/views.js';
+import type { Application as ApplicationView } from '../contract/trial.js';
 
 export type { ApplicationView };
 
