@@ -1,4 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
+import { IdParam, PageQuery } from '../contract/common.js';
+import { DomainClaimSchema, DomainNameBody, DomainPage, DomainSchema, DomainWithTokenSchema } from '../contract/domains.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { WindowLimiter } from '../middleware/rate-limit.js';
@@ -14,56 +16,10 @@ import {
   rotateDomainToken,
   type DomainsDeps,
 } from '../services/domains.js';
-import { PageQuery } from '../contract/common.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
 /** Ownership checks (DNS + HTTP requests) per account per minute. */
 export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
-
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
-const DomainSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    visibility: z.enum(['network', 'public']),
-    owner: z.string(),
-    token_hint: z.string(),
-    created_at: z.string(),
-    ownership: z.enum(['verified', 'unverified']).openapi({ description: 'Whether the owner proved control of the name.' }),
-    ownership_challenge: z.string().openapi({
-      description:
-        'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
-    }),
-    verified_at: z.string().nullable(),
-  })
-  .openapi('Domain');
-const ClaimSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    visibility: z.enum(['network', 'public']),
-    status: z.literal('pending'),
-    ownership_challenge: z.string().openapi({ description: "This claim's own challenge: publish it on the name, then check the claim." }),
-    created_at: z.string(),
-  })
-  .openapi('DomainClaim');
-const DomainWithToken = DomainSchema.extend({ token: z.string().openapi({ description: 'The domain token. Shown once.' }) }).openapi(
-  'DomainWithToken',
-);
-const NameBody = z
-  .object({
-    name: z.string().trim().toLowerCase().regex(DNS_NAME, 'must be a DNS name like node-42.example.org'),
-    visibility: z.enum(['network', 'public']).optional(),
-  })
-  .strict();
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
 
 export function domainsRoutes(deps: AppDeps) {
   const r = newRouter();
@@ -82,9 +38,9 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains',
       summary: 'Register a domain and get its token (shown once)',
       request: {
-        body: jsonBody(NameBody),
+        body: jsonBody(DomainNameBody),
       },
-      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: json(DomainWithTokenSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
       const { domain, token } = await createDomain(dd(), c.get('auth'), c.req.valid('json'), requestMeta(c, deps));
@@ -101,7 +57,7 @@ export function domainsRoutes(deps: AppDeps) {
       summary: 'Your domains (admins see all)',
       request: { query: PageQuery },
       responses: {
-        200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(DomainPage),
         ...errorResponses(400, 401),
       },
     }),
@@ -142,7 +98,7 @@ export function domainsRoutes(deps: AppDeps) {
       path: '/v1/domains/{id}/token/rotate',
       summary: 'Issue a new domain token; the old one dies at once',
       request: { params: IdParam },
-      responses: { 200: json(DomainWithToken), ...errorResponses(401, 404) },
+      responses: { 200: json(DomainWithTokenSchema), ...errorResponses(401, 404) },
     }),
     async (c) => {
       const { domain, token } = await rotateDomainToken(dd(), c.get('auth'), c.req.valid('param').id, requestMeta(c, deps));
@@ -158,10 +114,10 @@ export function domainsRoutes(deps: AppDeps) {
       method: 'post',
       path: '/v1/domains/claim',
       summary: 'Claim a name that another account registered but never proved (pending until its check passes)',
-      request: { body: jsonBody(NameBody) },
+      request: { body: jsonBody(DomainNameBody) },
       responses: {
-        201: json(ClaimSchema, 'Created'),
-        200: json(ClaimSchema, 'Your existing claim on this name'),
+        201: json(DomainClaimSchema, 'Created'),
+        200: json(DomainClaimSchema, 'Your existing claim on this name'),
         ...errorResponses(400, 401, 403, 409),
       },
     }),
@@ -192,7 +148,7 @@ export function domainsRoutes(deps: AppDeps) {
         "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
       request: { params: IdParam },
       responses: {
-        201: json(DomainWithToken, 'The claimed domain and its token (shown once)'),
+        201: json(DomainWithTokenSchema, 'The claimed domain and its token (shown once)'),
         ...errorResponses(401, 404, 409, 422, 429),
       },
     }),
