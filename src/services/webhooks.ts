@@ -9,6 +9,7 @@ import { iso } from './accounts.js';
 import { auditEvent, type RequestMeta } from './audit.js';
 import { toPage, type Page } from './pagination.js';
 import { deliveryView } from './webhook-delivery.js';
+import type { Delivery, Webhook } from '../contract/webhooks.js';
 import { outboxHint, outboxInsert, type WebhookEventType } from './webhook-events.js';
 import { newWebhookSecret, secretHint } from './webhook-signing.js';
 import { checkWebhookUrl, hostOf, isPrivateAddress, REFUSAL_MESSAGES } from './webhook-url.js';
@@ -29,16 +30,7 @@ export function setWebhookHostResolver(fn: ((host: string) => Promise<string[]>)
   resolveHost = fn;
 }
 
-export interface WebhookView {
-  id: string;
-  url: string;
-  description: string | null;
-  events: WebhookEventType[];
-  secret_hint: string;
-  /** When the previous secret stops signing (after a rotation), or null. */
-  previous_secret_expires_at: string | null;
-  created_at: string;
-}
+export type WebhookView = Webhook;
 
 export function webhookView(r: WebhookEndpointsTable): WebhookView {
   return {
@@ -205,7 +197,7 @@ export async function listDeliveries(
   auth: Auth,
   id: string,
   q: { cursor?: string; limit: number },
-): Promise<Page<ReturnType<typeof deliveryView>>> {
+): Promise<Page<Delivery>> {
   await ownEndpoint(deps.db, auth.address, id);
   let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
   if (q.cursor) query = query.where('id', '<', q.cursor);
@@ -220,13 +212,7 @@ export async function listDeliveries(
 }
 
 /** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
-export async function retryDelivery(
-  deps: WebhooksDeps,
-  auth: Auth,
-  id: string,
-  deliveryId: string,
-  meta: RequestMeta,
-): Promise<ReturnType<typeof deliveryView>> {
+export async function retryDelivery(deps: WebhooksDeps, auth: Auth, id: string, deliveryId: string, meta: RequestMeta): Promise<Delivery> {
   await ownEndpoint(deps.db, auth.address, id);
   const now = meta.now.getTime();
   const res = await deps.db
