@@ -1,54 +1,15 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { IdParam, PageQuery } from '../contract/common.js';
+import { DomainClaimSchema, DomainNameBody, DomainPage, DomainSchema, DomainWithTokenSchema } from '../contract/domains.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate } from '../middleware/session-auth.js';
 import type { Services } from '../services/index.js';
-import { ListQuery } from './keys.js';
+import { AppError } from '../errors.js';
+import { WindowLimiter } from '../middleware/rate-limit.js';
+import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
-const DomainSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    visibility: z.enum(['network', 'public']),
-    owner: z.string(),
-    token_hint: z.string(),
-    created_at: z.string(),
-    ownership: z.enum(['verified', 'unverified']).openapi({ description: 'Whether the owner proved control of the name.' }),
-    ownership_challenge: z.string().openapi({
-      description:
-        'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
-    }),
-    verified_at: z.string().nullable(),
-  })
-  .openapi('Domain');
-const ClaimSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    visibility: z.enum(['network', 'public']),
-    status: z.literal('pending'),
-    ownership_challenge: z.string().openapi({ description: "This claim's own challenge: publish it on the name, then check the claim." }),
-    created_at: z.string(),
-  })
-  .openapi('DomainClaim');
-const DomainWithToken = DomainSchema.extend({ token: z.string().openapi({ description: 'The domain token. Shown once.' }) }).openapi(
-  'DomainWithToken',
-);
-const NameBody = z
-  .object({
-    name: z.string().trim().toLowerCase().regex(DNS_NAME, 'must be a DNS name like node-42.example.org'),
-    visibility: z.enum(['network', 'public']).optional(),
-  })
-  .strict();
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
+/** Ownership checks (DNS + HTTP requests) per account per minute. */
+export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
 
 export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -61,9 +22,9 @@ export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono
       path: '/v1/domains',
       summary: 'Register a domain and get its token (shown once)',
       request: {
-        body: jsonBody(NameBody),
+        body: jsonBody(DomainNameBody),
       },
-      responses: { 201: json(DomainWithToken, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: json(DomainWithTokenSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
       const { domain, token } = await domains.create(c.get('actor'), c.req.valid('json'));
@@ -78,9 +39,9 @@ export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono
       method: 'get',
       path: '/v1/domains',
       summary: 'Your domains (admins see all)',
-      request: { query: ListQuery },
+      request: { query: PageQuery },
       responses: {
-        200: json(z.object({ data: z.array(DomainSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(DomainPage),
         ...errorResponses(400, 401),
       },
     }),
@@ -121,7 +82,7 @@ export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono
       path: '/v1/domains/{id}/token/rotate',
       summary: 'Issue a new domain token; the old one dies at once',
       request: { params: IdParam },
-      responses: { 200: json(DomainWithToken), ...errorResponses(401, 404) },
+      responses: { 200: json(DomainWithTokenSchema), ...errorResponses(401, 404) },
     }),
     async (c) => {
       const { domain, token } = await domains.rotateToken(c.get('actor'), c.req.valid('param').id);
@@ -137,10 +98,10 @@ export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono
       method: 'post',
       path: '/v1/domains/claim',
       summary: 'Claim a name that another account registered but never proved (pending until its check passes)',
-      request: { body: jsonBody(NameBody) },
+      request: { body: jsonBody(DomainNameBody) },
       responses: {
-        201: json(ClaimSchema, 'Created'),
-        200: json(ClaimSchema, 'Your existing claim on this name'),
+        201: json(DomainClaimSchema, 'Created'),
+        200: json(DomainClaimSchema, 'Your existing claim on this name'),
         ...errorResponses(400, 401, 403, 409),
       },
     }),
@@ -159,7 +120,7 @@ export function domainsRoutes(deps: AppDeps, { domains }: Services): OpenAPIHono
         "Check a claim's challenge on the name; on success the claimant owns the domain and the unproven holder's domain and token are gone",
       request: { params: IdParam },
       responses: {
-        201: json(DomainWithToken, 'The claimed domain and its token (shown once)'),
+        201: json(DomainWithTokenSchema, 'The claimed domain and its token (shown once)'),
         ...errorResponses(401, 404, 409, 422, 429),
       },
     }),

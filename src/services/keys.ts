@@ -23,7 +23,8 @@ import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.js';
 import { dayWindow, monthWindow } from './windows.js';
-import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
+import type { Key as KeyView } from '../contract/keys.js';
+import type { KeyLimits, KeyType } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
 export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };

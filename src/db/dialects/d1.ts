@@ -6,7 +6,7 @@
 // (see src/db/tx.ts). The D1 types are declared structurally below, so the project does not
 // pull @cloudflare/workers-types into its global types (they clash with the DOM lib Node uses).
 import {
-  CompiledQuery,
+  type CompiledQuery,
   Kysely,
   SqliteAdapter,
   SqliteIntrospector,
