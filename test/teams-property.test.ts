@@ -188,5 +188,6 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       }),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
     );
-  });
+    // Hundreds of HTTP requests per run (every wallet's view after every step): not a speed test.
+  }, 600_000);
 });

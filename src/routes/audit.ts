@@ -1,41 +1,10 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { AdminAuditQuery, AuditPage, AuditQuery } from '../contract/audit.js';
+import { getAddress } from 'viem';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import type { Services } from '../services/index.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
-import { ListQuery } from './keys.js';
-
-const EventSchema = z
-  .object({
-    id: z.string(),
-    at: z.string(),
-    actor: z.string(),
-    account: z.string().nullable(),
-    action: z.string(),
-    target: z.string().nullable(),
-    request_id: z.string().nullable(),
-    ip: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    detail: z.record(z.string(), z.unknown()).nullable(),
-  })
-  .openapi('AuditEvent');
-const Page = z.object({ data: z.array(EventSchema), has_more: z.boolean(), next_cursor: z.string().nullable() });
-
-/** Filters: `action` (exact, e.g. key.create); on the admin log also `address` (actor or account). */
-const AuditQuery = ListQuery.extend({
-  action: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[a-z0-9_.]+$/, 'must be an action name like key.create')
-    .optional(),
-});
-const AdminAuditQuery = AuditQuery.extend({
-  address: z
-    .string()
-    .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x address')
-    .optional(),
-});
 
 export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -50,7 +19,7 @@ export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<App
       security: bearerSecurity,
       middleware: [session],
       request: { query: AuditQuery },
-      responses: { 200: json(Page), ...errorResponses(400, 401) },
+      responses: { 200: json(AuditPage), ...errorResponses(400, 401) },
     }),
     async (c) => c.json(await audit.own(c.get('actor'), c.req.valid('query')), 200),
   );
@@ -64,7 +33,7 @@ export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<App
       security: bearerSecurity,
       middleware: [session, requireAdmin()],
       request: { query: AdminAuditQuery },
-      responses: { 200: json(Page), ...errorResponses(400, 401, 403) },
+      responses: { 200: json(AuditPage), ...errorResponses(400, 401, 403) },
     }),
     async (c) => c.json(await audit.all(c.get('actor'), c.req.valid('query')), 200),
   );

@@ -1,26 +1,12 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { AccountSchema, NonceSchema, SessionSchema, SiweVerifyBody } from '../contract/accounts.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import type { Services } from '../services/index.js';
+import { AppError } from '../errors.js';
 import { rateLimitKey } from '../ip-prefix.js';
 import { rateLimit } from '../middleware/rate-limit.js';
 import { origin, requireSession } from '../middleware/session-auth.js';
-import type { Services } from '../services/index.js';
-import { MAX_SIWE_MESSAGE_BYTES } from '../services/siwe.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid } from './router.js';
-
-const NonceSchema = z.object({ nonce: z.string(), expires_at: z.string() }).openapi('Nonce');
-const VerifyBody = z
-  .object({
-    message: z
-      .string()
-      .min(1)
-      .max(MAX_SIWE_MESSAGE_BYTES * 2),
-    signature: z
-      .string()
-      .max(20_000)
-      .regex(/^0x([0-9a-fA-F]{2})+$/, 'expected 0x-prefixed hex'),
-  })
-  .openapi('SiweVerifyRequest');
-const SessionSchema = z.object({ token: z.string(), expires_at: z.string(), account: AccountSchema }).openapi('Session');
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid } from './router.js';
 
 export function authRoutes(deps: AppDeps, { auth }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -53,7 +39,7 @@ export function authRoutes(deps: AppDeps, { auth }: Services): OpenAPIHono<AppEn
       tags: ['auth'],
       middleware: [signInLimit],
       summary: 'Exchange a signed EIP-4361 message for a session JWT',
-      request: { body: jsonBody(VerifyBody) },
+      request: { body: jsonBody(SiweVerifyBody) },
       responses: { 200: json(SessionSchema), ...errorResponses(400, 401, 413, 429) },
     }),
     async (c) => {

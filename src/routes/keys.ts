@@ -1,110 +1,12 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { IdParam } from '../contract/common.js';
+import { CreateKeyBody, KeyListQuery, KeyPage, KeySchema, KeyWithSecretSchema, RotateKeyBody, UpdateKeyBody } from '../contract/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate } from '../middleware/session-auth.js';
-import { SCOPES } from '../services/keys.js';
 import type { Services } from '../services/index.js';
+import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const Name = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[^\p{C}]+$/u, 'must be printable characters')
-  .refine((s) => s.trim() === s && s.length > 0, 'must not start or end with spaces');
-const Scopes = z
-  .array(z.enum(SCOPES))
-  .min(1)
-  .max(SCOPES.length)
-  .refine((a) => new Set(a).size === a.length, 'must not repeat a scope')
-  // Why: a key that node operators see (inference) must never be able to manage the account.
-  .refine((a) => !a.includes('admin') || a.length === 1, 'admin cannot be combined with other scopes: an admin key manages keys only');
-const Models = z.array(z.string().min(1).max(128)).min(1).max(100).nullable();
-const Limits = z
-  .object({
-    rpm: z.number().int().min(1).max(1_000_000).optional(),
-    daily_credits: credits.optional(),
-    monthly_credits: credits.optional(),
-  })
-  .strict();
-const Expiry = z.iso.datetime({ offset: true });
-const TeamId = z.string().min(1).max(64);
-
-export const KeySchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
-    type: z.enum(['developer', 'network']),
-    scopes: z.array(z.string()),
-    hint: z.string().openapi({ example: 'sk_net_…a1b2' }),
-    status: z.enum(['active', 'disabled']),
-    disabled_reason: z.string().nullable().openapi({
-      description:
-        "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; its keys never work on network domains).",
-    }),
-    models: z.array(z.string()).nullable(),
-    limits: z.object({
-      rpm: z.number().int().optional(),
-      daily_credits: z.number().int().optional(),
-      monthly_credits: z.number().int().optional(),
-    }),
-    usage: z.object({ today: z.number().int(), this_month: z.number().int(), total: z.number().int() }),
-    expires_at: z.string().nullable(),
-    created_at: z.string(),
-    last_used_at: z.string().nullable(),
-    team_id: z.string().nullable().openapi({ description: 'The team that owns the key (its balance pays), or null for a personal key.' }),
-    created_by: z.string().nullable().openapi({ description: 'The member wallet that created a team key; null for personal keys.' }),
-  })
-  .openapi('Key');
-const KeyWithSecret = KeySchema.extend({ key: z.string().openapi({ description: 'The secret. Shown once.' }) }).openapi('KeyWithSecret');
-
-const CreateBody = z
-  .object({
-    name: Name,
-    description: z.string().max(1024).optional(),
-    type: z.enum(['developer', 'network']).optional(),
-    scopes: Scopes.optional(),
-    models: Models.optional(),
-    limits: Limits.optional(),
-    expires_at: Expiry.nullable().optional(),
-    expires_in_days: z.number().int().min(1).max(3650).optional(),
-    team_id: TeamId.optional().openapi({ description: "Create it for this team: a network key that spends the team's balance." }),
-  })
-  .strict()
-  .openapi('CreateKeyRequest');
-
-const UpdateBody = z
-  .object({
-    description: z.string().max(1024).nullable().optional(),
-    status: z.enum(['active', 'disabled']).optional(),
-    scopes: Scopes.optional(),
-    models: Models.optional(),
-    limits: z
-      .object({
-        rpm: z.number().int().min(1).max(1_000_000).nullable().optional(),
-        daily_credits: credits.nullable().optional(),
-        monthly_credits: credits.nullable().optional(),
-      })
-      .strict()
-      .optional(),
-    expires_at: Expiry.nullable().optional(),
-  })
-  .strict()
-  .openapi('UpdateKeyRequest');
-
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
-export const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(64).optional(),
-});
-
+import { SCOPES } from '../services/keys.js';
 export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // A session, or an API key with the admin scope acting for its own account.
@@ -117,8 +19,8 @@ export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEn
       method: 'post',
       path: '/v1/keys',
       summary: 'Create an API key (the secret is returned once)',
-      request: { body: jsonBody(CreateBody) },
-      responses: { 201: json(KeyWithSecret, 'Created'), ...errorResponses(400, 401, 403, 404, 409) },
+      request: { body: jsonBody(CreateKeyBody) },
+      responses: { 201: json(KeyWithSecretSchema, 'Created'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const { key, secret } = await keys.create(c.get('actor'), c.req.valid('json'));
@@ -134,14 +36,10 @@ export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEn
       path: '/v1/keys',
       summary: 'List keys, newest first',
       request: {
-        query: ListQuery.extend({
-          status: z.enum(['active', 'disabled']).optional(),
-          expiring_within_days: z.coerce.number().int().min(0).max(3650).optional(),
-          team_id: TeamId.optional().openapi({ description: "A team's keys (any active member; sessions only)." }),
-        }),
+        query: KeyListQuery,
       },
       responses: {
-        200: json(z.object({ data: z.array(KeySchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(KeyPage),
         ...errorResponses(400, 401, 403, 404),
       },
     }),
@@ -166,7 +64,7 @@ export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEn
       method: 'patch',
       path: '/v1/keys/{id}',
       summary: 'Change description, status, scopes, models, limits or expiry (the name is immutable)',
-      request: { params: IdParam, body: jsonBody(UpdateBody) },
+      request: { params: IdParam, body: jsonBody(UpdateKeyBody) },
       responses: { 200: json(KeySchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
@@ -184,10 +82,10 @@ export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEn
         params: IdParam,
         body: {
           required: false,
-          content: { 'application/json': { schema: z.object({ grace_seconds: z.number().int().min(0).max(86_400).optional() }).strict() } },
+          content: { 'application/json': { schema: RotateKeyBody } },
         },
       },
-      responses: { 200: json(KeyWithSecret), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: json(KeyWithSecretSchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};

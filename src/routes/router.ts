@@ -1,6 +1,7 @@
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
+import { ErrorSchema } from '../contract/common.js';
 
 /** The path of the first string (value or key) holding a NUL character, or null. */
 function nulPath(value: unknown, path: string[] = []): string[] | null {
@@ -46,18 +47,6 @@ export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({ defaultHook: refuseInvalidOrNul });
 }
 
-export const ErrorSchema = z
-  .object({
-    error: z.object({
-      code: z.string().openapi({ example: 'invalid_request' }),
-      message: z.string(),
-      type: z.string(),
-      request_id: z.string(),
-      param: z.string().optional(),
-    }),
-  })
-  .openapi('Error');
-
 export const errorResponses = (
   ...statuses: number[]
 ): Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =>
@@ -74,20 +63,3 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
 });
 
 export const bearerSecurity = [{ bearer: [] as string[] }];
-
-export const AccountSchema = z
-  .object({
-    address: z.string(),
-    roles: z.array(z.string()),
-    plan: z.enum(['network', 'developer']),
-    trial: z.object({
-      status: z.enum(['none', 'pending', 'approved', 'rejected']),
-      application_id: z.string().nullable(),
-      credits_granted: z.number().int().nullable(),
-      reason: z.string().nullable(),
-      reviewed_at: z.string().nullable(),
-    }),
-    credits: z.number().int().nullable(),
-    created_at: z.string(),
-  })
-  .openapi('Account');

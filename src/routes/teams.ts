@@ -1,85 +1,25 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { getAddress, isAddress } from 'viem';
+import { AuditPage } from '../contract/audit.js';
+import {
+  AdminTeamPage,
+  AdminTeamSchema,
+  CreateTeamBody,
+  InviteBody,
+  MemberParam,
+  RoleBody,
+  TeamAuditQuery,
+  TeamCreditsBody,
+  TeamListQuery,
+  TeamMemberSchema,
+  TeamMembershipSchema,
+  TeamParam,
+  TeamSchema,
+  TeamWithMembersSchema,
+} from '../contract/teams.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { TEAM_ROLES } from '../services/authorize.js';
 import type { Services } from '../services/index.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
-import { ListQuery } from './keys.js';
-
-const Role = z.enum(TEAM_ROLES);
-const TeamName = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[^\p{C}]+$/u, 'must be printable characters')
-  .refine((s) => s.trim() === s && s.length > 0, 'must not start or end with spaces');
-/** Any case in, EIP-55 out (members are stored checksummed, like accounts). */
-const Address = z
-  .string()
-  .refine((a) => /^0x[0-9a-fA-F]{40}$/.test(a) && isAddress(a, { strict: false }), 'must be a 0x address')
-  .transform((a) => getAddress(a));
-
-export const TeamSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    plan: z.literal('network'),
-    credits: z.number().int().nullable(),
-    role: Role.openapi({ description: "The caller's role in the team." }),
-    created_at: z.string(),
-  })
-  .openapi('Team');
-const TeamListItem = TeamSchema.extend({
-  status: z.enum(['active', 'invited']).openapi({ description: "The caller's membership: invited until it joins." }),
-  invited_by: z.string(),
-  joined_at: z.string().nullable(),
-}).openapi('TeamMembership');
-export const MemberSchema = z
-  .object({
-    address: z.string(),
-    role: Role,
-    status: z.enum(['active', 'invited']),
-    invited_by: z.string(),
-    invited_at: z.string(),
-    joined_at: z.string().nullable(),
-  })
-  .openapi('TeamMember');
-const TeamDetail = TeamSchema.extend({ members: z.array(MemberSchema) }).openapi('TeamWithMembers');
-const AdminTeam = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    credits: z.number().int().nullable(),
-    members: z.number().int(),
-    invited: z.number().int(),
-    created_by: z.string(),
-    created_at: z.string(),
-  })
-  .openapi('AdminTeam');
-const EventSchema = z
-  .object({
-    id: z.string(),
-    at: z.string(),
-    actor: z.string(),
-    account: z.string().nullable(),
-    action: z.string(),
-    target: z.string().nullable(),
-    request_id: z.string().nullable(),
-    ip: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    detail: z.record(z.string(), z.unknown()).nullable(),
-  })
-  .openapi('TeamAuditEvent');
-
-const pathParam = (name: string) =>
-  z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name, in: 'path' } });
-const TeamParam = z.object({ id: pathParam('id') });
-const MemberParam = z.object({ id: pathParam('id'), address: Address.openapi({ param: { name: 'address', in: 'path' } }) });
 
 export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -93,7 +33,7 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       method: 'post',
       path: '/v1/teams',
       summary: 'Create a team; the caller is its owner',
-      request: { body: jsonBody(z.object({ name: TeamName }).strict()) },
+      request: { body: jsonBody(CreateTeamBody) },
       responses: { 201: json(TeamSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => c.json(await teams.create(c.get('actor'), c.req.valid('json')), 201),
@@ -105,7 +45,7 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       method: 'get',
       path: '/v1/teams',
       summary: 'Teams the caller belongs to or is invited to, with its role and status',
-      responses: { 200: json(z.object({ data: z.array(TeamListItem) })), ...errorResponses(401, 403) },
+      responses: { 200: json(z.object({ data: z.array(TeamMembershipSchema) })), ...errorResponses(401, 403) },
     }),
     async (c) => c.json(await teams.listMine(c.get('actor')), 200),
   );
@@ -117,7 +57,7 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       path: '/v1/teams/{id}',
       summary: 'A team and its members (active members only)',
       request: { params: TeamParam },
-      responses: { 200: json(TeamDetail), ...errorResponses(401, 403, 404) },
+      responses: { 200: json(TeamWithMembersSchema), ...errorResponses(401, 403, 404) },
     }),
     async (c) => c.json(await teams.get(c.get('actor'), c.req.valid('param').id), 200),
   );
@@ -143,8 +83,8 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       method: 'post',
       path: '/v1/teams/{id}/members',
       summary: 'Invite a wallet with a role (owner/admin; admins cannot invite owners)',
-      request: { params: TeamParam, body: jsonBody(z.object({ address: Address, role: Role }).strict()) },
-      responses: { 201: json(MemberSchema, 'Invited'), ...errorResponses(400, 401, 403, 404, 409) },
+      request: { params: TeamParam, body: jsonBody(InviteBody) },
+      responses: { 201: json(TeamMemberSchema, 'Invited'), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await teams.invite(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 201),
   );
@@ -167,8 +107,8 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       method: 'patch',
       path: '/v1/teams/{id}/members/{address}',
       summary: "Change a member's role (owner; admins for non-owners); the last owner cannot be demoted",
-      request: { params: MemberParam, body: jsonBody(z.object({ role: Role }).strict()) },
-      responses: { 200: json(MemberSchema), ...errorResponses(400, 401, 403, 404, 409) },
+      request: { params: MemberParam, body: jsonBody(RoleBody) },
+      responses: { 200: json(TeamMemberSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await teams.changeRole(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
   );
@@ -196,17 +136,10 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       summary: "The team's audit events, newest first (owner/admin)",
       request: {
         params: TeamParam,
-        query: ListQuery.extend({
-          action: z
-            .string()
-            .min(1)
-            .max(64)
-            .regex(/^[a-z0-9_.]+$/, 'must be an action name like team.invite')
-            .optional(),
-        }),
+        query: TeamAuditQuery,
       },
       responses: {
-        200: json(z.object({ data: z.array(EventSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(AuditPage),
         ...errorResponses(400, 401, 403, 404),
       },
     }),
@@ -221,9 +154,9 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       method: 'get',
       path: '/v1/admin/teams',
       summary: 'Every team with its balance and member counts (admin)',
-      request: { query: ListQuery },
+      request: { query: TeamListQuery },
       responses: {
-        200: json(z.object({ data: z.array(AdminTeam), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(AdminTeamPage),
         ...errorResponses(400, 401, 403),
       },
     }),
@@ -238,22 +171,9 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       summary: "Change a team's credit balance by delta (admin); its keys spend it",
       request: {
         params: TeamParam,
-        body: jsonBody(
-          z
-            .object({
-              // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
-              delta: z
-                .number()
-                .int()
-                .min(-Number.MAX_SAFE_INTEGER)
-                .max(Number.MAX_SAFE_INTEGER)
-                .refine((d) => d !== 0, 'must not be 0'),
-              reason: z.string().trim().min(1).max(2000),
-            })
-            .strict(),
-        ),
+        body: jsonBody(TeamCreditsBody),
       },
-      responses: { 200: json(AdminTeam), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: json(AdminTeamSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await teams.changeCredits(c.get('actor'), { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
   );

@@ -1,34 +1,22 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { isAddress } from 'viem';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { IdParam } from '../contract/common.js';
+import {
+  AddressParam,
+  ApplicationListQuery,
+  ApplicationPage,
+  ApplicationSchema,
+  ApplyBody,
+  ApproveBody,
+  CreditsChangeBody,
+  RejectBody,
+} from '../contract/trial.js';
+import { AccountSchema } from '../contract/accounts.js';
+import { getAddress, isAddress } from 'viem';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import type { Services } from '../services/index.js';
-import { AccountSchema, bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
-import { ListQuery } from './keys.js';
-
-export const ApplicationSchema = z
-  .object({
-    id: z.string(),
-    address: z.string(),
-    status: z.enum(['pending', 'approved', 'rejected']),
-    use_case: z.string(),
-    contact: z.string().nullable(),
-    credits_granted: z.number().int().nullable(),
-    reviewed_by: z.string().nullable(),
-    reason: z.string().nullable(),
-    created_at: z.string(),
-    reviewed_at: z.string().nullable(),
-  })
-  .openapi('Application');
-
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
-const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+import { AppError } from '../errors.js';
+import { authenticate, requireAdmin } from '../middleware/session-auth.js';
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -43,7 +31,7 @@ export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<App
       path: '/v1/trial/applications',
       summary: 'Apply for the developer free trial',
       request: {
-        body: jsonBody(z.object({ use_case: z.string().trim().min(1).max(4000), contact: z.string().trim().max(255).optional() }).strict()),
+        body: jsonBody(ApplyBody),
       },
       responses: { 201: json(ApplicationSchema, 'Created'), ...errorResponses(400, 401, 409) },
     }),
@@ -68,16 +56,10 @@ export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<App
       path: '/v1/admin/trial/applications',
       summary: 'Free-trial applications (admin)',
       request: {
-        query: ListQuery.extend({
-          status: z.enum(['pending', 'approved', 'rejected']).optional(),
-          address: z
-            .string()
-            .refine((a) => isAddress(a, { strict: false }), 'must be an address')
-            .optional(),
-        }),
+        query: ApplicationListQuery,
       },
       responses: {
-        200: json(z.object({ data: z.array(ApplicationSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })),
+        200: json(ApplicationPage),
         ...errorResponses(400, 401, 403),
       },
     }),
@@ -92,7 +74,7 @@ export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<App
       summary: 'Approve: the account becomes a developer account with credits (admin)',
       request: {
         params: IdParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ credits: credits.optional() }).strict() } } },
+        body: { required: false, content: { 'application/json': { schema: ApproveBody } } },
       },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
@@ -108,7 +90,7 @@ export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<App
       method: 'post',
       path: '/v1/admin/trial/applications/{id}/reject',
       summary: 'Reject with a reason (admin)',
-      request: { params: IdParam, body: jsonBody(z.object({ reason: z.string().trim().min(1).max(2000) }).strict()) },
+      request: { params: IdParam, body: jsonBody(RejectBody) },
       responses: { 200: json(ApplicationSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await trial.reject(c.get('actor'), { id: c.req.valid('param').id, reason: c.req.valid('json').reason }), 200),
@@ -121,21 +103,8 @@ export function trialRoutes(deps: AppDeps, { trial }: Services): OpenAPIHono<App
       path: '/v1/admin/accounts/{address}/credits',
       summary: "Change an account's credit balance by delta (admin)",
       request: {
-        params: z.object({ address: z.string().openapi({ param: { name: 'address', in: 'path' } }) }),
-        body: jsonBody(
-          z
-            .object({
-              // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
-              delta: z
-                .number()
-                .int()
-                .min(-Number.MAX_SAFE_INTEGER)
-                .max(Number.MAX_SAFE_INTEGER)
-                .refine((d) => d !== 0, 'must not be 0'),
-              reason: z.string().trim().min(1).max(2000),
-            })
-            .strict(),
-        ),
+        params: AddressParam,
+        body: jsonBody(CreditsChangeBody),
       },
       responses: { 200: json(AccountSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),

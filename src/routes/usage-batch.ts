@@ -1,24 +1,10 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { requireDomain } from '../middleware/domain-auth.js';
-import { MAX_USAGE_BATCH } from '../services/usage-batch.js';
 import type { Services } from '../services/index.js';
-import { UsageReport } from './usage.js';
+import { requireDomain } from '../middleware/domain-auth.js';
+import { UsageBatchResultSchema, usageBatchBody } from '../contract/usage.js';
+import { MAX_USAGE_BATCH } from '../services/usage-batch.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
-
-const Recorded = z.object({
-  recorded: z.literal(true),
-  request_id: z.string(),
-  id: z.string(),
-  charged: z.number().int(),
-  uncharged: z.number().int(),
-  credits_remaining: z.number().int().nullable(),
-});
-const Refused = z.object({
-  recorded: z.literal(false),
-  request_id: z.string(),
-  error: z.object({ code: z.enum(['not_found', 'forbidden']), message: z.string() }),
-});
 
 /** POST /v1/usage/batch: what a busy gateway sends instead of one POST /v1/usage per request. */
 export function usageBatchRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<AppEnv> {
@@ -36,12 +22,9 @@ export function usageBatchRoutes(deps: AppDeps, { usage }: Services): OpenAPIHon
         'under the same request ids records nothing twice.',
       security: bearerSecurity,
       middleware: [requireDomain(deps)],
-      request: { body: jsonBody(z.object({ records: z.array(UsageReport).min(1).max(MAX_USAGE_BATCH) }).strict()) },
+      request: { body: jsonBody(usageBatchBody(MAX_USAGE_BATCH)) },
       responses: {
-        200: json(
-          z.object({ results: z.array(z.union([Recorded, Refused])) }).openapi('UsageBatchResult'),
-          'One result per record, in order',
-        ),
+        200: json(UsageBatchResultSchema, 'One result per record, in order'),
         ...errorResponses(400, 401, 413),
       },
     }),

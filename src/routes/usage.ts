@@ -1,26 +1,10 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../deps.js';
+import type { Services } from '../services/index.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
-import type { Services } from '../services/index.js';
-import { ListQuery } from './keys.js';
+import { UsageListQuery, UsageRecordedSchema, UsageRecordPage, UsageReport } from '../contract/usage.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
-import { MAX_COST } from './verify-http.js';
-
-const credits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const cost = z.number().int().min(0).max(MAX_COST);
-
-/** One usage report: the body of POST /v1/usage, and one record of POST /v1/usage/batch. */
-export const UsageReport = z
-  .object({
-    key_id: z.string().min(1).max(64),
-    request_id: z.string().min(1).max(128),
-    cost: cost.optional(),
-    model: z.string().min(1).max(128).optional(),
-    input_tokens: credits.optional(),
-    output_tokens: credits.optional(),
-  })
-  .strict();
 
 /** Usage: domains report what a request used (POST), accounts read their records (GET). */
 export function usageRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<AppEnv> {
@@ -39,16 +23,7 @@ export function usageRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<App
         body: jsonBody(UsageReport),
       },
       responses: {
-        201: json(
-          z.object({
-            recorded: z.literal(true),
-            id: z.string(),
-            charged: z.number().int(),
-            uncharged: z.number().int(),
-            credits_remaining: z.number().int().nullable(),
-          }),
-          'Recorded',
-        ),
+        201: json(UsageRecordedSchema, 'Recorded'),
         ...errorResponses(400, 401, 403, 404),
       },
     }),
@@ -66,36 +41,10 @@ export function usageRoutes(deps: AppDeps, { usage }: Services): OpenAPIHono<App
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
-        query: ListQuery.extend({
-          key_id: z.string().max(64).optional(),
-          request_id: z.string().max(128).optional(),
-          from: z.iso.datetime({ offset: true }).optional(),
-          to: z.iso.datetime({ offset: true }).optional(),
-        }),
+        query: UsageListQuery,
       },
       responses: {
-        200: json(
-          z.object({
-            data: z.array(
-              z.object({
-                id: z.string(),
-                key_id: z.string(),
-                domain: z.string().nullable(),
-                domain_verified: z.boolean().openapi({ description: "Whether the domain's owner proved the name (see Domain.ownership)." }),
-                request_id: z.string(),
-                model: z.string().nullable(),
-                input_tokens: z.number().int().nullable(),
-                output_tokens: z.number().int().nullable(),
-                cost: z.number().int(),
-                charged: z.number().int(),
-                uncharged: z.number().int(),
-                created_at: z.string(),
-              }),
-            ),
-            has_more: z.boolean(),
-            next_cursor: z.string().nullable(),
-          }),
-        ),
+        200: json(UsageRecordPage),
         ...errorResponses(400, 401, 403),
       },
     }),

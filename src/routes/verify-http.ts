@@ -1,7 +1,6 @@
-import { z } from '@hono/zod-openapi';
 import type { DomainsTable } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
-import { SCOPES } from '../contract/verify-codes.js';
+import { VerifyBody } from '../contract/verify.js';
 import { AppError, errorBody } from '../errors.js';
 import { API_HEADERS } from '../middleware/api-headers.js';
 import { findDomainForToken } from '../services/domain-token.js';
@@ -16,23 +15,6 @@ import { refuseInvalidOrNul } from './router.js';
  * for requests with a declared Content-Length. test/verify-fast-path.test.ts holds the two to
  * identical answers.
  */
-
-/**
- * One request's cost. The counters a cost adds to (a key's total, day and month; an account's
- * usage_total) stop at 2^53 - 1 inside the charging UPDATEs (MAX_COUNTER in
- * db/repositories/metering.ts): verification refuses, usage reports charge no further and refuse
- * past the account's bound, so they stay exact as JSON and far below BIGINT overflow.
- */
-export const MAX_COST = 1_000_000_000_000;
-
-export const VerifyBody = z
-  .object({
-    key: z.string().max(256),
-    scope: z.enum(SCOPES).optional(),
-    model: z.string().min(1).max(128).optional(),
-    cost: z.number().int().min(0).max(MAX_COST).optional(),
-  })
-  .strict();
 
 type Counter = { inc(by?: number): void };
 const seriesCache = new WeakMap<AppDeps['metrics'], Map<string, Counter>>();

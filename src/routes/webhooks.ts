@@ -1,55 +1,20 @@
-import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { IdParam, PageQuery } from '../contract/common.js';
+import {
+  CreateWebhookBody,
+  DeliveryPage,
+  DeliveryParams,
+  DeliverySchema,
+  RotateWebhookSecretBody,
+  WebhookPage,
+  WebhookSchema,
+  WebhookTestSchema,
+  WebhookWithSecretSchema,
+} from '../contract/webhooks.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate } from '../middleware/session-auth.js';
-import { WEBHOOK_EVENT_TYPES } from '../services/webhook-events.js';
 import type { Services } from '../services/index.js';
-import { ListQuery } from './keys.js';
+import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
-
-const EventType = z.enum(WEBHOOK_EVENT_TYPES);
-const WebhookSchema = z
-  .object({
-    id: z.string(),
-    url: z.string(),
-    description: z.string().nullable(),
-    events: z.array(EventType),
-    secret_hint: z.string().openapi({ description: 'The end of the signing secret, to tell secrets apart; never the secret.' }),
-    previous_secret_expires_at: z.string().nullable().openapi({ description: 'After a rotation, when the previous secret stops signing.' }),
-    created_at: z.string(),
-  })
-  .openapi('Webhook');
-const WebhookWithSecret = WebhookSchema.extend({
-  secret: z.string().openapi({ description: 'The signing secret (whsec_<base64>). Shown once.' }),
-}).openapi('WebhookWithSecret');
-const DeliverySchema = z
-  .object({
-    id: z.string(),
-    event_id: z.string().openapi({ description: 'The webhook-id header: the same on every attempt.' }),
-    type: z.string(),
-    status: z.enum(['pending', 'succeeded', 'failed']),
-    attempts: z.number().int(),
-    last_status_code: z.number().int().nullable(),
-    last_error: z.string().nullable(),
-    next_attempt_at: z.string().nullable(),
-    created_at: z.string(),
-  })
-  .openapi('WebhookDelivery');
-const IdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
-const DeliveryParams = IdParam.extend({
-  delivery_id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'delivery_id', in: 'path' } }),
-});
-const page = <T extends z.ZodTypeAny>(item: T) =>
-  z.object({ data: z.array(item), has_more: z.boolean(), next_cursor: z.string().nullable() });
 
 export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
@@ -62,20 +27,9 @@ export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHo
       path: '/v1/webhooks',
       summary: 'Register a webhook endpoint; its signing secret is shown once',
       request: {
-        body: jsonBody(
-          z
-            .object({
-              url: z.string().min(1).max(2048),
-              events: z
-                .array(EventType)
-                .min(1)
-                .max(WEBHOOK_EVENT_TYPES.length * 2),
-              description: z.string().max(1024).optional(),
-            })
-            .strict(),
-        ),
+        body: jsonBody(CreateWebhookBody),
       },
-      responses: { 201: json(WebhookWithSecret, 'Created'), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: json(WebhookWithSecretSchema, 'Created'), ...errorResponses(400, 401, 403, 409) },
     }),
     async (c) => {
       const { webhook, secret } = await webhooks.create(c.get('actor'), c.req.valid('json'));
@@ -90,8 +44,8 @@ export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHo
       method: 'get',
       path: '/v1/webhooks',
       summary: 'Your webhook endpoints (newest first)',
-      request: { query: ListQuery },
-      responses: { 200: json(page(WebhookSchema)), ...errorResponses(400, 401, 403) },
+      request: { query: PageQuery },
+      responses: { 200: json(WebhookPage), ...errorResponses(400, 401, 403) },
     }),
     async (c) => c.json(await webhooks.list(c.get('actor'), c.req.valid('query')), 200),
   );
@@ -135,21 +89,12 @@ export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHo
           required: false,
           content: {
             'application/json': {
-              schema: z
-                .object({
-                  grace_seconds: z
-                    .number()
-                    .int()
-                    .min(0)
-                    .max(7 * 86400)
-                    .optional(),
-                })
-                .strict(),
+              schema: RotateWebhookSecretBody,
             },
           },
         },
       },
-      responses: { 200: json(WebhookWithSecret), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: json(WebhookWithSecretSchema), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
       const { webhook, secret } = await webhooks.rotateSecret(c.get('actor'), { ...c.req.valid('json'), id: c.req.valid('param').id });
@@ -165,7 +110,7 @@ export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHo
       path: '/v1/webhooks/{id}/test',
       summary: 'Send a webhook.test event to this endpoint',
       request: { params: IdParam },
-      responses: { 202: json(z.object({ event_id: z.string() }), 'Queued'), ...errorResponses(401, 403, 404) },
+      responses: { 202: json(WebhookTestSchema, 'Queued'), ...errorResponses(401, 403, 404) },
     }),
     async (c) => c.json(await webhooks.sendTest(c.get('actor'), c.req.valid('param').id), 202),
   );
@@ -176,8 +121,8 @@ export function webhooksRoutes(deps: AppDeps, { webhooks }: Services): OpenAPIHo
       method: 'get',
       path: '/v1/webhooks/{id}/deliveries',
       summary: "This endpoint's deliveries (newest first)",
-      request: { params: IdParam, query: ListQuery },
-      responses: { 200: json(page(DeliverySchema)), ...errorResponses(400, 401, 403, 404) },
+      request: { params: IdParam, query: PageQuery },
+      responses: { 200: json(DeliveryPage), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => c.json(await webhooks.deliveries(c.get('actor'), { ...c.req.valid('query'), id: c.req.valid('param').id }), 200),
   );

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../db/schema.js';
-import type { AccountView } from '../contract/views.js';
+import type { Account as AccountView } from '../contract/accounts.js';
 
 export type { AccountView };
 

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditEvent } from '../contract/audit.js';
 import type { AuditEventsTable, Database } from '../db/schema.js';
 import { auditEventInsert, listAuditEvents } from '../db/repositories/audit.js';
 import { keyIdsOfAccount } from '../db/repositories/keys.js';
@@ -44,18 +45,7 @@ export function auditEvent(db: Kysely<Database>, meta: RequestMeta, e: AuditInpu
 }
 
 /** An audit event as the API answers it. */
-export interface AuditEventView {
-  id: string;
-  at: string;
-  actor: string;
-  account: string | null;
-  action: string;
-  target: string | null;
-  request_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  detail: Record<string, unknown> | null;
-}
+export type AuditEventView = AuditEvent;
 
 function auditView(e: AuditEventsTable): AuditEventView {
   return { ...e, at: iso(e.at) as string, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null };

@@ -12,7 +12,7 @@ import type { TeamRole } from '../db/schema.js';
 
 export type { TeamRole };
 
-export const TEAM_ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly TeamRole[];
+export { TEAM_ROLES } from '../contract/teams.js';
 
 export type Action =
   | 'read' // a key, a domain, usage, the team and its members

@@ -31,7 +31,7 @@ import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
-import type { DomainView } from '../contract/views.js';
+import type { DomainClaim, Domain as DomainView } from '../contract/domains.js';
 
 export type { DomainView };
 
@@ -276,14 +276,7 @@ export async function checkDomainOwnership(deps: DomainsDeps, caller: Actor, id:
   return domainView({ ...row, ownership_challenge: challenge, verified_at: at, verified_by: result.method });
 }
 
-export interface ClaimView {
-  id: string;
-  name: string;
-  visibility: 'network' | 'public';
-  status: 'pending';
-  ownership_challenge: string;
-  created_at: string;
-}
+export type ClaimView = DomainClaim;
 
 const claimView = (r: DomainClaimRow): ClaimView => ({
   id: r.id,

@@ -25,7 +25,8 @@ import { KEY_KIND, generateSecret, hashSecret, secretHint } from './key-format.j
 import { dayWindow, monthWindow } from './windows.js';
 import { isTeamId } from '../db/repositories/teams.js';
 import { keyOwnerFor, ownerForTeamOrSelf } from './teams.js';
-import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
+import type { Key as KeyView } from '../contract/keys.js';
+import type { KeyLimits, KeyType } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
 export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };

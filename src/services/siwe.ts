@@ -1,9 +1,8 @@
 import { ParsedMessage } from '@spruceid/siwe-parser';
 import { createPublicClient, getAddress, http, isAddressEqual, recoverMessageAddress, type Hex } from 'viem';
+import { MAX_SIWE_MESSAGE_BYTES } from '../contract/accounts.js';
 import { AppError } from '../errors.js';
 
-/** Largest message we parse: EIP-4361 messages are a few hundred bytes; resources lists stay small. */
-export const MAX_SIWE_MESSAGE_BYTES = 8 * 1024;
 /** Tolerated clock difference between wallet and server. */
 export const SIWE_CLOCK_SKEW_MS = 60_000;
 

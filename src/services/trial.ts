@@ -22,7 +22,7 @@ import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
-import type { ApplicationView } from '../contract/views.js';
+import type { Application as ApplicationView } from '../contract/trial.js';
 
 export type { ApplicationView };
 

@@ -13,7 +13,7 @@ import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
 import { dayWindow, monthWindow } from './windows.js';
 import { creditsLowStep, noteUsageShortfall } from './webhook-events.js';
-import type { UsageReport } from '../contract/verify-codes.js';
+import type { UsageRecord, UsageReport } from '../contract/usage.js';
 
 /** How long after a domain's last verification of a key it may still report usage for it. */
 export const USAGE_REPORT_WINDOW_MS = 24 * 60 * 60_000;
@@ -110,21 +110,7 @@ export async function recordUsage(
   return answer(row);
 }
 
-export interface UsageRecordView {
-  id: string;
-  key_id: string;
-  domain: string | null;
-  /** Whether the domain's owner proved the name; false for unproven and deleted domains. */
-  domain_verified: boolean;
-  request_id: string;
-  model: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cost: number;
-  charged: number;
-  uncharged: number;
-  created_at: string;
-}
+export type UsageRecordView = UsageRecord;
 
 export async function listAccountUsage(
   db: Kysely<Database>,

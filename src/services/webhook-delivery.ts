@@ -1,5 +1,6 @@
 // The delivery worker: fans outbox events out to endpoints, claims due attempts, signs, sends,
 // records, and schedules retries. Runtime-neutral; the sender is injected (Node checks DNS).
+import type { Delivery } from '../contract/webhooks.js';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { WebhookConfig } from '../config.js';
@@ -304,17 +305,7 @@ export class WebhookWorker {
 }
 
 /** A delivery as the API shows it. */
-export function deliveryView(d: WebhookDeliveriesTable): {
-  id: string;
-  event_id: string;
-  type: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  created_at: string;
-} {
+export function deliveryView(d: WebhookDeliveriesTable): Delivery {
   return {
     id: d.id,
     event_id: d.event_id,

@@ -4,17 +4,9 @@ import type { ApiKeysTable, Database } from '../db/schema.js';
 import type { Executor } from '../db/tx.js';
 import { newId } from '../ids.js';
 import { dayWindow, monthWindow } from './windows.js';
+import type { WebhookEventType } from '../contract/webhooks.js';
 
-export const WEBHOOK_EVENT_TYPES = [
-  'key.expiring',
-  'key.expired',
-  'key.quota_reached',
-  'account.credits_low',
-  'trial.approved',
-  'trial.rejected',
-  'webhook.test',
-] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export type { WebhookEventType };
 
 /** Days before expires_at when key.expiring fires. */
 export const EXPIRING_THRESHOLDS_DAYS = [7, 1] as const;

@@ -10,6 +10,7 @@ import { auditMeta, type Actor } from './actor.js';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { deliveryView } from './webhook-delivery.js';
+import type { Delivery, Webhook } from '../contract/webhooks.js';
 import { outboxHint, outboxInsert, type WebhookEventType } from './webhook-events.js';
 import { newWebhookSecret, secretHint } from './webhook-signing.js';
 import { checkWebhookUrl, hostOf, isPrivateAddress, REFUSAL_MESSAGES } from './webhook-url.js';
@@ -31,16 +32,7 @@ export function setWebhookHostResolver(fn: ((host: string) => Promise<string[]>)
   resolveHost = fn;
 }
 
-export interface WebhookView {
-  id: string;
-  url: string;
-  description: string | null;
-  events: WebhookEventType[];
-  secret_hint: string;
-  /** When the previous secret stops signing (after a rotation), or null. */
-  previous_secret_expires_at: string | null;
-  created_at: string;
-}
+export type WebhookView = Webhook;
 
 export function webhookView(r: WebhookEndpointsTable): WebhookView {
   return {
@@ -208,7 +200,7 @@ export async function listDeliveries(
   deps: WebhooksDeps,
   auth: Actor,
   q: { id: string; cursor?: string; limit: number },
-): Promise<Page<ReturnType<typeof deliveryView>>> {
+): Promise<Page<Delivery>> {
   const { id } = q;
   await ownEndpoint(deps.db, auth.address, id);
   let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
@@ -224,11 +216,7 @@ export async function listDeliveries(
 }
 
 /** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
-export async function retryDelivery(
-  deps: WebhooksDeps,
-  auth: Actor,
-  input: { id: string; delivery_id: string },
-): Promise<ReturnType<typeof deliveryView>> {
+export async function retryDelivery(deps: WebhooksDeps, auth: Actor, input: { id: string; delivery_id: string }): Promise<Delivery> {
   const { id, delivery_id: deliveryId } = input;
   const meta = auditMeta(auth, deps.clock.now());
   await ownEndpoint(deps.db, auth.address, id);
