@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
-import { SCOPES } from '../services/keys.js';
+import { SCOPES } from '../contract/verify-codes.js';
 import type { Services } from '../services/index.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 

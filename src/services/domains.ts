@@ -30,7 +30,6 @@ import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 import type { DomainView } from '../contract/views.js';
 
-export type { DomainView };
 
 export interface DomainsDeps {
   db: Kysely<Database>;

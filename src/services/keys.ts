@@ -26,7 +26,6 @@ import { dayWindow, monthWindow } from './windows.js';
 import type { KeyLimits, KeyType, KeyView } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
 
-export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };
 
 const SESSION_ONLY = 'insufficient_scope';
 

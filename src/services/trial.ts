@@ -15,7 +15,8 @@ import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import { accountView, iso, rolesFor, type AccountView } from './accounts.js';
+import { accountView, iso, rolesFor } from './accounts.js';
+import type { AccountView } from '../contract/views.js';
 import { auditEvent } from './audit.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
 import { getAddress, isAddress } from 'viem';
@@ -24,7 +25,6 @@ import { toPage, type Page } from './pagination.js';
 import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
 import type { ApplicationView } from '../contract/views.js';
 
-export type { ApplicationView };
 
 export interface TrialDeps {
   db: Kysely<Database>;
