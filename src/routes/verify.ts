@@ -4,7 +4,6 @@ import { requireDomain } from '../middleware/domain-auth.js';
 import { MAX_COST, runVerification, VerifyBody } from './verify-http.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-
 const RateLimit = z.object({ limit: z.number().int().nullable(), remaining: z.number().int().nullable(), reset: z.number().int() });
 const VerifyResponse = z
   .object({
