@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { Database, DomainClaimsTable, DomainsTable } from '../schema.js';
 
 export type DomainRow = DomainsTable;

@@ -1,5 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
