@@ -57,8 +57,6 @@ export function opsRoutes(deps: AppDeps) {
   return r;
 }
 
-export { isLoopback } from '../services/ops.js';
-
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 

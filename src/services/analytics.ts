@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import { REFUSAL_CODES, type RefusalCode } from '../contract/verify-codes.js';
 
-export { REFUSAL_CODES };
 import {
   auditEventsOf,
   countBy,

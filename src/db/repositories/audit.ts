@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
 
-export function auditEventInsert(db: Kysely<Database>, row: AuditEventsTable) {
+export function insertAuditEventQuery(db: Kysely<Database>, row: AuditEventsTable) {
   return db.insertInto('audit_events').values(row);
 }
 

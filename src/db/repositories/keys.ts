@@ -1,10 +1,10 @@
 import type { Kysely, Updateable } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
 
-export function insertKey(db: Kysely<Database>, row: KeyRow) {
+export function insertKeyQuery(db: Kysely<Database>, row: KeyRow) {
   return db.insertInto('api_keys').values(row);
 }
 
@@ -40,11 +40,11 @@ export async function countKeys(db: Kysely<Database>, account: string): Promise<
   return Number(r.n);
 }
 
-export function updateOwnKey(db: Kysely<Database>, account: string, id: string, set: Updateable<ApiKeysTable>) {
+export function updateOwnKeyQuery(db: Kysely<Database>, account: string, id: string, set: Updateable<ApiKeysTable>) {
   return db.updateTable('api_keys').set(set).where('id', '=', id).where('account', '=', account);
 }
 
-export function deleteOwnKey(db: Kysely<Database>, account: string, id: string) {
+export function deleteOwnKeyQuery(db: Kysely<Database>, account: string, id: string) {
   return db.deleteFrom('api_keys').where('id', '=', id).where('account', '=', account);
 }
 
@@ -98,7 +98,7 @@ export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, k
   return row ? Number(row.last_verified_at) : null;
 }
 
-export function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable) {
+export function insertTombstoneQuery(db: Kysely<Database>, row: DeletedKeysTable) {
   return db.insertInto('deleted_keys').values(row);
 }
 
@@ -126,7 +126,7 @@ const ADMIN_ONLY_SCOPES = JSON.stringify(['admin']);
  * keys), marking why (its plan became developer), as one statement for the approval's batch: a key
  * that exists when the batch runs is caught.
  */
-export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: string) {
+export function disableNetworkKeysOnApprovalQuery(db: Kysely<Database>, account: string) {
   return db
     .updateTable('api_keys')
     .set({ status: 'disabled', disabled_reason: 'trial_approved' })

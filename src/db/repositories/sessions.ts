@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, SessionsTable } from '../schema.js';
 
-export function insertSession(db: Kysely<Database>, row: SessionsTable) {
+export function insertSessionQuery(db: Kysely<Database>, row: SessionsTable) {
   return db.insertInto('sessions').values(row);
 }
 
@@ -9,11 +9,11 @@ export async function findSession(db: Kysely<Database>, id: string): Promise<Ses
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function revokeSession(db: Kysely<Database>, id: string, now: number) {
+export function revokeSessionQuery(db: Kysely<Database>, id: string, now: number) {
   return db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null);
 }
 
-export function revokeAllSessions(db: Kysely<Database>, address: string, now: number) {
+export function revokeAllSessionsQuery(db: Kysely<Database>, address: string, now: number) {
   return db
     .updateTable('sessions')
     .set({ revoked_at: now })

@@ -3,7 +3,7 @@ import type { Database, TrialApplicationsTable } from '../schema.js';
 
 export type ApplicationRow = TrialApplicationsTable;
 
-export function insertApplication(db: Kysely<Database>, row: ApplicationRow) {
+export function insertApplicationQuery(db: Kysely<Database>, row: ApplicationRow) {
   return db.insertInto('trial_applications').values(row);
 }
 
@@ -27,7 +27,7 @@ export async function listApplications(
 }
 
 /** Closes a pending application; changes no row when it was not pending (already reviewed, or a race lost). */
-export function closeApplication(
+export function closeApplicationQuery(
   db: Kysely<Database>,
   id: string,
   set: Pick<ApplicationRow, 'status' | 'credits_granted' | 'reviewed_by' | 'reason' | 'reviewed_at'>,
