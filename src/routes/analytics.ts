@@ -1,83 +1,19 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import {
+  AdminStatsQuery,
+  AdminStatsSchema,
+  DomainStatsParams,
+  DomainStatsQuery,
+  DomainStatsSchema,
+  UsageSummaryQuery,
+  UsageSummarySchema,
+} from '../contract/analytics.js';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import { adminStats, domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
 import { toCsv, wantsCsv, type CsvValue } from '../services/csv.js';
 import { bearerSecurity, errorResponses, newRouter } from './router.js';
-
-const Range = {
-  from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Start (inclusive); default 30 days before `to`.' }),
-  to: z.iso.datetime({ offset: true }).optional().openapi({ description: 'End (exclusive); default now. At most 366 days after `from`.' }),
-};
-
-const UsageBucketSchema = z
-  .object({
-    bucket: z.string().nullable(),
-    requests: z.number().int(),
-    input_tokens: z.number().int(),
-    output_tokens: z.number().int(),
-    cost: z.number().int(),
-    charged: z.number().int(),
-    uncharged: z.number().int(),
-    key_name: z.string().nullable().optional(),
-    domain_id: z.string().optional(),
-  })
-  .openapi('UsageBucket');
-const UsageSummarySchema = z
-  .object({
-    group_by: z.enum(['day', 'hour', 'model', 'key', 'domain']),
-    from: z.string(),
-    to: z.string(),
-    data: z.array(UsageBucketSchema),
-    totals: UsageBucketSchema,
-  })
-  .openapi('UsageSummary');
-
-const VerificationBucketSchema = z
-  .object({
-    bucket: z.string(),
-    verifications: z.number().int(),
-    valid: z.number().int(),
-    refused: z.record(z.string(), z.number().int()),
-    credits_charged: z.number().int(),
-    charged_at_verify: z.number().int(),
-    charged_by_usage: z.number().int(),
-    usage_reports: z.number().int(),
-  })
-  .openapi('VerificationBucket');
-const DomainStatsSchema = z
-  .object({
-    domain_id: z.string(),
-    group_by: z.enum(['day', 'hour']),
-    from: z.string(),
-    to: z.string(),
-    data: z.array(VerificationBucketSchema),
-    totals: VerificationBucketSchema,
-  })
-  .openapi('DomainStats');
-
-const AdminStatsSchema = z
-  .object({
-    from: z.string(),
-    to: z.string(),
-    accounts: z.object({ total: z.number().int(), developer: z.number().int(), network: z.number().int() }),
-    trial: z.object({ pending: z.number().int(), approved: z.number().int(), rejected: z.number().int() }),
-    credits: z.object({ granted: z.number().int(), charged: z.number().int(), uncharged: z.number().int() }),
-    verifications: z.object({ total: z.number().int(), by_code: z.record(z.string(), z.number().int()) }),
-    keys: z.object({ active: z.number().int(), disabled: z.number().int() }),
-    data: z.array(
-      z.object({
-        bucket: z.string(),
-        verifications: z.number().int(),
-        valid: z.number().int(),
-        refused: z.number().int(),
-        credits_charged: z.number().int(),
-        requests: z.number().int(),
-      }),
-    ),
-  })
-  .openapi('AdminStats');
 
 const jsonOrCsv = <T extends z.ZodTypeAny>(schema: T) => ({
   description: 'OK (JSON, or CSV of `data` with `Accept: text/csv`)',
@@ -106,12 +42,7 @@ export function analyticsRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
-        query: z.object({
-          group_by: z.enum(['day', 'hour', 'model', 'key', 'domain']).default('day'),
-          ...Range,
-          key_id: z.string().min(1).max(64).optional(),
-          model: z.string().min(1).max(128).optional(),
-        }),
+        query: UsageSummaryQuery,
       },
       responses: { 200: jsonOrCsv(UsageSummarySchema), ...errorResponses(400, 401, 403) },
     }),
@@ -143,14 +74,8 @@ export function analyticsRoutes(deps: AppDeps) {
       security: bearerSecurity,
       middleware: [authenticate(deps, { keyScope: 'analytics:read' })],
       request: {
-        params: z.object({
-          id: z
-            .string()
-            .min(1)
-            .max(64)
-            .openapi({ param: { name: 'id', in: 'path' } }),
-        }),
-        query: z.object({ group_by: z.enum(['day', 'hour']).default('day'), ...Range }),
+        params: DomainStatsParams,
+        query: DomainStatsQuery,
       },
       responses: { 200: jsonOrCsv(DomainStatsSchema), ...errorResponses(400, 401, 403, 404) },
     }),
@@ -194,7 +119,7 @@ export function analyticsRoutes(deps: AppDeps) {
       summary: 'Platform overview: accounts, trial, credits, verifications, keys, and a daily series (admin)',
       security: bearerSecurity,
       middleware: [authenticate(deps), requireAdmin()],
-      request: { query: z.object(Range) },
+      request: { query: AdminStatsQuery },
       responses: { 200: jsonOrCsv(AdminStatsSchema), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {

@@ -6,7 +6,7 @@ import type { AccountView, ApplicationView, DomainView, KeyView, SessionView } f
 
 export type { DomainWithToken, KeyType, Page } from '../contract/views.js';
 export { DEFAULT_SCOPES, SCOPES } from '../contract/verify-codes.js';
-import type { AdminStats, DomainStats, UsageSummary } from '../services/analytics.js';
+import type { AdminStats, DomainStats, UsageSummary } from '../contract/analytics.js';
 
 export type { AdminStats, DomainStats, UsageSummary };
 
