@@ -16,6 +16,7 @@ import { usageBatchRoutes } from './routes/usage-batch.js';
 import { usageRoutes } from './routes/usage.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { adminRoutes } from './routes/admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageRoutes(deps));
   app.route('/', usageBatchRoutes(deps));
   app.route('/', analyticsRoutes(deps));
+  app.route('/', adminRoutes(deps));
   app.route('/', webhooksRoutes(deps));
   app.route('/', consoleRoutes(deps));
 

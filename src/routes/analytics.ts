@@ -1,31 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import {
-  AdminStatsQuery,
-  AdminStatsSchema,
-  DomainStatsParams,
-  DomainStatsQuery,
-  DomainStatsSchema,
-  UsageSummaryQuery,
-  UsageSummarySchema,
-} from '../contract/analytics.js';
-import type { Context } from 'hono';
-import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate, requireAdmin } from '../middleware/session-auth.js';
-import { adminStats, domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
-import { toCsv, wantsCsv, type CsvValue } from '../services/csv.js';
-import { bearerSecurity, errorResponses, newRouter } from './router.js';
-
-const jsonOrCsv = <T extends z.ZodTypeAny>(schema: T) => ({
-  description: 'OK (JSON, or CSV of `data` with `Accept: text/csv`)',
-  content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
-});
-
-function csvResponse(c: Context<AppEnv>, name: string, header: readonly string[], rows: CsvValue[][]): Response {
-  c.header('content-type', 'text/csv; charset=utf-8');
-  c.header('content-disposition', `attachment; filename="${name}.csv"`);
-  c.header('cache-control', 'no-store');
-  return c.body(toCsv(header, rows), 200);
-}
+import { createRoute } from '@hono/zod-openapi';
+import { DomainStatsParams, DomainStatsQuery, DomainStatsSchema, UsageSummaryQuery, UsageSummarySchema } from '../contract/analytics.js';
+import type { AppDeps } from '../deps.js';
+import { authenticate } from '../middleware/session-auth.js';
+import { domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
+import { wantsCsv, type CsvValue } from '../services/csv.js';
+import { bearerSecurity, csvResponse, errorResponses, jsonOrCsv, newRouter } from './router.js';
 
 const USAGE_COLUMNS = ['requests', 'input_tokens', 'output_tokens', 'cost', 'charged', 'uncharged'] as const;
 const usageRow = (b: UsageBucket): CsvValue[] => USAGE_COLUMNS.map((k) => b[k]);
@@ -105,31 +84,6 @@ export function analyticsRoutes(deps: AppDeps) {
             b.charged_by_usage,
             b.usage_reports,
           ]),
-        );
-      }
-      return c.json(s, 200);
-    },
-  );
-
-  r.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/admin/stats',
-      tags: ['admin'],
-      summary: 'Platform overview: accounts, trial, credits, verifications, keys, and a daily series (admin)',
-      security: bearerSecurity,
-      middleware: [authenticate(deps), requireAdmin()],
-      request: { query: AdminStatsQuery },
-      responses: { 200: jsonOrCsv(AdminStatsSchema), ...errorResponses(400, 401, 403) },
-    }),
-    async (c) => {
-      const s = await adminStats(deps, c.req.valid('query'), deps.clock.now().getTime());
-      if (wantsCsv(c.req.header('accept'))) {
-        return csvResponse(
-          c,
-          'platform-by-day',
-          ['bucket', 'verifications', 'valid', 'refused', 'credits_charged', 'requests'],
-          s.data.map((b) => [b.bucket, b.verifications, b.valid, b.refused, b.credits_charged, b.requests]),
         );
       }
       return c.json(s, 200);

@@ -1,9 +1,10 @@
-import { OpenAPIHono, type z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { RequestMeta } from '../services/audit.js';
 import { ErrorSchema } from '../contract/common.js';
+import { toCsv, type CsvValue } from '../services/csv.js';
 
 /** The path of the first string (value or key) holding a NUL character, or null. */
 function nulPath(value: unknown, path: string[] = []): string[] | null {
@@ -74,3 +75,17 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
 });
 
 export const bearerSecurity = [{ bearer: [] as string[] }];
+
+/** A 200 that is JSON, or CSV of its `data` when the client asks with `Accept: text/csv`. */
+export const jsonOrCsv = <T extends z.ZodTypeAny>(schema: T) => ({
+  description: 'OK (JSON, or CSV of `data` with `Accept: text/csv`)',
+  content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+});
+
+/** A CSV download (no-store). */
+export function csvResponse(c: Context<AppEnv>, name: string, header: readonly string[], rows: CsvValue[][]): Response {
+  c.header('content-type', 'text/csv; charset=utf-8');
+  c.header('content-disposition', `attachment; filename="${name}.csv"`);
+  c.header('cache-control', 'no-store');
+  return c.body(toCsv(header, rows), 200);
+}
