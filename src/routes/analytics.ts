@@ -1,6 +1,7 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { DomainStatsParams, DomainStatsQuery, DomainStatsSchema, UsageSummaryQuery, UsageSummarySchema } from '../contract/analytics.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { domainStats, REFUSAL_CODES, usageSummary, type UsageBucket } from '../services/analytics.js';
 import { wantsCsv, type CsvValue } from '../services/csv.js';
@@ -9,7 +10,7 @@ import { bearerSecurity, csvResponse, errorResponses, jsonOrCsv, newRouter } fro
 const USAGE_COLUMNS = ['requests', 'input_tokens', 'output_tokens', 'cost', 'charged', 'uncharged'] as const;
 const usageRow = (b: UsageBucket): CsvValue[] => USAGE_COLUMNS.map((k) => b[k]);
 
-export function analyticsRoutes(deps: AppDeps) {
+export function analyticsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
 
   r.openapi(

@@ -1,11 +1,12 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { AuditPage, AuditQuery } from '../contract/audit.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { listAuditPage } from '../services/audit.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
 
-export function auditRoutes(deps: AppDeps) {
+export function auditRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = authenticate(deps);
 

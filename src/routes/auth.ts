@@ -1,6 +1,7 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { AccountSchema, NonceSchema, SessionSchema, SiweVerifyBody } from '../contract/accounts.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { rateLimitKey } from '../ip-prefix.js';
 import { rateLimit } from '../middleware/rate-limit.js';
@@ -8,7 +9,7 @@ import { requireSession } from '../middleware/session-auth.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from '../services/auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, refuseInvalid, requestMeta } from './router.js';
 
-export function authRoutes(deps: AppDeps) {
+export function authRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = requireSession(deps);
   // IPv6 clients count per network prefix (a /64 by default), IPv4 clients per address.

@@ -1,7 +1,8 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { IdParam, PageQuery } from '../contract/common.js';
 import { DomainClaimSchema, DomainNameBody, DomainPage, DomainSchema, DomainWithTokenSchema } from '../contract/domains.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { WindowLimiter } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
@@ -21,7 +22,7 @@ import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta 
 /** Ownership checks (DNS + HTTP requests) per account per minute. */
 export const OWNERSHIP_CHECKS_PER_MINUTE = 10;
 
-export function domainsRoutes(deps: AppDeps) {
+export function domainsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const common = { tags: ['domains'], security: bearerSecurity, middleware: [authenticate(deps)] };
   const dd = (): DomainsDeps => ({

@@ -1,12 +1,13 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { IdParam } from '../contract/common.js';
 import { CreateKeyBody, KeyListQuery, KeyPage, KeySchema, KeyWithSecretSchema, RotateKeyBody, UpdateKeyBody } from '../contract/keys.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { createKey, deleteKey, getKey, listOwnKeys, rotateKey, updateKey, type Caller, type KeysDeps } from '../services/keys.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
-export function keysRoutes(deps: AppDeps) {
+export function keysRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // A session, or an API key with the admin scope acting for its own account.
   const auth = authenticate(deps, { keyScope: 'admin' });

@@ -1,11 +1,12 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { HealthSchema, type Jwks, JwksSchema, MetricsText } from '../contract/ops.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { bearerToken } from '../middleware/session-auth.js';
 import { authorizeMetrics, checkHealth } from '../services/ops.js';
 import { errorResponses, json, newRouter } from './router.js';
 
-export function opsRoutes(deps: AppDeps) {
+export function opsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
 
   r.openapi(

@@ -64,12 +64,17 @@ export const errorResponses = (
 ): Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =>
   Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 
-export const json = <T extends z.ZodTypeAny>(schema: T, description = 'OK') => ({
+/** A JSON response of `schema`. */
+export const json = <T extends z.ZodTypeAny>(
+  schema: T,
+  description = 'OK',
+): { description: string; content: { 'application/json': { schema: T } } } => ({
   description,
   content: { 'application/json': { schema } },
 });
 
-export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
+/** A required JSON request body of `schema`. */
+export const jsonBody = <T extends z.ZodTypeAny>(schema: T): { required: true; content: { 'application/json': { schema: T } } } => ({
   required: true,
   content: { 'application/json': { schema } },
 });
@@ -77,7 +82,9 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
 export const bearerSecurity = [{ bearer: [] as string[] }];
 
 /** A 200 that is JSON, or CSV of its `data` when the client asks with `Accept: text/csv`. */
-export const jsonOrCsv = <T extends z.ZodTypeAny>(schema: T) => ({
+export const jsonOrCsv = <T extends z.ZodTypeAny>(
+  schema: T,
+): { description: string; content: { 'application/json': { schema: T }; 'text/csv': { schema: z.ZodString } } } => ({
   description: 'OK (JSON, or CSV of `data` with `Accept: text/csv`)',
   content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
 });

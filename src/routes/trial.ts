@@ -1,11 +1,12 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { ApplicationSchema, ApplyBody } from '../contract/trial.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { apply, myApplication } from '../services/trial.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
-export function trialRoutes(deps: AppDeps) {
+export function trialRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const session = authenticate(deps);
   const user = { tags: ['trial'], security: bearerSecurity, middleware: [session] };

@@ -1,12 +1,13 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { MAX_USAGE_BATCH, recordUsageBatch } from '../services/usage-batch.js';
 import { UsageBatchResultSchema, usageBatchBody } from '../contract/usage.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 /** POST /v1/usage/batch: what a busy gateway sends instead of one POST /v1/usage per request. */
-export function usageBatchRoutes(deps: AppDeps) {
+export function usageBatchRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   r.openapi(
     createRoute({

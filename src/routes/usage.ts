@@ -1,5 +1,6 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { listAccountUsage, recordUsage } from '../services/usage.js';
@@ -7,7 +8,7 @@ import { UsageListQuery, UsageRecordedSchema, UsageRecordPage, UsageReport } fro
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 /** Usage: domains report what a request used (POST), accounts read their records (GET). */
-export function usageRoutes(deps: AppDeps) {
+export function usageRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const domainAuth = requireDomain(deps);
 

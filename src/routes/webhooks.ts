@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { IdParam, PageQuery } from '../contract/common.js';
 import {
@@ -11,7 +12,7 @@ import {
   WebhookTestSchema,
   WebhookWithSecretSchema,
 } from '../contract/webhooks.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate } from '../middleware/session-auth.js';
 import {
   createWebhook,
@@ -26,7 +27,7 @@ import {
 } from '../services/webhooks.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, requestMeta } from './router.js';
 
-export function webhooksRoutes(deps: AppDeps) {
+export function webhooksRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const common = { tags: ['webhooks'], security: bearerSecurity, middleware: [authenticate(deps, { keyScope: 'admin' })] };
   const wd = (): WebhooksDeps => ({
