@@ -38,14 +38,4 @@ export interface ApiKeyWithSecret extends ApiKey {
   key: string;
 }
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  request_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  detail: unknown;
-}
+export type { AuditEvent } from '../contract/audit.js';
