@@ -40,15 +40,16 @@ export const UsageBucketSchema = z
   .openapi('UsageBucket');
 export type UsageBucket = z.infer<typeof UsageBucketSchema>;
 
-export const UsageSummarySchema = z
-  .object({
-    group_by: z.enum(SUMMARY_GROUPS),
-    from: z.string(),
-    to: z.string(),
-    data: z.array(UsageBucketSchema),
-    totals: UsageBucketSchema,
-  })
-  .openapi('UsageSummary');
+/** A series over the range: how it was grouped, one bucket per group, and their totals. */
+const series = <G extends readonly [string, ...string[]], B extends z.ZodType>(groups: G, bucket: B) => ({
+  group_by: z.enum(groups),
+  from: z.string(),
+  to: z.string(),
+  data: z.array(bucket),
+  totals: bucket,
+});
+
+export const UsageSummarySchema = z.object(series(SUMMARY_GROUPS, UsageBucketSchema)).openapi('UsageSummary');
 export type UsageSummary = z.infer<typeof UsageSummarySchema>;
 
 export const VerificationBucketSchema = z
@@ -67,14 +68,7 @@ export const VerificationBucketSchema = z
 export type VerificationBucket = z.infer<typeof VerificationBucketSchema>;
 
 export const DomainStatsSchema = z
-  .object({
-    domain_id: z.string(),
-    group_by: z.enum(TIME_GRAINS),
-    from: z.string(),
-    to: z.string(),
-    data: z.array(VerificationBucketSchema),
-    totals: VerificationBucketSchema,
-  })
+  .object({ domain_id: z.string(), ...series(TIME_GRAINS, VerificationBucketSchema) })
   .openapi('DomainStats');
 export type DomainStats = z.infer<typeof DomainStatsSchema>;
 
