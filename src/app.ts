@@ -16,6 +16,7 @@ import { usageBatchRoutes } from './routes/usage-batch.js';
 import { usageRoutes } from './routes/usage.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { adminRoutes } from './routes/admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageRoutes(deps, services));
   app.route('/', usageBatchRoutes(deps, services));
   app.route('/', analyticsRoutes(deps, services));
+  app.route('/', adminRoutes(deps, services));
   app.route('/', webhooksRoutes(deps, services));
   app.route('/', consoleRoutes(deps));
 

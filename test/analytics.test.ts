@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 import type { DomainWithToken, KeyWithSecret, Page } from '../src/contract/views.js';
-import type { AdminStats, DomainStats, UsageSummary } from '../src/services/analytics.js';
+import type { AdminStats, DomainStats, UsageSummary } from '../src/contract/analytics.js';
 import type { AuditEventView } from '../src/services/audit.js';
 import type { UsageRecordView } from '../src/services/usage.js';
 

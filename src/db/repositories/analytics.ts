@@ -1,3 +1,4 @@
+import type { InsertQueryBuilder, InsertResult } from 'kysely';
 import { sql, type Compilable, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Executor } from '../tx.js';
@@ -182,7 +183,10 @@ export interface VerificationCount {
 }
 
 /** One upsert per (domain, hour, code): adds to the row, so several instances' flushes add up. */
-export function addVerificationCountsQuery(db: Executor, c: VerificationCount) {
+export function addVerificationCountsQuery(
+  db: Executor,
+  c: VerificationCount,
+): InsertQueryBuilder<Database, 'verification_stats', InsertResult> {
   return db
     .insertInto('verification_stats')
     .values({ domain_id: c.domainId, hour: c.hour, code: c.code, count: c.count, charged: c.charged })

@@ -1,3 +1,4 @@
+import type { UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
 import { isPostgres, type BatchStep, type Executor } from '../tx.js';
@@ -22,7 +23,11 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
  * Takes one request from the key's per-minute window, in one conditional statement: changes no
  * row when the window is full. Returns the count in the window after this request.
  */
-export function rateSlotQuery(db: Executor, keyId: string, minute: number) {
+export function rateSlotQuery(
+  db: Executor,
+  keyId: string,
+  minute: number,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', { rpm_count: number }> {
   return db
     .updateTable('api_keys')
     .set({
@@ -54,7 +59,13 @@ function windowIncrements(amount: RawBuilder<number>, day: string, month: string
  * Adds cost to the key's windows only if the day and month limits still allow all of it: changes
  * no row otherwise (all or nothing, one statement).
  */
-export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number, day: string, month: string) {
+export function chargeKeyWindowsQuery(
+  db: Executor,
+  keyId: string,
+  cost: number,
+  day: string,
+  month: string,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', UpdateResult> {
   return db
     .updateTable('api_keys')
     .set(windowIncrements(big(cost), day, month))
@@ -73,7 +84,11 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
  * account without an enforced balance (credits NULL) still changes its row, so "no row changed"
  * means exactly "the balance is short". Returns the balance after (NULL: none enforced).
  */
-export function debitQuery(db: Executor, address: string, cost: number) {
+export function debitQuery(
+  db: Executor,
+  address: string,
+  cost: number,
+): UpdateQueryBuilder<Database, 'accounts', 'accounts', { credits: number | null }> {
   return (
     db
       .updateTable('accounts')
