@@ -1,4 +1,6 @@
+import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordUsageBatch } from '../src/services/usage-batch.js';
 import { get, json, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 
@@ -9,13 +11,15 @@ describe.each(targets())('batched usage reports on $name', (target) => {
   let operator: SignedIn;
   let domainToken: string;
   let publicToken: string;
+  let publicName: string;
 
   beforeAll(async () => {
     h = await target.start();
     admin = await signInAdmin(h);
     operator = await signIn(h);
     domainToken = (await createDomain(h, operator.token, uniqueDomainName('batch'))).token;
-    publicToken = (await createDomain(h, admin.token, uniqueDomainName('batchpub'), 'public')).token;
+    publicName = uniqueDomainName('batchpub');
+    publicToken = (await createDomain(h, admin.token, publicName, 'public')).token;
   });
   afterAll(async () => h.close());
 
@@ -239,6 +243,48 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     for (const [i, r] of batched.entries()) expect(r).toEqual({ request_id: `r-${i}`, ...singles[i] });
     expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(982);
     expect((await json(await get(h, '/v1/usage', u.token))).data).toHaveLength(6);
+  });
+
+  // The cost model, counted on the service itself (Node targets): one transaction per batch, reads
+  // that do not grow with the batch, and per record only its insert and its two charging UPDATEs.
+  it.runIf(target.name.startsWith('node'))('writes a batch in one transaction, reading once per batch whatever its size', async () => {
+    const service = h.service as NonNullable<Harness['service']>;
+    const u = await developerAccount(h, 10_000, admin);
+    const k = await createKey(h, u.token, { name: 'count' });
+    await verify(h, publicToken, { key: k.key });
+    const domain = await service.db
+      .selectFrom('domains')
+      .select(['id', 'visibility'])
+      .where('name', '=', publicName)
+      .executeTakeFirstOrThrow();
+    const count = async (n: number, tag: string): Promise<{ selects: number; statements: number; transactions: number }> => {
+      const c = { selects: 0, statements: 0, transactions: 0 };
+      const plugin: KyselyPlugin = {
+        transformQuery: (a) => {
+          c.statements++;
+          if (a.node.kind === 'SelectQueryNode') c.selects++;
+          return a.node;
+        },
+        transformResult: async (a) => a.result,
+      };
+      const db = service.db.withPlugin(plugin);
+      const begin = db.transaction.bind(db);
+      db.transaction = () => {
+        c.transactions++;
+        return begin();
+      };
+      const records = Array.from({ length: n }, (_, i) => ({ key_id: k.id, request_id: `${tag}-${i}`, cost: 1 }));
+      const results = await recordUsageBatch({ db, lastUsed: service.deps.lastUsed }, domain, records, h.clock?.now() ?? new Date());
+      expect(results.every((r) => r.recorded && r.charged === 1)).toBe(true);
+      return c;
+    };
+    const one = await count(1, 'n1');
+    const many = await count(40, 'n40');
+    expect(one.transactions).toBe(1);
+    expect(many.transactions).toBe(1);
+    expect(many.selects).toBe(one.selects);
+    expect(many.statements - one.statements).toBe(39 * 3);
+    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(10_000 - 41);
   });
 
   it('is documented in /openapi.json', async () => {
