@@ -182,21 +182,25 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(s.totals).toMatchObject({ requests: 4, cost: 61, charged: 61 });
   });
 
-  it('answers a record refused the same wherever it repeats, and a refused record leaves its neighbours whole', async () => {
+  it('answers repeats of a request id as one-by-one reports would: a refused record stores nothing under its id', async () => {
     const u = await developerAccount(h, 50, admin);
     const k = await createKey(h, u.token, { name: 'mixed' });
     await verify(h, publicToken, { key: k.key });
     const results = await batch([
       { key_id: 'key_missing', request_id: 'm-1', cost: 5 },
       { key_id: k.id, request_id: 'm-2', cost: 20 },
-      { key_id: k.id, request_id: 'm-1', cost: 5 }, // same request id as the refused one: refused the same
+      { key_id: k.id, request_id: 'm-1', cost: 5 }, // the refused id again, now with a good key: recorded
+      { key_id: 'key_missing', request_id: 'm-1', cost: 9 }, // after it was recorded: its answer
       { key_id: k.id, request_id: 'm-3', cost: 20 },
     ]);
-    expect(results[0]).toMatchObject({ recorded: false, error: { code: 'not_found' } });
-    expect(results[2]).toEqual(results[0]);
+    expect(results[0]).toMatchObject({ recorded: false, request_id: 'm-1', error: { code: 'not_found' } });
     expect(results[1]).toMatchObject({ recorded: true, charged: 20, credits_remaining: 30 });
-    expect(results[3]).toMatchObject({ recorded: true, charged: 20, credits_remaining: 10 });
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(10);
+    expect(results[2]).toMatchObject({ recorded: true, request_id: 'm-1', charged: 5, credits_remaining: 25 });
+    expect(results[3]).toEqual(results[2]);
+    expect(results[4]).toMatchObject({ recorded: true, charged: 20, credits_remaining: 5 });
+    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(5);
+    // The same records one by one through POST /v1/usage answer the same.
+    expect((await post(h, '/v1/usage', { key_id: 'key_missing', request_id: 'm-1', cost: 9 }, publicToken)).status).toBe(201);
   });
 
   it('charges concurrent batches on one account exactly: never below zero, every record stored once', async () => {

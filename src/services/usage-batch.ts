@@ -76,7 +76,7 @@ interface Pending {
  * records of one key or account charge exactly as the same reports sent one by one would (the
  * charge is computed in SQL from the rows as the earlier records left them); then one grouped
  * roll-up per chunk and one credits_low check per account. Two records with one request_id are
- * stored once (the first) and both answer the same.
+ * stored once (the first that is not refused) and answer the same from then on.
  *
  * Each record stays all-or-nothing: if the transaction fails as a whole because of one record (a
  * concurrent report under the same request_id won its insert, or an account counter would pass
@@ -92,42 +92,60 @@ export async function recordUsageBatch(
   nowDate: Date,
 ): Promise<UsageBatchResult[]> {
   const now = nowDate.getTime();
-  // The first record of each request id decides; later ones answer the same.
-  const firstOf = new Map<string, number>();
+  // Exactly as the records sent one by one to POST /v1/usage, in order: per request id, a record
+  // already stored answers every occurrence; else each occurrence is checked in turn, a refused one
+  // answers its own refusal (nothing is stored under its id), and the first accepted one is written
+  // and answers every occurrence after it.
+  const byId = new Map<string, number[]>();
   records.forEach((r, i) => {
-    if (!firstOf.has(r.request_id)) firstOf.set(r.request_id, i);
+    const at = byId.get(r.request_id);
+    if (at) at.push(i);
+    else byId.set(r.request_id, [i]);
   });
   const results: (UsageBatchResult | undefined)[] = new Array(records.length);
-  const stored = await findUsageRecords(deps.db, domain.id, [...firstOf.keys()]);
-  const fresh: number[] = [];
-  for (const i of firstOf.values()) {
-    const row = stored.get(records[i].request_id);
-    if (row) results[i] = { request_id: records[i].request_id, ...usageAnswer(row) };
-    else fresh.push(i);
+  /** Where each occurrence after the first accepted (or stored) one takes its answer from. */
+  const sameAs = new Map<number, number>();
+  const stored = await findUsageRecords(deps.db, domain.id, [...byId.keys()]);
+  const fresh: number[][] = [];
+  for (const at of byId.values()) {
+    const row = stored.get(records[at[0]].request_id);
+    if (!row) {
+      fresh.push(at);
+      continue;
+    }
+    results[at[0]] = { request_id: records[at[0]].request_id, ...usageAnswer(row) };
+    for (const i of at.slice(1)) sameAs.set(i, at[0]);
   }
 
-  const facts = fresh.length ? await usageKeyFacts(deps.db, domain.id, [...new Set(fresh.map((i) => records[i].key_id))]) : new Map();
+  const keyIds = [...new Set(fresh.flatMap((at) => at.map((i) => records[i].key_id)))];
+  const facts = keyIds.length ? await usageKeyFacts(deps.db, domain.id, keyIds) : new Map<string, UsageKeyFacts>();
   const pending: { index: number; item: Pending }[] = [];
-  for (const i of fresh) {
-    const input = records[i];
-    const key = facts.get(input.key_id);
-    const refuse = (code: 'not_found' | 'forbidden', message: string): void => {
-      results[i] = { recorded: false, request_id: input.request_id, error: { code, message } };
-    };
-    if (!key) {
-      refuse('not_found', NO_KEY);
-      continue;
+  for (const at of fresh) {
+    for (const [n, i] of at.entries()) {
+      const input = records[i];
+      const key = facts.get(input.key_id);
+      const refuse = (code: 'not_found' | 'forbidden', message: string): void => {
+        results[i] = { recorded: false, request_id: input.request_id, error: { code, message } };
+      };
+      if (!key) {
+        refuse('not_found', NO_KEY);
+        continue;
+      }
+      // Why: a domain token must not bill keys its domain never served. Only keys this domain verified
+      // recently, and of the type its visibility accepts, can be charged through it. An approved
+      // (developer) account's credits are spent only on public domains, whatever the key's type.
+      const typeOk = checkType(domain.visibility, { type: key.type, plan: key.plan }).ok;
+      if (!typeOk || key.verifiedAt === null || now - key.verifiedAt > USAGE_REPORT_WINDOW_MS) {
+        refuse('forbidden', NOT_VERIFIED);
+        continue;
+      }
+      pending.push({ index: i, item: { input, key } });
+      for (const later of at.slice(n + 1)) sameAs.set(later, i);
+      break;
     }
-    // Why: a domain token must not bill keys its domain never served. Only keys this domain verified
-    // recently, and of the type its visibility accepts, can be charged through it. An approved
-    // (developer) account's credits are spent only on public domains, whatever the key's type.
-    const typeOk = checkType(domain.visibility, { type: key.type, plan: key.plan }).ok;
-    if (!typeOk || key.verifiedAt === null || now - key.verifiedAt > USAGE_REPORT_WINDOW_MS) {
-      refuse('forbidden', NOT_VERIFIED);
-      continue;
-    }
-    pending.push({ index: i, item: { input, key } });
   }
+  // Charged in the order of the records, as one-by-one reports would be.
+  pending.sort((x, y) => x.index - y.index);
 
   if (pending.length) {
     const answers = await writeAll(
@@ -146,7 +164,7 @@ export async function recordUsageBatch(
       nowDate,
     );
   }
-  return records.map((r, i) => results[i] ?? (results[firstOf.get(r.request_id) as number] as UsageBatchResult));
+  return records.map((_, i) => (results[i] ?? results[sameAs.get(i) as number]) as UsageBatchResult);
 }
 
 /** One transaction for all; when one record fails it, one each (see recordUsageBatch). */
