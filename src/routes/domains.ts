@@ -4,7 +4,6 @@ import { DomainClaimSchema, DomainNameBody, DomainPage, DomainSchema, DomainWith
 import type { AppDeps, AppEnv } from '../deps.js';
 import type { Services } from '../services/index.js';
 import { AppError } from '../errors.js';
-import { WindowLimiter } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
