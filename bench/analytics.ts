@@ -8,43 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { loadConfig } from '../src/config.js';
 import { rebuildUsageRollups } from '../src/db/repositories/analytics.js';
 import type { Database } from '../src/db/schema.js';
 import { isPostgres } from '../src/db/tx.js';
 import { createNodeService, type NodeService } from '../src/node.js';
-import { createSiweMessage } from 'viem/siwe';
+import { benchSession } from './session.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const FLOOR_MS = 100;
 const ORIGIN = 'http://localhost:8787';
 const DAY = 86_400_000;
-
-async function signIn(svc: NodeService): Promise<{ token: string; address: string }> {
-  const account = privateKeyToAccount(generatePrivateKey());
-  const req = (path: string, init?: RequestInit) => svc.app.request(new URL(path, ORIGIN).toString(), init);
-  const { nonce } = (await (await req('/v1/auth/nonce')).json()) as { nonce: string };
-  const message = createSiweMessage({
-    domain: 'localhost:8787',
-    address: account.address,
-    statement: 'Sign in to siwe-keys.',
-    uri: ORIGIN,
-    version: '1',
-    chainId: 1,
-    nonce,
-    issuedAt: new Date(),
-  });
-  const signature = await account.signMessage({ message });
-  const res = await req('/v1/auth/verify', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message, signature }),
-  });
-  const body = (await res.json()) as { token: string };
-  return { token: body.token, address: account.address };
-}
 
 /**
  * Half the records belong to the measured account (3 keys, 5 models one of them none, 2
@@ -105,7 +80,7 @@ async function run(name: string, databaseUrl: string): Promise<boolean> {
   });
   const svc = await createNodeService(config);
   try {
-    const me = await signIn(svc);
+    const me = await benchSession((url, init) => Promise.resolve(svc.app.request(url, init)), ORIGIN, ORIGIN);
     const now = Date.now();
     const t0 = performance.now();
     await seed(svc.db, me.address, now);

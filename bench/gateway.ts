@@ -10,7 +10,7 @@
  * Run: npm run bench:gateway [-- --connections 20 --duration 3 --rounds 3 --stub] (also part of npm run bench).
  * `--stub` adds a gateway in front of a key service stub that answers "valid" at once; `--verify` adds
  * the key service's POST /v1/verify asked directly (what each gateway request waits for).
- * BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there.
+ * BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway and key service process there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { benchSession } from './session.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const CHAT_BODY = JSON.stringify({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'Say hello.' }] });
@@ -61,6 +62,8 @@ async function role(name: string): Promise<void> {
         LOG_LEVEL: 'silent',
       }),
     );
+    // A clean exit on SIGTERM, so --cpu-prof (BENCH_CPU_PROF) writes its profile.
+    process.once('SIGTERM', () => process.exit(0));
     ready(svc.url as string);
     return;
   }
@@ -170,8 +173,11 @@ function cpuMs(pid: number): number {
 }
 
 function start(name: string, env: Record<string, string> = {}): Promise<string> {
-  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway process there when it stops (--cpu-prof).
-  const prof = name === 'gateway' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each gateway and key service process there when it stops (--cpu-prof).
+  const prof =
+    (name === 'gateway' || name === 'service') && process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, '--role', name], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'ignore'], // the gateway's JSON logs are produced (their cost counts) and dropped
@@ -321,12 +327,6 @@ async function compare(
   return { many: many.map(medians), one: one.map(medians) };
 }
 
-async function json(res: Response): Promise<any> {
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
 async function main(): Promise<void> {
   // Flags, else the variables bench/run.ts reads too.
   const { values } = parseArgs({
@@ -352,37 +352,10 @@ async function main(): Promise<void> {
     ]);
 
     // A signed-in operator with a network key and a network domain, over HTTP like any client.
-    const { privateKeyToAccount, generatePrivateKey } = await import('viem/accounts');
-    const { createSiweMessage } = await import('viem/siwe');
-    const account = privateKeyToAccount(generatePrivateKey());
-    const { nonce } = await json(await fetch(`${service}/v1/auth/nonce`));
-    const message = createSiweMessage({
-      domain: 'localhost:8787',
-      address: account.address,
-      statement: 'Bench.',
-      uri: 'http://localhost:8787',
-      version: '1',
-      chainId: 1,
-      nonce,
-      issuedAt: new Date(),
-    });
-    const { token } = await json(
-      await fetch(`${service}/v1/auth/verify`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
-      }),
-    );
-    const post = async (path: string, body: unknown): Promise<any> =>
-      json(
-        await fetch(`${service}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify(body),
-        }),
-      );
-    const { key } = await post('/v1/keys', { name: 'bench' });
-    const { token: domainToken } = await post('/v1/domains', { name: 'bench-node.example.org' });
+    const session = await benchSession(fetch, service, 'http://localhost:8787');
+    const { key } = (await session.post('/v1/keys', { name: 'bench' })) as { key: string };
+    const { token: domainToken } = (await session.post('/v1/domains', { name: 'bench-node.example.org' })) as { token: string };
+    if (!key || !domainToken) throw new Error('bench set-up failed: no key or domain token');
 
     const bareProxy = await start('bareproxy', { BENCH_UPSTREAM: upstream });
     const gwReal = await start('gateway', { GATEWAY_SERVICE_URL: service, GATEWAY_UPSTREAM: upstream, GATEWAY_DOMAIN_TOKEN: domainToken });

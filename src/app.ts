@@ -16,6 +16,7 @@ import { usageBatchRoutes } from './routes/usage-batch.js';
 import { usageRoutes } from './routes/usage.js';
 import { verifyRoutes } from './routes/verify.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { adminRoutes } from './routes/admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { teamsRoutes } from './routes/teams.js';
 import { consoleRoutes } from './routes/console.js';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageRoutes(deps, services));
   app.route('/', usageBatchRoutes(deps, services));
   app.route('/', analyticsRoutes(deps, services));
+  app.route('/', adminRoutes(deps, services));
   app.route('/', webhooksRoutes(deps, services));
   app.route('/', teamsRoutes(deps, services));
   app.route('/', consoleRoutes(deps));

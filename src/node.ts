@@ -14,7 +14,7 @@ import type { Database } from './db/schema.js';
 import type { AppDeps } from './deps.js';
 import { createDomainChecker, dohResolver, type DomainResolver } from './services/domain-proof.js';
 import { nodeDnsResolver, pinnedProofFetcher } from './services/domain-proof-node.js';
-import { changeCounter } from './db/direct.js';
+import { changeCounter } from './db/hot-queries.js';
 import { createLogger, type Logger } from './logger.js';
 import { withVerifyFastPath } from './node-fast-path.js';
 import { bufferedLines } from './node-log.js';

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
+import type { DomainWithToken, KeyWithSecret, Page } from '../src/contract/views.js';
+import type { AdminStats, DomainStats, UsageSummary } from '../src/contract/analytics.js';
+import type { AuditEventView } from '../src/services/audit.js';
+import type { UsageRecordView } from '../src/services/usage.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -14,7 +18,7 @@ async function recordSums(h: Harness, token: string): Promise<Record<string, num
   const out = { requests: 0, input_tokens: 0, output_tokens: 0, cost: 0, charged: 0, uncharged: 0 };
   let cursor: string | null = null;
   do {
-    const page: any = await json(await get(h, `/v1/usage?limit=100${cursor ? `&cursor=${cursor}` : ''}`, token));
+    const page: Page<UsageRecordView> = await json(await get(h, `/v1/usage?limit=100${cursor ? `&cursor=${cursor}` : ''}`, token));
     for (const r of page.data) {
       out.requests += 1;
       out.input_tokens += r.input_tokens ?? 0;
@@ -23,7 +27,7 @@ async function recordSums(h: Harness, token: string): Promise<Record<string, num
       out.charged += r.charged;
       out.uncharged += r.uncharged;
     }
-    cursor = page.next_cursor;
+    cursor = page.next_cursor ?? null;
   } while (cursor);
   return out;
 }
@@ -37,8 +41,8 @@ describe.each(targets())('usage analytics on $name', (target) => {
   let otherPublicToken: string;
   let otherPublicName: string;
   let user: SignedIn;
-  let keyA: any;
-  let keyB: any;
+  let keyA: KeyWithSecret;
+  let keyB: KeyWithSecret;
   const now = (): number => (h.clock ? h.clock.now().getTime() : Date.now());
   // A range whose hours are all whole and in the past or future: served from the roll-ups alone.
   const wholeRange = (): string =>
@@ -77,51 +81,51 @@ describe.each(targets())('usage analytics on $name', (target) => {
   it('sums usage per day with totals equal to the records, oldest first, empty days included', async () => {
     const res = await get(h, '/v1/usage/summary', user.token);
     expect(res.status).toBe(200);
-    const s = await json(res);
+    const s = await json<UsageSummary>(res);
     expect(s.group_by).toBe('day');
     expect(Date.parse(s.to) - Date.parse(s.from)).toBe(30 * DAY);
     expect(s.data.length).toBeGreaterThanOrEqual(30);
     expect(s.data.length).toBeLessThanOrEqual(32);
-    const labels = s.data.map((b: any) => b.bucket);
+    const labels = s.data.map((b) => b.bucket);
     expect(labels).toEqual([...labels].sort());
     expect(labels[0]).toBe(s.from.slice(0, 10));
-    expect(s.data.filter((b: any) => b.requests === 0).length).toBeGreaterThanOrEqual(s.data.length - 2);
+    expect(s.data.filter((b) => b.requests === 0).length).toBeGreaterThanOrEqual(s.data.length - 2);
     const sums = await recordSums(h, user.token);
     expect(sums).toEqual({ requests: 5, input_tokens: 1310, output_tokens: 1150, cost: 452, charged: 452, uncharged: 0 });
     const { bucket, ...totals } = s.totals;
     expect(totals).toEqual(sums);
-    const summed = s.data.reduce((acc: number, b: any) => acc + b.cost, 0);
+    const summed = s.data.reduce((acc: number, b) => acc + b.cost, 0);
     expect(summed).toBe(452);
   });
 
   it('answers the same from the roll-ups (whole hours) as from the records (partial hours)', async () => {
     // Default `to` is now: the current hour is partial and read from the records. A range ending
     // on a later whole hour reads the same hour from the roll-up kept in the usage write's batch.
-    const fromRecords = await json(await get(h, '/v1/usage/summary?group_by=hour', user.token));
-    const fromRollups = await json(await get(h, `/v1/usage/summary?group_by=hour&${wholeRange()}`, user.token));
+    const fromRecords = await json<UsageSummary>(await get(h, '/v1/usage/summary?group_by=hour', user.token));
+    const fromRollups = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=hour&${wholeRange()}`, user.token));
     expect(fromRollups.totals).toEqual(fromRecords.totals);
     expect(fromRollups.totals.cost).toBe(452);
-    const hours = fromRollups.data.map((b: any) => b.bucket);
+    const hours = fromRollups.data.map((b) => b.bucket);
     expect(hours).toHaveLength(2 * 24 + 2);
     expect(hours[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/);
-    const busy = fromRollups.data.filter((b: any) => b.requests > 0);
+    const busy = fromRollups.data.filter((b) => b.requests > 0);
     expect(busy.length).toBeGreaterThanOrEqual(1);
   });
 
   it('groups by model, key and domain, largest cost first', async () => {
-    const byModel = await json(await get(h, `/v1/usage/summary?group_by=model&${wholeRange()}`, user.token));
-    expect(byModel.data.map((b: any) => [b.bucket, b.cost, b.requests])).toEqual([
+    const byModel = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=model&${wholeRange()}`, user.token));
+    expect(byModel.data.map((b) => [b.bucket, b.cost, b.requests])).toEqual([
       ['llama-3-70b', 400, 2],
       ['llama-3-8b', 45, 2],
       [null, 7, 1],
     ]);
-    const byKey = await json(await get(h, `/v1/usage/summary?group_by=key&${wholeRange()}`, user.token));
-    expect(byKey.data.map((b: any) => [b.bucket, b.key_name, b.cost])).toEqual([
+    const byKey = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=key&${wholeRange()}`, user.token));
+    expect(byKey.data.map((b) => [b.bucket, b.key_name, b.cost])).toEqual([
       [keyB.id, 'beta', 307],
       [keyA.id, 'alpha', 145],
     ]);
-    const byDomain = await json(await get(h, `/v1/usage/summary?group_by=domain&${wholeRange()}`, user.token));
-    expect(byDomain.data.map((b: any) => [b.bucket, b.cost])).toEqual([
+    const byDomain = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=domain&${wholeRange()}`, user.token));
+    expect(byDomain.data.map((b) => [b.bucket, b.cost])).toEqual([
       [otherPublicName, 305],
       [publicName, 147],
     ]);
@@ -130,12 +134,14 @@ describe.each(targets())('usage analytics on $name', (target) => {
   });
 
   it('filters by key and by model', async () => {
-    const a = await json(await get(h, `/v1/usage/summary?key_id=${keyA.id}&${wholeRange()}`, user.token));
+    const a = await json<UsageSummary>(await get(h, `/v1/usage/summary?key_id=${keyA.id}&${wholeRange()}`, user.token));
     expect(a.totals).toMatchObject({ requests: 3, cost: 145, input_tokens: 1310 });
-    const m = await json(await get(h, `/v1/usage/summary?model=llama-3-8b&group_by=key`, user.token));
+    const m = await json<UsageSummary>(await get(h, `/v1/usage/summary?model=llama-3-8b&group_by=key`, user.token));
     expect(m.totals).toMatchObject({ requests: 2, cost: 45 });
-    expect(m.data.map((b: any) => b.bucket)).toEqual([keyA.id]);
-    const both = await json(await get(h, `/v1/usage/summary?model=llama-3-70b&key_id=${keyB.id}&${wholeRange()}`, user.token));
+    expect(m.data.map((b) => b.bucket)).toEqual([keyA.id]);
+    const both = await json<UsageSummary>(
+      await get(h, `/v1/usage/summary?model=llama-3-70b&key_id=${keyB.id}&${wholeRange()}`, user.token),
+    );
     expect(both.totals).toMatchObject({ requests: 1, cost: 300, output_tokens: 900 });
   });
 
@@ -147,7 +153,7 @@ describe.each(targets())('usage analytics on $name', (target) => {
     await Promise.all(Array.from({ length: 5 }, () => post(h, '/v1/usage', body, publicToken)));
     await post(h, '/v1/usage', body, publicToken);
     for (const q of ['', `&${wholeRange()}`]) {
-      const s = await json(await get(h, `/v1/usage/summary?group_by=hour${q}`, u.token));
+      const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=hour${q}`, u.token));
       expect(s.totals).toMatchObject({ requests: 1, cost: 9, charged: 9, input_tokens: 3 });
     }
   });
@@ -158,7 +164,7 @@ describe.each(targets())('usage analytics on $name', (target) => {
     await verify(h, publicToken, { key: k.key });
     await post(h, '/v1/usage', { key_id: k.id, request_id: 's1', cost: 25, model: 'm' }, publicToken);
     expect((await del(h, `/v1/keys/${k.id}`, u.token)).status).toBe(204);
-    const s = await json(await get(h, `/v1/usage/summary?group_by=key&${wholeRange()}`, u.token));
+    const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=key&${wholeRange()}`, u.token));
     expect(s.data).toEqual([
       { bucket: k.id, key_name: null, requests: 1, input_tokens: 0, output_tokens: 0, cost: 25, charged: 10, uncharged: 15 },
     ]);
@@ -167,9 +173,9 @@ describe.each(targets())('usage analytics on $name', (target) => {
 
   it("shows only the caller's own usage", async () => {
     const stranger = await signIn(h);
-    const s = await json(await get(h, `/v1/usage/summary?key_id=${keyA.id}&${wholeRange()}`, stranger.token));
+    const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?key_id=${keyA.id}&${wholeRange()}`, stranger.token));
     expect(s.totals).toMatchObject({ requests: 0, cost: 0 });
-    const byKey = await json(await get(h, `/v1/usage/summary?group_by=key`, stranger.token));
+    const byKey = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=key`, stranger.token));
     expect(byKey.data).toEqual([]);
   });
 
@@ -234,9 +240,9 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
   let h: Harness;
   let admin: SignedIn;
   let operator: SignedIn;
-  let domain: any;
+  let domain: DomainWithToken;
   let user: SignedIn;
-  let netKey: any;
+  let netKey: KeyWithSecret;
 
   beforeAll(async () => {
     h = await target.start();
@@ -274,7 +280,7 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
   it("counts the domain's verifications by code with the credits charged on it", async () => {
     const res = await get(h, `/v1/domains/${domain.id}/stats`, operator.token);
     expect(res.status).toBe(200);
-    const s = await json(res);
+    const s = await json<DomainStats>(res);
     expect(s.group_by).toBe('day');
     expect(s.data.length).toBeGreaterThanOrEqual(30);
     const t = s.totals;
@@ -284,8 +290,8 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(t.refused.malformed + t.refused.not_found).toBe(3);
     expect(t.refused.disabled).toBe(0);
     expect(t).toMatchObject({ charged_at_verify: 10, charged_by_usage: 11, credits_charged: 21, usage_reports: 1 });
-    const busy = s.data.filter((b: any) => b.verifications > 0);
-    expect(busy.reduce((a: number, b: any) => a + b.verifications, 0)).toBe(7);
+    const busy = s.data.filter((b) => b.verifications > 0);
+    expect(busy.reduce((a: number, b) => a + b.verifications, 0)).toBe(7);
     const hourly = await json(
       await get(
         h,
@@ -322,7 +328,7 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect((await get(h, '/v1/admin/stats')).status).toBe(401);
     const res = await get(h, '/v1/admin/stats', admin.token);
     expect(res.status).toBe(200);
-    const s = await json(res);
+    const s = await json<AdminStats>(res);
     expect(s.accounts.total).toBe(s.accounts.developer + s.accounts.network);
     expect(s.accounts.developer).toBeGreaterThanOrEqual(1);
     expect(s.accounts.network).toBeGreaterThanOrEqual(3);
@@ -333,7 +339,7 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(s.verifications.by_code.valid).toBeGreaterThanOrEqual(3);
     expect(s.verifications.by_code.key_type_mismatch).toBeGreaterThanOrEqual(1);
     expect(s.keys.active).toBeGreaterThanOrEqual(2);
-    expect(s.data.reduce((a: number, b: any) => a + b.verifications, 0)).toBe(s.verifications.total);
+    expect(s.data.reduce((a: number, b) => a + b.verifications, 0)).toBe(s.verifications.total);
     const csv = await (await getAs(h, '/v1/admin/stats', admin.token, 'text/csv')).text();
     expect(csv.split('\r\n')[0]).toBe('bucket,verifications,valid,refused,credits_charged,requests');
   });
@@ -358,10 +364,12 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
   it('filters the admin audit log by action and address, page by page', async () => {
     const u = await signIn(h);
     for (const name of ['f1', 'f2', 'f3']) await createKey(h, u.token, { name });
-    const mine = await json(await get(h, `/v1/admin/audit?address=${u.address.toLowerCase()}&action=key.create&limit=2`, admin.token));
+    const mine = await json<Page<AuditEventView>>(
+      await get(h, `/v1/admin/audit?address=${u.address.toLowerCase()}&action=key.create&limit=2`, admin.token),
+    );
     expect(mine.data).toHaveLength(2);
     expect(mine.has_more).toBe(true);
-    expect(mine.data.every((e: any) => e.action === 'key.create' && e.account === u.address)).toBe(true);
+    expect(mine.data.every((e) => e.action === 'key.create' && e.account === u.address)).toBe(true);
     const rest = await json(
       await get(h, `/v1/admin/audit?address=${u.address}&action=key.create&limit=2&cursor=${mine.next_cursor}`, admin.token),
     );

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  KeyServiceError,
   KeyServiceUnavailable,
   createVerifier,
   refusal,
@@ -186,6 +187,69 @@ describe('operator client against the real server', () => {
     const k = await createKey(h, user.token, { name: 'transport1' });
     expect((await v.verify({ key: k.key })).valid).toBe(true);
     await v.reportUsage({ key_id: k.id, request_id: 'transport-1', cost: 0 });
-    expect(seen).toEqual(['POST /v1/verify', 'POST /v1/usage']);
+    const batch = await v.reportUsageBatch([
+      { key_id: k.id, request_id: 'transport-2', cost: 0 },
+      { key_id: 'key_nope', request_id: 'transport-3', cost: 0 },
+    ]);
+    expect(batch[0]).toMatchObject({ recorded: true, request_id: 'transport-2' });
+    expect(batch[1]).toMatchObject({ recorded: false, request_id: 'transport-3', error: { code: 'not_found' } });
+    expect(seen).toEqual(['POST /v1/verify', 'POST /v1/usage', 'POST /v1/usage/batch']);
+  });
+
+  it('hands a transport its timeout and makes the timeout signal only when the transport reads it', async () => {
+    const inits: { timeoutMs: number; signalRead: boolean }[] = [];
+    let readSignal = false;
+    const transport: Transport = async (url, init) => {
+      const seen = { timeoutMs: init.timeoutMs, signalRead: false };
+      inits.push(seen);
+      if (readSignal) {
+        seen.signalRead = init.signal instanceof AbortSignal;
+        return fetch(url, init);
+      }
+      return fetch(url, { method: init.method, headers: init.headers, body: init.body });
+    };
+    const v = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 0, timeoutMs: 1234, fetch: transport });
+    const k = await createKey(h, user.token, { name: 'transport2' });
+    expect((await v.verify({ key: k.key })).valid).toBe(true);
+    readSignal = true;
+    await v.reportUsage({ key_id: k.id, request_id: 'transport-4', cost: 0 }, { timeoutMs: 777 });
+    expect(inits).toEqual([
+      { timeoutMs: 1234, signalRead: false },
+      { timeoutMs: 777, signalRead: true },
+    ]);
+  });
+
+  it('tells a refused domain token, a timeout, a 5xx and an unreadable answer apart', async () => {
+    const k = await createKey(h, user.token, { name: 'errors1' });
+    const bad = createVerifier({ serviceUrl: srv.url, domainToken: 'sk_dom_nope', positiveTtlMs: 0 });
+    const refused = await bad.verify({ key: k.key }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(KeyServiceError);
+    expect(refused).toMatchObject({ status: 401, code: 'invalid_domain_token' });
+    const answering =
+      (status: number, body: string): Transport =>
+      async () => ({
+        status,
+        json: async () => JSON.parse(body) as unknown,
+      });
+    const timingOut: Transport = async () => {
+      const e = new Error('too slow');
+      e.name = 'TimeoutError';
+      throw e;
+    };
+    const cases: [Transport, string, number | undefined][] = [
+      [timingOut, 'timeout', undefined],
+      [answering(503, '{}'), 'server_error', 503],
+      [answering(200, '<html>'), 'bad_answer', 200],
+      [answering(200, '{"hello":1}'), 'bad_answer', 200],
+    ];
+    for (const [transport, reason, status] of cases) {
+      const v = createVerifier({ serviceUrl: srv.url, domainToken, positiveTtlMs: 0, fetch: transport });
+      const err = await v.verify({ key: k.key }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KeyServiceUnavailable);
+      expect(err).toMatchObject({ reason, status });
+    }
+    const short = createVerifier({ serviceUrl: srv.url, domainToken, fetch: answering(200, '{"results":[]}') });
+    const err = await short.reportUsageBatch([{ key_id: k.id, request_id: 'short-1' }]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'KeyServiceUnavailable', reason: 'bad_answer' });
   });
 });

@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
-
-async function createKey(h: Harness, token: string, body: Record<string, unknown>): Promise<any> {
-  const res = await post(h, '/v1/keys', body, token);
-  const b = await json(res);
-  if (res.status !== 201) throw new Error(`create key: ${res.status} ${JSON.stringify(b)}`);
-  return b;
-}
+import { createKey } from './support/fixtures.js';
+import type { KeyView, Page } from '../src/contract/views.js';
+import type { AuditEventView } from '../src/services/audit.js';
 
 describe.each(targets())('API keys on $name', (target) => {
   let h: Harness;
@@ -31,8 +27,8 @@ describe.each(targets())('API keys on $name', (target) => {
     expect(got.id).toBe(k.id);
     expect(got.key).toBeUndefined();
     expect(JSON.stringify(got)).not.toContain(k.key);
-    const list = await json(await get(h, '/v1/keys', alice.token));
-    expect(list.data.map((x: any) => x.id)).toContain(k.id);
+    const list = await json<Page<KeyView>>(await get(h, '/v1/keys', alice.token));
+    expect(list.data.map((x) => x.id)).toContain(k.id);
     expect(JSON.stringify(list)).not.toContain(k.key);
   });
 
@@ -93,7 +89,7 @@ describe.each(targets())('API keys on $name', (target) => {
     const still = await json(await get(h, `/v1/keys/${k.id}`, alice.token));
     expect(still.status).toBe('active');
     expect(still.hint).toBe(k.hint);
-    expect((await json(await get(h, '/v1/keys', bob.token))).data.map((x: any) => x.id)).not.toContain(k.id);
+    expect((await json<Page<KeyView>>(await get(h, '/v1/keys', bob.token))).data.map((x) => x.id)).not.toContain(k.id);
   });
 
   it('patches description, status, scopes, models, limits and expiry but never the name', async () => {
@@ -133,10 +129,10 @@ describe.each(targets())('API keys on $name', (target) => {
     const made = await post(h, '/v1/keys', { name: 'made-by-key' }, adminKey.key);
     expect(made.status).toBe(201);
     expect((await json(made)).type).toBe('network');
-    const listed = await json(await get(h, '/v1/keys', adminKey.key));
-    expect(listed.data.map((x: any) => x.name)).toContain('made-by-key');
-    const events = (await json(await get(h, '/v1/audit', alice.token))).data;
-    expect(events.find((e: any) => e.action === 'key.create' && e.detail.name === 'made-by-key')).toMatchObject({
+    const listed = await json<Page<KeyView>>(await get(h, '/v1/keys', adminKey.key));
+    expect(listed.data.map((x) => x.name)).toContain('made-by-key');
+    const events = (await json<Page<AuditEventView>>(await get(h, '/v1/audit', alice.token))).data;
+    expect(events.find((e) => e.action === 'key.create' && e.detail?.name === 'made-by-key')).toMatchObject({
       actor: adminKey.id,
       account: alice.address,
     });
@@ -206,8 +202,8 @@ describe.each(targets())('API keys on $name', (target) => {
     const soon = await createKey(h, carol.token, { name: 'soon', scopes: ['admin'], expires_in_days: 2 });
     await createKey(h, carol.token, { name: 'later', expires_in_days: 30 });
     await createKey(h, carol.token, { name: 'never' });
-    const within7 = await json(await get(h, '/v1/keys?expiring_within_days=7', carol.token));
-    expect(within7.data.map((x: any) => x.name)).toEqual(['soon']);
+    const within7 = await json<Page<KeyView>>(await get(h, '/v1/keys?expiring_within_days=7', carol.token));
+    expect(within7.data.map((x) => x.name)).toEqual(['soon']);
     h.clock!.advance(3 * 86_400_000);
     expect((await get(h, '/v1/keys', soon.key)).status).toBe(401);
     // Sessions are a day long: sign the shared accounts in again after moving time.
@@ -223,14 +219,14 @@ describe.each(targets())('API keys on $name', (target) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await json(await get(h, `/v1/keys?limit=3${cursor ? `&cursor=${cursor}` : ''}`, dave.token));
+      const page: Page<KeyView> = await json(await get(h, `/v1/keys?limit=3${cursor ? `&cursor=${cursor}` : ''}`, dave.token));
       expect(page.data.length).toBeLessThanOrEqual(3);
-      seen.push(...page.data.map((x: any) => x.id));
-      cursor = page.next_cursor;
+      seen.push(...page.data.map((x) => x.id));
+      cursor = page.next_cursor ?? null;
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
-    const disabled = await json(await get(h, '/v1/keys?status=disabled', dave.token));
-    expect(disabled.data.map((x: any) => x.id)).toEqual([ids[3]]);
+    const disabled = await json<Page<KeyView>>(await get(h, '/v1/keys?status=disabled', dave.token));
+    expect(disabled.data.map((x) => x.id)).toEqual([ids[3]]);
     expect((await get(h, '/v1/keys?limit=0', dave.token)).status).toBe(400);
   });
 
@@ -252,12 +248,12 @@ describe.each(targets())('API keys on $name', (target) => {
     const k = await createKey(h, alice.token, { name: 'secret-hygiene', scopes: ['admin'] });
     const r = await json(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 10 }, alice.token));
     await get(h, '/v1/keys', r.key);
-    const audit = await json(await get(h, '/v1/audit?limit=100', alice.token));
+    const audit = await json<Page<AuditEventView>>(await get(h, '/v1/audit?limit=100', alice.token));
     const text = JSON.stringify(audit) + h.logs.join('\n');
     expect(text).not.toContain(k.key);
     expect(text).not.toContain(r.key);
     expect(text).not.toContain(alice.token);
-    expect(audit.data.map((e: any) => e.action)).toEqual(expect.arrayContaining(['key.create', 'key.rotate', 'auth.sign_in']));
+    expect(audit.data.map((e) => e.action)).toEqual(expect.arrayContaining(['key.create', 'key.rotate', 'auth.sign_in']));
   });
 
   it('requires a session or key', async () => {

@@ -4,7 +4,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { openSqlite } from '../src/db/dialects/sqlite.js';
 import { openPostgres } from '../src/db/dialects/postgres.js';
 import { createSessionSigner } from '../src/services/sessions.js';
-import { insertSession } from '../src/db/repositories/sessions.js';
+import { insertSessionQuery } from '../src/db/repositories/sessions.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../src/db/schema.js';
@@ -48,7 +48,7 @@ describe.each(engines)('session signing keys on %s', (_name, open) => {
 
   async function session(sid: string): Promise<void> {
     const now = clock.now().getTime();
-    await insertSession(env.db, {
+    await insertSessionQuery(env.db, {
       id: sid,
       address: '0x0000000000000000000000000000000000000001',
       roles: '["user"]',

@@ -202,11 +202,7 @@ suite(`EIP-4361 conformance vectors${haveVectors ? '' : ` (skipped: ${vectorsDir
     });
   });
 
-  describe.skip('eip1271.json: skipped, its contract-wallet signatures need a mainnet RPC node (ERC-1271 isValidSignature on deployed Argent/Loopring wallets)', () => {
-    it('argent, loopring', () => undefined);
-  });
-
-  describe.skip('valid_chars.json, invalid_chars.json: skipped, they test single ABNF rules (scheme, userinfo, ...) of the reference grammar in isolation, not whole messages', () => {
-    it('rule vectors', () => undefined);
-  });
+  // Listed as skipped, with the reason, so a reader of the report sees which vector files are not run.
+  it.skip('eip1271.json: its contract-wallet signatures need a mainnet RPC node (ERC-1271 isValidSignature on Argent/Loopring wallets)');
+  it.skip('valid_chars.json, invalid_chars.json: they test single ABNF rules of the reference grammar in isolation, not whole messages');
 });

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { isLoopback } from '../src/routes/ops.js';
+import { isLoopback } from '../src/services/ops.js';
 import { get, json, sqliteTarget, targets, type Harness } from './support/harness.js';
 import { startRealServer } from './support/server.js';
 

@@ -19,7 +19,8 @@ export const DomainSchema = z
     ownership: z.enum(['verified', 'unverified']).openapi({ description: 'Whether the owner proved control of the name.' }),
     ownership_challenge: z.string().openapi({
       description:
-        'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of `https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
+        'Publish it as a TXT record at `_siwe-keys.<name>` or as the body of ' +
+        '`https://<name>/.well-known/siwe-keys.txt`, then call the ownership check.',
     }),
     verified_at: z.string().nullable(),
     team_id: z.string().nullable().openapi({ description: 'The team that owns the domain (`owner` is then the team id), or null.' }),

@@ -40,10 +40,14 @@ export const KeySchema = z
     scopes: z.array(z.string()),
     hint: z.string().openapi({ example: 'sk_net_…a1b2' }),
     status: KeyStatus,
-    disabled_reason: z.string().nullable().openapi({
-      description:
-        "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; its keys never work on network domains).",
-    }),
+    disabled_reason: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "Why the service disabled the key: 'trial_approved' (the account was approved for free developer credits; " +
+          'its keys never work on network domains).',
+      }),
     models: z.array(z.string()).nullable(),
     limits: z.object({
       rpm: z.number().int().optional(),

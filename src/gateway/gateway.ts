@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { createLogger, type Logger } from '../logger.js';
 import { gatewayError } from './errors.js';
-import { createKeyService, fetchServicePost, type KeyService, type RateLimit, type ServicePost, type UsageReport } from './key-service.js';
+import { createVerifier, type Transport } from '../../packages/client/src/index.js';
+import { createKeyService, type KeyService, type RateLimit, type UsageReport } from './key-service.js';
 import { FREE, priceFor, tokenCost, type Pricing } from './pricing.js';
 import { inspectJsonRequest, inspectMultipart, MULTIPART_MALFORMED, requestBodyKind, type MultipartInspector } from './request-body.js';
 import { bodyKind, createUsageReader, type TapResult } from './usage-tap.js';
@@ -220,38 +221,50 @@ export function createGateway(options: GatewayOptions): Gateway {
   const upstreamPrefix = upstreamUrl.pathname.replace(/\/+$/, '');
   const upstream = new Pool(upstreamUrl.origin, { keepAliveTimeout: 30_000 });
 
+  // One HTTP client for every call to the key service (@siwe-keys/client); on Node its transport is a
+  // keep-alive undici Pool whose header and body timeouts bound each call (an AbortSignal.timeout per
+  // call costs more than the call's own work), in tests the fetch they pass.
+  const serviceUrl = new URL(options.serviceUrl);
+  const serviceBase = `${serviceUrl.origin}${serviceUrl.pathname.replace(/\/+$/, '')}`;
+  const verifyTimeoutMs = options.verifyTimeoutMs ?? 5000;
   let servicePool: Pool | undefined;
-  let post: ServicePost;
-  if (options.serviceFetch) post = fetchServicePost(options.serviceUrl, options.domainToken, options.serviceFetch);
-  else {
-    const serviceUrl = new URL(options.serviceUrl);
-    const servicePrefix = serviceUrl.pathname.replace(/\/+$/, '');
-    // undici's header and body timeouts bound each call (an AbortSignal.timeout per call costs more than the call's own work).
-    const pool = new Pool(serviceUrl.origin, { keepAliveTimeout: 30_000, connect: { timeout: options.verifyTimeoutMs ?? 5000 } });
+  let transport: Transport;
+  if (options.serviceFetch) {
+    const serviceFetch = options.serviceFetch;
+    transport = (url, init) => serviceFetch(url, init);
+  } else {
+    const pool = new Pool(serviceUrl.origin, { keepAliveTimeout: 30_000, connect: { timeout: verifyTimeoutMs } });
     servicePool = pool;
-    const headers = { authorization: `Bearer ${options.domainToken}`, 'content-type': 'application/json' };
-    post = async (path, body, timeoutMs) => {
+    const origin = serviceUrl.origin;
+    transport = async (url, init) => {
       try {
         const res = await pool.request({
-          path: `${servicePrefix}${path}`,
+          path: url.slice(origin.length),
           method: 'POST',
-          headers,
-          body,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
+          headers: init.headers,
+          body: init.body,
+          headersTimeout: init.timeoutMs,
+          bodyTimeout: init.timeoutMs,
         });
-        return { status: res.statusCode, text: await res.body.text() };
+        return { status: res.statusCode, json: () => res.body.json().catch((err: unknown) => Promise.reject(asTimeout(err))) };
       } catch (err) {
         throw asTimeout(err);
       }
     };
   }
+  const client = createVerifier({
+    serviceUrl: serviceBase,
+    domainToken: options.domainToken,
+    // Every verification is asked: rate limits and charges stay exact (the bridge cache below is for outages only).
+    positiveTtlMs: 0,
+    timeoutMs: verifyTimeoutMs,
+    fetch: transport,
+  });
 
   const keyService = createKeyService({
-    post,
+    client,
     logger: log,
     now,
-    verifyTimeoutMs: options.verifyTimeoutMs ?? 5000,
     cacheTtlMs: Math.max(0, options.cacheTtlSeconds ?? 0) * 1000,
     cacheMaxEntries: 10_000,
     usageAttempts: options.usageAttempts ?? 8,

@@ -1,3 +1,10 @@
+import {
+  KeyServiceError,
+  KeyServiceUnavailable,
+  sha256Hex,
+  type UsageReport as ClientUsageReport,
+  type Verifier,
+} from '../../packages/client/src/index.js';
 import type { Logger } from '../logger.js';
 
 export interface RateLimit {
@@ -32,34 +39,17 @@ export type VerifyOutcome =
     }
   | { kind: 'unavailable'; reason: 'unreachable' | 'timeout' | 'domain_token_refused' | 'bad_answer' };
 
-export interface UsageReport {
-  key_id: string;
-  request_id: string;
-  cost: number;
-  model?: string;
-  input_tokens?: number;
-  output_tokens?: number;
-}
-
-/** One POST to the key service: the status and the body text; throws on a network error or timeout. */
-export type ServicePost = (path: string, body: string, timeoutMs: number) => Promise<{ status: number; text: string }>;
-
-/** ServicePost over fetch (any runtime); the Node entry passes one over an undici Pool instead. */
-export function fetchServicePost(serviceUrl: string, domainToken: string, doFetch: typeof fetch): ServicePost {
-  const base = serviceUrl.replace(/\/+$/, '');
-  const headers = { authorization: `Bearer ${domainToken}`, 'content-type': 'application/json' };
-  return async (path, body, timeoutMs) => {
-    const res = await doFetch(`${base}${path}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-    return { status: res.status, text: await res.text() };
-  };
-}
+export type UsageReport = ClientUsageReport & { cost: number };
 
 export interface KeyServiceOptions {
-  /** How requests reach the key service (its base URL and the domain token are inside). */
-  post: ServicePost;
+  /**
+   * The one HTTP client of the key service (@siwe-keys/client, built with positiveTtlMs 0: every
+   * verification is asked, so rate limits and charges stay exact). Its transport decides how calls
+   * travel: a keep-alive undici Pool on Node, fetch elsewhere.
+   */
+  client: Verifier;
   logger: Logger;
   now: () => number;
-  verifyTimeoutMs: number;
   /** 0 disables the bridge cache. */
   cacheTtlMs: number;
   cacheMaxEntries: number;
@@ -87,13 +77,6 @@ export interface KeyService {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function isVerifyAnswer(v: unknown): v is VerifyAnswer {
-  if (!v || typeof v !== 'object') return false;
-  const o = v as Record<string, unknown>;
-  if (o.valid === true) return typeof o.key_id === 'string';
-  return o.valid === false && typeof o.code === 'string';
-}
-
 /** Client of the key service's domain endpoints (POST /v1/verify, POST /v1/usage). */
 export function createKeyService(o: KeyServiceOptions): KeyService {
   // Positive answers by (scope, model, key), used only while the service cannot be reached, so rate
@@ -120,55 +103,55 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
   };
 
   async function verify(req: { key: string; scope: string; model?: string; cost?: number }): Promise<VerifyOutcome> {
-    const id = `${req.scope}\n${req.model ?? ''}\n${req.key}`;
+    // The bridge cache is keyed by a hash of the key, never the key itself; hashed only when the cache is on.
+    const id = o.cacheTtlMs > 0 ? `${req.scope}\n${req.model ?? ''}\n${await sha256Hex(req.key)}` : '';
     const unavailable = (reason: 'unreachable' | 'timeout' | 'bad_answer'): VerifyOutcome => {
       const cached = bridge(id);
       return cached ? { kind: 'answer', answer: cached, bridged: true } : { kind: 'unavailable', reason };
     };
-    let res: { status: number; text: string };
+    let body: VerifyAnswer;
     try {
-      res = await o.post('/v1/verify', JSON.stringify(req), o.verifyTimeoutMs);
+      body = (await o.client.verify(req as Parameters<Verifier['verify']>[0])) as VerifyAnswer;
     } catch (err) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      o.logger.warn('key service unreachable', {
-        error: err instanceof Error ? err.name : 'error',
-        reason: timeout ? 'timeout' : 'unreachable',
-      });
-      return unavailable(timeout ? 'timeout' : 'unreachable');
-    }
-    if (res.status === 401) {
-      o.logger.error('key service refused the domain token; check GATEWAY_DOMAIN_TOKEN', { status: 401 });
-      return { kind: 'unavailable', reason: 'domain_token_refused' };
-    }
-    const ok = res.status >= 200 && res.status < 300;
-    let body: unknown;
-    try {
-      body = ok ? JSON.parse(res.text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (!ok || !isVerifyAnswer(body)) {
-      o.logger.warn('key service gave no usable verify answer', { status: res.status });
-      return unavailable(res.status >= 500 ? 'unreachable' : 'bad_answer');
+      if (err instanceof KeyServiceError && err.status === 401) {
+        o.logger.error('key service refused the domain token; check GATEWAY_DOMAIN_TOKEN', { status: 401 });
+        return { kind: 'unavailable', reason: 'domain_token_refused' };
+      }
+      if (err instanceof KeyServiceUnavailable && (err.reason === 'timeout' || err.reason === 'unreachable')) {
+        o.logger.warn('key service unreachable', { error: err.reason === 'timeout' ? 'TimeoutError' : 'error', reason: err.reason });
+        return unavailable(err.reason);
+      }
+      const status = err instanceof KeyServiceError || err instanceof KeyServiceUnavailable ? err.status : undefined;
+      o.logger.warn('key service gave no usable verify answer', { status });
+      return unavailable(status !== undefined && status >= 500 ? 'unreachable' : 'bad_answer');
     }
     remember(id, body);
     return { kind: 'answer', answer: body, bridged: false };
   }
+
+  /** The status a failed call had (0: none, the service was not reached or gave no usable answer). */
+  const statusOf = (err: unknown): number =>
+    err instanceof KeyServiceError
+      ? err.status
+      : err instanceof KeyServiceUnavailable
+        ? err.reason === 'bad_answer'
+          ? 0
+          : (err.status ?? 0)
+        : 0;
 
   /** POST /v1/usage for one report, with retries under the same request id (the service is idempotent by it). */
   async function deliverOne(report: UsageReport): Promise<void> {
     for (let attempt = 1; attempt <= o.usageAttempts; attempt++) {
       let status = 0;
       try {
-        status = (await o.post('/v1/usage', JSON.stringify(report), o.usageTimeoutMs)).status;
-        if (status >= 200 && status < 300) {
-          o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
-          return;
-        }
+        await o.client.reportUsage(report, { timeoutMs: o.usageTimeoutMs });
+        o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
+        return;
+      } catch (err) {
+        // network error or timeout: the service may still have stored it; the retry is idempotent
+        status = statusOf(err);
         // A 4xx other than 408/429 will not change on a retry: the report itself is wrong.
-        if (status < 500 && status !== 408 && status !== 429) break;
-      } catch {
-        status = 0; // network error or timeout: the service may still have stored it; the retry is idempotent
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) break;
       }
       if (!(await backOff(attempt, { request_id: report.request_id, key_id: report.key_id, status }))) break;
     }
@@ -200,36 +183,28 @@ export function createKeyService(o: KeyServiceOptions): KeyService {
   /** One POST /v1/usage/batch, retried whole under the same request ids until the service answers it. */
   async function deliverBatch(reports: UsageReport[]): Promise<void> {
     if (!batchRoute) return deliverSingly(reports);
-    const body = JSON.stringify({ records: reports });
     for (let attempt = 1; attempt <= o.usageAttempts; attempt++) {
       let status = 0;
       try {
-        const res = await o.post('/v1/usage/batch', body, o.usageTimeoutMs);
-        status = res.status;
-        if (status === 200) {
-          const results = (JSON.parse(res.text) as { results?: unknown }).results;
-          if (Array.isArray(results) && results.length === reports.length) {
-            results.forEach((r: { recorded?: unknown; error?: { code?: unknown } } | null, i) => {
-              const report = reports[i];
-              if (r && r.recorded === true)
-                o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
-              else dropped(report, typeof r?.error?.code === 'string' ? r.error.code : 'refused');
-            });
-            return;
-          }
-          status = 0; // an answer we cannot read: ask again, nothing is stored twice
-        } else if (status === 404 || status === 405) {
+        const results = await o.client.reportUsageBatch(reports, { timeoutMs: o.usageTimeoutMs });
+        results.forEach((r, i) => {
+          const report = reports[i];
+          if (r && r.recorded === true)
+            o.logger.debug('usage reported', { request_id: report.request_id, key_id: report.key_id, cost: report.cost, attempt });
+          else dropped(report, typeof r?.error?.code === 'string' ? r.error.code : 'refused');
+        });
+        return;
+      } catch (err) {
+        // network error, timeout or an answer we cannot read: the service may still have stored it; the retry is idempotent
+        status = statusOf(err);
+        if (status === 404 || status === 405) {
           batchRoute = false;
           o.logger.info('the key service has no POST /v1/usage/batch; reporting usage one request at a time');
           return deliverSingly(reports);
-        } else if (status === 400 || status === 413) {
-          // One bad record must not take the others with it: each goes alone, and only a bad one is dropped.
-          return deliverSingly(reports);
-        } else if (status < 500 && status !== 408 && status !== 429) {
-          break;
         }
-      } catch {
-        status = 0; // network error or timeout: the service may still have stored it; the retry is idempotent
+        // One bad record must not take the others with it: each goes alone, and only a bad one is dropped.
+        if (status === 400 || status === 413) return deliverSingly(reports);
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) break;
       }
       if (!(await backOff(attempt, { records: reports.length, first_request_id: reports[0].request_id, status }))) break;
     }

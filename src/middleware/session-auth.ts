@@ -4,7 +4,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { hashSecret, parseSecret } from '../services/key-format.js';
 import { checkLiveness } from '../services/key-policy.js';
-import type { Scope } from '../services/keys.js';
+import type { Scope } from '../contract/verify-codes.js';
 import { rolesFor } from '../services/accounts.js';
 import { isTeamId } from '../db/repositories/teams.js';
 import { assertAdmin, type RequestOrigin } from '../services/actor.js';

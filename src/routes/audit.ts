@@ -1,9 +1,8 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import { AdminAuditQuery, AuditPage, AuditQuery } from '../contract/audit.js';
-import { getAddress } from 'viem';
+import { AuditPage, AuditQuery } from '../contract/audit.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import type { Services } from '../services/index.js';
+import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, newRouter } from './router.js';
 
 export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<AppEnv> {
@@ -24,18 +23,5 @@ export function auditRoutes(deps: AppDeps, { audit }: Services): OpenAPIHono<App
     async (c) => c.json(await audit.own(c.get('actor'), c.req.valid('query')), 200),
   );
 
-  r.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/admin/audit',
-      tags: ['admin'],
-      summary: 'All audit events, newest first (admin)',
-      security: bearerSecurity,
-      middleware: [session, requireAdmin()],
-      request: { query: AdminAuditQuery },
-      responses: { 200: json(AuditPage), ...errorResponses(400, 401, 403) },
-    }),
-    async (c) => c.json(await audit.all(c.get('actor'), c.req.valid('query')), 200),
-  );
   return r;
 }

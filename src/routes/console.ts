@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../deps.js';
@@ -45,7 +46,7 @@ const ConsoleConfigSchema = z
   .openapi('ConsoleConfig');
 
 /** The dApp console at `/`: static assets built from src/web/ plus the settings it needs. */
-export function consoleRoutes(deps: AppDeps) {
+export function consoleRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const { config } = deps;
 

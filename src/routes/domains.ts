@@ -12,7 +12,6 @@ import {
 import type { AppDeps, AppEnv } from '../deps.js';
 import type { Services } from '../services/index.js';
 import { AppError } from '../errors.js';
-import { WindowLimiter } from '../middleware/rate-limit.js';
 import { authenticate } from '../middleware/session-auth.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 

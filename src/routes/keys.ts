@@ -2,11 +2,10 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { IdParam } from '../contract/common.js';
 import { CreateKeyBody, KeyListQuery, KeyPage, KeySchema, KeyWithSecretSchema, RotateKeyBody, UpdateKeyBody } from '../contract/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import type { Services } from '../services/index.js';
 import { authenticate } from '../middleware/session-auth.js';
+import type { Services } from '../services/index.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-import { SCOPES } from '../services/keys.js';
 export function keysRoutes(deps: AppDeps, { keys }: Services): OpenAPIHono<AppEnv> {
   const r = newRouter();
   // A session, or an API key with the admin scope acting for its own account.

@@ -1,10 +1,12 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import type { AppDeps } from '../deps.js';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
+import { HealthSchema, type Jwks, JwksSchema, MetricsText } from '../contract/ops.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { bearerToken } from '../middleware/session-auth.js';
 import { authorizeMetrics, checkHealth } from '../services/ops.js';
 import { errorResponses, json, newRouter } from './router.js';
 
-export function opsRoutes(deps: AppDeps) {
+export function opsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
 
   r.openapi(
@@ -13,7 +15,7 @@ export function opsRoutes(deps: AppDeps) {
       path: '/healthz',
       tags: ['operations'],
       summary: 'Liveness and database check',
-      responses: { 200: json(z.object({ ok: z.literal(true) })), ...errorResponses(503) },
+      responses: { 200: json(HealthSchema), ...errorResponses(503) },
     }),
     async (c) => {
       await checkHealth(deps.db);
@@ -28,11 +30,11 @@ export function opsRoutes(deps: AppDeps) {
       path: '/.well-known/jwks.json',
       tags: ['auth'],
       summary: 'Public keys that verify session JWTs',
-      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) })) },
+      responses: { 200: json(JwksSchema) },
     }),
     (c) => {
       c.header('cache-control', 'public, max-age=300');
-      return c.json(deps.sessions.jwks() as { keys: Record<string, unknown>[] }, 200);
+      return c.json(deps.sessions.jwks() as Jwks, 200);
     },
   );
 
@@ -43,7 +45,7 @@ export function opsRoutes(deps: AppDeps) {
       tags: ['operations'],
       summary: 'Prometheus metrics of this instance (loopback clients only, or Bearer METRICS_TOKEN when configured)',
       responses: {
-        200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+        200: { description: 'Prometheus text format', content: { 'text/plain': { schema: MetricsText } } },
         ...errorResponses(401, 403),
       },
     }),
@@ -56,8 +58,6 @@ export function opsRoutes(deps: AppDeps) {
 
   return r;
 }
-
-export { isLoopback } from '../services/ops.js';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);

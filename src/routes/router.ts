@@ -1,7 +1,9 @@
-import { OpenAPIHono, type z } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { ErrorSchema } from '../contract/common.js';
+import { toCsv, type CsvValue } from '../services/csv.js';
 
 /** The path of the first string (value or key) holding a NUL character, or null. */
 function nulPath(value: unknown, path: string[] = []): string[] | null {
@@ -52,14 +54,35 @@ export const errorResponses = (
 ): Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =>
   Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 
-export const json = <T extends z.ZodTypeAny>(schema: T, description = 'OK') => ({
+/** A JSON response of `schema`. */
+export const json = <T extends z.ZodTypeAny>(
+  schema: T,
+  description = 'OK',
+): { description: string; content: { 'application/json': { schema: T } } } => ({
   description,
   content: { 'application/json': { schema } },
 });
 
-export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
+/** A required JSON request body of `schema`. */
+export const jsonBody = <T extends z.ZodTypeAny>(schema: T): { required: true; content: { 'application/json': { schema: T } } } => ({
   required: true,
   content: { 'application/json': { schema } },
 });
 
 export const bearerSecurity = [{ bearer: [] as string[] }];
+
+/** A 200 that is JSON, or CSV of its `data` when the client asks with `Accept: text/csv`. */
+export const jsonOrCsv = <T extends z.ZodTypeAny>(
+  schema: T,
+): { description: string; content: { 'application/json': { schema: T }; 'text/csv': { schema: z.ZodString } } } => ({
+  description: 'OK (JSON, or CSV of `data` with `Accept: text/csv`)',
+  content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+});
+
+/** A CSV download (no-store). */
+export function csvResponse(c: Context<AppEnv>, name: string, header: readonly string[], rows: CsvValue[][]): Response {
+  c.header('content-type', 'text/csv; charset=utf-8');
+  c.header('content-disposition', `attachment; filename="${name}.csv"`);
+  c.header('cache-control', 'no-store');
+  return c.body(toCsv(header, rows), 200);
+}

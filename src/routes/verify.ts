@@ -1,11 +1,12 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
 import { VerifyBody, VerifyResultSchema } from '../contract/verify.js';
-import type { AppDeps } from '../deps.js';
+import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
 import { runVerification } from './verify-http.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
-export function verifyRoutes(deps: AppDeps) {
+export function verifyRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const r = newRouter();
   const domainAuth = requireDomain(deps);
 

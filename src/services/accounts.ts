@@ -2,8 +2,6 @@ import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../db/schema.js';
 import type { Account as AccountView } from '../contract/accounts.js';
 
-export type { AccountView };
-
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
 }

@@ -1,7 +1,15 @@
 import type { Kysely } from 'kysely';
-import { REFUSAL_CODES, type RefusalCode } from '../contract/verify-codes.js';
+import type {
+  AdminStats,
+  DomainStats,
+  SummaryGroup,
+  TimeGrain,
+  UsageBucket,
+  UsageSummary,
+  VerificationBucket,
+} from '../contract/analytics.js';
+import { REFUSAL_CODES } from '../contract/verify-codes.js';
 
-export { REFUSAL_CODES };
 import {
   auditEventsOf,
   countBy,
@@ -45,7 +53,6 @@ export function resolveRange(q: { from?: string; to?: string }, now: number): Ra
   return { from, to };
 }
 
-export type TimeGrain = 'day' | 'hour';
 const grainMs = (g: TimeGrain): number => (g === 'day' ? DAY_MS : HOUR_MS);
 const startOf = (ms: number, g: TimeGrain): number => ms - (ms % grainMs(g));
 
@@ -65,30 +72,6 @@ export function bucketStarts(r: Range, g: TimeGrain): number[] {
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 // ---- usage summary ----
-
-export type SummaryGroup = 'day' | 'hour' | 'model' | 'key' | 'domain';
-
-export interface UsageBucket {
-  bucket: string | null;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost: number;
-  charged: number;
-  uncharged: number;
-  /** group_by=key: the key's name (null once deleted). */
-  key_name?: string | null;
-  /** group_by=domain: the domain's id (the bucket is its name, or the id once deleted). */
-  domain_id?: string;
-}
-
-export interface UsageSummary {
-  group_by: SummaryGroup;
-  from: string;
-  to: string;
-  data: UsageBucket[];
-  totals: UsageBucket;
-}
 
 const zero = (bucket: string | null): UsageBucket => ({
   bucket,
@@ -188,18 +171,6 @@ export async function usageSummary(
 
 // ---- domain stats ----
 
-export interface VerificationBucket {
-  bucket: string;
-  verifications: number;
-  valid: number;
-  refused: Record<string, number>;
-  /** Credits charged on this domain: by its verifications' `cost` plus its usage reports. */
-  credits_charged: number;
-  charged_at_verify: number;
-  charged_by_usage: number;
-  usage_reports: number;
-}
-
 const zeroVerification = (bucket: string): VerificationBucket => ({
   bucket,
   verifications: 0,
@@ -231,15 +202,6 @@ function sumVerificationBuckets(data: VerificationBucket[]): VerificationBucket 
     t.usage_reports += b.usage_reports;
   }
   return t;
-}
-
-export interface DomainStats {
-  domain_id: string;
-  group_by: TimeGrain;
-  from: string;
-  to: string;
-  data: VerificationBucket[];
-  totals: VerificationBucket;
 }
 
 /**
@@ -284,18 +246,6 @@ export async function domainStats(
 }
 
 // ---- admin overview ----
-
-export interface AdminStats {
-  from: string;
-  to: string;
-  accounts: { total: number; developer: number; network: number };
-  trial: { pending: number; approved: number; rejected: number };
-  credits: { granted: number; charged: number; uncharged: number };
-  verifications: { total: number; by_code: Record<string, number> };
-  keys: { active: number; disabled: number };
-  /** Per day of the range: verifications, credits charged (verify + usage) and usage reports. */
-  data: { bucket: string; verifications: number; valid: number; refused: number; credits_charged: number; requests: number }[];
-}
 
 /**
  * The platform at a glance. Accounts, trial applications and keys are counts now; credits and

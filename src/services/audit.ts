@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../contract/audit.js';
 import type { AuditEventsTable, Database } from '../db/schema.js';
-import { auditEventInsert, listAuditEvents } from '../db/repositories/audit.js';
+import { insertAuditEventQuery, listAuditEvents } from '../db/repositories/audit.js';
 import { keyIdsOfAccount } from '../db/repositories/keys.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
@@ -29,8 +29,8 @@ export interface AuditInput {
  * The insert of an audit event, as one step of the batch that makes the change it records (so both
  * happen or neither, on D1 too). Never pass secrets in detail.
  */
-export function auditEvent(db: Kysely<Database>, meta: RequestMeta, e: AuditInput) {
-  return auditEventInsert(db, {
+export function auditEventStep(db: Kysely<Database>, meta: RequestMeta, e: AuditInput) {
+  return insertAuditEventQuery(db, {
     id: newId('evt', meta.now),
     at: meta.now.getTime(),
     actor: e.actor,

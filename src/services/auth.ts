@@ -1,13 +1,14 @@
-import { getAccountOrThrow, upsertAccountOnSignIn } from '../db/repositories/accounts.js';
+import { getAccountOrThrow, upsertAccountOnSignInQuery } from '../db/repositories/accounts.js';
 import { consumeNonce, purgeExpiredNonces } from '../db/repositories/nonces.js';
 import { getOrCreateSecret } from '../db/repositories/server-secrets.js';
-import { insertSession, purgeExpiredSessions, revokeAllSessions, revokeSession } from '../db/repositories/sessions.js';
+import { insertSessionQuery, purgeExpiredSessions, revokeAllSessionsQuery, revokeSessionQuery } from '../db/repositories/sessions.js';
 import { inBatch } from '../db/tx.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { randomBase62 } from '../ids.js';
-import { accountView, rolesFor, type AccountView } from './accounts.js';
-import { auditEvent } from './audit.js';
+import { accountView, rolesFor } from './accounts.js';
+import type { AccountView } from '../contract/views.js';
+import { auditEventStep } from './audit.js';
 import { auditMeta, type Actor, type RequestOrigin } from './actor.js';
 import { SIWE_CLOCK_SKEW_MS, checkSiweMessage } from './siwe.js';
 import { createNonceCodec, type NonceCodec } from './stateless-nonce.js';
@@ -127,8 +128,8 @@ async function signInOnce(deps: Deps, from: RequestOrigin, input: { message: str
 
   // Account, session and audit event are written together or not at all (one batch, D1 included).
   await inBatch(deps.db, [
-    upsertAccountOnSignIn(deps.db, checked.address, now.getTime()),
-    insertSession(deps.db, {
+    upsertAccountOnSignInQuery(deps.db, checked.address, now.getTime()),
+    insertSessionQuery(deps.db, {
       id: sid,
       address: checked.address,
       roles: JSON.stringify(roles),
@@ -138,7 +139,7 @@ async function signInOnce(deps: Deps, from: RequestOrigin, input: { message: str
       ip: meta.ip,
       user_agent: meta.userAgent ? meta.userAgent.slice(0, 512) : null,
     }),
-    auditEvent(deps.db, meta, {
+    auditEventStep(deps.db, meta, {
       actor: checked.address,
       account: checked.address,
       action: 'auth.sign_in',
@@ -156,16 +157,16 @@ export async function signOut(deps: Deps, who: Actor): Promise<void> {
   if (who.kind !== 'session') return;
   const meta = auditMeta(who, deps.clock.now());
   await inBatch(deps.db, [
-    revokeSession(deps.db, who.sid, meta.now.getTime()),
-    auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid }),
+    revokeSessionQuery(deps.db, who.sid, meta.now.getTime()),
+    auditEventStep(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out', target: who.sid }),
   ]);
 }
 
 export async function signOutAll(deps: Deps, who: Actor): Promise<void> {
   const meta = auditMeta(who, deps.clock.now());
   await inBatch(deps.db, [
-    revokeAllSessions(deps.db, who.address, meta.now.getTime()),
-    auditEvent(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null }),
+    revokeAllSessionsQuery(deps.db, who.address, meta.now.getTime()),
+    auditEventStep(deps.db, meta, { actor: who.address, account: who.address, action: 'auth.sign_out_all', target: null }),
   ]);
 }
 

@@ -1,17 +1,17 @@
 import type { Kysely } from 'kysely';
 import {
   countDomains,
-  deleteClaimsForName,
-  deleteDomain,
+  deleteClaimsForNameQuery,
+  deleteDomainQuery,
   findClaim,
   findClaimByName,
   findDomain,
   findDomainByName,
-  insertClaim,
-  insertDomain,
+  insertClaimQuery,
+  insertDomainQuery,
   listDomains,
-  setDomainToken,
-  setDomainVerified,
+  setDomainTokenQuery,
+  setDomainVerifiedQuery,
   type DomainClaimRow,
   type DomainRow,
 } from '../db/repositories/domains.js';
@@ -22,7 +22,7 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId, randomBase62 } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent } from './audit.js';
+import { auditEventStep } from './audit.js';
 import { auditMeta, isAdmin, type Actor } from './actor.js';
 import { isTeamId } from '../db/repositories/teams.js';
 import type { Action } from './authorize.js';
@@ -32,8 +32,6 @@ import { toPage, type Page } from './pagination.js';
 import type { DomainChecker } from './domain-proof.js';
 import { generateSecret, hashSecret, secretHint } from './key-format.js';
 import type { DomainClaim, Domain as DomainView } from '../contract/domains.js';
-
-export type { DomainView };
 
 export interface DomainsDeps {
   db: Kysely<Database>;
@@ -125,8 +123,8 @@ export async function createDomain(
   };
   try {
     await inBatch(deps.db, [
-      insertDomain(deps.db, row),
-      auditEvent(deps.db, meta, {
+      insertDomainQuery(deps.db, row),
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: owner,
         action: 'domain.create',
@@ -175,8 +173,8 @@ export async function removeDomain(deps: DomainsDeps, caller: Actor, id: string)
   const row = await visibleDomain(deps.db, caller, id, 'domain.manage');
   try {
     await inBatch(deps.db, [
-      { query: deleteDomain(deps.db, id), mustChange: true },
-      auditEvent(deps.db, meta, {
+      { query: deleteDomainQuery(deps.db, id), mustChange: true },
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: row.owner,
         action: 'domain.delete',
@@ -199,8 +197,8 @@ export async function rotateDomainToken(deps: DomainsDeps, caller: Actor, id: st
   try {
     await inBatch(deps.db, [
       // Conditional on the token we read: of two concurrent rotations exactly one token survives.
-      { query: setDomainToken(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
-      auditEvent(deps.db, meta, {
+      { query: setDomainTokenQuery(deps.db, id, { token_hash, token_hint }).where('token_hash', '=', row.token_hash), mustChange: true },
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: row.owner,
         action: 'domain.token_rotate',
@@ -258,10 +256,10 @@ export async function checkDomainOwnership(deps: DomainsDeps, caller: Actor, id:
   const at = meta.now.getTime();
   try {
     await inBatch(deps.db, [
-      { query: setDomainVerified(deps.db, id, challenge, at, result.method), mustChange: true },
+      { query: setDomainVerifiedQuery(deps.db, id, challenge, at, result.method), mustChange: true },
       // Pending claims on a proven name can never succeed.
-      deleteClaimsForName(deps.db, row.name),
-      auditEvent(deps.db, meta, {
+      deleteClaimsForNameQuery(deps.db, row.name),
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: row.owner,
         action: 'domain.ownership_verified',
@@ -326,8 +324,8 @@ export async function claimDomain(
   };
   try {
     await inBatch(deps.db, [
-      insertClaim(deps.db, row),
-      auditEvent(deps.db, meta, {
+      insertClaimQuery(deps.db, row),
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: caller.address,
         action: 'domain.claim_open',
@@ -358,7 +356,7 @@ export async function checkClaim(deps: DomainsDeps, caller: Actor, claimId: stri
   if (!claim || claim.claimant !== caller.address) throw new AppError('not_found', 'No such claim.');
   const holder = await findDomainByName(deps.db, claim.name);
   if (holder && holder.verified_at !== null) {
-    await deleteClaimsForName(deps.db, claim.name).execute();
+    await deleteClaimsForNameQuery(deps.db, claim.name).execute();
     throw new AppError('domain_taken', `The domain ${claim.name} was proven by its holder; the claim is closed.`, {
       extra: { param: 'name', claimable: false },
     });
@@ -383,8 +381,8 @@ export async function checkClaim(deps: DomainsDeps, caller: Actor, claimId: stri
   if (holder) {
     steps.push(
       // Only while the holder is still unproven: if it proved the name meanwhile, nothing changes.
-      { query: deleteDomain(deps.db, holder.id).where('verified_at', 'is', null), mustChange: true },
-      auditEvent(deps.db, meta, {
+      { query: deleteDomainQuery(deps.db, holder.id).where('verified_at', 'is', null), mustChange: true },
+      auditEventStep(deps.db, meta, {
         actor: caller.address,
         account: holder.owner,
         action: 'domain.claimed_away',
@@ -394,9 +392,9 @@ export async function checkClaim(deps: DomainsDeps, caller: Actor, claimId: stri
     );
   }
   steps.push(
-    insertDomain(deps.db, row),
-    deleteClaimsForName(deps.db, claim.name),
-    auditEvent(deps.db, meta, {
+    insertDomainQuery(deps.db, row),
+    deleteClaimsForNameQuery(deps.db, claim.name),
+    auditEventStep(deps.db, meta, {
       actor: caller.address,
       account: caller.address,
       action: 'domain.claim',

@@ -2,7 +2,7 @@
 // is `(deps, actor, input)`, and the routes call them bound to the app's deps as `(actor, input)`.
 import type { AppDeps } from '../deps.js';
 import type { DomainsTable } from '../db/schema.js';
-import { WindowLimiter } from '../middleware/rate-limit.js';
+import { WindowLimiter } from './window-limiter.js';
 import { adminStats, domainStats, usageSummary, type AnalyticsDeps } from './analytics.js';
 import { listAllAudit, listOwnAudit, type AuditDeps } from './audit.js';
 import { issueNonce, me, signIn, signOut, signOutAll } from './auth.js';

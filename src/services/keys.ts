@@ -2,12 +2,12 @@ import type { Kysely } from 'kysely';
 import { getAccountOrThrow } from '../db/repositories/accounts.js';
 import {
   countKeys,
-  deleteOwnKey,
+  deleteOwnKeyQuery,
   findOwnKey,
-  insertKey,
-  insertTombstone,
+  insertKeyQuery,
+  insertTombstoneQuery,
   listKeys,
-  updateOwnKey,
+  updateOwnKeyQuery,
   type KeyRow,
 } from '../db/repositories/keys.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -17,7 +17,7 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent } from './audit.js';
+import { auditEventStep } from './audit.js';
 import { actorId, auditMeta, type Actor } from './actor.js';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
@@ -28,8 +28,6 @@ import { keyOwnerFor, ownerForTeamOrSelf } from './teams.js';
 import type { Key as KeyView } from '../contract/keys.js';
 import type { KeyLimits, KeyType } from '../contract/views.js';
 import { DEFAULT_SCOPES, SCOPES, type Scope } from '../contract/verify-codes.js';
-
-export { DEFAULT_SCOPES, SCOPES, type KeyLimits, type KeyType, type KeyView, type Scope };
 
 const SESSION_ONLY = 'insufficient_scope';
 
@@ -174,8 +172,8 @@ export async function createKey(
   };
   try {
     await inBatch(deps.db, [
-      insertKey(deps.db, row),
-      auditEvent(deps.db, meta, {
+      insertKeyQuery(deps.db, row),
+      auditEventStep(deps.db, meta, {
         actor,
         account: owner,
         action: 'key.create',
@@ -278,7 +276,7 @@ export async function updateKey(deps: KeysDeps, caller: Actor, change: { id: str
   }
   if (input.expires_at !== undefined) set.expires_at = resolveExpiry(now, { expires_at: input.expires_at });
   if (Object.keys(set).length > 0) {
-    let update = updateOwnKey(deps.db, owner, id, set);
+    let update = updateOwnKeyQuery(deps.db, owner, id, set);
     // An admin key's change was judged against the row it read: it applies only if that row is unchanged.
     if (judged) {
       update = update.where('scopes', '=', judged.scopes).where('status', '=', judged.status);
@@ -287,7 +285,7 @@ export async function updateKey(deps: KeysDeps, caller: Actor, change: { id: str
     try {
       await inBatch(deps.db, [
         { query: update, mustChange: true },
-        auditEvent(deps.db, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } }),
+        auditEventStep(deps.db, meta, { actor, account: owner, action: 'key.update', target: id, detail: { changes: input } }),
         ...changeSteps(deps.db, { key: id }),
       ]);
       recordsChanged(deps.db, { key: id });
@@ -326,8 +324,8 @@ export async function rotateKey(
   try {
     await inBatch(deps.db, [
       // Conditional on the hash we read: of two concurrent rotations one wins, the other is refused.
-      { query: updateOwnKey(deps.db, owner, id, set).where('hash', '=', row.hash), mustChange: true },
-      auditEvent(deps.db, meta, {
+      { query: updateOwnKeyQuery(deps.db, owner, id, set).where('hash', '=', row.hash), mustChange: true },
+      auditEventStep(deps.db, meta, {
         actor,
         account: owner,
         action: 'key.rotate',
@@ -352,9 +350,15 @@ export async function deleteKey(deps: KeysDeps, caller: Actor, id: string): Prom
   if (!row) throw new AppError('not_found', 'No such key.');
   try {
     await inBatch(deps.db, [
-      { query: deleteOwnKey(deps.db, owner, id), mustChange: true },
-      insertTombstone(deps.db, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() }),
-      auditEvent(deps.db, meta, { actor, account: owner, action: 'key.delete', target: id, detail: { name: row.name, hint: row.hint } }),
+      { query: deleteOwnKeyQuery(deps.db, owner, id), mustChange: true },
+      insertTombstoneQuery(deps.db, { id, account: owner, type: row.type, deleted_at: meta.now.getTime() }),
+      auditEventStep(deps.db, meta, {
+        actor,
+        account: owner,
+        action: 'key.delete',
+        target: id,
+        detail: { name: row.name, hint: row.hint },
+      }),
       ...changeSteps(deps.db, { key: id }),
     ]);
     recordsChanged(deps.db, { key: id });

@@ -1,29 +1,29 @@
 import type { Kysely } from 'kysely';
-import { adjustCredits, MAX_CREDITS } from '../db/repositories/accounts.js';
+import { adjustCreditsQuery, MAX_CREDITS } from '../db/repositories/accounts.js';
 import {
-  acceptInvitation,
+  acceptInvitationQuery,
   activeRole,
-  changeMemberRole,
+  changeMemberRoleQuery,
   countMembers,
-  deleteAllDomains,
-  deleteAllKeys,
-  deleteAllMembers,
-  deleteMember,
-  deleteTeamByOwner,
+  deleteAllDomainsQuery,
+  deleteAllKeysQuery,
+  deleteAllMembersQuery,
+  deleteMemberQuery,
+  deleteTeamByOwnerQuery,
   domainIdsOf,
   findKeyOwnership,
   findMember,
   findTeam,
-  insertInvitation,
-  insertMember,
-  insertTeam,
-  insertTeamAccount,
+  insertInvitationQuery,
+  insertMemberQuery,
+  insertTeamQuery,
+  insertTeamAccountQuery,
   isTeamId,
   listAllTeams,
   listMembers,
   listTeamsOf,
-  lockTeam,
-  tombstoneAllKeys,
+  lockTeamQuery,
+  tombstoneAllKeysQuery,
   TEAM_ID_PREFIX,
   type MemberRow,
   type TeamWithCredits,
@@ -37,10 +37,10 @@ import { newId } from '../ids.js';
 import { iso } from './accounts.js';
 import type { Clock } from '../clock.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
-import { auditEvent, auditPage, type AuditEventView } from './audit.js';
+import { auditEventStep, auditPage, type AuditEventView } from './audit.js';
 import { authorize, type Action, type Resource } from './authorize.js';
 import type { Page } from './pagination.js';
-import { creditGrantInsert, creditsLowStep } from './webhook-events.js';
+import { creditGrantInsertQuery, creditsLowStep } from './webhook-events.js';
 
 export { isTeamId };
 
@@ -202,10 +202,18 @@ export async function createTeam(deps: TeamsDeps, caller: Actor, { name }: { nam
   }
   const id = newId(TEAM_ID_PREFIX.slice(0, -1), meta.now);
   await inBatch(db, [
-    insertTeam(db, { id, name, created_by: actor, created_at: now }),
-    insertTeamAccount(db, id, now),
-    insertMember(db, { team_id: id, address: actor, role: 'owner', status: 'active', invited_by: actor, invited_at: now, joined_at: now }),
-    auditEvent(db, meta, { actor, account: id, action: 'team.create', target: id, detail: { name } }),
+    insertTeamQuery(db, { id, name, created_by: actor, created_at: now }),
+    insertTeamAccountQuery(db, id, now),
+    insertMemberQuery(db, {
+      team_id: id,
+      address: actor,
+      role: 'owner',
+      status: 'active',
+      invited_by: actor,
+      invited_at: now,
+      joined_at: now,
+    }),
+    auditEventStep(db, meta, { actor, account: id, action: 'team.create', target: id, detail: { name } }),
   ]);
   return teamView({ id, name, created_by: actor, created_at: now, credits: null }, 'owner');
 }
@@ -230,7 +238,7 @@ export async function getTeam(deps: TeamsDeps, caller: Actor, teamId: string): P
 
 /** Membership changes count owners: on PostgreSQL they take the team row's lock first. */
 function lockSteps(db: Kysely<Database>, teamId: string) {
-  return isPostgres(db) ? [lockTeam(db, teamId)] : [];
+  return isPostgres(db) ? [lockTeamQuery(db, teamId)] : [];
 }
 
 export async function inviteMember(
@@ -258,8 +266,8 @@ export async function inviteMember(
   };
   try {
     await inBatch(db, [
-      { query: insertInvitation(db, row), mustChange: true },
-      auditEvent(db, meta, { actor, account: teamId, action: 'team.invite', target: input.address, detail: { role: input.role } }),
+      { query: insertInvitationQuery(db, row), mustChange: true },
+      auditEventStep(db, meta, { actor, account: teamId, action: 'team.invite', target: input.address, detail: { role: input.role } }),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw notFound();
@@ -283,8 +291,8 @@ export async function joinTeam(deps: TeamsDeps, caller: Actor, teamId: string): 
   if (invitation?.status !== 'invited') throw new AppError('not_found', 'No invitation to this team.');
   try {
     await inBatch(db, [
-      { query: acceptInvitation(db, teamId, actor, meta.now.getTime()), mustChange: true },
-      auditEvent(db, meta, { actor, account: teamId, action: 'team.join', target: actor, detail: { role: invitation.role } }),
+      { query: acceptInvitationQuery(db, teamId, actor, meta.now.getTime()), mustChange: true },
+      auditEventStep(db, meta, { actor, account: teamId, action: 'team.join', target: actor, detail: { role: invitation.role } }),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('not_found', 'No invitation to this team.');
@@ -325,8 +333,8 @@ export async function changeRole(
   try {
     await inBatch(db, [
       ...lockSteps(db, teamId),
-      { query: changeMemberRole(db, teamId, address, target.role, role), mustChange: true },
-      auditEvent(db, meta, { actor, account: teamId, action: 'team.role', target: address, detail: { from: target.role, to: role } }),
+      { query: changeMemberRoleQuery(db, teamId, address, target.role, role), mustChange: true },
+      auditEventStep(db, meta, { actor, account: teamId, action: 'team.role', target: address, detail: { from: target.role, to: role } }),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw await explainRefusal(db, teamId, address);
@@ -355,8 +363,8 @@ export async function removeMember(
   try {
     await inBatch(db, [
       ...lockSteps(db, teamId),
-      { query: deleteMember(db, teamId, address, target.role), mustChange: true },
-      auditEvent(db, meta, { actor, account: teamId, action, target: address, detail: { role: target.role, status: target.status } }),
+      { query: deleteMemberQuery(db, teamId, address, target.role), mustChange: true },
+      auditEventStep(db, meta, { actor, account: teamId, action, target: address, detail: { role: target.role, status: target.status } }),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw await explainRefusal(db, teamId, address);
@@ -380,12 +388,12 @@ export async function deleteTeam(deps: TeamsDeps, caller: Actor, teamId: string)
   try {
     await inBatch(db, [
       ...lockSteps(db, teamId),
-      { query: deleteTeamByOwner(db, teamId, actor), mustChange: true },
-      deleteAllMembers(db, teamId),
-      tombstoneAllKeys(db, teamId, now),
-      deleteAllKeys(db, teamId),
-      deleteAllDomains(db, teamId),
-      auditEvent(db, meta, { actor, account: teamId, action: 'team.delete', target: teamId, detail: { domains } }),
+      { query: deleteTeamByOwnerQuery(db, teamId, actor), mustChange: true },
+      deleteAllMembersQuery(db, teamId),
+      tombstoneAllKeysQuery(db, teamId, now),
+      deleteAllKeysQuery(db, teamId),
+      deleteAllDomainsQuery(db, teamId),
+      auditEventStep(db, meta, { actor, account: teamId, action: 'team.delete', target: teamId, detail: { domains } }),
       ...changeSteps(db, { account: teamId }, ...domains.map((d) => ({ domain: d }))),
     ]);
     recordsChanged(db, { account: teamId }, ...domains.map((d) => ({ domain: d })));
@@ -420,11 +428,11 @@ export async function changeTeamCredits(
   if (!team) throw notFound();
   try {
     await inBatch(db, [
-      { query: adjustCredits(db, teamId, input.delta), mustChange: true },
-      auditEvent(db, meta, { actor: admin, account: teamId, action: 'team.credits', target: teamId, detail: input }),
+      { query: adjustCreditsQuery(db, teamId, input.delta), mustChange: true },
+      auditEventStep(db, meta, { actor: admin, account: teamId, action: 'team.credits', target: teamId, detail: input }),
       // Whether the balance is enforced is part of every cached key record of the team.
       ...changeSteps(db, { account: teamId }),
-      ...(input.delta > 0 ? [creditGrantInsert(db, teamId, input.delta, meta.now)] : [creditsLowStep(db, teamId, meta.now)]),
+      ...(input.delta > 0 ? [creditGrantInsertQuery(db, teamId, input.delta, meta.now)] : [creditsLowStep(db, teamId, meta.now)]),
     ]);
     recordsChanged(db, { account: teamId });
   } catch (err) {

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import { MAX_CREDITS, adjustCredits, findAccount, getAccountOrThrow, grantDeveloperPlan } from '../db/repositories/accounts.js';
-import { activeNetworkKeyIds, disableNetworkKeysOnApproval } from '../db/repositories/keys.js';
+import { MAX_CREDITS, adjustCreditsQuery, findAccount, getAccountOrThrow, grantDeveloperPlanQuery } from '../db/repositories/accounts.js';
+import { activeNetworkKeyIds, disableNetworkKeysOnApprovalQuery } from '../db/repositories/keys.js';
 import {
-  closeApplication,
+  closeApplicationQuery,
   findApplication,
-  insertApplication,
+  insertApplicationQuery,
   latestApplicationOf,
   listApplications,
   type ApplicationRow,
@@ -15,16 +15,15 @@ import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import { accountView, iso, rolesFor, type AccountView } from './accounts.js';
-import { auditEvent } from './audit.js';
+import { accountView, iso, rolesFor } from './accounts.js';
+import type { AccountView } from '../contract/views.js';
+import { auditEventStep } from './audit.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
 import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
-import { creditGrantInsert, creditsLowStep, trialDecisionEvent } from './webhook-events.js';
+import { creditGrantInsertQuery, creditsLowStep, trialDecisionEventQuery } from './webhook-events.js';
 import type { Application as ApplicationView } from '../contract/trial.js';
-
-export type { ApplicationView };
 
 export interface TrialDeps {
   db: Kysely<Database>;
@@ -71,8 +70,8 @@ export async function apply(deps: TrialDeps, actor: Actor, input: { use_case: st
   try {
     // The partial unique index allows one pending application per account, even under a race.
     await inBatch(db, [
-      insertApplication(db, row),
-      auditEvent(db, meta, { actor: address, account: address, action: 'trial.apply', target: row.id }),
+      insertApplicationQuery(db, row),
+      auditEventStep(db, meta, { actor: address, account: address, action: 'trial.apply', target: row.id }),
     ]);
   } catch (err) {
     if (isUniqueViolation(err)) throw new AppError('application_exists');
@@ -115,7 +114,7 @@ export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: s
     await inBatch(db, [
       // Only a pending application closes: two admins approving at once cannot both grant.
       {
-        query: closeApplication(db, id, {
+        query: closeApplicationQuery(db, id, {
           status: 'approved',
           credits_granted: credits,
           reviewed_by: admin,
@@ -124,14 +123,14 @@ export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: s
         }),
         mustChange: true,
       },
-      { query: grantDeveloperPlan(db, app.address, credits), mustChange: true },
-      auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
+      { query: grantDeveloperPlanQuery(db, app.address, credits), mustChange: true },
+      auditEventStep(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
       // Why: an approved account's keys never work on network domains, so its network keys are
       // turned off with the approval and say why (the console shows it).
-      disableNetworkKeysOnApproval(db, app.address),
+      disableNetworkKeysOnApprovalQuery(db, app.address),
       ...(networkKeys.length > 0
         ? [
-            auditEvent(db, meta, {
+            auditEventStep(db, meta, {
               actor: admin,
               account: app.address,
               action: 'key.disable',
@@ -143,8 +142,8 @@ export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: s
       // The plan and the balance's enforcement are part of every cached key record of the account.
       ...changeSteps(db, { account: app.address }),
       // Webhooks: the outbox event and the grant account.credits_low measures against, in this batch.
-      trialDecisionEvent(db, app, { status: 'approved', credits }, meta.now),
-      creditGrantInsert(db, app.address, credits, meta.now),
+      trialDecisionEventQuery(db, app, { status: 'approved', credits }, meta.now),
+      creditGrantInsertQuery(db, app.address, credits, meta.now),
     ]);
     recordsChanged(db, { account: app.address });
   } catch (err) {
@@ -166,7 +165,7 @@ export async function reject(deps: TrialDeps, actor: AdminActor, input: { id: st
   try {
     await inBatch(db, [
       {
-        query: closeApplication(db, id, {
+        query: closeApplicationQuery(db, id, {
           status: 'rejected',
           credits_granted: null,
           reviewed_by: admin,
@@ -175,8 +174,8 @@ export async function reject(deps: TrialDeps, actor: AdminActor, input: { id: st
         }),
         mustChange: true,
       },
-      auditEvent(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
-      trialDecisionEvent(db, app, { status: 'rejected', reason }, meta.now),
+      auditEventStep(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
+      trialDecisionEventQuery(db, app, { status: 'rejected', reason }, meta.now),
     ]);
   } catch (err) {
     if (err instanceof BatchConditionFailed) throw new AppError('application_closed');
@@ -203,11 +202,11 @@ export async function changeCredits(
   if (!(await findAccount(db, address))) throw new AppError('not_found', 'No such account.');
   try {
     await inBatch(db, [
-      { query: adjustCredits(db, address, input.delta), mustChange: true },
-      auditEvent(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
+      { query: adjustCreditsQuery(db, address, input.delta), mustChange: true },
+      auditEventStep(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
       ...changeSteps(db, { account: address }),
       // Webhooks: a top-up is a grant (account.credits_low measures against the last one); a debit may cross the threshold.
-      ...(input.delta > 0 ? [creditGrantInsert(db, address, input.delta, meta.now)] : [creditsLowStep(db, address, meta.now)]),
+      ...(input.delta > 0 ? [creditGrantInsertQuery(db, address, input.delta, meta.now)] : [creditsLowStep(db, address, meta.now)]),
     ]);
     recordsChanged(db, { account: address });
   } catch (err) {

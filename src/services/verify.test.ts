@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { ManualClock } from '../clock.js';
 import { REFUSAL_CODES } from '../contract/verify-codes.js';
 import { openSqlite } from '../db/dialects/sqlite.js';
-import { upsertAccountOnSignIn } from '../db/repositories/accounts.js';
+import { upsertAccountOnSignInQuery } from '../db/repositories/accounts.js';
 import { migrateToLatest } from '../db/migrate.js';
 import type { ApiKeysTable, Database } from '../db/schema.js';
 import type { Actor } from './actor.js';
@@ -40,7 +40,7 @@ describe('verifyKey refusal order', () => {
     db = openSqlite(':memory:').db;
     await migrateToLatest(db);
     const now = clock.now().getTime();
-    await upsertAccountOnSignIn(db, wallet, now).execute();
+    await upsertAccountOnSignInQuery(db, wallet, now).execute();
     const made = await createKey({ db, clock, keyPrefix: PREFIX, maxKeysPerAccount: 10 }, actor, { name: 'k' });
     secret = made.secret;
     keyId = made.key.id;

@@ -13,8 +13,6 @@ import type { RpmBlocks } from './rpm-blocks.js';
 import { dayWindow, minuteWindow, monthWindow } from './windows.js';
 import { noteQuotaRefused } from './webhook-events.js';
 
-// The answer codes are part of the operator client's contract; one definition serves both.
-export type { VerifyCode } from '../contract/verify-codes.js';
 import type { VerifyCode } from '../contract/verify-codes.js';
 
 const DOMAIN_KEY_REFRESH_MS = 60 * 60_000;

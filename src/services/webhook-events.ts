@@ -54,7 +54,7 @@ interface OutboxRow {
 }
 
 /** The insert of one event, as a step of the batch that makes the change it reports. */
-export function outboxInsert(db: Executor, e: OutboxRow): Compilable {
+export function outboxInsertQuery(db: Executor, e: OutboxRow): Compilable {
   outboxHint.raise();
   const q = db.insertInto('webhook_events').values({
     id: e.id ?? newId('msg', e.at),
@@ -72,7 +72,7 @@ export function outboxInsert(db: Executor, e: OutboxRow): Compilable {
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
 /** Records a credit grant (trial approval, admin top-up): account.credits_low measures against the last one above zero. */
-export function creditGrantInsert(db: Executor, account: string, amount: number, at: Date): Compilable {
+export function creditGrantInsertQuery(db: Executor, account: string, amount: number, at: Date): Compilable {
   return db.insertInto('webhook_credit_grants').values({ id: newId('grt', at), account, amount, created_at: at.getTime() });
 }
 
@@ -106,7 +106,7 @@ export const keyRef = (k: Pick<ApiKeysTable, 'id' | 'name' | 'hint'>): { id: str
 });
 
 /** Steps for a trial decision (append to the decision's batch). */
-export function trialDecisionEvent(
+export function trialDecisionEventQuery(
   db: Executor,
   app: { id: string; address: string },
   decision: { status: 'approved'; credits: number } | { status: 'rejected'; reason: string },
@@ -116,7 +116,12 @@ export function trialDecisionEvent(
     decision.status === 'approved'
       ? { application_id: app.id, account: app.address, status: 'approved', credits_granted: decision.credits }
       : { application_id: app.id, account: app.address, status: 'rejected', reason: decision.reason };
-  return outboxInsert(db, { account: app.address, type: decision.status === 'approved' ? 'trial.approved' : 'trial.rejected', data, at });
+  return outboxInsertQuery(db, {
+    account: app.address,
+    type: decision.status === 'approved' ? 'trial.approved' : 'trial.rejected',
+    data,
+    at,
+  });
 }
 
 // Dedupe keys already written by this process: a caller hammering a spent key costs no write.
@@ -248,7 +253,7 @@ export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date):
       status: k.status,
     };
     if (daysBefore !== null) data.days_before = daysBefore;
-    const r = await outboxInsert(db, {
+    const r = await outboxInsertQuery(db, {
       account: k.account,
       type,
       data,

@@ -5,13 +5,13 @@ import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
-import { auditEvent } from './audit.js';
+import { auditEventStep } from './audit.js';
 import { auditMeta, type Actor } from './actor.js';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
 import { deliveryView } from './webhook-delivery.js';
 import type { Delivery, Webhook } from '../contract/webhooks.js';
-import { outboxHint, outboxInsert, type WebhookEventType } from './webhook-events.js';
+import { outboxHint, outboxInsertQuery, type WebhookEventType } from './webhook-events.js';
 import { newWebhookSecret, secretHint } from './webhook-signing.js';
 import { checkWebhookUrl, hostOf, isPrivateAddress, REFUSAL_MESSAGES } from './webhook-url.js';
 
@@ -100,7 +100,7 @@ export async function createWebhook(
   };
   await inBatch(deps.db, [
     deps.db.insertInto('webhook_endpoints').values(row),
-    auditEvent(deps.db, meta, {
+    auditEventStep(deps.db, meta, {
       actor: auth.address,
       account: auth.address,
       action: 'webhook.create',
@@ -134,7 +134,7 @@ export async function deleteWebhook(deps: WebhooksDeps, auth: Actor, id: string)
   await ownEndpoint(deps.db, auth.address, id);
   await inBatch(deps.db, [
     { query: deps.db.deleteFrom('webhook_endpoints').where('id', '=', id).where('account', '=', auth.address), mustChange: true },
-    auditEvent(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.delete', target: id }),
+    auditEventStep(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.delete', target: id }),
   ]).catch((err: unknown) => {
     throw err instanceof BatchConditionFailed ? new AppError('not_found', 'No such webhook.') : err;
   });
@@ -165,7 +165,7 @@ export async function rotateWebhookSecret(
         .where('secret', '=', row.secret),
       mustChange: true,
     },
-    auditEvent(deps.db, meta, {
+    auditEventStep(deps.db, meta, {
       actor: auth.address,
       account: auth.address,
       action: 'webhook.rotate_secret',
@@ -184,7 +184,7 @@ export async function sendTestEvent(deps: WebhooksDeps, auth: Actor, id: string)
   const row = await ownEndpoint(deps.db, auth.address, id);
   const eventId = newId('msg', meta.now);
   await deps.db.executeQuery(
-    outboxInsert(deps.db, {
+    outboxInsertQuery(deps.db, {
       id: eventId,
       account: auth.address,
       type: 'webhook.test',

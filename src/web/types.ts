@@ -6,7 +6,7 @@ import type { AccountView, ApplicationView, DomainView, KeyView, SessionView } f
 
 export type { DomainWithToken, KeyType, Page } from '../contract/views.js';
 export { DEFAULT_SCOPES, SCOPES } from '../contract/verify-codes.js';
-import type { AdminStats, DomainStats, UsageSummary } from '../services/analytics.js';
+import type { AdminStats, DomainStats, UsageSummary } from '../contract/analytics.js';
 
 export type { AdminStats, DomainStats, UsageSummary };
 
@@ -38,14 +38,4 @@ export interface ApiKeyWithSecret extends ApiKey {
   key: string;
 }
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  request_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  detail: unknown;
-}
+export type { AuditEvent } from '../contract/audit.js';

@@ -22,8 +22,33 @@ export type {
   VerifyRequest,
 } from '../../../src/contract/verify-codes.js';
 
+/** Why the key service could not give an answer: no connection, no answer in time, a 5xx, or a body we cannot read. */
+export type UnavailableReason = 'unreachable' | 'timeout' | 'server_error' | 'bad_answer';
+
+/** The key service could not be asked (or gave no usable answer): safe to retry, and to fail closed meanwhile. */
 export class KeyServiceUnavailable extends Error {
   override name = 'KeyServiceUnavailable';
+  constructor(
+    message: string,
+    readonly reason: UnavailableReason = 'unreachable',
+    /** The HTTP status, when the service answered (5xx, or a 2xx whose body was unusable). */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The key service answered, but not with success: e.g. 401 invalid_domain_token, 400 invalid_request, 404 (an older service). */
+export class KeyServiceError extends Error {
+  override name = 'KeyServiceError';
+  constructor(
+    message: string,
+    readonly status: number,
+    /** The error body's `error.code`, when it had one. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface VerifierOptions {
@@ -40,7 +65,7 @@ export interface VerifierOptions {
   positiveTtlMs?: number;
   /** Bound on cached entries (default 10000). */
   maxEntries?: number;
-  /** Request timeout in ms (default 3000). */
+  /** Request timeout in ms (default 3000); usage calls may pass their own. */
   timeoutMs?: number;
   /**
    * The HTTP transport: any fetch-compatible function (default: the global fetch). A Node gateway
@@ -50,53 +75,107 @@ export interface VerifierOptions {
   now?: () => number;
 }
 
-/** The part of fetch the client uses, so a faster transport can stand in. */
+/**
+ * The part of fetch the client uses, so a faster transport can stand in. `init.signal` is an
+ * `AbortSignal.timeout(init.timeoutMs)` made only when read (fetch reads it); a transport with its
+ * own timeouts reads `timeoutMs` instead and pays for no signal. A timeout should reject with an
+ * error named `TimeoutError` (as fetch's does) so it is told apart from an unreachable service.
+ */
 export type Transport = (
   url: string,
-  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+  init: { method: string; headers: Record<string, string>; body: string; readonly signal: AbortSignal; timeoutMs: number },
 ) => Promise<{
   status: number;
   json(): Promise<unknown>;
 }>;
 
+/** One record's result in POST /v1/usage/batch, at the record's index. */
+export type UsageBatchResult =
+  | { recorded: true; request_id: string; id: string; charged: number; uncharged: number; credits_remaining: number | null }
+  | { recorded: false; request_id: string; error: { code: 'not_found' | 'forbidden'; message: string } };
+
 export interface Verifier {
   verify(req: VerifyRequest): Promise<VerifyAnswer>;
   /** Reports metered usage (idempotent by requestId). */
-  reportUsage(u: UsageReport): Promise<UsageReceipt>;
+  reportUsage(u: UsageReport, opts?: { timeoutMs?: number }): Promise<UsageReceipt>;
+  /**
+   * Reports up to 100 usage records in one call (POST /v1/usage/batch), each idempotent by its
+   * request_id, so a retry of the whole call is safe; one result per record, in order.
+   */
+  reportUsageBatch(records: readonly UsageReport[], opts?: { timeoutMs?: number }): Promise<UsageBatchResult[]>;
 }
 
-async function sha256Hex(s: string): Promise<string> {
+/** SHA-256 of a string, as hex (Web Crypto: Node, Workers, browsers). Caches key on it, never on a secret. */
+export async function sha256Hex(s: string): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
   let out = '';
   for (const b of d) out += b.toString(16).padStart(2, '0');
   return out;
 }
 
+function isVerifyAnswer(v: unknown): v is VerifyAnswer {
+  if (!v || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  if (o.valid === true) return typeof o.key_id === 'string';
+  return o.valid === false && typeof o.code === 'string';
+}
+
+const isTimeout = (err: unknown): boolean => err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+
 export function createVerifier(opts: VerifierOptions): Verifier {
   const base = opts.serviceUrl.replace(/\/+$/, '');
   const ttl = Math.min(Math.max(opts.positiveTtlMs ?? 2000, 0), 10_000);
   const maxEntries = opts.maxEntries ?? 10_000;
-  const timeoutMs = opts.timeoutMs ?? 3000;
+  const defaultTimeoutMs = opts.timeoutMs ?? 3000;
   const doFetch: Transport = opts.fetch ?? ((url, init) => fetch(url, init));
   const now = opts.now ?? Date.now;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${opts.domainToken}` };
   // Keyed by a hash of the key, so the cache never holds plaintext secrets. Map keeps insertion order: oldest first.
   const cache = new Map<string, { at: number; answer: VerifyAnswer }>();
 
-  async function call<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
+  /** One POST; a 5xx, an unreadable body or no answer throws KeyServiceUnavailable, any other status returns. */
+  async function call(path: string, body: unknown, timeoutMs = defaultTimeoutMs): Promise<{ status: number; body: unknown }> {
     let res: Awaited<ReturnType<Transport>>;
     try {
       res = await doFetch(`${base}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.domainToken}` },
+        headers,
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        get signal() {
+          return AbortSignal.timeout(timeoutMs);
+        },
+        timeoutMs,
       });
     } catch (err) {
-      throw new KeyServiceUnavailable(`key service unreachable: ${err instanceof Error ? err.message : String(err)}`);
+      const timeout = isTimeout(err);
+      throw new KeyServiceUnavailable(
+        timeout ? 'the key service did not answer in time' : `key service unreachable: ${err instanceof Error ? err.message : String(err)}`,
+        timeout ? 'timeout' : 'unreachable',
+      );
     }
-    if (res.status >= 500) throw new KeyServiceUnavailable(`key service answered ${res.status}`);
-    return { status: res.status, body: (await res.json()) as T };
+    if (res.status >= 500) {
+      // Read to the end all the same, so a keep-alive transport can reuse the connection.
+      await res.json().catch(() => undefined);
+      throw new KeyServiceUnavailable(`key service answered ${res.status}`, 'server_error', res.status);
+    }
+    let parsed: unknown;
+    try {
+      parsed = await res.json();
+    } catch (err) {
+      if (isTimeout(err)) throw new KeyServiceUnavailable('the key service did not answer in time', 'timeout', res.status);
+      throw new KeyServiceUnavailable(`key service answered ${res.status} with a body that is not JSON`, 'bad_answer', res.status);
+    }
+    return { status: res.status, body: parsed };
   }
+
+  const failed = (what: string, status: number, body: unknown): KeyServiceError => {
+    const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+    return new KeyServiceError(
+      `${what} failed: ${status} ${typeof code === 'string' ? code : ''}`.trim(),
+      status,
+      typeof code === 'string' ? code : undefined,
+    );
+  };
 
   return {
     async verify(req) {
@@ -107,18 +186,27 @@ export function createVerifier(opts: VerifierOptions): Verifier {
         if (hit && now() - hit.at < ttl) return hit.answer;
         if (hit) cache.delete(ck);
       }
-      const { status, body } = await call<VerifyAnswer & { error?: { code: string; message: string } }>('/v1/verify', req);
-      if (status !== 200) throw new Error(`verify failed: ${status} ${body.error?.code ?? ''}`);
+      const { status, body } = await call('/v1/verify', req);
+      if (status !== 200) throw failed('verify', status, body);
+      if (!isVerifyAnswer(body)) throw new KeyServiceUnavailable('the key service gave no usable verify answer', 'bad_answer', status);
       if (cacheable && body.valid) {
         if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
         cache.set(ck, { at: now(), answer: body });
       }
       return body;
     },
-    async reportUsage(u) {
-      const { status, body } = await call<UsageReceipt>('/v1/usage', u);
-      if (status !== 201) throw new Error(`usage report failed: ${status}`);
-      return body;
+    async reportUsage(u, o) {
+      const { status, body } = await call('/v1/usage', u, o?.timeoutMs);
+      if (status !== 201) throw failed('usage report', status, body);
+      return body as UsageReceipt;
+    },
+    async reportUsageBatch(records, o) {
+      const { status, body } = await call('/v1/usage/batch', { records }, o?.timeoutMs);
+      if (status !== 200) throw failed('usage batch', status, body);
+      const results = (body as { results?: unknown } | null)?.results;
+      if (!Array.isArray(results) || results.length !== records.length)
+        throw new KeyServiceUnavailable('the key service gave no usable usage batch answer', 'bad_answer', status);
+      return results as UsageBatchResult[];
     },
   };
 }

@@ -4,36 +4,12 @@ import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
-import { registerChangeCounter, registerDirectReader } from '../direct.js';
+import { registerChangeCounter, registerDirectReader, withStatementCache } from '../hot-queries.js';
 
 /** `file:PATH` or `:memory:` -> path for better-sqlite3. */
 export function sqlitePath(url: string): string {
   if (url === ':memory:' || url === 'file::memory:') return ':memory:';
   return url.replace(/^file:(\/\/)?/, '');
-}
-
-/**
- * Kysely's SQLite driver calls prepare() for every query; preparing is a large share of a fast
- * query's cost. Queries are parameterised, so a bounded cache keyed by SQL text is safe.
- */
-function withStatementCache(raw: SqliteDatabase.Database, max = 500): SqliteDatabase.Database {
-  const cache = new Map<string, SqliteDatabase.Statement>();
-  const prepare = (sql: string): SqliteDatabase.Statement => {
-    let stmt = cache.get(sql);
-    if (!stmt) {
-      stmt = raw.prepare(sql);
-      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-      cache.set(sql, stmt);
-    }
-    return stmt;
-  };
-  return new Proxy(raw, {
-    get(target, prop, receiver) {
-      if (prop === 'prepare') return prepare;
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }
 
 export function openSqlite(url: string): { db: Kysely<Database>; raw: SqliteDatabase.Database } {

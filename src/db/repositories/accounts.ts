@@ -1,9 +1,14 @@
+import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely, Selectable } from 'kysely';
 import type { AccountsTable, Database } from '../schema.js';
 
 export type AccountRow = Selectable<AccountsTable>;
 
-export function upsertAccountOnSignIn(db: Kysely<Database>, address: string, now: number) {
+export function upsertAccountOnSignInQuery(
+  db: Kysely<Database>,
+  address: string,
+  now: number,
+): InsertQueryBuilder<Database, 'accounts', InsertResult> {
   return db
     .insertInto('accounts')
     .values({ address, plan: 'network', credits: null, created_at: now, last_sign_in_at: now })
@@ -28,7 +33,11 @@ export const MAX_CREDITS = Number.MAX_SAFE_INTEGER;
  * Makes the account a developer account and adds credits, in one conditional statement. Changes
  * no row when the account is missing or the balance would exceed MAX_CREDITS.
  */
-export function grantDeveloperPlan(db: Kysely<Database>, address: string, credits: number) {
+export function grantDeveloperPlanQuery(
+  db: Kysely<Database>,
+  address: string,
+  credits: number,
+): UpdateQueryBuilder<Database, 'accounts', 'accounts', UpdateResult> {
   return db
     .updateTable('accounts')
     .set((eb) => ({ plan: 'developer', credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits) }))
@@ -41,7 +50,11 @@ export function grantDeveloperPlan(db: Kysely<Database>, address: string, credit
  * condition is in the UPDATE, not a read before it. A builder: executed (or put in a batch with
  * mustChange) it changes no row when the account is missing or the balance would leave that range.
  */
-export function adjustCredits(db: Kysely<Database>, address: string, delta: number) {
+export function adjustCreditsQuery(
+  db: Kysely<Database>,
+  address: string,
+  delta: number,
+): UpdateQueryBuilder<Database, 'accounts', 'accounts', UpdateResult> {
   return db
     .updateTable('accounts')
     .set((eb) => ({ credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta) }))

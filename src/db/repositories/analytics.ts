@@ -1,64 +1,10 @@
-import { sql, type Compilable, type Kysely } from 'kysely';
+import type { InsertQueryBuilder, InsertResult } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Executor } from '../tx.js';
 
 export const HOUR_MS = 3_600_000;
 export const hourOf = (ms: number): number => ms - (ms % HOUR_MS);
-
-/**
- * The roll-up step of one usage write, to run in the same batch, right after the record's insert:
- * it adds the stored record (whose `charged` was computed in SQL) to its hour's roll-up row. Any
- * path that inserts usage records (POST /v1/usage, a batch endpoint) appends this per record, so
- * summaries stay equal to the records. A retried report fails the insert and undoes this too.
- */
-export function usageRollupSteps(db: Executor, r: { domainId: string; requestId: string; now: number }): Compilable[] {
-  return [
-    db
-      .insertInto('usage_rollups')
-      .columns([
-        'account',
-        'hour',
-        'key_id',
-        'model',
-        'domain_id',
-        'requests',
-        'input_tokens',
-        'output_tokens',
-        'cost',
-        'charged',
-        'uncharged',
-      ])
-      .expression(
-        db
-          .selectFrom('usage_records as u')
-          .select([
-            'u.account',
-            sql<number>`CAST(${hourOf(r.now)} AS BIGINT)`.as('hour'),
-            'u.key_id',
-            sql<string>`COALESCE(u.model, '')`.as('model'),
-            'u.domain_id',
-            sql<number>`1`.as('requests'),
-            sql<number>`COALESCE(u.input_tokens, 0)`.as('input_tokens'),
-            sql<number>`COALESCE(u.output_tokens, 0)`.as('output_tokens'),
-            'u.cost',
-            'u.charged',
-            'u.uncharged',
-          ])
-          .where('u.domain_id', '=', r.domainId)
-          .where('u.request_id', '=', r.requestId),
-      )
-      .onConflict((oc) =>
-        oc.columns(['account', 'hour', 'key_id', 'model', 'domain_id']).doUpdateSet({
-          requests: sql<number>`usage_rollups.requests + excluded.requests`,
-          input_tokens: sql<number>`usage_rollups.input_tokens + excluded.input_tokens`,
-          output_tokens: sql<number>`usage_rollups.output_tokens + excluded.output_tokens`,
-          cost: sql<number>`usage_rollups.cost + excluded.cost`,
-          charged: sql<number>`usage_rollups.charged + excluded.charged`,
-          uncharged: sql<number>`usage_rollups.uncharged + excluded.uncharged`,
-        }),
-      ),
-  ];
-}
 
 export type UsageDimension = 'hour' | 'model' | 'key_id' | 'domain_id';
 
@@ -182,7 +128,10 @@ export interface VerificationCount {
 }
 
 /** One upsert per (domain, hour, code): adds to the row, so several instances' flushes add up. */
-export function addVerificationCountsQuery(db: Executor, c: VerificationCount) {
+export function addVerificationCountsQuery(
+  db: Executor,
+  c: VerificationCount,
+): InsertQueryBuilder<Database, 'verification_stats', InsertResult> {
   return db
     .insertInto('verification_stats')
     .values({ domain_id: c.domainId, hour: c.hour, code: c.code, count: c.count, charged: c.charged })

@@ -1,7 +1,11 @@
+import type { InsertQueryBuilder, InsertResult } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
 
-export function auditEventInsert(db: Kysely<Database>, row: AuditEventsTable) {
+export function insertAuditEventQuery(
+  db: Kysely<Database>,
+  row: AuditEventsTable,
+): InsertQueryBuilder<Database, 'audit_events', InsertResult> {
   return db.insertInto('audit_events').values(row);
 }
 

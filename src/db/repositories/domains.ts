@@ -1,10 +1,11 @@
+import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { Database, DomainClaimsTable, DomainsTable } from '../schema.js';
 
 export type DomainRow = DomainsTable;
 
-export function insertDomain(db: Kysely<Database>, row: DomainRow) {
+export function insertDomainQuery(db: Kysely<Database>, row: DomainRow): InsertQueryBuilder<Database, 'domains', InsertResult> {
   return db.insertInto('domains').values(row);
 }
 
@@ -35,11 +36,15 @@ export async function countDomains(db: Kysely<Database>, owner: string): Promise
   return Number(r.n);
 }
 
-export function deleteDomain(db: Kysely<Database>, id: string) {
+export function deleteDomainQuery(db: Kysely<Database>, id: string): DeleteQueryBuilder<Database, 'domains', DeleteResult> {
   return db.deleteFrom('domains').where('id', '=', id);
 }
 
-export function setDomainToken(db: Kysely<Database>, id: string, token: { token_hash: string; token_hint: string }) {
+export function setDomainTokenQuery(
+  db: Kysely<Database>,
+  id: string,
+  token: { token_hash: string; token_hint: string },
+): UpdateQueryBuilder<Database, 'domains', 'domains', UpdateResult> {
   return db.updateTable('domains').set(token).where('id', '=', id);
 }
 
@@ -47,7 +52,13 @@ export async function findDomainByName(db: Kysely<Database>, name: string): Prom
   return db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-export function setDomainVerified(db: Kysely<Database>, id: string, challenge: string, at: number, method: 'dns' | 'http') {
+export function setDomainVerifiedQuery(
+  db: Kysely<Database>,
+  id: string,
+  challenge: string,
+  at: number,
+  method: 'dns' | 'http',
+): UpdateQueryBuilder<Database, 'domains', 'domains', UpdateResult> {
   // Conditional on the challenge that was checked.
   return db
     .updateTable('domains')
@@ -58,7 +69,7 @@ export function setDomainVerified(db: Kysely<Database>, id: string, challenge: s
 
 export type DomainClaimRow = DomainClaimsTable;
 
-export function insertClaim(db: Kysely<Database>, row: DomainClaimRow) {
+export function insertClaimQuery(db: Kysely<Database>, row: DomainClaimRow): InsertQueryBuilder<Database, 'domain_claims', InsertResult> {
   return db.insertInto('domain_claims').values(row);
 }
 
@@ -71,6 +82,6 @@ export async function findClaimByName(db: Kysely<Database>, name: string, claima
 }
 
 /** Every pending claim on a name: they are moot once the name is proven. */
-export function deleteClaimsForName(db: Kysely<Database>, name: string) {
+export function deleteClaimsForNameQuery(db: Kysely<Database>, name: string): DeleteQueryBuilder<Database, 'domain_claims', DeleteResult> {
   return db.deleteFrom('domain_claims').where('name', '=', name);
 }

@@ -1,10 +1,11 @@
+import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely, Updateable } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
 
 export type KeyRow = ApiKeysTable;
 
-export function insertKey(db: Kysely<Database>, row: KeyRow) {
+export function insertKeyQuery(db: Kysely<Database>, row: KeyRow): InsertQueryBuilder<Database, 'api_keys', InsertResult> {
   return db.insertInto('api_keys').values(row);
 }
 
@@ -40,11 +41,20 @@ export async function countKeys(db: Kysely<Database>, account: string): Promise<
   return Number(r.n);
 }
 
-export function updateOwnKey(db: Kysely<Database>, account: string, id: string, set: Updateable<ApiKeysTable>) {
+export function updateOwnKeyQuery(
+  db: Kysely<Database>,
+  account: string,
+  id: string,
+  set: Updateable<ApiKeysTable>,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', UpdateResult> {
   return db.updateTable('api_keys').set(set).where('id', '=', id).where('account', '=', account);
 }
 
-export function deleteOwnKey(db: Kysely<Database>, account: string, id: string) {
+export function deleteOwnKeyQuery(
+  db: Kysely<Database>,
+  account: string,
+  id: string,
+): DeleteQueryBuilder<Database, 'api_keys', DeleteResult> {
   return db.deleteFrom('api_keys').where('id', '=', id).where('account', '=', account);
 }
 
@@ -98,7 +108,10 @@ export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, k
   return row ? Number(row.last_verified_at) : null;
 }
 
-export function insertTombstone(db: Kysely<Database>, row: DeletedKeysTable) {
+export function insertTombstoneQuery(
+  db: Kysely<Database>,
+  row: DeletedKeysTable,
+): InsertQueryBuilder<Database, 'deleted_keys', InsertResult> {
   return db.insertInto('deleted_keys').values(row);
 }
 
@@ -126,7 +139,10 @@ const ADMIN_ONLY_SCOPES = JSON.stringify(['admin']);
  * keys), marking why (its plan became developer), as one statement for the approval's batch: a key
  * that exists when the batch runs is caught.
  */
-export function disableNetworkKeysOnApproval(db: Kysely<Database>, account: string) {
+export function disableNetworkKeysOnApprovalQuery(
+  db: Kysely<Database>,
+  account: string,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', UpdateResult> {
   return db
     .updateTable('api_keys')
     .set({ status: 'disabled', disabled_reason: 'trial_approved' })

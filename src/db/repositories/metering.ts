@@ -1,7 +1,8 @@
+import type { UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordsTable } from '../schema.js';
 import { isPostgres, type BatchStep, type Executor } from '../tx.js';
-import { usageRollupSteps } from './analytics.js';
+import { hourOf } from './analytics.js';
 
 const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
@@ -22,7 +23,11 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
  * Takes one request from the key's per-minute window, in one conditional statement: changes no
  * row when the window is full. Returns the count in the window after this request.
  */
-export function rateSlotQuery(db: Executor, keyId: string, minute: number) {
+export function rateSlotQuery(
+  db: Executor,
+  keyId: string,
+  minute: number,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', { rpm_count: number }> {
   return db
     .updateTable('api_keys')
     .set({
@@ -54,7 +59,13 @@ function windowIncrements(amount: RawBuilder<number>, day: string, month: string
  * Adds cost to the key's windows only if the day and month limits still allow all of it: changes
  * no row otherwise (all or nothing, one statement).
  */
-export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number, day: string, month: string) {
+export function chargeKeyWindowsQuery(
+  db: Executor,
+  keyId: string,
+  cost: number,
+  day: string,
+  month: string,
+): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', UpdateResult> {
   return db
     .updateTable('api_keys')
     .set(windowIncrements(big(cost), day, month))
@@ -73,7 +84,11 @@ export function chargeKeyWindowsQuery(db: Executor, keyId: string, cost: number,
  * account without an enforced balance (credits NULL) still changes its row, so "no row changed"
  * means exactly "the balance is short". Returns the balance after (NULL: none enforced).
  */
-export function debitQuery(db: Executor, address: string, cost: number) {
+export function debitQuery(
+  db: Executor,
+  address: string,
+  cost: number,
+): UpdateQueryBuilder<Database, 'accounts', 'accounts', { credits: number | null }> {
   return (
     db
       .updateTable('accounts')
@@ -121,14 +136,15 @@ export interface UsageReport {
 }
 
 /**
- * The statements of a usage report, to run as one batch. The chargeable amount is computed in SQL
+ * The statements of a usage report, to run in one batch. The chargeable amount is computed in SQL
  * from the rows as they are when the batch runs (cost, capped by the key's day and month room and
  * by the balance, never below zero), stored in the record, and then subtracted from the key and
- * the account by reading it back: no value travels from a read to a later write. A retried report
- * fails the unique (domain, request_id) insert, which undoes the batch. On PostgreSQL the key and
- * account rows are locked first, so concurrent reports compute from the latest balance. The last
- * step adds the record to its hour's usage roll-up (`usageRollupSteps`): a path that builds its
- * batch from these steps (one per record) keeps the summaries exact without adding it again.
+ * the account by reading it back: no value travels from a read to a later write, so several reports
+ * of one key or account in one batch charge exactly as the same reports one batch each, in order.
+ * The insert returns the stored record (`id, charged, uncharged, credits_after`). A retried report
+ * fails the unique (domain, request_id) insert, which undoes the batch. The caller locks the key and
+ * account rows first on PostgreSQL (`usageLockSteps`) and adds the records to their roll-ups after
+ * the last one (`usageRollupBatchSteps`), so summaries stay equal to the records.
  */
 export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | BatchStep)[] {
   const { least, greatest } = scalarFns(db);
@@ -140,29 +156,27 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
   const totalRoom = sql`(SELECT ${big(MAX_COUNTER)} - k.total_used FROM api_keys k WHERE k.id = ${r.keyId})`;
   const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost}), COALESCE(${totalRoom}, ${cost})))`;
   const stored = sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
-  const steps: (Compilable | BatchStep)[] = [];
-  if (isPostgres(db as Kysely<Database>)) {
-    steps.push(db.selectFrom('api_keys').select('id').where('id', '=', r.keyId).forUpdate());
-    steps.push(db.selectFrom('accounts').select('address').where('address', '=', r.account).forUpdate());
-  }
-  steps.push(
-    db.insertInto('usage_records').values({
-      id: r.id,
-      domain_id: r.domainId,
-      request_id: r.requestId,
-      key_id: r.keyId,
-      account: r.account,
-      model: r.model,
-      input_tokens: r.inputTokens,
-      output_tokens: r.outputTokens,
-      cost: r.cost,
-      charged,
-      uncharged: sql<number>`${cost} - ${charged}`,
-      credits_after: sql<
-        number | null
-      >`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
-      created_at: r.now,
-    }),
+  return [
+    db
+      .insertInto('usage_records')
+      .values({
+        id: r.id,
+        domain_id: r.domainId,
+        request_id: r.requestId,
+        key_id: r.keyId,
+        account: r.account,
+        model: r.model,
+        input_tokens: r.inputTokens,
+        output_tokens: r.outputTokens,
+        cost: r.cost,
+        charged,
+        uncharged: sql<number>`${cost} - ${charged}`,
+        credits_after: sql<
+          number | null
+        >`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
+        created_at: r.now,
+      })
+      .returning(['id', 'charged', 'uncharged', 'credits_after']),
     db
       .updateTable('api_keys')
       .set(windowIncrements(stored, r.day, r.month))
@@ -180,10 +194,174 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
         .where('usage_total', '<=', big(MAX_COUNTER - r.cost)),
       mustChange: true,
     },
-    // The hour's roll-up, in the same batch: summaries stay equal to the records.
-    ...usageRollupSteps(db, { domainId: r.domainId, requestId: r.requestId, now: r.now }),
+  ];
+}
+
+/**
+ * PostgreSQL: locks the keys' and then the accounts' rows, each in id order, before a batch of usage
+ * reports computes from them, so concurrent batches (and single reports, which lock one key then its
+ * account) queue behind each other instead of deadlocking. SQLite and D1 serialise writers anyway.
+ */
+export function usageLockSteps(db: Executor, keyIds: readonly string[], accounts: readonly string[]): Compilable[] {
+  if (!isPostgres(db as Kysely<Database>)) return [];
+  return [
+    db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('id', 'in', [...keyIds].sort())
+      .orderBy('id')
+      .forUpdate(),
+    db
+      .selectFrom('accounts')
+      .select('address')
+      .where('address', 'in', [...accounts].sort())
+      .orderBy('address')
+      .forUpdate(),
+  ];
+}
+
+/** D1 binds at most 100 parameters per statement: IN lists go in chunks of this many. */
+const IN_CHUNK = 50;
+
+function chunks<T>(xs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += IN_CHUNK) out.push(xs.slice(i, i + IN_CHUNK));
+  return out;
+}
+
+/**
+ * The hour's usage roll-ups of records just inserted in the same batch (all at time `now`), added
+ * as one grouped INSERT per chunk: one row per (account, key, model, domain), not one statement per
+ * record. Run after the records' inserts; a retried report fails its insert and undoes this too.
+ */
+export function usageRollupBatchSteps(db: Executor, r: { domainId: string; requestIds: readonly string[]; now: number }): Compilable[] {
+  return chunks(r.requestIds).map((ids) =>
+    db
+      .insertInto('usage_rollups')
+      .columns([
+        'account',
+        'hour',
+        'key_id',
+        'model',
+        'domain_id',
+        'requests',
+        'input_tokens',
+        'output_tokens',
+        'cost',
+        'charged',
+        'uncharged',
+      ])
+      .expression(
+        db
+          .selectFrom('usage_records as u')
+          .select([
+            'u.account',
+            sql<number>`CAST(${hourOf(r.now)} AS BIGINT)`.as('hour'),
+            'u.key_id',
+            sql<string>`COALESCE(u.model, '')`.as('model'),
+            'u.domain_id',
+            sql<number>`COUNT(*)`.as('requests'),
+            sql<number>`SUM(COALESCE(u.input_tokens, 0))`.as('input_tokens'),
+            sql<number>`SUM(COALESCE(u.output_tokens, 0))`.as('output_tokens'),
+            sql<number>`SUM(u.cost)`.as('cost'),
+            sql<number>`SUM(u.charged)`.as('charged'),
+            sql<number>`SUM(u.uncharged)`.as('uncharged'),
+          ])
+          .where('u.domain_id', '=', r.domainId)
+          .where('u.request_id', 'in', ids)
+          .groupBy(['u.account', 'u.key_id', sql`COALESCE(u.model, '')`, 'u.domain_id']),
+      )
+      .onConflict((oc) =>
+        oc.columns(['account', 'hour', 'key_id', 'model', 'domain_id']).doUpdateSet({
+          requests: sql<number>`usage_rollups.requests + excluded.requests`,
+          input_tokens: sql<number>`usage_rollups.input_tokens + excluded.input_tokens`,
+          output_tokens: sql<number>`usage_rollups.output_tokens + excluded.output_tokens`,
+          cost: sql<number>`usage_rollups.cost + excluded.cost`,
+          charged: sql<number>`usage_rollups.charged + excluded.charged`,
+          uncharged: sql<number>`usage_rollups.uncharged + excluded.uncharged`,
+        }),
+      ),
   );
-  return steps;
+}
+
+/** The usage records of these request ids that the domain already stored, by request id. */
+export async function findUsageRecords(
+  db: Kysely<Database>,
+  domainId: string,
+  requestIds: readonly string[],
+): Promise<Map<string, UsageRecordsTable>> {
+  const found = new Map<string, UsageRecordsTable>();
+  for (const ids of chunks(requestIds)) {
+    const rows = await db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('domain_id', '=', domainId)
+      .where('request_id', 'in', ids)
+      .execute();
+    for (const row of rows) found.set(row.request_id, row);
+  }
+  return found;
+}
+
+/** What deciding whether a domain may report usage for a key needs (a live key, else its tombstone). */
+export interface UsageKeyFacts {
+  id: string;
+  account: string;
+  type: 'developer' | 'network';
+  /** The owner's plan; undefined when a deleted key's account is gone too. */
+  plan: 'developer' | 'network' | undefined;
+  live: boolean;
+  /** When this domain last verified the key (null: never). */
+  verifiedAt: number | null;
+}
+
+/** The facts of these keys, live ones first and tombstones for the rest, read once per batch. */
+export async function usageKeyFacts(
+  db: Kysely<Database>,
+  domainId: string,
+  keyIds: readonly string[],
+): Promise<Map<string, UsageKeyFacts>> {
+  const facts = new Map<string, UsageKeyFacts>();
+  const put = (
+    live: boolean,
+    rows: { id: string; account: string; type: 'developer' | 'network'; plan: 'developer' | 'network' | null; verified: number | null }[],
+  ): void => {
+    for (const r of rows)
+      facts.set(r.id, {
+        id: r.id,
+        account: r.account,
+        type: r.type,
+        plan: r.plan ?? undefined,
+        live,
+        verifiedAt: r.verified === null ? null : Number(r.verified),
+      });
+  };
+  for (const ids of chunks(keyIds)) {
+    put(
+      true,
+      await db
+        .selectFrom('api_keys as k')
+        .innerJoin('accounts as a', 'a.address', 'k.account')
+        .leftJoin('domain_keys as dk', (j) => j.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
+        .select(['k.id', 'k.account', 'k.type', 'a.plan', 'dk.last_verified_at as verified'])
+        .where('k.id', 'in', ids)
+        .execute(),
+    );
+    const missing = ids.filter((id) => !facts.has(id));
+    if (!missing.length) continue;
+    // A key deleted after its request still bills its account (its tombstone remembers which).
+    put(
+      false,
+      await db
+        .selectFrom('deleted_keys as t')
+        .leftJoin('accounts as a', 'a.address', 't.account')
+        .leftJoin('domain_keys as dk', (j) => j.onRef('dk.key_id', '=', 't.id').on('dk.domain_id', '=', domainId))
+        .select(['t.id', 't.account', 't.type', 'a.plan', 'dk.last_verified_at as verified'])
+        .where('t.id', 'in', missing)
+        .execute(),
+    );
+  }
+  return facts;
 }
 
 export async function touchLastUsed(db: Kysely<Database>, entries: Map<string, number>): Promise<void> {

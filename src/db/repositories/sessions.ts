@@ -1,7 +1,8 @@
+import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, SessionsTable } from '../schema.js';
 
-export function insertSession(db: Kysely<Database>, row: SessionsTable) {
+export function insertSessionQuery(db: Kysely<Database>, row: SessionsTable): InsertQueryBuilder<Database, 'sessions', InsertResult> {
   return db.insertInto('sessions').values(row);
 }
 
@@ -9,11 +10,19 @@ export async function findSession(db: Kysely<Database>, id: string): Promise<Ses
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function revokeSession(db: Kysely<Database>, id: string, now: number) {
+export function revokeSessionQuery(
+  db: Kysely<Database>,
+  id: string,
+  now: number,
+): UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult> {
   return db.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null);
 }
 
-export function revokeAllSessions(db: Kysely<Database>, address: string, now: number) {
+export function revokeAllSessionsQuery(
+  db: Kysely<Database>,
+  address: string,
+  now: number,
+): UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult> {
   return db
     .updateTable('sessions')
     .set({ revoked_at: now })

@@ -12,16 +12,16 @@ export function isTeamId(account: string): boolean {
   return account.startsWith(TEAM_ID_PREFIX);
 }
 
-export function insertTeam(db: Kysely<Database>, row: TeamRow) {
+export function insertTeamQuery(db: Kysely<Database>, row: TeamRow) {
   return db.insertInto('teams').values(row);
 }
 
 /** The team's billing principal: plan network, no enforced balance until an admin grants credits. */
-export function insertTeamAccount(db: Kysely<Database>, teamId: string, now: number) {
+export function insertTeamAccountQuery(db: Kysely<Database>, teamId: string, now: number) {
   return db.insertInto('accounts').values({ address: teamId, plan: 'network', credits: null, created_at: now, last_sign_in_at: null });
 }
 
-export function insertMember(db: Kysely<Database>, row: MemberRow) {
+export function insertMemberQuery(db: Kysely<Database>, row: MemberRow) {
   return db.insertInto('team_members').values(row);
 }
 
@@ -29,7 +29,7 @@ export function insertMember(db: Kysely<Database>, row: MemberRow) {
  * An invitation, inserted only while the team exists (a concurrent deletion leaves no orphan row):
  * changes no row when the team is gone; a unique violation when the wallet is already listed.
  */
-export function insertInvitation(db: Kysely<Database>, row: MemberRow) {
+export function insertInvitationQuery(db: Kysely<Database>, row: MemberRow) {
   return db
     .insertInto('team_members')
     .columns(['team_id', 'address', 'role', 'status', 'invited_by', 'invited_at', 'joined_at'])
@@ -142,7 +142,7 @@ export async function listAllTeams(
 }
 
 /** PostgreSQL: serialises membership changes of one team (the last-owner rule counts owners). */
-export function lockTeam(db: Kysely<Database>, teamId: string) {
+export function lockTeamQuery(db: Kysely<Database>, teamId: string) {
   return db.selectFrom('teams').select('id').where('id', '=', teamId).forUpdate();
 }
 
@@ -151,7 +151,7 @@ function notLastOwner(teamId: string) {
   return sql<boolean>`(NOT (role = 'owner' AND status = 'active') OR (SELECT COUNT(*) FROM team_members o WHERE o.team_id = ${teamId} AND o.role = 'owner' AND o.status = 'active') > 1)`;
 }
 
-export function acceptInvitation(db: Kysely<Database>, teamId: string, address: string, now: number) {
+export function acceptInvitationQuery(db: Kysely<Database>, teamId: string, address: string, now: number) {
   return db
     .updateTable('team_members')
     .set({ status: 'active', joined_at: now })
@@ -164,7 +164,7 @@ export function acceptInvitation(db: Kysely<Database>, teamId: string, address: 
  * Changes a member's role, conditional on the role the decision was made against, and (when it
  * takes an active owner's role away) on another active owner remaining. Changes no row otherwise.
  */
-export function changeMemberRole(db: Kysely<Database>, teamId: string, address: string, from: TeamRole, to: TeamRole) {
+export function changeMemberRoleQuery(db: Kysely<Database>, teamId: string, address: string, from: TeamRole, to: TeamRole) {
   let q = db
     .updateTable('team_members')
     .set({ role: to })
@@ -176,7 +176,7 @@ export function changeMemberRole(db: Kysely<Database>, teamId: string, address: 
 }
 
 /** Removes a member (or an invitation) on the same conditions as a role change away from owner. */
-export function deleteMember(db: Kysely<Database>, teamId: string, address: string, from: TeamRole) {
+export function deleteMemberQuery(db: Kysely<Database>, teamId: string, address: string, from: TeamRole) {
   return db
     .deleteFrom('team_members')
     .where('team_id', '=', teamId)
@@ -186,7 +186,7 @@ export function deleteMember(db: Kysely<Database>, teamId: string, address: stri
 }
 
 /** Deletes the team row only while `owner` is still one of its active owners (first step of a deletion). */
-export function deleteTeamByOwner(db: Kysely<Database>, teamId: string, owner: string) {
+export function deleteTeamByOwnerQuery(db: Kysely<Database>, teamId: string, owner: string) {
   return db
     .deleteFrom('teams')
     .where('id', '=', teamId)
@@ -203,12 +203,12 @@ export function deleteTeamByOwner(db: Kysely<Database>, teamId: string, owner: s
     );
 }
 
-export function deleteAllMembers(db: Kysely<Database>, teamId: string) {
+export function deleteAllMembersQuery(db: Kysely<Database>, teamId: string) {
   return db.deleteFrom('team_members').where('team_id', '=', teamId);
 }
 
 /** Tombstones for every key of the account (usage records stay searchable by request id). */
-export function tombstoneAllKeys(db: Kysely<Database>, account: string, now: number) {
+export function tombstoneAllKeysQuery(db: Kysely<Database>, account: string, now: number) {
   return db
     .insertInto('deleted_keys')
     .columns(['id', 'account', 'type', 'deleted_at'])
@@ -220,7 +220,7 @@ export function tombstoneAllKeys(db: Kysely<Database>, account: string, now: num
     );
 }
 
-export function deleteAllKeys(db: Kysely<Database>, account: string) {
+export function deleteAllKeysQuery(db: Kysely<Database>, account: string) {
   return db.deleteFrom('api_keys').where('account', '=', account);
 }
 
@@ -228,7 +228,7 @@ export async function domainIdsOf(db: Executor, owner: string): Promise<string[]
   return (await db.selectFrom('domains').select('id').where('owner', '=', owner).execute()).map((r) => r.id);
 }
 
-export function deleteAllDomains(db: Kysely<Database>, owner: string) {
+export function deleteAllDomainsQuery(db: Kysely<Database>, owner: string) {
   return db.deleteFrom('domains').where('owner', '=', owner);
 }
 

@@ -1,9 +1,13 @@
+import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, TrialApplicationsTable } from '../schema.js';
 
 export type ApplicationRow = TrialApplicationsTable;
 
-export function insertApplication(db: Kysely<Database>, row: ApplicationRow) {
+export function insertApplicationQuery(
+  db: Kysely<Database>,
+  row: ApplicationRow,
+): InsertQueryBuilder<Database, 'trial_applications', InsertResult> {
   return db.insertInto('trial_applications').values(row);
 }
 
@@ -27,10 +31,10 @@ export async function listApplications(
 }
 
 /** Closes a pending application; changes no row when it was not pending (already reviewed, or a race lost). */
-export function closeApplication(
+export function closeApplicationQuery(
   db: Kysely<Database>,
   id: string,
   set: Pick<ApplicationRow, 'status' | 'credits_granted' | 'reviewed_by' | 'reason' | 'reviewed_at'>,
-) {
+): UpdateQueryBuilder<Database, 'trial_applications', 'trial_applications', UpdateResult> {
   return db.updateTable('trial_applications').set(set).where('id', '=', id).where('status', '=', 'pending');
 }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { preparedQuery } from '../prepared.js';
+import { preparedQuery } from '../hot-queries.js';
 import type { Database } from '../schema.js';
 
 /** The columns verification uses, and nothing else (a 28-column `k.*` row costs more to build than to find). */
