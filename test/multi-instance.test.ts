@@ -1,42 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, newWallet, patch, post, siweText, type Harness, httpHarness } from './support/harness.js';
+import { ADMIN_ACCOUNT, get, json, newWallet, patch, post, siweText, type Harness } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
-import { createPgTestDatabase } from './support/postgres.js';
-import { freePort, startServeProcess } from './support/process.js';
+import { startPgPair, type PgPair } from './support/pg-pair.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
 /** Two real `siwe-keys serve` processes on one PostgreSQL database behave as one service. */
 describe.skipIf(!pgUrl)('two Node instances on one PostgreSQL database', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let a: Awaited<ReturnType<typeof startServeProcess>>;
-  let b: Awaited<ReturnType<typeof startServeProcess>>;
+  let pair: PgPair;
   let ha: Harness;
   let hb: Harness;
 
   beforeAll(async () => {
-    db = await createPgTestDatabase(pgUrl as string);
-    const env = {
-      DATABASE_URL: db.url,
-      PUBLIC_URL: TEST_ORIGIN,
-      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      NONCE_RATE_LIMIT: '0',
-      SIGNIN_RATE_LIMIT: '0',
-    };
     // Both start (and migrate) at the same time.
-    [a, b] = await Promise.all([
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-    ]);
-    const harness = (url: string): Harness => httpHarness(url);
-    ha = harness(a.url);
-    hb = harness(b.url);
+    pair = await startPgPair(pgUrl as string);
+    ({ ha, hb } = pair);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await db?.drop();
+    await pair?.stop();
   });
 
   async function signInVia(issuer: Harness, verifier: Harness) {

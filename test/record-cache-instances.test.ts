@@ -1,28 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, del, json, patch, post, type Harness, httpHarness, signIn } from './support/harness.js';
+import { ADMIN_ACCOUNT, del, json, patch, post, type Harness, signIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
-import { createPgTestDatabase } from './support/postgres.js';
-import { freePort, startServeProcess } from './support/process.js';
+import { within, startPgPair, type PgPair, type ServeProcess } from './support/pg-pair.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
-
-/**
- * The revocation bound across instances on PostgreSQL (README): a change reaches the other
- * instances when its NOTIFY is delivered, milliseconds after the commit. The writer's answer can
- * reach the client before the other instance has read the notification, so "at once" is held to
- * this bound, polled every 5 ms, rather than to the very next request.
- */
-const NOTIFY_BOUND_MS = 2000;
-
-async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const until = Date.now() + NOTIFY_BOUND_MS;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * Two `siwe-keys serve` processes on one PostgreSQL database, each with its record cache: a change
@@ -30,17 +12,15 @@ async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise
  * it answers from the database. The revocation bound of the README, tested.
  */
 describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let a: Awaited<ReturnType<typeof startServeProcess>>;
-  let b: Awaited<ReturnType<typeof startServeProcess>>;
+  let pair: PgPair;
+  let a: ServeProcess;
+  let b: ServeProcess;
   let ha: Harness;
   let hb: Harness;
   let sql: pg.Client;
   let user: { token: string; address: string };
   let admin: { token: string };
   let domainToken: string;
-
-  const harness = (url: string): Harness => httpHarness(url);
 
   /** Resolves once the given instance LISTENs (its dedicated connection is up). */
   async function listening(pid: number): Promise<void> {
@@ -54,23 +34,11 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   }
 
   beforeAll(async () => {
-    db = await createPgTestDatabase(pgUrl as string);
-    const env = {
-      DATABASE_URL: db.url,
-      PUBLIC_URL: TEST_ORIGIN,
-      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      NONCE_RATE_LIMIT: '0',
-      SIGNIN_RATE_LIMIT: '0',
-    };
-    [a, b] = await Promise.all([
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-    ]);
-    ha = harness(a.url);
-    hb = harness(b.url);
-    sql = new pg.Client({ connectionString: db.url });
+    // Both start (and migrate) at the same time.
+    pair = await startPgPair(pgUrl as string);
+    ({ a, b } = pair);
+    ({ ha, hb } = pair);
+    sql = new pg.Client({ connectionString: pair.db.url });
     await sql.connect();
     await Promise.all([listening(a.child.pid as number), listening(b.child.pid as number)]);
     user = await signIn(ha);
@@ -79,8 +47,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   });
   afterAll(async () => {
     await sql?.end();
-    await Promise.all([a?.stop(), b?.stop()]);
-    await db?.drop();
+    await pair?.stop();
   });
 
   it('refuses on B, within the NOTIFY bound, a key rotated or deleted through A while B had it cached', async () => {

@@ -1,22 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ACCOUNT, TEST_ORIGIN, del, get, json, post, type Harness, httpHarness, signIn, type SignedIn } from './support/harness.js';
+import { ADMIN_ACCOUNT, del, get, json, post, type Harness, signIn, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
-import { createPgTestDatabase } from './support/postgres.js';
-import { freePort, startServeProcess } from './support/process.js';
+import { within, startPgPair, type PgPair } from './support/pg-pair.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
-
-/** Key records are cached per instance; a change reaches the others by NOTIFY (README's bound, as in record-cache-instances). */
-const NOTIFY_BOUND_MS = 2000;
-
-async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const until = Date.now() + NOTIFY_BOUND_MS;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * Two `siwe-keys serve` processes on one PostgreSQL database. Team membership is read from the
@@ -24,35 +11,19 @@ async function within<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise
  * is enforced by the other on the very next request: no NOTIFY bound to wait for.
  */
 describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let a: Awaited<ReturnType<typeof startServeProcess>>;
-  let b: Awaited<ReturnType<typeof startServeProcess>>;
+  let pair: PgPair;
   let ha: Harness;
   let hb: Harness;
   let owner: SignedIn;
 
   beforeAll(async () => {
-    db = await createPgTestDatabase(pgUrl as string);
-    const env = {
-      DATABASE_URL: db.url,
-      PUBLIC_URL: TEST_ORIGIN,
-      ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      NONCE_RATE_LIMIT: '0',
-      SIGNIN_RATE_LIMIT: '0',
-    };
-    [a, b] = await Promise.all([
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-      startServeProcess({ ...env, PORT: String(await freePort()) }),
-    ]);
-    ha = httpHarness(a.url);
-    hb = httpHarness(b.url);
+    // Both start (and migrate) at the same time.
+    pair = await startPgPair(pgUrl as string);
+    ({ ha, hb } = pair);
     owner = await signIn(ha);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await db?.drop();
+    await pair?.stop();
   });
 
   it('enforces on B, at the next request, a removal written through A', async () => {

@@ -73,3 +73,17 @@ export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T exten
  * `Expect<Same<z.infer<Schema>, View>>`, so the copy cannot drift from the schema.
  */
 export type Expect<T extends true> = T;
+
+/** `POST /v1/admin/accounts/{address}/credits` and `POST /v1/admin/teams/{id}/credits`: one balance change. */
+export const CreditsChangeBody = z
+  .object({
+    // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
+    delta: z
+      .number()
+      .int()
+      .min(-Number.MAX_SAFE_INTEGER)
+      .max(Number.MAX_SAFE_INTEGER)
+      .refine((d) => d !== 0, 'must not be 0'),
+    reason: z.string().trim().min(1).max(2000),
+  })
+  .strict();

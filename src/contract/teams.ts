@@ -71,18 +71,6 @@ export const AdminTeamPage = pageOf(AdminTeamSchema);
 export const CreateTeamBody = z.object({ name: TeamName }).strict();
 export const InviteBody = z.object({ address: WalletAddress, role: TeamRole }).strict();
 export const RoleBody = z.object({ role: TeamRole }).strict();
-export const TeamCreditsBody = z
-  .object({
-    // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
-    delta: z
-      .number()
-      .int()
-      .min(-Number.MAX_SAFE_INTEGER)
-      .max(Number.MAX_SAFE_INTEGER)
-      .refine((d) => d !== 0, 'must not be 0'),
-    reason: z.string().trim().min(1).max(2000),
-  })
-  .strict();
 
 export const TeamParam = z.object({ id: idParam('id') });
 export const MemberParam = z.object({ id: idParam('id'), address: WalletAddress.openapi({ param: { name: 'address', in: 'path' } }) });

@@ -41,18 +41,5 @@ export const RejectBody = z.object({ reason: z.string().trim().min(1).max(2000) 
 /** `{address}` in a path (checked and checksummed by the handler, which names the param in its 400). */
 export const AddressParam = z.object({ address: z.string().openapi({ param: { name: 'address', in: 'path' } }) });
 
-export const CreditsChangeBody = z
-  .object({
-    // 0 is refused: it would turn an unenforced (null) balance into an enforced 0 by accident.
-    delta: z
-      .number()
-      .int()
-      .min(-Number.MAX_SAFE_INTEGER)
-      .max(Number.MAX_SAFE_INTEGER)
-      .refine((d) => d !== 0, 'must not be 0'),
-    reason: z.string().trim().min(1).max(2000),
-  })
-  .strict();
-
 /** views.ts's copy matches the schema. */
 export type TrialViewsMatch = Expect<Same<Application, ApplicationView>>;

@@ -2,16 +2,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { AccountSchema } from '../contract/accounts.js';
 import { AdminStatsQuery, AdminStatsSchema } from '../contract/analytics.js';
 import { AdminAuditQuery, AuditPage } from '../contract/audit.js';
-import { IdParam } from '../contract/common.js';
-import {
-  AddressParam,
-  ApplicationListQuery,
-  ApplicationPage,
-  ApplicationSchema,
-  ApproveBody,
-  CreditsChangeBody,
-  RejectBody,
-} from '../contract/trial.js';
+import { CreditsChangeBody, IdParam } from '../contract/common.js';
+import { AddressParam, ApplicationListQuery, ApplicationPage, ApplicationSchema, ApproveBody, RejectBody } from '../contract/trial.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import type { Services } from '../services/index.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';

@@ -8,7 +8,6 @@ import {
   MemberParam,
   RoleBody,
   TeamAuditQuery,
-  TeamCreditsBody,
   TeamListQuery,
   TeamMemberSchema,
   TeamMembershipSchema,
@@ -16,6 +15,7 @@ import {
   TeamSchema,
   TeamWithMembersSchema,
 } from '../contract/teams.js';
+import { CreditsChangeBody } from '../contract/common.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { authenticate, requireAdmin } from '../middleware/session-auth.js';
 import type { Services } from '../services/index.js';
@@ -171,7 +171,7 @@ export function teamsRoutes(deps: AppDeps, { teams }: Services): OpenAPIHono<App
       summary: "Change a team's credit balance by delta (admin); its keys spend it",
       request: {
         params: TeamParam,
-        body: jsonBody(TeamCreditsBody),
+        body: jsonBody(CreditsChangeBody),
       },
       responses: { 200: json(AdminTeamSchema), ...errorResponses(400, 401, 403, 404, 409) },
     }),
