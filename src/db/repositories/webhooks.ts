@@ -1,7 +1,7 @@
 import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
-import type { Kysely } from 'kysely';
-import { isPostgres } from '../tx.js';
-import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookEventsTable } from '../schema.js';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { type Executor, isPostgres } from '../tx.js';
+import type { ApiKeysTable, Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookEventsTable } from '../schema.js';
 
 export type WebhookEndpointRow = WebhookEndpointsTable;
 export type WebhookDeliveryRow = WebhookDeliveriesTable;
@@ -88,6 +88,120 @@ export function markEventDispatchedQuery(
   at: number,
 ): UpdateQueryBuilder<Database, 'webhook_events', 'webhook_events', UpdateResult> {
   return db.updateTable('webhook_events').set({ dispatched_at: at }).where('id', '=', id).where('dispatched_at', 'is', null);
+}
+
+/** The insert of one event; with `dedupe`, a second event under the same dedupe_key is a no-op. */
+export function insertWebhookEventQuery(
+  db: Executor,
+  row: WebhookEventRow,
+  dedupe: boolean,
+): InsertQueryBuilder<Database, 'webhook_events', InsertResult> {
+  const q = db.insertInto('webhook_events').values(row);
+  return dedupe ? q.onConflict((oc) => oc.column('dedupe_key').doNothing()) : q;
+}
+
+const big = (n: number): RawBuilder<number> => sql<number>`CAST(${n} AS BIGINT)`;
+
+/**
+ * account.credits_low as one INSERT ... SELECT: the event is written only when the balance (as the
+ * earlier steps of the batch left it) is below 10% of the last grant above zero and the account has
+ * an endpoint, once per grant (its id is in the dedupe key). The payload is `payloadHead` followed
+ * by the address, the balance and the grant, built in SQL.
+ */
+export function insertCreditsLowEventStep(
+  db: Executor,
+  e: { id: string; account: string; payloadHead: string; at: number },
+): InsertQueryBuilder<Database, 'webhook_events', InsertResult> {
+  const body = sql<string>`${e.payloadHead} || a.address || '","credits":' || CAST(a.credits AS TEXT) || ',"last_grant":' || CAST(g.amount AS TEXT) || ',"threshold_percent":10}}'`;
+  return db
+    .insertInto('webhook_events')
+    .columns(['id', 'account', 'type', 'payload', 'dedupe_key', 'endpoint_id', 'created_at', 'dispatched_at'])
+    .expression(
+      sql`SELECT ${e.id}, a.address, 'account.credits_low', ${body}, 'account.credits_low:' || g.id, NULL, ${big(e.at)}, NULL
+        FROM accounts a JOIN webhook_credit_grants g ON g.account = a.address
+        WHERE a.address = ${e.account} AND a.credits IS NOT NULL AND a.credits * 10 < g.amount
+          AND g.id = (SELECT MAX(g2.id) FROM webhook_credit_grants g2 WHERE g2.account = ${e.account} AND g2.amount > 0)
+          AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account = ${e.account})`,
+    )
+    .onConflict((oc) => oc.column('dedupe_key').doNothing());
+}
+
+/** key.quota_reached, once per dedupe key, and only when the account has an endpoint. */
+export async function insertQuotaReachedEvent(
+  db: Kysely<Database>,
+  e: { id: string; account: string; payload: string; dedupeKey: string; at: number },
+): Promise<void> {
+  await db
+    .insertInto('webhook_events')
+    .columns(['id', 'account', 'type', 'payload', 'dedupe_key', 'endpoint_id', 'created_at', 'dispatched_at'])
+    .expression(
+      sql`SELECT ${e.id}, ${e.account}, 'key.quota_reached', ${e.payload}, ${e.dedupeKey}, NULL, ${big(e.at)}, NULL
+          WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account = ${e.account})`,
+    )
+    .onConflict((oc) => oc.column('dedupe_key').doNothing())
+    .execute();
+}
+
+export function insertCreditGrantQuery(
+  db: Executor,
+  row: { id: string; account: string; amount: number; created_at: number },
+): InsertQueryBuilder<Database, 'webhook_credit_grants', InsertResult> {
+  return db.insertInto('webhook_credit_grants').values(row);
+}
+
+/** Accounts with an endpoint whose balance is below 10% of their last grant above zero. */
+export async function listLowCreditAccounts(db: Kysely<Database>): Promise<{ address: string }[]> {
+  return db
+    .selectFrom('accounts as a')
+    .select('a.address')
+    .where('a.credits', 'is not', null)
+    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'a.address')))
+    .where(
+      sql<boolean>`a.credits * 10 < (SELECT g.amount FROM webhook_credit_grants g WHERE g.account = a.address AND g.amount > 0 ORDER BY g.id DESC LIMIT 1)`,
+    )
+    .execute();
+}
+
+// Keys, as the events about them need them.
+
+export type KeyRefRow = Pick<ApiKeysTable, 'id' | 'name' | 'hint'>;
+export type KeyQuotaRow = Pick<
+  ApiKeysTable,
+  'id' | 'account' | 'name' | 'hint' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'
+>;
+export type ExpiringKeyRow = Pick<ApiKeysTable, 'id' | 'account' | 'name' | 'hint' | 'expires_at' | 'status'>;
+
+export async function findKeyRef(db: Kysely<Database>, id: string): Promise<KeyRefRow | undefined> {
+  return db.selectFrom('api_keys').select(['id', 'name', 'hint']).where('id', '=', id).executeTakeFirst();
+}
+
+export async function findKeyQuota(db: Kysely<Database>, id: string): Promise<KeyQuotaRow | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'account', 'name', 'hint', 'daily_credits', 'monthly_credits', 'day_window', 'day_used', 'month_window', 'month_used'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * One page, by id after `cursor`, of keys that expire in (`after`, `until`] and whose account has an
+ * endpoint.
+ */
+export async function listExpiringKeysPage(
+  db: Kysely<Database>,
+  f: { until: number; after: number; cursor: string; limit: number },
+): Promise<ExpiringKeyRow[]> {
+  return db
+    .selectFrom('api_keys as k')
+    .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
+    .where('k.expires_at', 'is not', null)
+    .where('k.expires_at', '<=', f.until)
+    .where('k.expires_at', '>', f.after)
+    .where('k.id', '>', f.cursor)
+    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
+    .orderBy('k.id')
+    .limit(f.limit)
+    .execute();
 }
 
 // Deliveries.
