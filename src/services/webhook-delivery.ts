@@ -5,7 +5,18 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { WebhookConfig } from '../config.js';
 import type { Database, WebhookDeliveriesTable } from '../db/schema.js';
-import { inBatch, isPostgres } from '../db/tx.js';
+import {
+  claimDueDeliveries,
+  findEventPayload,
+  findWebhook,
+  hasDueDelivery,
+  insertDeliveryQuery,
+  listEventTargets,
+  listUndispatchedEvents,
+  markEventDispatchedQuery,
+  recordDeliveryAttempt,
+} from '../db/repositories/webhooks.js';
+import { inBatch } from '../db/tx.js';
 import { newId, randomBase62 } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { checkWebhookUrl } from './webhook-url.js';
@@ -75,36 +86,30 @@ const BATCH = 25;
  */
 export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
   const now = rt.clock.now();
-  const events = await rt.db.selectFrom('webhook_events').selectAll().where('dispatched_at', 'is', null).orderBy('id').limit(100).execute();
+  const events = await listUndispatchedEvents(rt.db, 100);
   let made = 0;
   for (const ev of events) {
-    let q = rt.db.selectFrom('webhook_endpoints').select(['id', 'events']).where('account', '=', ev.account);
-    if (ev.endpoint_id !== null) q = q.where('id', '=', ev.endpoint_id);
-    const targets = (await q.execute()).filter((e) => ev.endpoint_id !== null || (JSON.parse(e.events) as string[]).includes(ev.type));
-    const steps = targets.map((t) =>
-      rt.db
-        .insertInto('webhook_deliveries')
-        .values({
-          id: newId('whd', now),
-          event_id: ev.id,
-          endpoint_id: t.id,
-          account: ev.account,
-          type: ev.type,
-          status: 'pending',
-          attempts: 0,
-          next_attempt_at: now.getTime(),
-          lease_token: null,
-          last_status_code: null,
-          last_error: null,
-          created_at: now.getTime(),
-          updated_at: now.getTime(),
-        })
-        .onConflict((oc) => oc.columns(['event_id', 'endpoint_id']).doNothing()),
+    const targets = (await listEventTargets(rt.db, ev.account, ev.endpoint_id)).filter(
+      (e) => ev.endpoint_id !== null || (JSON.parse(e.events) as string[]).includes(ev.type),
     );
-    await inBatch(rt.db, [
-      ...steps,
-      rt.db.updateTable('webhook_events').set({ dispatched_at: now.getTime() }).where('id', '=', ev.id).where('dispatched_at', 'is', null),
-    ]);
+    const steps = targets.map((t) =>
+      insertDeliveryQuery(rt.db, {
+        id: newId('whd', now),
+        event_id: ev.id,
+        endpoint_id: t.id,
+        account: ev.account,
+        type: ev.type,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now.getTime(),
+        lease_token: null,
+        last_status_code: null,
+        last_error: null,
+        created_at: now.getTime(),
+        updated_at: now.getTime(),
+      }),
+    );
+    await inBatch(rt.db, [...steps, markEventDispatchedQuery(rt.db, ev.id, now.getTime())]);
     made += targets.length;
   }
   return made;
@@ -117,34 +122,12 @@ export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
  * A worker that dies leaves the row to be claimed again when the lease runs out.
  */
 export async function claimDue(db: Kysely<Database>, now: number, limit: number, lease: number): Promise<WebhookDeliveriesTable[]> {
-  const token = randomBase62(16);
-  let candidates = db
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .orderBy('next_attempt_at')
-    .limit(limit);
-  if (isPostgres(db)) candidates = candidates.forUpdate().skipLocked();
-  return (
-    db
-      .updateTable('webhook_deliveries')
-      .set({ next_attempt_at: now + lease, lease_token: token, updated_at: now })
-      .where('id', 'in', candidates)
-      // Re-checked on the row itself: a row another worker claimed meanwhile is no longer due.
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .returningAll()
-      .execute()
-  );
+  return claimDueDeliveries(db, { now, limit, lease, token: randomBase62(16) });
 }
 
 /** Sends one claimed attempt and records the outcome (only while this worker still holds the lease). */
 export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveriesTable): Promise<'succeeded' | 'retry' | 'failed'> {
-  const [endpoint, event] = await Promise.all([
-    rt.db.selectFrom('webhook_endpoints').selectAll().where('id', '=', d.endpoint_id).executeTakeFirst(),
-    rt.db.selectFrom('webhook_events').select(['id', 'payload']).where('id', '=', d.event_id).executeTakeFirst(),
-  ]);
+  const [endpoint, event] = await Promise.all([findWebhook(rt.db, d.endpoint_id), findEventPayload(rt.db, d.event_id)]);
   const attemptAt = rt.clock.now();
   let result: SendResult;
   if (!endpoint || !event) {
@@ -172,20 +155,15 @@ export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveriesTab
   const schedule = rt.config.retrySchedule;
   const gone = !endpoint || !event;
   const outcome = ok ? 'succeeded' : gone || attempts > schedule.length ? 'failed' : 'retry';
-  await rt.db
-    .updateTable('webhook_deliveries')
-    .set({
-      status: outcome === 'retry' ? 'pending' : outcome,
-      attempts,
-      next_attempt_at: outcome === 'retry' ? done + schedule[attempts - 1] * 1000 : null,
-      lease_token: null,
-      last_status_code: result.status ?? null,
-      last_error: result.error ?? (ok ? null : `HTTP ${result.status}`),
-      updated_at: done,
-    })
-    .where('id', '=', d.id)
-    .where('lease_token', '=', d.lease_token)
-    .execute();
+  await recordDeliveryAttempt(rt.db, d.id, d.lease_token, {
+    status: outcome === 'retry' ? 'pending' : outcome,
+    attempts,
+    next_attempt_at: outcome === 'retry' ? done + schedule[attempts - 1] * 1000 : null,
+    lease_token: null,
+    last_status_code: result.status ?? null,
+    last_error: result.error ?? (ok ? null : `HTTP ${result.status}`),
+    updated_at: done,
+  });
   rt.logger.info('webhook delivery', {
     delivery_id: d.id,
     event_id: d.event_id,
@@ -214,14 +192,7 @@ export async function runWebhooksOnce(rt: WebhookRuntime, opts: { schedule?: boo
   const max = opts.maxAttempts ?? 500;
   while (attempted < max) {
     // A read first: an idle poll costs one indexed SELECT, not a write lock.
-    const due = await rt.db
-      .selectFrom('webhook_deliveries')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', rt.clock.now().getTime())
-      .limit(1)
-      .executeTakeFirst();
-    if (!due) break;
+    if (!(await hasDueDelivery(rt.db, rt.clock.now().getTime()))) break;
     const claimed = await claimDue(rt.db, rt.clock.now().getTime(), Math.min(BATCH, max - attempted), leaseMs(rt.config));
     if (claimed.length === 0) break;
     await Promise.all(

@@ -1,5 +1,16 @@
 // What causes webhook events, and how each lands in the outbox (webhook_events) exactly once.
-import { sql, type Compilable, type Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
+import {
+  type ExpiringKeyRow,
+  findKeyQuota,
+  findKeyRef,
+  insertCreditGrantQuery,
+  insertCreditsLowEventStep,
+  insertQuotaReachedEvent,
+  insertWebhookEventQuery,
+  listExpiringKeysPage,
+  listLowCreditAccounts,
+} from '../db/repositories/webhooks.js';
 import type { ApiKeysTable, Database } from '../db/schema.js';
 import type { Executor } from '../db/tx.js';
 import { newId } from '../ids.js';
@@ -56,24 +67,25 @@ interface OutboxRow {
 /** The insert of one event, as a step of the batch that makes the change it reports. */
 export function outboxInsertQuery(db: Executor, e: OutboxRow): Compilable {
   outboxHint.raise();
-  const q = db.insertInto('webhook_events').values({
-    id: e.id ?? newId('msg', e.at),
-    account: e.account,
-    type: e.type,
-    payload: eventBody(e.type, e.at, e.data),
-    dedupe_key: e.dedupeKey ?? null,
-    endpoint_id: e.endpointId ?? null,
-    created_at: e.at.getTime(),
-    dispatched_at: null,
-  });
-  return e.dedupeKey ? q.onConflict((oc) => oc.column('dedupe_key').doNothing()) : q;
+  return insertWebhookEventQuery(
+    db,
+    {
+      id: e.id ?? newId('msg', e.at),
+      account: e.account,
+      type: e.type,
+      payload: eventBody(e.type, e.at, e.data),
+      dedupe_key: e.dedupeKey ?? null,
+      endpoint_id: e.endpointId ?? null,
+      created_at: e.at.getTime(),
+      dispatched_at: null,
+    },
+    Boolean(e.dedupeKey),
+  );
 }
-
-const big = (n: number) => sql<number>`CAST(${n} AS BIGINT)`;
 
 /** Records a credit grant (trial approval, admin top-up): account.credits_low measures against the last one above zero. */
 export function creditGrantInsertQuery(db: Executor, account: string, amount: number, at: Date): Compilable {
-  return db.insertInto('webhook_credit_grants').values({ id: newId('grt', at), account, amount, created_at: at.getTime() });
+  return insertCreditGrantQuery(db, { id: newId('grt', at), account, amount, created_at: at.getTime() });
 }
 
 /**
@@ -85,18 +97,7 @@ export function creditGrantInsertQuery(db: Executor, account: string, amount: nu
 export function creditsLowStep(db: Executor, account: string, at: Date): Compilable {
   outboxHint.raise();
   const head = `{"type":"account.credits_low","timestamp":"${at.toISOString()}","data":{"account":"`;
-  const body = sql<string>`${head} || a.address || '","credits":' || CAST(a.credits AS TEXT) || ',"last_grant":' || CAST(g.amount AS TEXT) || ',"threshold_percent":10}}'`;
-  return db
-    .insertInto('webhook_events')
-    .columns(['id', 'account', 'type', 'payload', 'dedupe_key', 'endpoint_id', 'created_at', 'dispatched_at'])
-    .expression(
-      sql`SELECT ${newId('msg', at)}, a.address, 'account.credits_low', ${body}, 'account.credits_low:' || g.id, NULL, ${big(at.getTime())}, NULL
-        FROM accounts a JOIN webhook_credit_grants g ON g.account = a.address
-        WHERE a.address = ${account} AND a.credits IS NOT NULL AND a.credits * 10 < g.amount
-          AND g.id = (SELECT MAX(g2.id) FROM webhook_credit_grants g2 WHERE g2.account = ${account} AND g2.amount > 0)
-          AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account = ${account})`,
-    )
-    .onConflict((oc) => oc.column('dedupe_key').doNothing());
+  return insertCreditsLowEventStep(db, { id: newId('msg', at), account, payloadHead: head, at: at.getTime() });
 }
 
 export const keyRef = (k: Pick<ApiKeysTable, 'id' | 'name' | 'hint'>): { id: string; name: string; hint: string } => ({
@@ -153,7 +154,7 @@ export async function noteQuotaRefused(db: Kysely<Database>, key: QuotaKey, cost
     const dedupeKey = `key.quota_reached:${key.id}:${period}:${window}`;
     if (seenQuota.has(dedupeKey)) return;
     // Name and hint are not on verification's cached record: read them on this rare path only.
-    const names = await db.selectFrom('api_keys').select(['id', 'name', 'hint']).where('id', '=', key.id).executeTakeFirst();
+    const names = await findKeyRef(db, key.id);
     if (!names) return;
     const data = {
       key: keyRef(names),
@@ -164,15 +165,13 @@ export async function noteQuotaRefused(db: Kysely<Database>, key: QuotaKey, cost
       used: daily ? dayUsed : monthUsed,
       refused_cost: cost,
     };
-    await db
-      .insertInto('webhook_events')
-      .columns(['id', 'account', 'type', 'payload', 'dedupe_key', 'endpoint_id', 'created_at', 'dispatched_at'])
-      .expression(
-        sql`SELECT ${newId('msg', nowDate)}, ${key.account}, 'key.quota_reached', ${eventBody('key.quota_reached', nowDate, data)}, ${dedupeKey}, NULL, ${big(now)}, NULL
-          WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account = ${key.account})`,
-      )
-      .onConflict((oc) => oc.column('dedupe_key').doNothing())
-      .execute();
+    await insertQuotaReachedEvent(db, {
+      id: newId('msg', nowDate),
+      account: key.account,
+      payload: eventBody('key.quota_reached', nowDate, data),
+      dedupeKey,
+      at: now,
+    });
     outboxHint.raise();
     if (seenQuota.size >= SEEN_MAX) seenQuota.clear();
     seenQuota.add(dedupeKey);
@@ -187,12 +186,7 @@ export async function noteQuotaRefused(db: Kysely<Database>, key: QuotaKey, cost
  */
 export async function noteUsageShortfall(db: Kysely<Database>, keyId: string, uncharged: number, nowDate: Date): Promise<void> {
   if (uncharged <= 0) return;
-  const key = await db
-    .selectFrom('api_keys')
-    .select(['id', 'account', 'name', 'hint', 'daily_credits', 'monthly_credits', 'day_window', 'day_used', 'month_window', 'month_used'])
-    .where('id', '=', keyId)
-    .executeTakeFirst()
-    .catch(() => undefined);
+  const key = await findKeyQuota(db, keyId).catch(() => undefined);
   if (!key) return;
   const now = nowDate.getTime();
   const dayFull = key.daily_credits !== null && key.day_window === dayWindow(now) && Number(key.day_used) >= Number(key.daily_credits);
@@ -212,20 +206,10 @@ export async function noteUsageShortfall(db: Kysely<Database>, keyId: string, un
 export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date): Promise<number> {
   const now = nowDate.getTime();
   const horizon = now + EXPIRING_THRESHOLDS_DAYS[0] * DAY_MS;
-  const keys: { id: string; account: string; name: string; hint: string; expires_at: number | null; status: string }[] = [];
+  const keys: ExpiringKeyRow[] = [];
   const PAGE = 500;
   for (let cursor: string | null = ''; cursor !== null; ) {
-    const page = await db
-      .selectFrom('api_keys as k')
-      .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
-      .where('k.expires_at', 'is not', null)
-      .where('k.expires_at', '<=', horizon)
-      .where('k.expires_at', '>', now - EXPIRED_LOOKBACK_MS)
-      .where('k.id', '>', cursor)
-      .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
-      .orderBy('k.id')
-      .limit(PAGE)
-      .execute();
+    const page = await listExpiringKeysPage(db, { until: horizon, after: now - EXPIRED_LOOKBACK_MS, cursor, limit: PAGE });
     keys.push(...page);
     cursor = page.length === PAGE ? page[page.length - 1].id : null;
   }
@@ -272,15 +256,7 @@ export async function scheduleExpiryEvents(db: Kysely<Database>, nowDate: Date):
  * 10% of their last grant. The same dedupe key as the in-batch check, so each grant notifies once.
  */
 export async function scheduleCreditsLow(db: Kysely<Database>, nowDate: Date): Promise<number> {
-  const low = await db
-    .selectFrom('accounts as a')
-    .select('a.address')
-    .where('a.credits', 'is not', null)
-    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'a.address')))
-    .where(
-      sql<boolean>`a.credits * 10 < (SELECT g.amount FROM webhook_credit_grants g WHERE g.account = a.address AND g.amount > 0 ORDER BY g.id DESC LIMIT 1)`,
-    )
-    .execute();
+  const low = await listLowCreditAccounts(db);
   let written = 0;
   for (const a of low) {
     const res = await db.executeQuery(creditsLowStep(db, a.address, nowDate).compile());

@@ -2,6 +2,17 @@
 import type { Kysely } from 'kysely';
 import type { Database, WebhookEndpointsTable } from '../db/schema.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
+import {
+  countWebhooks,
+  deleteOwnWebhookQuery,
+  deliveryExists,
+  findOwnWebhook,
+  insertWebhookQuery,
+  listDeliveryRows,
+  listWebhookRows,
+  requeueDelivery,
+  rotateWebhookSecretQuery,
+} from '../db/repositories/webhooks.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { iso } from './accounts.js';
@@ -66,7 +77,7 @@ async function assertSafeUrl(deps: WebhooksDeps, raw: string): Promise<string> {
 }
 
 async function ownEndpoint(db: Kysely<Database>, account: string, id: string): Promise<WebhookEndpointsTable> {
-  const row = await db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('account', '=', account).executeTakeFirst();
+  const row = await findOwnWebhook(db, account, id);
   // Another account's id is "not found", never "forbidden": no existence leak.
   if (!row) throw new AppError('not_found', 'No such webhook.');
   return row;
@@ -79,12 +90,7 @@ export async function createWebhook(
 ): Promise<{ webhook: WebhookView; secret: string }> {
   const meta = auditMeta(auth, deps.clock.now());
   const url = await assertSafeUrl(deps, input.url);
-  const count = await deps.db
-    .selectFrom('webhook_endpoints')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account', '=', auth.address)
-    .executeTakeFirstOrThrow();
-  if (Number(count.n) >= deps.maxPerAccount)
+  if ((await countWebhooks(deps.db, auth.address)) >= deps.maxPerAccount)
     throw new AppError('limit_reached', `An account may have at most ${deps.maxPerAccount} webhooks.`);
   const secret = newWebhookSecret();
   const row: WebhookEndpointsTable = {
@@ -99,7 +105,7 @@ export async function createWebhook(
     created_at: meta.now.getTime(),
   };
   await inBatch(deps.db, [
-    deps.db.insertInto('webhook_endpoints').values(row),
+    insertWebhookQuery(deps.db, row),
     auditEventStep(deps.db, meta, {
       actor: auth.address,
       account: auth.address,
@@ -112,16 +118,7 @@ export async function createWebhook(
 }
 
 export async function listWebhooks(deps: WebhooksDeps, auth: Actor, q: { cursor?: string; limit: number }): Promise<Page<WebhookView>> {
-  let query = deps.db.selectFrom('webhook_endpoints').selectAll().where('account', '=', auth.address);
-  if (q.cursor) query = query.where('id', '<', q.cursor);
-  return toPage(
-    await query
-      .orderBy('id', 'desc')
-      .limit(q.limit + 1)
-      .execute(),
-    q.limit,
-    webhookView,
-  );
+  return toPage(await listWebhookRows(deps.db, { account: auth.address, cursor: q.cursor, limit: q.limit + 1 }), q.limit, webhookView);
 }
 
 export async function getWebhook(deps: WebhooksDeps, auth: Actor, id: string): Promise<WebhookView> {
@@ -133,7 +130,7 @@ export async function deleteWebhook(deps: WebhooksDeps, auth: Actor, id: string)
   const meta = auditMeta(auth, deps.clock.now());
   await ownEndpoint(deps.db, auth.address, id);
   await inBatch(deps.db, [
-    { query: deps.db.deleteFrom('webhook_endpoints').where('id', '=', id).where('account', '=', auth.address), mustChange: true },
+    { query: deleteOwnWebhookQuery(deps.db, auth.address, id), mustChange: true },
     auditEventStep(deps.db, meta, { actor: auth.address, account: auth.address, action: 'webhook.delete', target: id }),
   ]).catch((err: unknown) => {
     throw err instanceof BatchConditionFailed ? new AppError('not_found', 'No such webhook.') : err;
@@ -157,12 +154,11 @@ export async function rotateWebhookSecret(
   const prevExpires = grace > 0 ? meta.now.getTime() + grace * 1000 : null;
   await inBatch(deps.db, [
     {
-      // Conditional on the secret read: two rotations at once cannot both keep "the previous" one.
-      query: deps.db
-        .updateTable('webhook_endpoints')
-        .set({ secret, prev_secret: grace > 0 ? row.secret : null, prev_expires_at: prevExpires })
-        .where('id', '=', id)
-        .where('secret', '=', row.secret),
+      query: rotateWebhookSecretQuery(deps.db, id, row.secret, {
+        secret,
+        prev_secret: grace > 0 ? row.secret : null,
+        prev_expires_at: prevExpires,
+      }),
       mustChange: true,
     },
     auditEventStep(deps.db, meta, {
@@ -203,16 +199,7 @@ export async function listDeliveries(
 ): Promise<Page<Delivery>> {
   const { id } = q;
   await ownEndpoint(deps.db, auth.address, id);
-  let query = deps.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', id);
-  if (q.cursor) query = query.where('id', '<', q.cursor);
-  return toPage(
-    await query
-      .orderBy('id', 'desc')
-      .limit(q.limit + 1)
-      .execute(),
-    q.limit,
-    deliveryView,
-  );
+  return toPage(await listDeliveryRows(deps.db, { endpointId: id, cursor: q.cursor, limit: q.limit + 1 }), q.limit, deliveryView);
 }
 
 /** Makes a delivery due now again (one more attempt; a failed one gets one try, not a new schedule). */
@@ -221,23 +208,10 @@ export async function retryDelivery(deps: WebhooksDeps, auth: Actor, input: { id
   const meta = auditMeta(auth, deps.clock.now());
   await ownEndpoint(deps.db, auth.address, id);
   const now = meta.now.getTime();
-  const res = await deps.db
-    .updateTable('webhook_deliveries')
-    .set({ status: 'pending', next_attempt_at: now, lease_token: null, updated_at: now })
-    .where('id', '=', deliveryId)
-    .where('endpoint_id', '=', id)
-    // An attempt in flight (pending with a lease) is left alone: the retry would send it twice.
-    .where((eb) => eb.or([eb('status', '<>', 'pending'), eb('lease_token', 'is', null)]))
-    .returningAll()
-    .executeTakeFirst();
+  // An attempt in flight (pending with a lease) is left alone: the retry would send it twice.
+  const res = await requeueDelivery(deps.db, id, deliveryId, now);
   if (!res) {
-    const exists = await deps.db
-      .selectFrom('webhook_deliveries')
-      .select('id')
-      .where('id', '=', deliveryId)
-      .where('endpoint_id', '=', id)
-      .executeTakeFirst();
-    if (!exists) throw new AppError('not_found', 'No such delivery.');
+    if (!(await deliveryExists(deps.db, id, deliveryId))) throw new AppError('not_found', 'No such delivery.');
     throw new AppError('invalid_request', 'This delivery is being attempted right now.');
   }
   outboxHint.raise();
