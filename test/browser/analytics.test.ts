@@ -4,12 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   TestWallet,
   chromiumAvailable,
-  installWallets,
   launchChromium,
+  openConsole,
+  signInOnPage,
   screenshot,
   startServer,
   storedToken,
-  watchProblems,
   type TestServer,
 } from './support.js';
 
@@ -39,15 +39,9 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     wallet: TestWallet,
     viewport = { width: 1280, height: 900 },
   ): Promise<{ page: Page; problems: string[]; token: string }> {
-    const context = await browser.newContext({ viewport, acceptDownloads: true });
+    const { context, page, problems } = await openConsole(browser, server.origin, [{ wallet }], { viewport, acceptDownloads: true });
     contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    await installWallets(context, [{ wallet }]);
-    const page = await context.newPage();
-    const problems = watchProblems(page);
-    await page.goto(`${server.origin}/`);
-    await page.getByRole('button', { name: wallet.name }).click();
-    await page.locator('[data-action="sign-out"]').waitFor();
+    await signInOnPage(page, wallet);
     return { page, problems, token: (await storedToken(page)) as string };
   }
 

@@ -6,10 +6,10 @@ import {
   chromiumAvailable,
   installWallets,
   launchChromium,
+  openConsole,
   screenshot,
   startServer,
   storedToken,
-  watchProblems,
   type TestServer,
 } from './support.js';
 
@@ -46,14 +46,9 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[],
     viewport = { width: 1280, height: 900 },
   ): Promise<Opened> {
-    const context = await browser.newContext({ viewport });
-    contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    if (wallets.length) await installWallets(context, wallets);
-    const page = await context.newPage();
-    const problems = watchProblems(page);
-    await page.goto(`${server.origin}/`);
-    return { context, page, problems };
+    const opened = await openConsole(browser, server.origin, wallets, { viewport });
+    contexts.push(opened.context);
+    return opened;
   }
 
   const signInState = (page: Page, state: string) => page.locator(`section.signin[data-state="${state}"]`).waitFor();

@@ -265,3 +265,35 @@ export async function storedToken(page: Page): Promise<string | null> {
   const raw = await page.evaluate((k) => sessionStorage.getItem(k), SESSION_STORAGE_KEY);
   return raw ? (JSON.parse(raw) as { token: string }).token : null;
 }
+
+/** A console page in a fresh browser context with the given wallets injected and its problems watched. */
+export interface OpenedConsole {
+  context: BrowserContext;
+  page: Page;
+  problems: string[];
+}
+
+export async function openConsole(
+  browser: Browser,
+  origin: string,
+  wallets: { wallet: TestWallet; announce?: boolean; legacy?: boolean }[],
+  opts: { viewport?: { width: number; height: number }; acceptDownloads?: boolean; onPage?: (page: Page) => void } = {},
+): Promise<OpenedConsole> {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1280, height: 900 },
+    acceptDownloads: opts.acceptDownloads,
+  });
+  context.setDefaultTimeout(15_000);
+  if (wallets.length) await installWallets(context, wallets);
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  opts.onPage?.(page);
+  await page.goto(`${origin}/`);
+  return { context, page, problems };
+}
+
+/** Picks the wallet on the sign-in screen and waits until the console is signed in. */
+export async function signInOnPage(page: Page, wallet: TestWallet): Promise<void> {
+  await page.getByRole('button', { name: wallet.name }).click();
+  await page.locator('[data-action="sign-out"]').waitFor();
+}

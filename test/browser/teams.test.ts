@@ -9,12 +9,12 @@ import {
   CHROMIUM_PATH,
   TestWallet,
   chromiumAvailable,
-  installWallets,
   launchChromium,
+  openConsole,
+  signInOnPage,
   screenshot,
   startServer,
   storedToken,
-  watchProblems,
   type TestServer,
 } from './support.js';
 
@@ -61,19 +61,16 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
   });
 
   async function signInWith(wallet: TestWallet): Promise<Opened> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    await installWallets(context, [{ wallet }]);
-    const page = await context.newPage();
-    const problems = watchProblems(page);
     const invites: string[] = [];
-    page.on('request', (req) => {
-      if (req.method() === 'POST' && /\/v1\/teams\/[^/]+\/members$/.test(new URL(req.url()).pathname)) invites.push(req.postData() ?? '');
+    const { context, page, problems } = await openConsole(browser, server.origin, [{ wallet }], {
+      onPage: (p) =>
+        p.on('request', (req) => {
+          if (req.method() === 'POST' && /\/v1\/teams\/[^/]+\/members$/.test(new URL(req.url()).pathname))
+            invites.push(req.postData() ?? '');
+        }),
     });
-    await page.goto(`${server.origin}/`);
-    await page.getByRole('button', { name: wallet.name }).click();
-    await page.locator('[data-action="sign-out"]').waitFor();
+    contexts.push(context);
+    await signInOnPage(page, wallet);
     return { context, page, problems, invites };
   }
 
