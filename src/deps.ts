@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import type { Database, DomainsTable } from './db/schema.js';
+import type { Database, DomainRow } from './db/schema.js';
 import type { Logger } from './logger.js';
 import type { DomainChecker } from './services/domain-proof.js';
 import type { LastUsedTracker } from './services/last-used.js';
@@ -43,6 +43,6 @@ export interface AppEnv {
     /** Who acts (set by the authenticate middleware). */
     actor: Actor;
     deps: AppDeps;
-    domain: DomainsTable;
+    domain: DomainRow;
   };
 }

@@ -1,13 +1,20 @@
-import type { Generated } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-/** Times are integer milliseconds since the epoch (UTC); credits are integers. */
+/*
+ * Times are integer milliseconds since the epoch (UTC); credits are integers.
+ * A column the database fills when an INSERT leaves it out (a DEFAULT in the migrations, the same
+ * on SQLite, PostgreSQL and D1) is `Generated<T>`: optional in inserts, T when read. There are no
+ * autoincrement ids (ids are made in the application). Nullable columns are optional in inserts
+ * anyway (NULL). A table interface describes the table, not a row: code that holds rows uses the
+ * row types at the end of this file (kysely's Selectable / Insertable / Updateable).
+ */
 export interface AccountsTable {
   address: string; // EIP-55 checksummed
-  plan: 'network' | 'developer';
+  plan: Generated<'network' | 'developer'>; // default 'network'
   credits: number | null; // null: no prepaid balance enforced
   created_at: number;
   last_sign_in_at: number | null;
-  usage_total: Generated<number>; // credits charged by verification plus costs reported; <= 2^53 - 1
+  usage_total: Generated<number>; // default 0; credits charged by verification plus costs reported; <= 2^53 - 1
 }
 
 export interface NoncesTable {
@@ -53,20 +60,21 @@ export interface ApiKeysTable {
   hint: string;
   prev_hash: string | null; // previous secret during a rotation grace period
   prev_expires_at: number | null;
-  status: 'active' | 'disabled';
+  status: Generated<'active' | 'disabled'>; // default 'active'
   expires_at: number | null;
   created_at: number;
   last_used_at: number | null;
-  day_window: string; // UTC yyyy-mm-dd the day counter belongs to
-  day_used: number;
-  month_window: string; // UTC yyyy-mm
-  month_used: number;
-  total_used: number;
-  rpm_window: number; // minute index (epoch ms / 60000)
-  rpm_count: number;
-  disabled_reason?: string | null; // set when the service (not the owner) disabled the key
+  // The usage windows start empty: default '' and 0.
+  day_window: Generated<string>; // UTC yyyy-mm-dd the day counter belongs to
+  day_used: Generated<number>;
+  month_window: Generated<string>; // UTC yyyy-mm
+  month_used: Generated<number>;
+  total_used: Generated<number>;
+  rpm_window: Generated<number>; // minute index (epoch ms / 60000)
+  rpm_count: Generated<number>;
+  disabled_reason: string | null; // set when the service (not the owner) disabled the key
   /** The member wallet that created a team key (account = the team's id); null for personal keys. */
-  created_by?: string | null;
+  created_by: string | null;
 }
 
 export interface TrialApplicationsTable {
@@ -96,7 +104,7 @@ export interface DomainsTable {
   verified_at: number | null;
   verified_by: 'dns' | 'http' | null;
   /** The member wallet that registered a team domain (owner = the team's id); null for personal ones. */
-  created_by?: string | null;
+  created_by: string | null;
 }
 
 /** A pending attempt to take a name that an unproven domain holds; it wins once its check passes. */
@@ -211,7 +219,7 @@ export interface WebhookDeliveriesTable {
   account: string;
   type: string;
   status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
+  attempts: Generated<number>; // default 0
   next_attempt_at: number | null;
   lease_token: string | null;
   last_status_code: number | null;
@@ -271,4 +279,25 @@ export interface Database {
   team_members: TeamMembersTable;
 }
 
-export type { Generated };
+// Row types: one name per table for the rows code holds (reads return these).
+
+export type AccountRow = Selectable<AccountsTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type KeyRow = Selectable<ApiKeysTable>;
+/** A key as inserted: the usage windows and status may be left to their defaults. */
+export type NewKeyRow = Insertable<ApiKeysTable>;
+export type KeyUpdate = Updateable<ApiKeysTable>;
+export type TombstoneRow = Selectable<DeletedKeysTable>;
+export type ApplicationRow = Selectable<TrialApplicationsTable>;
+export type DomainRow = Selectable<DomainsTable>;
+export type DomainClaimRow = Selectable<DomainClaimsTable>;
+export type UsageRecordRow = Selectable<UsageRecordsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookEventRow = Selectable<WebhookEventsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+/** A delivery as inserted: attempts may be left to its default. */
+export type NewWebhookDeliveryRow = Insertable<WebhookDeliveriesTable>;
+export type TeamRow = Selectable<TeamsTable>;
+export type MemberRow = Selectable<TeamMembersTable>;

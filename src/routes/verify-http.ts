@@ -1,4 +1,4 @@
-import type { DomainsTable } from '../db/schema.js';
+import type { DomainRow } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { VerifyBody } from '../contract/verify.js';
 import { AppError, errorBody } from '../errors.js';
@@ -29,7 +29,7 @@ function verificationCounter(deps: AppDeps, code: string, visibility: string): C
 }
 
 /** The decision (verifyKey) and its counters: what every entry to /v1/verify runs once validated. */
-export async function runVerification(deps: AppDeps, domain: DomainsTable, input: VerifyInput): Promise<VerifyResult> {
+export async function runVerification(deps: AppDeps, domain: DomainRow, input: VerifyInput): Promise<VerifyResult> {
   const now = deps.clock.now();
   const res = await verifyKey(
     { db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm },

@@ -1,5 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
-import type { AccountsTable, Database } from '../db/schema.js';
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database } from '../db/schema.js';
 import type { Account as AccountView } from '../contract/accounts.js';
 
 export function iso(ms: number | null | undefined): string | null {
@@ -10,7 +10,7 @@ export function rolesFor(address: string, adminAddresses: string[]): string[] {
   return adminAddresses.includes(address.toLowerCase()) ? ['user', 'admin'] : ['user'];
 }
 
-export async function accountView(db: Kysely<Database>, account: Selectable<AccountsTable>, roles: string[]): Promise<AccountView> {
+export async function accountView(db: Kysely<Database>, account: AccountRow, roles: string[]): Promise<AccountView> {
   const app = await db
     .selectFrom('trial_applications')
     .selectAll()

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../contract/audit.js';
-import type { AuditEventsTable, Database } from '../db/schema.js';
+import type { AuditEventRow, Database } from '../db/schema.js';
 import { insertAuditEventQuery, listAuditEvents } from '../db/repositories/audit.js';
 import { keyIdsOfAccount } from '../db/repositories/keys.js';
 import { newId } from '../ids.js';
@@ -47,7 +47,7 @@ export function auditEventStep(db: Kysely<Database>, meta: RequestMeta, e: Audit
 /** An audit event as the API answers it. */
 export type AuditEventView = AuditEvent;
 
-function auditView(e: AuditEventsTable): AuditEventView {
+function auditView(e: AuditEventRow): AuditEventView {
   return { ...e, at: iso(e.at) as string, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null };
 }
 
@@ -92,7 +92,7 @@ export async function auditPage(
   const others =
     viewer === 'user' && account !== undefined ? [...new Set(events.filter((e) => e.actor !== account).map((e) => e.actor))] : [];
   const ownKeys = account === undefined ? new Set<string>() : await keyIdsOfAccount(db, account, others);
-  const redact = (e: AuditEventsTable): AuditEventsTable =>
+  const redact = (e: AuditEventRow): AuditEventRow =>
     viewer === 'user' && account !== undefined && e.actor !== account && !ownKeys.has(e.actor) ? { ...e, ip: null, user_agent: null } : e;
   return toPage(events, q.limit, (e) => auditView(redact(e)));
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { findDomainByTokenHash } from '../db/repositories/domains.js';
-import type { Database, DomainsTable } from '../db/schema.js';
+import type { Database, DomainRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { bearerToken } from '../middleware/session-auth.js';
 import { hashSecret, parseSecret } from './key-format.js';
@@ -13,7 +13,7 @@ import type { RecordCache } from './record-cache.js';
 export async function findDomainForToken(
   deps: { db: Kysely<Database>; records?: RecordCache },
   authorization: string | undefined,
-): Promise<DomainsTable> {
+): Promise<DomainRow> {
   const token = bearerToken(authorization);
   const parsed = token ? parseSecret(token) : null;
   if (!token || !parsed || parsed.kind !== 'dom') throw new AppError('invalid_domain_token');

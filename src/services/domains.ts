@@ -12,11 +12,9 @@ import {
   listDomains,
   setDomainTokenQuery,
   setDomainVerifiedQuery,
-  type DomainClaimRow,
-  type DomainRow,
 } from '../db/repositories/domains.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { Database } from '../db/schema.js';
+import type { Database, DomainClaimRow, DomainRow } from '../db/schema.js';
 import { changeSteps, recordsChanged, type RecordChange } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
@@ -73,7 +71,7 @@ export function domainView(r: DomainRow): DomainView {
     ownership_challenge: r.ownership_challenge ?? `legacy-${r.id}`,
     verified_at: iso(r.verified_at),
     team_id: isTeamId(r.owner) ? r.owner : null,
-    created_by: r.created_by ?? null,
+    created_by: r.created_by,
   };
 }
 
@@ -376,6 +374,7 @@ export async function checkClaim(deps: DomainsDeps, caller: Actor, claimId: stri
     ownership_challenge: claim.challenge,
     verified_at: at,
     verified_by: result.method,
+    created_by: null, // a claim is personal: the claimant owns the domain
   };
   const steps = [];
   if (holder) {

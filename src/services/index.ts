@@ -1,7 +1,7 @@
 // The services, built once per app from its dependencies (unkey's pattern): each service function
 // is `(deps, actor, input)`, and the routes call them bound to the app's deps as `(actor, input)`.
 import type { AppDeps } from '../deps.js';
-import type { DomainsTable } from '../db/schema.js';
+import type { DomainRow } from '../db/schema.js';
 import { WindowLimiter } from './window-limiter.js';
 import { adminStats, domainStats, usageSummary, type AnalyticsDeps } from './analytics.js';
 import { listAllAudit, listOwnAudit, type AuditDeps } from './audit.js';
@@ -67,7 +67,7 @@ function countCharge(metrics: Metrics, res: { charged: number; uncharged: number
   metrics.uncharged.inc({}, res.uncharged);
 }
 
-type Domain = Pick<DomainsTable, 'id' | 'visibility'>;
+type Domain = Pick<DomainRow, 'id' | 'visibility'>;
 
 /** Every service the routes call, bound to the app's deps (built once per app, in createApp). */
 export function createServices(deps: AppDeps): Services {

@@ -8,10 +8,9 @@ import {
   insertTombstoneQuery,
   listKeys,
   updateOwnKeyQuery,
-  type KeyRow,
 } from '../db/repositories/keys.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { ApiKeysTable, Database } from '../db/schema.js';
+import type { Database, KeyRow, KeyUpdate } from '../db/schema.js';
 import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
@@ -51,7 +50,7 @@ export function keyView(row: KeyRow, now: number): KeyView {
     scopes: JSON.parse(row.scopes) as string[],
     hint: row.hint,
     status: row.status,
-    disabled_reason: row.status === 'disabled' ? (row.disabled_reason ?? null) : null,
+    disabled_reason: row.status === 'disabled' ? row.disabled_reason : null,
     models: row.models === null ? null : (JSON.parse(row.models) as string[]),
     limits,
     usage: {
@@ -63,11 +62,11 @@ export function keyView(row: KeyRow, now: number): KeyView {
     created_at: iso(row.created_at) as string,
     last_used_at: iso(row.last_used_at),
     team_id: isTeamId(row.account) ? row.account : null,
-    created_by: row.created_by ?? null,
+    created_by: row.created_by,
   };
 }
 
-function limitColumns(limits: KeyLimits | undefined): Pick<ApiKeysTable, 'rpm' | 'daily_credits' | 'monthly_credits'> {
+function limitColumns(limits: KeyLimits | undefined): Pick<KeyRow, 'rpm' | 'daily_credits' | 'monthly_credits'> {
   return { rpm: limits?.rpm ?? null, daily_credits: limits?.daily_credits ?? null, monthly_credits: limits?.monthly_credits ?? null };
 }
 
@@ -167,6 +166,7 @@ export async function createKey(
     total_used: 0,
     rpm_window: 0,
     rpm_count: 0,
+    disabled_reason: null,
     // A team key records the member that made it (members manage the keys they created).
     created_by: team ? actor : null,
   };
@@ -261,7 +261,7 @@ export async function updateKey(deps: KeysDeps, caller: Actor, change: { id: str
   const actor = actorId(caller);
   if (isTeamId(owner)) checkTeamKey({ scopes: input.scopes });
   const judged = caller.kind === 'key' ? await checkKeyCallerPatch(deps, owner, id, input, now) : null;
-  const set: Partial<ApiKeysTable> = {};
+  const set: KeyUpdate = {};
   if (input.description !== undefined) set.description = input.description;
   if (input.status !== undefined) {
     set.status = input.status;

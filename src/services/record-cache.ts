@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { onRecordsChanged, type RecordChange } from '../db/record-changes.js';
-import type { Database, DomainsTable } from '../db/schema.js';
+import type { Database, DomainRow } from '../db/schema.js';
 
 /**
  * The slow-changing part of a key as verification needs it: never balances, windows or counters
@@ -61,7 +61,7 @@ export class RecordCache {
   private readonly keys = new Map<string, Entry<KeyRecord>>();
   private readonly hashesById = new Map<string, Set<string>>();
   private readonly missingKeys = new Map<string, number>();
-  private readonly domains = new Map<string, Entry<DomainsTable>>();
+  private readonly domains = new Map<string, Entry<DomainRow>>();
   private readonly missingDomains = new Map<string, number>();
   private version: number | undefined;
   private readonly maxKeys: number;
@@ -162,7 +162,7 @@ export class RecordCache {
     set.add(hash);
   }
 
-  getDomain(hash: string): DomainsTable | null | undefined {
+  getDomain(hash: string): DomainRow | null | undefined {
     if (!this.enabled) return undefined;
     this.checkExternal();
     const now = Date.now();
@@ -184,7 +184,7 @@ export class RecordCache {
     return undefined;
   }
 
-  putDomain(hash: string, row: DomainsTable | null, gen: number): void {
+  putDomain(hash: string, row: DomainRow | null, gen: number): void {
     if (!this.enabled || gen !== this.gen) return;
     const now = Date.now();
     if (row === null) {

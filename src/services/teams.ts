@@ -25,12 +25,11 @@ import {
   lockTeamQuery,
   tombstoneAllKeysQuery,
   TEAM_ID_PREFIX,
-  type MemberRow,
   type TeamWithCredits,
 } from '../db/repositories/teams.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { changeSteps, recordsChanged } from '../db/record-changes.js';
-import type { Database, TeamRole } from '../db/schema.js';
+import type { Database, MemberRow, TeamRole } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, isPostgres } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';

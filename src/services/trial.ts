@@ -7,10 +7,9 @@ import {
   insertApplicationQuery,
   latestApplicationOf,
   listApplications,
-  type ApplicationRow,
 } from '../db/repositories/trial.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { Database } from '../db/schema.js';
+import type { ApplicationRow, Database } from '../db/schema.js';
 import { changeSteps, recordsChanged } from '../db/record-changes.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';

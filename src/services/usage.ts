@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { listUsage } from '../db/repositories/metering.js';
-import type { Database, DomainsTable } from '../db/schema.js';
+import type { Database, DomainRow } from '../db/schema.js';
 import { iso } from './accounts.js';
 import { toPage, type Page } from './pagination.js';
 import type { LastUsedTracker } from './last-used.js';
@@ -27,7 +27,7 @@ export interface UsageAnswer {
  */
 export async function recordUsage(
   deps: { db: Kysely<Database>; lastUsed: LastUsedTracker },
-  domain: Pick<DomainsTable, 'id' | 'visibility'>,
+  domain: Pick<DomainRow, 'id' | 'visibility'>,
   input: UsageInput,
   nowDate: Date,
 ): Promise<UsageAnswer> {

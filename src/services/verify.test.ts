@@ -5,7 +5,7 @@ import { REFUSAL_CODES } from '../contract/verify-codes.js';
 import { openSqlite } from '../db/dialects/sqlite.js';
 import { upsertAccountOnSignInQuery } from '../db/repositories/accounts.js';
 import { migrateToLatest } from '../db/migrate.js';
-import type { ApiKeysTable, Database } from '../db/schema.js';
+import type { Database, KeyUpdate } from '../db/schema.js';
 import type { Actor } from './actor.js';
 import { createDomain } from './domains.js';
 import { generateSecret } from './key-format.js';
@@ -49,7 +49,7 @@ describe('verifyKey refusal order', () => {
   });
   afterAll(() => db.destroy());
 
-  const setKey = (set: Partial<ApiKeysTable>) => db.updateTable('api_keys').set(set).where('id', '=', keyId).execute();
+  const setKey = (set: KeyUpdate) => db.updateTable('api_keys').set(set).where('id', '=', keyId).execute();
   const setCredits = (credits: number | null) => db.updateTable('accounts').set({ credits }).where('address', '=', wallet).execute();
   const ask = async (input: Partial<VerifyInput> = {}): Promise<string> =>
     (await verifyKey(deps, domain, { key: secret, scope: 'analytics:read', model: 'other', cost: 1, ...input }, clock.now())).code;

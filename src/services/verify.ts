@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { markVerifiedByDomain } from '../db/repositories/keys.js';
 import { findKeyBalance, findVerifyKey, type KeyBalanceRow, type VerifyKeyRow } from '../db/repositories/verify-records.js';
 import { MAX_COUNTER, chargeKeyWindowsQuery, debitQuery, rateSlotQuery, takeRateSlot } from '../db/repositories/metering.js';
-import type { Database, DomainsTable } from '../db/schema.js';
+import type { Database, DomainRow } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { iso } from './accounts.js';
 import { hashSecret, parseSecret } from './key-format.js';
@@ -108,7 +108,7 @@ export function keyRecord(row: VerifyKeyRow, hash: string): KeyRecord {
  */
 export async function verifyKey(
   deps: VerifyDeps,
-  domain: Pick<DomainsTable, 'id' | 'visibility'>,
+  domain: Pick<DomainRow, 'id' | 'visibility'>,
   input: VerifyInput,
   nowDate: Date,
 ): Promise<VerifyResult> {

@@ -4,7 +4,7 @@ import type { Delivery } from '../contract/webhooks.js';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { WebhookConfig } from '../config.js';
-import type { Database, WebhookDeliveriesTable } from '../db/schema.js';
+import type { Database, WebhookDeliveryRow } from '../db/schema.js';
 import {
   claimDueDeliveries,
   findEventPayload,
@@ -100,7 +100,6 @@ export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
         account: ev.account,
         type: ev.type,
         status: 'pending',
-        attempts: 0,
         next_attempt_at: now.getTime(),
         lease_token: null,
         last_status_code: null,
@@ -121,12 +120,12 @@ export async function dispatchEvents(rt: WebhookRuntime): Promise<number> {
  * workers take disjoint rows; SQLite and D1 run the single UPDATE atomically (one writer at a time).
  * A worker that dies leaves the row to be claimed again when the lease runs out.
  */
-export async function claimDue(db: Kysely<Database>, now: number, limit: number, lease: number): Promise<WebhookDeliveriesTable[]> {
+export async function claimDue(db: Kysely<Database>, now: number, limit: number, lease: number): Promise<WebhookDeliveryRow[]> {
   return claimDueDeliveries(db, { now, limit, lease, token: randomBase62(16) });
 }
 
 /** Sends one claimed attempt and records the outcome (only while this worker still holds the lease). */
-export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveriesTable): Promise<'succeeded' | 'retry' | 'failed'> {
+export async function deliverClaimed(rt: WebhookRuntime, d: WebhookDeliveryRow): Promise<'succeeded' | 'retry' | 'failed'> {
   const [endpoint, event] = await Promise.all([findWebhook(rt.db, d.endpoint_id), findEventPayload(rt.db, d.event_id)]);
   const attemptAt = rt.clock.now();
   let result: SendResult;
@@ -276,7 +275,7 @@ export class WebhookWorker {
 }
 
 /** A delivery as the API shows it. */
-export function deliveryView(d: WebhookDeliveriesTable): Delivery {
+export function deliveryView(d: WebhookDeliveryRow): Delivery {
   return {
     id: d.id,
     event_id: d.event_id,

@@ -1,17 +1,14 @@
 // What causes webhook events, and how each lands in the outbox (webhook_events) exactly once.
 import type { Compilable, Kysely } from 'kysely';
+import { type ExpiringKeyRow, findKeyQuota, findKeyRef, listExpiringKeysPage } from '../db/repositories/keys.js';
 import {
-  type ExpiringKeyRow,
-  findKeyQuota,
-  findKeyRef,
   insertCreditGrantQuery,
   insertCreditsLowEventStep,
   insertQuotaReachedEvent,
   insertWebhookEventQuery,
-  listExpiringKeysPage,
   listLowCreditAccounts,
 } from '../db/repositories/webhooks.js';
-import type { ApiKeysTable, Database } from '../db/schema.js';
+import type { Database, KeyRow } from '../db/schema.js';
 import type { Executor } from '../db/tx.js';
 import { newId } from '../ids.js';
 import { dayWindow, monthWindow } from './windows.js';
@@ -100,7 +97,7 @@ export function creditsLowStep(db: Executor, account: string, at: Date): Compila
   return insertCreditsLowEventStep(db, { id: newId('msg', at), account, payloadHead: head, at: at.getTime() });
 }
 
-export const keyRef = (k: Pick<ApiKeysTable, 'id' | 'name' | 'hint'>): { id: string; name: string; hint: string } => ({
+export const keyRef = (k: Pick<KeyRow, 'id' | 'name' | 'hint'>): { id: string; name: string; hint: string } => ({
   id: k.id,
   name: k.name,
   hint: k.hint,
@@ -131,7 +128,7 @@ const SEEN_MAX = 10_000;
 
 /** What verification knows when a limit refuses: the key's limits (cached) and its windows (read fresh). */
 type QuotaKey = Pick<
-  ApiKeysTable,
+  KeyRow,
   'id' | 'account' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'
 >;
 

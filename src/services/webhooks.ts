@@ -1,6 +1,6 @@
 // Webhook endpoints: register, list, get, delete, rotate the secret, send a test, deliveries.
 import type { Kysely } from 'kysely';
-import type { Database, WebhookEndpointsTable } from '../db/schema.js';
+import type { Database, WebhookEndpointRow } from '../db/schema.js';
 import { BatchConditionFailed, inBatch } from '../db/tx.js';
 import {
   countWebhooks,
@@ -45,7 +45,7 @@ export function setWebhookHostResolver(fn: ((host: string) => Promise<string[]>)
 
 export type WebhookView = Webhook;
 
-export function webhookView(r: WebhookEndpointsTable): WebhookView {
+export function webhookView(r: WebhookEndpointRow): WebhookView {
   return {
     id: r.id,
     url: r.url,
@@ -76,7 +76,7 @@ async function assertSafeUrl(deps: WebhooksDeps, raw: string): Promise<string> {
   return checked.url.toString();
 }
 
-async function ownEndpoint(db: Kysely<Database>, account: string, id: string): Promise<WebhookEndpointsTable> {
+async function ownEndpoint(db: Kysely<Database>, account: string, id: string): Promise<WebhookEndpointRow> {
   const row = await findOwnWebhook(db, account, id);
   // Another account's id is "not found", never "forbidden": no existence leak.
   if (!row) throw new AppError('not_found', 'No such webhook.');
@@ -93,7 +93,7 @@ export async function createWebhook(
   if ((await countWebhooks(deps.db, auth.address)) >= deps.maxPerAccount)
     throw new AppError('limit_reached', `An account may have at most ${deps.maxPerAccount} webhooks.`);
   const secret = newWebhookSecret();
-  const row: WebhookEndpointsTable = {
+  const row: WebhookEndpointRow = {
     id: newId('wh', meta.now),
     account: auth.address,
     url,

@@ -1,17 +1,16 @@
 import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
-import type { Kysely, Selectable } from 'kysely';
-import type { AccountsTable, Database } from '../schema.js';
-
-export type AccountRow = Selectable<AccountsTable>;
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database } from '../schema.js';
 
 export function upsertAccountOnSignInQuery(
   db: Kysely<Database>,
   address: string,
   now: number,
 ): InsertQueryBuilder<Database, 'accounts', InsertResult> {
+  // A new account gets the plan column's default, 'network'.
   return db
     .insertInto('accounts')
-    .values({ address, plan: 'network', credits: null, created_at: now, last_sign_in_at: now })
+    .values({ address, credits: null, created_at: now, last_sign_in_at: now })
     .onConflict((oc) => oc.column('address').doUpdateSet({ last_sign_in_at: now }));
 }
 

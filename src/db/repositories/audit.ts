@@ -1,10 +1,10 @@
 import type { InsertQueryBuilder, InsertResult } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { AuditEventsTable, Database } from '../schema.js';
+import type { AuditEventRow, Database } from '../schema.js';
 
 export function insertAuditEventQuery(
   db: Kysely<Database>,
-  row: AuditEventsTable,
+  row: AuditEventRow,
 ): InsertQueryBuilder<Database, 'audit_events', InsertResult> {
   return db.insertInto('audit_events').values(row);
 }
@@ -12,7 +12,7 @@ export function insertAuditEventQuery(
 export async function listAuditEvents(
   db: Kysely<Database>,
   opts: { account?: string; action?: string; cursor?: string; limit: number },
-): Promise<AuditEventsTable[]> {
+): Promise<AuditEventRow[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (opts.account !== undefined) {
     const account = opts.account;

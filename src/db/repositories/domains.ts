@@ -1,9 +1,7 @@
 import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
 import { preparedQuery } from '../hot-queries.js';
-import type { Database, DomainClaimsTable, DomainsTable } from '../schema.js';
-
-export type DomainRow = DomainsTable;
+import type { Database, DomainClaimRow, DomainRow } from '../schema.js';
 
 export function insertDomainQuery(db: Kysely<Database>, row: DomainRow): InsertQueryBuilder<Database, 'domains', InsertResult> {
   return db.insertInto('domains').values(row);
@@ -66,8 +64,6 @@ export function setDomainVerifiedQuery(
     .where('id', '=', id)
     .where('ownership_challenge', '=', challenge);
 }
-
-export type DomainClaimRow = DomainClaimsTable;
 
 export function insertClaimQuery(db: Kysely<Database>, row: DomainClaimRow): InsertQueryBuilder<Database, 'domain_claims', InsertResult> {
   return db.insertInto('domain_claims').values(row);

@@ -1,11 +1,9 @@
 import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
-import type { Kysely, Updateable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { preparedQuery } from '../hot-queries.js';
-import type { ApiKeysTable, Database, DeletedKeysTable } from '../schema.js';
+import type { Database, KeyRow, KeyUpdate, NewKeyRow, TombstoneRow } from '../schema.js';
 
-export type KeyRow = ApiKeysTable;
-
-export function insertKeyQuery(db: Kysely<Database>, row: KeyRow): InsertQueryBuilder<Database, 'api_keys', InsertResult> {
+export function insertKeyQuery(db: Kysely<Database>, row: NewKeyRow): InsertQueryBuilder<Database, 'api_keys', InsertResult> {
   return db.insertInto('api_keys').values(row);
 }
 
@@ -45,7 +43,7 @@ export function updateOwnKeyQuery(
   db: Kysely<Database>,
   account: string,
   id: string,
-  set: Updateable<ApiKeysTable>,
+  set: KeyUpdate,
 ): UpdateQueryBuilder<Database, 'api_keys', 'api_keys', UpdateResult> {
   return db.updateTable('api_keys').set(set).where('id', '=', id).where('account', '=', account);
 }
@@ -108,14 +106,11 @@ export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, k
   return row ? Number(row.last_verified_at) : null;
 }
 
-export function insertTombstoneQuery(
-  db: Kysely<Database>,
-  row: DeletedKeysTable,
-): InsertQueryBuilder<Database, 'deleted_keys', InsertResult> {
+export function insertTombstoneQuery(db: Kysely<Database>, row: TombstoneRow): InsertQueryBuilder<Database, 'deleted_keys', InsertResult> {
   return db.insertInto('deleted_keys').values(row);
 }
 
-export async function findTombstone(db: Kysely<Database>, id: string): Promise<DeletedKeysTable | undefined> {
+export async function findTombstone(db: Kysely<Database>, id: string): Promise<TombstoneRow | undefined> {
   return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
@@ -170,4 +165,46 @@ export async function keyIdsOfAccount(db: Kysely<Database>, account: string, ids
   const live = await db.selectFrom('api_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
   const gone = await db.selectFrom('deleted_keys').select('id').where('account', '=', account).where('id', 'in', ids).execute();
   return new Set([...live, ...gone].map((r) => r.id));
+}
+
+// Keys, as the webhook events about them need them.
+
+export type KeyRefRow = Pick<KeyRow, 'id' | 'name' | 'hint'>;
+export type KeyQuotaRow = Pick<
+  KeyRow,
+  'id' | 'account' | 'name' | 'hint' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'
+>;
+export type ExpiringKeyRow = Pick<KeyRow, 'id' | 'account' | 'name' | 'hint' | 'expires_at' | 'status'>;
+
+export async function findKeyRef(db: Kysely<Database>, id: string): Promise<KeyRefRow | undefined> {
+  return db.selectFrom('api_keys').select(['id', 'name', 'hint']).where('id', '=', id).executeTakeFirst();
+}
+
+export async function findKeyQuota(db: Kysely<Database>, id: string): Promise<KeyQuotaRow | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'account', 'name', 'hint', 'daily_credits', 'monthly_credits', 'day_window', 'day_used', 'month_window', 'month_used'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * One page, by id after `cursor`, of keys that expire in (`after`, `until`] and whose account has an
+ * webhook endpoint.
+ */
+export async function listExpiringKeysPage(
+  db: Kysely<Database>,
+  f: { until: number; after: number; cursor: string; limit: number },
+): Promise<ExpiringKeyRow[]> {
+  return db
+    .selectFrom('api_keys as k')
+    .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
+    .where('k.expires_at', 'is not', null)
+    .where('k.expires_at', '<=', f.until)
+    .where('k.expires_at', '>', f.after)
+    .where('k.id', '>', f.cursor)
+    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
+    .orderBy('k.id')
+    .limit(f.limit)
+    .execute();
 }

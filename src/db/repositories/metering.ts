@@ -1,6 +1,6 @@
 import type { UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, UsageRecordsTable } from '../schema.js';
+import type { Database, UsageRecordRow } from '../schema.js';
 import { isPostgres, type BatchStep, type Executor } from '../tx.js';
 import { hourOf } from './analytics.js';
 
@@ -104,7 +104,7 @@ export function debitQuery(
   );
 }
 
-export async function findUsageRecord(db: Executor, domainId: string, requestId: string): Promise<UsageRecordsTable | undefined> {
+export async function findUsageRecord(db: Executor, domainId: string, requestId: string): Promise<UsageRecordRow | undefined> {
   return db
     .selectFrom('usage_records')
     .selectAll()
@@ -289,8 +289,8 @@ export async function findUsageRecords(
   db: Kysely<Database>,
   domainId: string,
   requestIds: readonly string[],
-): Promise<Map<string, UsageRecordsTable>> {
-  const found = new Map<string, UsageRecordsTable>();
+): Promise<Map<string, UsageRecordRow>> {
+  const found = new Map<string, UsageRecordRow>();
   for (const ids of chunks(requestIds)) {
     const rows = await db
       .selectFrom('usage_records')
@@ -378,7 +378,7 @@ export async function touchLastUsed(db: Kysely<Database>, entries: Map<string, n
 export async function listUsage(
   db: Kysely<Database>,
   f: { account: string; keyId?: string; requestId?: string; from?: number; to?: number; cursor?: string; limit: number },
-): Promise<(UsageRecordsTable & { domain_name: string | null; domain_verified_at: number | null })[]> {
+): Promise<(UsageRecordRow & { domain_name: string | null; domain_verified_at: number | null })[]> {
   let q = db
     .selectFrom('usage_records as u')
     .leftJoin('domains as d', 'd.id', 'u.domain_id')

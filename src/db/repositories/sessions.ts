@@ -1,12 +1,12 @@
 import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { Database, SessionsTable } from '../schema.js';
+import type { Database, SessionRow } from '../schema.js';
 
-export function insertSessionQuery(db: Kysely<Database>, row: SessionsTable): InsertQueryBuilder<Database, 'sessions', InsertResult> {
+export function insertSessionQuery(db: Kysely<Database>, row: SessionRow): InsertQueryBuilder<Database, 'sessions', InsertResult> {
   return db.insertInto('sessions').values(row);
 }
 
-export async function findSession(db: Kysely<Database>, id: string): Promise<SessionsTable | undefined> {
+export async function findSession(db: Kysely<Database>, id: string): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { Database, SigningKeysTable } from '../schema.js';
+import type { Database, SigningKeyRow } from '../schema.js';
 import { inBatch } from '../tx.js';
 
-export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeysTable[]> {
+export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeyRow[]> {
   return db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
 }
 
@@ -10,7 +10,7 @@ export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeys
  * Makes a key the active signing key only if there is none: when several instances start at once
  * on an empty database, exactly one generated key wins and the others adopt it.
  */
-export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<SigningKeysTable, 'active' | 'retired_at'>): Promise<void> {
+export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<SigningKeyRow, 'active' | 'retired_at'>): Promise<void> {
   await db
     .insertInto('signing_keys')
     .values({ ...row, active: 1, retired_at: null })
@@ -24,7 +24,7 @@ export async function insertFirstSigningKey(db: Kysely<Database>, row: Omit<Sign
  */
 export async function activateSigningKey(
   db: Kysely<Database>,
-  row: Omit<SigningKeysTable, 'active' | 'retired_at'>,
+  row: Omit<SigningKeyRow, 'active' | 'retired_at'>,
   now: number,
 ): Promise<void> {
   await inBatch(db, [

@@ -1,9 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, TeamMembersTable, TeamRole, TeamsTable } from '../schema.js';
+import type { Database, MemberRow, TeamRole, TeamRow } from '../schema.js';
 import type { Executor } from '../tx.js';
-
-export type TeamRow = TeamsTable;
-export type MemberRow = TeamMembersTable;
 
 /** A team prefix on an id is what tells a team's billing account from a wallet's. */
 export const TEAM_ID_PREFIX = 'team_';
@@ -16,9 +13,9 @@ export function insertTeamQuery(db: Kysely<Database>, row: TeamRow) {
   return db.insertInto('teams').values(row);
 }
 
-/** The team's billing principal: plan network, no enforced balance until an admin grants credits. */
+/** The team's billing principal: plan network (the column's default), no enforced balance until an admin grants credits. */
 export function insertTeamAccountQuery(db: Kysely<Database>, teamId: string, now: number) {
-  return db.insertInto('accounts').values({ address: teamId, plan: 'network', credits: null, created_at: now, last_sign_in_at: null });
+  return db.insertInto('accounts').values({ address: teamId, credits: null, created_at: now, last_sign_in_at: null });
 }
 
 export function insertMemberQuery(db: Kysely<Database>, row: MemberRow) {
@@ -235,5 +232,5 @@ export function deleteAllDomainsQuery(db: Kysely<Database>, owner: string) {
 /** Who owns a key and which member created it (team keys), for the authorization decision. */
 export async function findKeyOwnership(db: Executor, id: string): Promise<{ account: string; created_by: string | null } | undefined> {
   const row = await db.selectFrom('api_keys').select(['account', 'created_by']).where('id', '=', id).executeTakeFirst();
-  return row ? { account: row.account, created_by: row.created_by ?? null } : undefined;
+  return row ? { account: row.account, created_by: row.created_by } : undefined;
 }

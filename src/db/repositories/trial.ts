@@ -1,8 +1,6 @@
 import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
-import type { Database, TrialApplicationsTable } from '../schema.js';
-
-export type ApplicationRow = TrialApplicationsTable;
+import type { ApplicationRow, Database } from '../schema.js';
 
 export function insertApplicationQuery(
   db: Kysely<Database>,

@@ -1,11 +1,7 @@
 import type { DeleteQueryBuilder, DeleteResult, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { type Executor, isPostgres } from '../tx.js';
-import type { ApiKeysTable, Database, WebhookDeliveriesTable, WebhookEndpointsTable, WebhookEventsTable } from '../schema.js';
-
-export type WebhookEndpointRow = WebhookEndpointsTable;
-export type WebhookDeliveryRow = WebhookDeliveriesTable;
-export type WebhookEventRow = WebhookEventsTable;
+import type { Database, NewWebhookDeliveryRow, WebhookDeliveryRow, WebhookEndpointRow, WebhookEventRow } from '../schema.js';
 
 // Endpoints.
 
@@ -162,54 +158,12 @@ export async function listLowCreditAccounts(db: Kysely<Database>): Promise<{ add
     .execute();
 }
 
-// Keys, as the events about them need them.
-
-export type KeyRefRow = Pick<ApiKeysTable, 'id' | 'name' | 'hint'>;
-export type KeyQuotaRow = Pick<
-  ApiKeysTable,
-  'id' | 'account' | 'name' | 'hint' | 'daily_credits' | 'monthly_credits' | 'day_window' | 'day_used' | 'month_window' | 'month_used'
->;
-export type ExpiringKeyRow = Pick<ApiKeysTable, 'id' | 'account' | 'name' | 'hint' | 'expires_at' | 'status'>;
-
-export async function findKeyRef(db: Kysely<Database>, id: string): Promise<KeyRefRow | undefined> {
-  return db.selectFrom('api_keys').select(['id', 'name', 'hint']).where('id', '=', id).executeTakeFirst();
-}
-
-export async function findKeyQuota(db: Kysely<Database>, id: string): Promise<KeyQuotaRow | undefined> {
-  return db
-    .selectFrom('api_keys')
-    .select(['id', 'account', 'name', 'hint', 'daily_credits', 'monthly_credits', 'day_window', 'day_used', 'month_window', 'month_used'])
-    .where('id', '=', id)
-    .executeTakeFirst();
-}
-
-/**
- * One page, by id after `cursor`, of keys that expire in (`after`, `until`] and whose account has an
- * endpoint.
- */
-export async function listExpiringKeysPage(
-  db: Kysely<Database>,
-  f: { until: number; after: number; cursor: string; limit: number },
-): Promise<ExpiringKeyRow[]> {
-  return db
-    .selectFrom('api_keys as k')
-    .select(['k.id', 'k.account', 'k.name', 'k.hint', 'k.expires_at', 'k.status'])
-    .where('k.expires_at', 'is not', null)
-    .where('k.expires_at', '<=', f.until)
-    .where('k.expires_at', '>', f.after)
-    .where('k.id', '>', f.cursor)
-    .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as e').select('e.id').whereRef('e.account', '=', 'k.account')))
-    .orderBy('k.id')
-    .limit(f.limit)
-    .execute();
-}
-
 // Deliveries.
 
 /** A delivery is unique per (event, endpoint): writing one twice is a no-op. */
 export function insertDeliveryQuery(
   db: Kysely<Database>,
-  row: WebhookDeliveryRow,
+  row: NewWebhookDeliveryRow,
 ): InsertQueryBuilder<Database, 'webhook_deliveries', InsertResult> {
   return db
     .insertInto('webhook_deliveries')
