@@ -1,51 +1,20 @@
-import type { DomainRow } from '../db/schema.js';
 import type { AppDeps } from '../deps.js';
 import { VerifyBody } from '../contract/verify.js';
 import { AppError, errorBody } from '../errors.js';
 import { API_HEADERS } from '../middleware/api-headers.js';
 import { findDomainForToken } from '../services/domain-token.js';
-import { verifyKey, type VerifyInput, type VerifyResult } from '../services/verify.js';
+import { observeVerifyLatency, runVerification } from '../services/verification.js';
+import type { VerifyInput } from '../services/verify.js';
 import { refuseInvalidOrNul } from './router.js';
 
 /*
  * POST /v1/verify without the generic pipeline. The Hono route (src/routes/verify.ts, documented in
  * /openapi.json) and the fast paths ahead of Hono (src/node-fast-path.ts, the pre-router in
- * src/worker.ts) share the schema and `runVerification`; `handleVerify` reproduces the middleware
- * chain (request id, access log, body limit, API headers, domain token, media type, JSON, schema)
- * for requests with a declared Content-Length. test/verify-fast-path.test.ts holds the two to
- * identical answers.
+ * src/worker.ts) share the schema and `runVerification` (src/services/verification.ts: the decision
+ * and its counters); `handleVerify` reproduces the middleware chain (request id, access log, body
+ * limit, API headers, domain token, media type, JSON, schema) for requests with a declared
+ * Content-Length. test/verify-fast-path.test.ts holds the two to identical answers.
  */
-
-type Counter = { inc(by?: number): void };
-const seriesCache = new WeakMap<AppDeps['metrics'], Map<string, Counter>>();
-
-function verificationCounter(deps: AppDeps, code: string, visibility: string): Counter {
-  let m = seriesCache.get(deps.metrics);
-  if (!m) seriesCache.set(deps.metrics, (m = new Map()));
-  const k = `${code} ${visibility}`;
-  let c = m.get(k);
-  if (!c) m.set(k, (c = deps.metrics.verifications.series({ code, visibility })));
-  return c;
-}
-
-/** The decision (verifyKey) and its counters: what every entry to /v1/verify runs once validated. */
-export async function runVerification(deps: AppDeps, domain: DomainRow, input: VerifyInput): Promise<VerifyResult> {
-  const now = deps.clock.now();
-  const res = await verifyKey(
-    { db: deps.db, keyPrefix: deps.config.keyPrefix, lastUsed: deps.lastUsed, records: deps.records, rpm: deps.rpm },
-    domain,
-    input,
-    now,
-  );
-  verificationCounter(deps, res.code, domain.visibility).inc();
-  // The domain's stats: counted in memory, written in batches (never a write per verification).
-  deps.verifyStats.record(domain.id, res.code, res.valid ? res.charged : 0, now.getTime());
-  if (res.valid && res.charged > 0) {
-    deps.metrics.charges.inc({ source: 'verify' });
-    deps.metrics.credits.inc({ source: 'verify' }, res.charged);
-  }
-  return res;
-}
 
 /** The request as the fast path sees it: headers, and the body on demand. */
 export interface RawVerifyRequest {
@@ -68,16 +37,6 @@ const WELL_FORMED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // The media-type gate of @hono/zod-openapi, then the JSON validator of hono/validator.
 const JSON_REQUEST = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
 const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
-
-type Observer = { observe(v: number): void };
-const latencyCache = new WeakMap<AppDeps['metrics'], Observer[]>();
-
-function latency(deps: AppDeps, status: number): Observer {
-  let arr = latencyCache.get(deps.metrics);
-  if (!arr) latencyCache.set(deps.metrics, (arr = []));
-  const cls = Math.floor(status / 100);
-  return (arr[cls] ??= deps.metrics.requests.handle({ route: '/v1/verify', method: 'POST', status: `${cls}xx` }));
-}
 
 /** Whether a request may take the fast path (everything else goes through Hono, which answers the same). */
 export function fastPathEligible(
@@ -145,7 +104,7 @@ export async function handleVerify(deps: AppDeps, req: RawVerifyRequest, start =
     out = { status: e.status, headers, body: JSON.stringify(errorBody(e, rid)) };
   }
   const ms = performance.now() - start;
-  latency(deps, out.status).observe(ms / 1000);
+  observeVerifyLatency(deps.metrics, out.status, ms / 1000);
   deps.logger.info('request', { request_id: rid, method: 'POST', path: '/v1/verify', status: out.status, ms: Math.round(ms * 100) / 100 });
   return out;
 }

@@ -3,7 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { VerifyBody, VerifyResultSchema } from '../contract/verify.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { requireDomain } from '../middleware/domain-auth.js';
-import { runVerification } from './verify-http.js';
+import { runVerification } from '../services/verification.js';
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from './router.js';
 
 export function verifyRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {

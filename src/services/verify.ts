@@ -102,9 +102,10 @@ export function keyRecord(row: VerifyKeyRow, hash: string): KeyRecord {
 
 /**
  * The hot path, and the one decision function every entry calls (the Hono route and the Node and
- * Workers fast paths, through src/services/verify-http.ts): shape and checksum (no I/O), the key's
- * record (memory on Node, one indexed read otherwise), the contract's checks in order, and database
- * work only when the answer depends on fast-changing state (balance, windows, rpm slots).
+ * Workers fast paths, through runVerification in src/services/verification.ts): shape and checksum
+ * (no I/O), the key's record (memory on Node, one indexed read otherwise), the contract's checks in
+ * order, and database work only when the answer depends on fast-changing state (balance, windows,
+ * rpm slots).
  */
 export async function verifyKey(
   deps: VerifyDeps,
