@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { findKeyBySecretHash } from '../db/repositories/keys.js';
+import { findKeyForAuth } from '../db/repositories/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { AppError } from '../errors.js';
 import { hashSecret, parseSecret } from '../services/key-format.js';
@@ -27,7 +27,7 @@ export function authenticate(deps: AppDeps, opts: { keyScope?: Scope } = {}): Mi
     if (secret && (secret.kind === 'dev' || secret.kind === 'net')) {
       const now = deps.clock.now().getTime();
       const hash = hashSecret(token);
-      const key = await findKeyBySecretHash(deps.db, hash, now, '');
+      const key = await findKeyForAuth(deps.db, hash, now);
       // The key policy's liveness rules (the lookup already skips a rotated-out secret past its grace period).
       const live = key
         ? checkLiveness(

@@ -56,36 +56,23 @@ export function deleteOwnKeyQuery(
   return db.deleteFrom('api_keys').where('id', '=', id).where('account', '=', account);
 }
 
-export interface KeyWithAccount extends KeyRow {
-  plan: 'network' | 'developer';
-  credits: number | null;
-  /** The account's usage counter (bounded at 2^53 - 1). */
-  usage_total: number;
-  /** When the asking domain last verified this key (null: never). */
-  domain_verified_at: number | null;
-}
+/** What authenticating a management call with an API key reads of the key. */
+export type KeyAuthRow = Pick<KeyRow, 'id' | 'account' | 'status' | 'scopes' | 'hash' | 'expires_at' | 'prev_expires_at'>;
 
 /**
- * The hot-path lookup: one indexed read by hash (or by the previous hash while a rotation's grace
- * period runs), joined with the account's plan and balance. Compiled once (see preparedQuery).
+ * The key a secret's hash names, for authenticating management calls (src/middleware/session-auth.ts;
+ * verification reads its own columns, repositories/verify-records.ts): one indexed read by hash, or
+ * by the previous hash while a rotation's grace period runs. Compiled once (see preparedQuery).
  */
-export const findKeyBySecretHash: (
-  db: Kysely<Database>,
-  hash: string,
-  now: number,
-  domainId: string,
-) => Promise<KeyWithAccount | undefined> = preparedQuery(
-  (db, hash: string, now: number, domainId: string) =>
+export const findKeyForAuth: (db: Kysely<Database>, hash: string, now: number) => Promise<KeyAuthRow | undefined> = preparedQuery(
+  (db, hash: string, now: number) =>
     db
-      .selectFrom('api_keys as k')
-      .innerJoin('accounts as a', 'a.address', 'k.account')
-      .leftJoin('domain_keys as dk', (join) => join.onRef('dk.key_id', '=', 'k.id').on('dk.domain_id', '=', domainId))
-      .selectAll('k')
-      .select(['a.plan', 'a.credits', 'a.usage_total', 'dk.last_verified_at as domain_verified_at'])
-      .where((eb) => eb.or([eb('k.hash', '=', hash), eb.and([eb('k.prev_hash', '=', hash), eb('k.prev_expires_at', '>', now)])])),
-  ['h', 1, 'd'],
-  (hash, now, domainId) => [domainId, hash, hash, now],
-) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<KeyWithAccount | undefined>;
+      .selectFrom('api_keys')
+      .select(['id', 'account', 'status', 'scopes', 'hash', 'expires_at', 'prev_expires_at'])
+      .where((eb) => eb.or([eb('hash', '=', hash), eb.and([eb('prev_hash', '=', hash), eb('prev_expires_at', '>', now)])])),
+  ['h', 1],
+  (hash, now) => [hash, hash, now],
+);
 
 /** Remembers that a domain verified a key (usage reports are accepted only for such pairs). */
 export async function markVerifiedByDomain(db: Kysely<Database>, domainId: string, keyId: string, now: number): Promise<void> {
@@ -96,34 +83,8 @@ export async function markVerifiedByDomain(db: Kysely<Database>, domainId: strin
     .execute();
 }
 
-export async function domainVerifiedAt(db: Kysely<Database>, domainId: string, keyId: string): Promise<number | null> {
-  const row = await db
-    .selectFrom('domain_keys')
-    .select('last_verified_at')
-    .where('domain_id', '=', domainId)
-    .where('key_id', '=', keyId)
-    .executeTakeFirst();
-  return row ? Number(row.last_verified_at) : null;
-}
-
 export function insertTombstoneQuery(db: Kysely<Database>, row: TombstoneRow): InsertQueryBuilder<Database, 'deleted_keys', InsertResult> {
   return db.insertInto('deleted_keys').values(row);
-}
-
-export async function findTombstone(db: Kysely<Database>, id: string): Promise<TombstoneRow | undefined> {
-  return db.selectFrom('deleted_keys').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export async function findKeyOwner(
-  db: Kysely<Database>,
-  id: string,
-): Promise<{ id: string; account: string; type: 'developer' | 'network'; plan: 'network' | 'developer' } | undefined> {
-  return db
-    .selectFrom('api_keys as k')
-    .innerJoin('accounts as a', 'a.address', 'k.account')
-    .select(['k.id', 'k.account', 'k.type', 'a.plan'])
-    .where('k.id', '=', id)
-    .executeTakeFirst();
 }
 
 /** Admin-only keys never work on domains, so an approval leaves them alone (the owner's automation keeps working). */

@@ -1,34 +1,34 @@
 import type { Kysely } from 'kysely';
 import { preparedQuery } from '../hot-queries.js';
-import type { Database } from '../schema.js';
+import type { AccountRow, Database, KeyRow } from '../schema.js';
 
-/** The columns verification uses, and nothing else (a 28-column `k.*` row costs more to build than to find). */
-export interface VerifyKeyRow {
-  id: string;
-  account: string;
-  type: 'developer' | 'network';
-  status: 'active' | 'disabled';
-  scopes: string;
-  models: string | null;
-  rpm: number | null;
-  daily_credits: number | null;
-  monthly_credits: number | null;
-  expires_at: number | null;
-  hash: string;
-  prev_expires_at: number | null;
-  day_window: string;
-  day_used: number;
-  month_window: string;
-  month_used: number;
-  /** The key's lifetime counter (bounded at MAX_COUNTER). */
-  total_used: number;
-  rpm_window: number;
-  rpm_count: number;
-  plan: 'network' | 'developer';
-  credits: number | null;
-  /** When the asking domain last verified this key (null: never). */
-  domain_verified_at: number | null;
-}
+/** The columns verification uses, and nothing else (a 27-column `k.*` row costs more to build than to find). */
+export type VerifyKeyRow = Pick<
+  KeyRow,
+  | 'id'
+  | 'account'
+  | 'type'
+  | 'status'
+  | 'scopes'
+  | 'models'
+  | 'rpm'
+  | 'daily_credits'
+  | 'monthly_credits'
+  | 'expires_at'
+  | 'hash'
+  | 'prev_expires_at'
+  | 'day_window'
+  | 'day_used'
+  | 'month_window'
+  | 'month_used'
+  | 'total_used' // bounded at MAX_COUNTER
+  | 'rpm_window'
+  | 'rpm_count'
+> &
+  Pick<AccountRow, 'plan' | 'credits'> & {
+    /** When the asking domain last verified this key (null: never). */
+    domain_verified_at: number | null;
+  };
 
 /** One indexed read by hash (or the previous hash while a rotation's grace period runs). */
 export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined> =
@@ -67,14 +67,8 @@ export const findVerifyKey: (db: Kysely<Database>, hash: string, now: number, do
     (hash, now, domainId) => [domainId, hash, hash, now],
   ) as (db: Kysely<Database>, hash: string, now: number, domainId: string) => Promise<VerifyKeyRow | undefined>;
 
-export interface KeyBalanceRow {
-  day_window: string;
-  day_used: number;
-  month_window: string;
-  month_used: number;
-  total_used: number;
-  credits: number | null;
-}
+export type KeyBalanceRow = Pick<KeyRow, 'day_window' | 'day_used' | 'month_window' | 'month_used' | 'total_used'> &
+  Pick<AccountRow, 'credits'>;
 
 /** The fast-changing state of a cached key, read only when the key has credit limits or the account a balance. */
 export const findKeyBalance: (db: Kysely<Database>, keyId: string) => Promise<KeyBalanceRow | undefined> = preparedQuery(
