@@ -1,3 +1,13 @@
+import type {
+  DeleteQueryBuilder,
+  DeleteResult,
+  InsertQueryBuilder,
+  InsertResult,
+  RawBuilder,
+  SelectQueryBuilder,
+  UpdateQueryBuilder,
+  UpdateResult,
+} from 'kysely';
 import { sql, type Kysely } from 'kysely';
 import type { Database, MemberRow, TeamRole, TeamRow } from '../schema.js';
 import type { Executor } from '../tx.js';
@@ -9,16 +19,20 @@ export function isTeamId(account: string): boolean {
   return account.startsWith(TEAM_ID_PREFIX);
 }
 
-export function insertTeamQuery(db: Kysely<Database>, row: TeamRow) {
+export function insertTeamQuery(db: Kysely<Database>, row: TeamRow): InsertQueryBuilder<Database, 'teams', InsertResult> {
   return db.insertInto('teams').values(row);
 }
 
 /** The team's billing principal: plan network (the column's default), no enforced balance until an admin grants credits. */
-export function insertTeamAccountQuery(db: Kysely<Database>, teamId: string, now: number) {
+export function insertTeamAccountQuery(
+  db: Kysely<Database>,
+  teamId: string,
+  now: number,
+): InsertQueryBuilder<Database, 'accounts', InsertResult> {
   return db.insertInto('accounts').values({ address: teamId, credits: null, created_at: now, last_sign_in_at: null });
 }
 
-export function insertMemberQuery(db: Kysely<Database>, row: MemberRow) {
+export function insertMemberQuery(db: Kysely<Database>, row: MemberRow): InsertQueryBuilder<Database, 'team_members', InsertResult> {
   return db.insertInto('team_members').values(row);
 }
 
@@ -26,7 +40,7 @@ export function insertMemberQuery(db: Kysely<Database>, row: MemberRow) {
  * An invitation, inserted only while the team exists (a concurrent deletion leaves no orphan row):
  * changes no row when the team is gone; a unique violation when the wallet is already listed.
  */
-export function insertInvitationQuery(db: Kysely<Database>, row: MemberRow) {
+export function insertInvitationQuery(db: Kysely<Database>, row: MemberRow): InsertQueryBuilder<Database, 'team_members', InsertResult> {
   return db
     .insertInto('team_members')
     .columns(['team_id', 'address', 'role', 'status', 'invited_by', 'invited_at', 'joined_at'])
@@ -139,16 +153,21 @@ export async function listAllTeams(
 }
 
 /** PostgreSQL: serialises membership changes of one team (the last-owner rule counts owners). */
-export function lockTeamQuery(db: Kysely<Database>, teamId: string) {
+export function lockTeamQuery(db: Kysely<Database>, teamId: string): SelectQueryBuilder<Database, 'teams', { id: string }> {
   return db.selectFrom('teams').select('id').where('id', '=', teamId).forUpdate();
 }
 
 /** True unless the row is the team's only active owner: the WHERE of every change that could leave it ownerless. */
-function notLastOwner(teamId: string) {
+function notLastOwner(teamId: string): RawBuilder<boolean> {
   return sql<boolean>`(NOT (role = 'owner' AND status = 'active') OR (SELECT COUNT(*) FROM team_members o WHERE o.team_id = ${teamId} AND o.role = 'owner' AND o.status = 'active') > 1)`;
 }
 
-export function acceptInvitationQuery(db: Kysely<Database>, teamId: string, address: string, now: number) {
+export function acceptInvitationQuery(
+  db: Kysely<Database>,
+  teamId: string,
+  address: string,
+  now: number,
+): UpdateQueryBuilder<Database, 'team_members', 'team_members', UpdateResult> {
   return db
     .updateTable('team_members')
     .set({ status: 'active', joined_at: now })
@@ -161,7 +180,13 @@ export function acceptInvitationQuery(db: Kysely<Database>, teamId: string, addr
  * Changes a member's role, conditional on the role the decision was made against, and (when it
  * takes an active owner's role away) on another active owner remaining. Changes no row otherwise.
  */
-export function changeMemberRoleQuery(db: Kysely<Database>, teamId: string, address: string, from: TeamRole, to: TeamRole) {
+export function changeMemberRoleQuery(
+  db: Kysely<Database>,
+  teamId: string,
+  address: string,
+  from: TeamRole,
+  to: TeamRole,
+): UpdateQueryBuilder<Database, 'team_members', 'team_members', UpdateResult> {
   let q = db
     .updateTable('team_members')
     .set({ role: to })
@@ -173,7 +198,12 @@ export function changeMemberRoleQuery(db: Kysely<Database>, teamId: string, addr
 }
 
 /** Removes a member (or an invitation) on the same conditions as a role change away from owner. */
-export function deleteMemberQuery(db: Kysely<Database>, teamId: string, address: string, from: TeamRole) {
+export function deleteMemberQuery(
+  db: Kysely<Database>,
+  teamId: string,
+  address: string,
+  from: TeamRole,
+): DeleteQueryBuilder<Database, 'team_members', DeleteResult> {
   return db
     .deleteFrom('team_members')
     .where('team_id', '=', teamId)
@@ -183,7 +213,11 @@ export function deleteMemberQuery(db: Kysely<Database>, teamId: string, address:
 }
 
 /** Deletes the team row only while `owner` is still one of its active owners (first step of a deletion). */
-export function deleteTeamByOwnerQuery(db: Kysely<Database>, teamId: string, owner: string) {
+export function deleteTeamByOwnerQuery(
+  db: Kysely<Database>,
+  teamId: string,
+  owner: string,
+): DeleteQueryBuilder<Database, 'teams', DeleteResult> {
   return db
     .deleteFrom('teams')
     .where('id', '=', teamId)
@@ -200,12 +234,16 @@ export function deleteTeamByOwnerQuery(db: Kysely<Database>, teamId: string, own
     );
 }
 
-export function deleteAllMembersQuery(db: Kysely<Database>, teamId: string) {
+export function deleteAllMembersQuery(db: Kysely<Database>, teamId: string): DeleteQueryBuilder<Database, 'team_members', DeleteResult> {
   return db.deleteFrom('team_members').where('team_id', '=', teamId);
 }
 
 /** Tombstones for every key of the account (usage records stay searchable by request id). */
-export function tombstoneAllKeysQuery(db: Kysely<Database>, account: string, now: number) {
+export function tombstoneAllKeysQuery(
+  db: Kysely<Database>,
+  account: string,
+  now: number,
+): InsertQueryBuilder<Database, 'deleted_keys', InsertResult> {
   return db
     .insertInto('deleted_keys')
     .columns(['id', 'account', 'type', 'deleted_at'])
@@ -217,7 +255,7 @@ export function tombstoneAllKeysQuery(db: Kysely<Database>, account: string, now
     );
 }
 
-export function deleteAllKeysQuery(db: Kysely<Database>, account: string) {
+export function deleteAllKeysQuery(db: Kysely<Database>, account: string): DeleteQueryBuilder<Database, 'api_keys', DeleteResult> {
   return db.deleteFrom('api_keys').where('account', '=', account);
 }
 
@@ -225,7 +263,7 @@ export async function domainIdsOf(db: Executor, owner: string): Promise<string[]
   return (await db.selectFrom('domains').select('id').where('owner', '=', owner).execute()).map((r) => r.id);
 }
 
-export function deleteAllDomainsQuery(db: Kysely<Database>, owner: string) {
+export function deleteAllDomainsQuery(db: Kysely<Database>, owner: string): DeleteQueryBuilder<Database, 'domains', DeleteResult> {
   return db.deleteFrom('domains').where('owner', '=', owner);
 }
 
