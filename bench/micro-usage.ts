@@ -55,7 +55,7 @@ async function cpuPerRecord(batch: number): Promise<number> {
 }
 
 const out: string[] = [];
-for (const batch of [1, 20, 100]) out.push(`batch ${batch}: ${(await cpuPerRecord(batch)).toFixed(0)} µs`);
+for (const batch of process.env.MICRO_ONLY ? [Number(process.env.MICRO_ONLY)] : [1, 20, 100]) out.push(`batch ${batch}: ${(await cpuPerRecord(batch)).toFixed(0)} µs`);
 console.log(`in-process CPU per usage record (POST /v1/usage/batch, SQLite file): ${out.join(', ')}`);
 await svc.close();
 if (process.env.MICRO_KEEP) console.log(`kept ${dir}`);
