@@ -13,10 +13,9 @@ import { benchSession } from './session.js';
 const RECORDS = Number(process.env.MICRO_RECORDS ?? 20_000);
 const origin = 'http://localhost:8787';
 const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-micro-usage-'));
-const svc = await createNodeService(
-  loadConfig({ PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'keys.db')}`, LOG_LEVEL: 'silent' }),
-  { logger: createLogger('silent') },
-);
+const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'keys.db')}`, LOG_LEVEL: 'silent' }), {
+  logger: createLogger('silent'),
+});
 const req = async (path: string, body: unknown, token?: string): Promise<Response> =>
   svc.app.request(`${origin}${path}`, {
     method: 'POST',
@@ -55,7 +54,8 @@ async function cpuPerRecord(batch: number): Promise<number> {
 }
 
 const out: string[] = [];
-for (const batch of process.env.MICRO_ONLY ? [Number(process.env.MICRO_ONLY)] : [1, 20, 100]) out.push(`batch ${batch}: ${(await cpuPerRecord(batch)).toFixed(0)} µs`);
+for (const batch of process.env.MICRO_ONLY ? [Number(process.env.MICRO_ONLY)] : [1, 20, 100])
+  out.push(`batch ${batch}: ${(await cpuPerRecord(batch)).toFixed(0)} µs`);
 console.log(`in-process CPU per usage record (POST /v1/usage/batch, SQLite file): ${out.join(', ')}`);
 await svc.close();
 if (process.env.MICRO_KEEP) console.log(`kept ${dir}`);
