@@ -3,6 +3,8 @@
 // 62 µs built by kysely per call over the statement cache, 128 µs with neither (Node 20, 2 cores).
 //   - preparedQuery: a hot query built and compiled by kysely once per database, then run with new
 //     parameters (by the dialect's direct reader when it has one);
+//   - preparedStatement: a hot write built and compiled once per database, bound by parameter name
+//     (bench/micro-usage.ts: the usage batch's per-record statements);
 //   - the direct reader and change counter a dialect may register (embedded SQLite does);
 //   - withStatementCache: a bounded prepare() cache for a synchronous driver (better-sqlite3).
 import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
@@ -65,6 +67,46 @@ export function preparedQuery<P extends unknown[], R>(
     if (direct) return direct(sqlText, order(...params)) as R | undefined;
     const res = await db.executeQuery<R>(CompiledQuery.raw(sqlText, order(...params)));
     return res.rows[0];
+  };
+}
+
+const SENTINEL = '\u0000param:';
+
+/**
+ * A statement kysely builds and compiles once per database, then binds by name: building and
+ * compiling a usage report's three statements cost more than SQLite running them. The first call
+ * builds with a stand-in for every parameter and records which compiled placeholder takes which
+ * named value; later calls only fill in the values. So `build` must not compute with or branch on
+ * a parameter's value (pass derived values as parameters of their own): a stand-in that reaches the
+ * SQL altered, or a value computed from one, throws on the first call instead of binding wrong.
+ * Values that do not come from `params` (constants) are compiled in as they are.
+ */
+export function preparedStatement<P extends object>(
+  build: (db: Kysely<Database>, params: P) => Compilable,
+): (db: Kysely<Database>, params: P) => CompiledQuery {
+  const cache = new WeakMap<Kysely<Database>, { template: CompiledQuery; slots: ({ name: keyof P } | { value: unknown })[] }>();
+  return (db, params) => {
+    let entry = cache.get(db);
+    if (!entry) {
+      const standIns = new Proxy({} as P, { get: (_, name) => (typeof name === 'string' ? SENTINEL + name : undefined) });
+      const template = build(db, standIns).compile();
+      const slots = template.parameters.map((v) => {
+        if (typeof v === 'string' && v.startsWith(SENTINEL)) return { name: v.slice(SENTINEL.length) as keyof P };
+        if ((typeof v === 'string' && v.includes(SENTINEL)) || (typeof v === 'number' && Number.isNaN(v))) {
+          throw new Error(`preparedStatement: a parameter was computed from another (${String(v)}): pass it as a parameter`);
+        }
+        return { value: v };
+      });
+      entry = { template, slots };
+      cache.set(db, entry);
+    }
+    const { template, slots } = entry;
+    const parameters = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      parameters[i] = 'name' in s ? params[s.name] : s.value;
+    }
+    return { ...template, parameters };
   };
 }
 

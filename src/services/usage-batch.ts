@@ -6,11 +6,13 @@ import {
   findUsageRecords,
   usageKeyFacts,
   usageLockSteps,
+  usageReadBackSteps,
   usageReportSteps,
   usageRollupBatchSteps,
+  type StoredCharge,
   type UsageKeyFacts,
 } from '../db/repositories/metering.js';
-import type { Database, DomainsTable, UsageRecordsTable } from '../db/schema.js';
+import type { Database, DomainsTable, UsageRecordRow } from '../db/schema.js';
 import { BatchConditionFailed, inBatch, type BatchStep } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -40,7 +42,7 @@ type Deps = { db: Kysely<Database>; lastUsed: LastUsedTracker };
 const NO_KEY = 'No such key.';
 const NOT_VERIFIED = 'This domain has not verified this key in the last 24 hours, so it cannot report usage for it.';
 
-export const usageAnswer = (r: Pick<UsageRecordsTable, 'id' | 'charged' | 'uncharged' | 'credits_after'>): UsageAnswer => ({
+export const usageAnswer = (r: Pick<UsageRecordRow, 'id' | 'charged' | 'uncharged' | 'credits_after'>): UsageAnswer => ({
   recorded: true,
   id: r.id,
   charged: Number(r.charged),
@@ -200,9 +202,7 @@ async function write(db: Kysely<Database>, domainId: string, items: Pending[], n
   const month = monthWindow(now);
   const accounts = [...new Set(items.map((it) => it.key.account))];
   const steps: (Compilable | BatchStep)[] = usageLockSteps(db, [...new Set(items.map((it) => it.input.key_id))], accounts);
-  const insertAt: number[] = [];
   for (const { input, key } of items) {
-    insertAt.push(steps.length);
     steps.push(
       ...usageReportSteps(db, {
         id: newId('use', nowDate),
@@ -220,13 +220,17 @@ async function write(db: Kysely<Database>, domainId: string, items: Pending[], n
       }),
     );
   }
+  const requestIds = items.map((it) => it.input.request_id);
   // The hour's roll-ups, in the same batch: summaries stay equal to the records.
-  steps.push(...usageRollupBatchSteps(db, { domainId, requestIds: items.map((it) => it.input.request_id), now }));
+  steps.push(...usageRollupBatchSteps(db, { domainId, requestIds, now }));
   // Webhooks: account.credits_low when these charges took a balance below 10% of the last grant.
   for (const account of accounts) steps.push(creditsLowStep(db, account, nowDate));
-  const results = await inBatch(db, steps);
-  return insertAt.map((at) => {
-    const row = results[at].rows[0] as Pick<UsageRecordsTable, 'id' | 'charged' | 'uncharged' | 'credits_after'> | undefined;
+  const readBack = usageReadBackSteps(db, domainId, requestIds);
+  const results = await inBatch(db, [...steps, ...readBack]);
+  const stored = new Map<string, StoredCharge>();
+  for (const r of results.slice(steps.length)) for (const row of r.rows as StoredCharge[]) stored.set(row.request_id, row);
+  return items.map(({ input }) => {
+    const row = stored.get(input.request_id);
     if (!row) throw new AppError('internal_error', 'The usage record could not be read back.');
     return usageAnswer(row);
   });

@@ -1,6 +1,7 @@
 import type { UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, UsageRecordRow } from '../schema.js';
+import { preparedStatement } from '../hot-queries.js';
 import { isPostgres, type BatchStep, type Executor } from '../tx.js';
 import { hourOf } from './analytics.js';
 
@@ -135,18 +136,40 @@ export interface UsageReport {
   month: string;
 }
 
+/** What the charging statements bind: the report, and the highest usage_total it may start from. */
+type UsageReportParams = UsageReport & { usageTotalCap: number };
+
 /**
  * The statements of a usage report, to run in one batch. The chargeable amount is computed in SQL
  * from the rows as they are when the batch runs (cost, capped by the key's day and month room and
  * by the balance, never below zero), stored in the record, and then subtracted from the key and
  * the account by reading it back: no value travels from a read to a later write, so several reports
  * of one key or account in one batch charge exactly as the same reports one batch each, in order.
- * The insert returns the stored record (`id, charged, uncharged, credits_after`). A retried report
- * fails the unique (domain, request_id) insert, which undoes the batch. The caller locks the key and
- * account rows first on PostgreSQL (`usageLockSteps`) and adds the records to their roll-ups after
- * the last one (`usageRollupBatchSteps`), so summaries stay equal to the records.
+ * A retried report fails the unique (domain, request_id) insert, which undoes the batch. The caller
+ * locks the key and account rows first on PostgreSQL (`usageLockSteps`), adds the records to their
+ * roll-ups after the last one (`usageRollupBatchSteps`), so summaries stay equal to the records, and
+ * reads the stored records back at the end (`usageReadBackSteps`): an INSERT ... RETURNING costs
+ * SQLite more than the insert itself.
+ *
+ * Compiled once per database and bound per report (`preparedStatement`): building the three
+ * statements with kysely for every record cost more than running them (bench/micro-usage.ts).
  */
-export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | BatchStep)[] {
+export function usageReportSteps(db: Kysely<Database>, r: UsageReport): (Compilable | BatchStep)[] {
+  const p: UsageReportParams = { ...r, usageTotalCap: MAX_COUNTER - r.cost };
+  return [
+    { compile: () => usageInsert(db, p) },
+    { compile: () => usageKeyWindows(db, p) },
+    // The only conditional step: a report that would take the account's
+    // usage_total past MAX_COUNTER changes no row and undoes the whole batch (the caller refuses it).
+    { query: { compile: () => usageAccountDebit(db, p) }, mustChange: true },
+  ];
+}
+
+/** The stored charge of the report, read from its record (inserted earlier in the same batch). */
+const storedCharge = (r: UsageReportParams): RawBuilder<number> =>
+  sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
+
+const usageInsert = preparedStatement((db: Kysely<Database>, r: UsageReportParams) => {
   const { least, greatest } = scalarFns(db);
   const cost = big(r.cost);
   const dayRoom = sql`(SELECT k.daily_credits - (CASE WHEN k.day_window = ${r.day} THEN k.day_used ELSE 0 END) FROM api_keys k WHERE k.id = ${r.keyId} AND k.daily_credits IS NOT NULL)`;
@@ -155,46 +178,58 @@ export function usageReportSteps(db: Executor, r: UsageReport): (Compilable | Ba
   // The key's lifetime counter never passes MAX_COUNTER: what would is recorded as uncharged.
   const totalRoom = sql`(SELECT ${big(MAX_COUNTER)} - k.total_used FROM api_keys k WHERE k.id = ${r.keyId})`;
   const charged = sql<number>`${greatest}(0, ${least}(${cost}, COALESCE(${dayRoom}, ${cost}), COALESCE(${monthRoom}, ${cost}), COALESCE(${balance}, ${cost}), COALESCE(${totalRoom}, ${cost})))`;
-  const stored = sql<number>`(SELECT u.charged FROM usage_records u WHERE u.domain_id = ${r.domainId} AND u.request_id = ${r.requestId})`;
-  return [
+  return db.insertInto('usage_records').values({
+    id: r.id,
+    domain_id: r.domainId,
+    request_id: r.requestId,
+    key_id: r.keyId,
+    account: r.account,
+    model: r.model,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cost: r.cost,
+    charged,
+    uncharged: sql<number>`${cost} - ${charged}`,
+    credits_after: sql<
+      number | null
+    >`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
+    created_at: r.now,
+  });
+});
+
+const usageKeyWindows = preparedStatement((db: Kysely<Database>, r: UsageReportParams) =>
+  db
+    .updateTable('api_keys')
+    .set(windowIncrements(storedCharge(r), r.day, r.month))
+    .where('id', '=', r.keyId),
+);
+
+const usageAccountDebit = preparedStatement((db: Kysely<Database>, r: UsageReportParams) =>
+  db
+    .updateTable('accounts')
+    .set({
+      credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${storedCharge(r)} END`,
+      usage_total: sql<number>`usage_total + ${big(r.cost)}`,
+    })
+    .where('address', '=', r.account)
+    .where('usage_total', '<=', big(r.usageTotalCap)),
+);
+
+/** A usage record as a report's answer needs it. */
+export type StoredCharge = Pick<UsageRecordRow, 'id' | 'request_id' | 'charged' | 'uncharged' | 'credits_after'>;
+
+/**
+ * Reads back the records a batch just inserted (its last steps): one indexed SELECT per chunk of
+ * request ids. Each step's rows are StoredCharge.
+ */
+export function usageReadBackSteps(db: Executor, domainId: string, requestIds: readonly string[]): Compilable[] {
+  return chunks(requestIds).map((ids) =>
     db
-      .insertInto('usage_records')
-      .values({
-        id: r.id,
-        domain_id: r.domainId,
-        request_id: r.requestId,
-        key_id: r.keyId,
-        account: r.account,
-        model: r.model,
-        input_tokens: r.inputTokens,
-        output_tokens: r.outputTokens,
-        cost: r.cost,
-        charged,
-        uncharged: sql<number>`${cost} - ${charged}`,
-        credits_after: sql<
-          number | null
-        >`(SELECT CASE WHEN a.credits IS NULL THEN NULL ELSE a.credits - ${charged} END FROM accounts a WHERE a.address = ${r.account})`,
-        created_at: r.now,
-      })
-      .returning(['id', 'charged', 'uncharged', 'credits_after']),
-    db
-      .updateTable('api_keys')
-      .set(windowIncrements(stored, r.day, r.month))
-      .where('id', '=', r.keyId),
-    // The only conditional step: a report that would take the account's
-    // usage_total past MAX_COUNTER changes no row and undoes the whole batch (the caller refuses it).
-    {
-      query: db
-        .updateTable('accounts')
-        .set({
-          credits: sql<number | null>`CASE WHEN credits IS NULL THEN NULL ELSE credits - ${stored} END`,
-          usage_total: sql<number>`usage_total + ${cost}`,
-        })
-        .where('address', '=', r.account)
-        .where('usage_total', '<=', big(MAX_COUNTER - r.cost)),
-      mustChange: true,
-    },
-  ];
+      .selectFrom('usage_records')
+      .select(['id', 'request_id', 'charged', 'uncharged', 'credits_after'])
+      .where('domain_id', '=', domainId)
+      .where('request_id', 'in', ids),
+  );
 }
 
 /**
