@@ -7,7 +7,7 @@
 //     (bench/micro-usage.ts: the usage batch's per-record statements);
 //   - the direct reader and change counter a dialect may register (embedded SQLite does);
 //   - withStatementCache: a bounded prepare() cache for a synchronous driver (better-sqlite3).
-import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import { CompiledQuery, createQueryId, type Compilable, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -106,7 +106,8 @@ export function preparedStatement<P extends object>(
       const s = slots[i];
       parameters[i] = 'name' in s ? params[s.name] : s.value;
     }
-    return { ...template, parameters };
+    // A query id of its own per execution, as kysely gives every query it compiles (plugins key on it).
+    return { ...template, queryId: createQueryId(), parameters };
   };
 }
 
