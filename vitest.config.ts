@@ -42,7 +42,10 @@ class SlowestFirst extends BaseSequencer {
     };
     const duration = (f: TestSpecification): number => this.ctx.cache.getFileTestResults(key(f))?.duration ?? -1;
     const size = (f: TestSpecification): number => this.ctx.cache.getFileStats(key(f))?.size ?? 0;
-    return [...files].sort((a, b) => rank(a) - rank(b) || duration(b) - duration(a) || size(b) - size(a));
+    // The unit files last and together: they share one process (isolate: false), which vitest
+    // only reuses for the next file in the queue.
+    const unit = (f: TestSpecification): number => (f.project.name === 'unit' ? 1 : 0);
+    return [...files].sort((a, b) => rank(a) - rank(b) || unit(a) - unit(b) || duration(b) - duration(a) || size(b) - size(a));
   }
 }
 
@@ -67,7 +70,16 @@ export default defineConfig({
     ...shared,
     sequence: { sequencer: SlowestFirst },
     projects: [
-      { test: { ...shared, name: 'unit', include: ['src/**/*.test.ts', 'packages/*/test/**/*.test.ts'] } },
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+          // Pure functions, no mocks or globals: one process for all of them instead of one per
+          // file (11.4 s -> 4.5 s for the project on the busy machine; most of it was imports).
+          isolate: false,
+        },
+      },
       {
         test: {
           ...shared,
