@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -234,6 +234,52 @@ describe('gateway: key carriers', () => {
       error: { code: 'missing_api_key', message: expect.any(String), type: 'auth_error', request_id: res.headers.get('x-request-id') },
     });
     expect(upstream.received.length).toBe(before);
+  });
+
+  // Raw HTTP/1.1 on one socket: what a keep-alive client sees after a refusal sent before its body was read.
+  async function exchange(requests: string[]): Promise<string> {
+    const url = new URL(gw.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    for (const r of requests) socket.write(r);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
+    socket.destroy();
+    return text;
+  }
+  const refusedPost = (body: string, extra = ''): string =>
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+
+  it('reads and discards a small body it refuses unread, so the answer arrives and the connection stays usable', async () => {
+    const body = JSON.stringify({ model: 'llama-3-8b', messages: [{ role: 'user', content: 'x'.repeat(2000) }] });
+    const text = await exchange([refusedPost(body), 'GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n']);
+    const answers = text.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answers[0]).toContain('"missing_api_key"');
+    expect(answers[0].toLowerCase()).not.toContain('connection: close');
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('closes the connection after refusing a large body unread, instead of reading it', async () => {
+    const declared = 10 * 1024 * 1024;
+    const url = new URL(gw.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined); // the server may reset what it will not read
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    // Only the head and a first slice of the declared 10 MiB: the answer must not wait for the rest.
+    socket.write(`${refusedPost('', '').replace('content-length: 0', `content-length: ${declared}`)}{"model":"m"`);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text.toLowerCase()).toContain('connection: close');
   });
 });
 

@@ -82,6 +82,13 @@ const MAX_HELD_JSON_BYTES = 1024 * 1024;
 
 /** How much of a multipart body is read for `model` before verification; the rest streams (and is still checked). */
 const MULTIPART_PREFIX_BYTES = 64 * 1024;
+/**
+ * A refusal answered before the body was read reads and discards a body declared this small, so the
+ * connection stays open: closing a socket with unread data in it resets it, and a client still
+ * sending may then lose the answer (ECONNRESET) instead of reading it. Larger or chunked bodies are
+ * not worth reading for a refusal: the connection closes after the answer.
+ */
+const DRAIN_BEFORE_REFUSAL_BYTES = 64 * 1024;
 
 /** Reads a body whole up to `limit` bytes; null when it is longer. */
 function readWhole(req: IncomingMessage, limit: number): Promise<Buffer | null> {
@@ -301,8 +308,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         res.destroy();
         return;
       }
-      // A body we did not read to its end is not drained: the connection closes after the answer.
-      if (!req.readableEnded) e.headers.connection = 'close';
+      if (!req.readableEnded) {
+        const declared = req.headers['transfer-encoding'] === undefined ? Number(req.headers['content-length'] ?? 0) : Number.NaN;
+        if (declared <= DRAIN_BEFORE_REFUSAL_BYTES && !req.readableFlowing) req.resume();
+        else e.headers.connection = 'close';
+      }
       send(e.status, e.headers, e.body);
     };
 
