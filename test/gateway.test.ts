@@ -35,6 +35,7 @@ import {
   type Harness,
   type SignedIn,
 } from './support/harness.js';
+import type { Account, DomainWithToken, KeyWithSecret, Page, UsageRecord } from './support/responses.js';
 
 // The key service is the real one over HTTP (SQLite file); the inference server is a real HTTP
 // server in this file standing in for llama.cpp / vLLM. Nothing of ours is mocked.
@@ -72,7 +73,7 @@ interface MadeKey {
 
 async function makeKey(owner: SignedIn, body: Record<string, unknown> = {}): Promise<MadeKey> {
   const res = await post(h, '/v1/keys', { name: `k-${Math.random().toString(36).slice(2)}`, ...body }, owner.token);
-  const out = await json(res);
+  const out = await json<KeyWithSecret>(res);
   if (res.status !== 201) throw new Error(`key: ${res.status} ${JSON.stringify(out)}`);
   return { key: out.key, id: out.id };
 }
@@ -92,7 +93,7 @@ function chat(
 
 async function usageRecords(owner: SignedIn, requestId: string): Promise<any[]> {
   const res = await get(h, `/v1/usage?request_id=${encodeURIComponent(requestId)}`, owner.token);
-  const body = await json(res);
+  const body = await json<Page<UsageRecord>>(res);
   if (res.status !== 200) throw new Error(`usage: ${res.status} ${JSON.stringify(body)}`);
   return body.data;
 }
@@ -136,11 +137,11 @@ beforeAll(async () => {
   user = await signIn(h);
   admin = await signInAdmin(h);
   let res = await post(h, '/v1/domains', { name: 'node-1.example.org' }, user.token);
-  let body = await json(res);
+  let body = await json<DomainWithToken>(res);
   if (res.status !== 201) throw new Error(`domain: ${res.status} ${JSON.stringify(body)}`);
   networkToken = body.token;
   res = await post(h, '/v1/domains', { name: 'public-1.example.org', visibility: 'public' }, admin.token);
-  body = await json(res);
+  body = await json<DomainWithToken>(res);
   if (res.status !== 201) throw new Error(`public domain: ${res.status} ${JSON.stringify(body)}`);
   publicToken = body.token;
 
@@ -530,7 +531,7 @@ describe('gateway: metering', () => {
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     await publicGw.gateway.drain();
-    const me = await json(await get(h, '/v1/me', dev.token));
+    const me = await json<Account>(await get(h, '/v1/me', dev.token));
     expect(me.credits).toBe(1000 - CHAT_COST);
   });
 

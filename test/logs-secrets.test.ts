@@ -8,6 +8,7 @@ import { startRealServer } from './support/server.js';
 import { startFakeUpstream } from './support/fake-upstream.js';
 import { startGatewayServer } from '../src/gateway/node.js';
 import { createLogger } from '../src/logger.js';
+import type { KeyWithSecret, Session } from './support/responses.js';
 
 /**
  * Secrets never reach the logs. Every main flow runs at LOG_LEVEL=debug (the most verbose level)
@@ -25,7 +26,7 @@ async function signInRecorded(h: Harness, secrets: Secrets, account = newWallet(
   const signature = await account.signMessage({ message });
   secrets.add(signature);
   const res = await post(h, '/v1/auth/verify', { message, signature });
-  const body = await json(res);
+  const body = await json<Session>(res);
   expect(res.status, JSON.stringify(body)).toBe(200);
   secrets.add(body.token);
   // A replay of the same signed message is refused, and must not be logged either.
@@ -199,7 +200,7 @@ describe('logs of the real Node server carry no secrets', () => {
     const k = await createKey(h, user.token, { name: 'logs-gw' });
     const old = await createKey(h, user.token, { name: 'logs-gw-old' });
     secrets.add(k.key).add(old.key);
-    const rotated = await json(await post(h, `/v1/keys/${old.id}/rotate`, {}, user.token));
+    const rotated = await json<KeyWithSecret>(await post(h, `/v1/keys/${old.id}/rotate`, {}, user.token));
     secrets.add(rotated.key);
 
     const gatewayLogs: string[] = [];

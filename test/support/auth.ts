@@ -1,5 +1,6 @@
 /** Wallets and Sign-In with Ethereum against a Harness, exactly as a client signs in. */
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import type { SessionView } from '../../src/contract/views.js';
 import { get, json, post } from './http.js';
 import { buildSiweMessage } from './siwe-message.js';
 import { ADMIN_ACCOUNT, TEST_DOMAIN, TEST_ORIGIN, type Harness } from './targets.js';
@@ -38,7 +39,8 @@ export interface SignedIn {
   token: string;
   address: `0x${string}`;
   account: PrivateKeyAccount;
-  body: any;
+  /** The sign-in answer (POST /v1/auth/verify). */
+  body: SessionView;
 }
 
 /** Signs in with a viem local account exactly as a client would. */
@@ -48,7 +50,7 @@ export async function signIn(h: Harness, account: PrivateKeyAccount = newWallet(
   const message = siweText(account.address, nonce, now);
   const signature = await account.signMessage({ message });
   const res = await post(h, '/v1/auth/verify', { message, signature });
-  const body = await json(res);
+  const body = await json<SessionView>(res);
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(body)}`);
   return { token: body.token, address: account.address, account, body };
 }

@@ -1,7 +1,7 @@
 /** Plain requests against a Harness: JSON bodies, an optional bearer token, and the JSON answer. */
 import type { Harness } from './targets.js';
 
-export async function json<T = any>(res: Response): Promise<T> {
+export async function json<T = unknown>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
 
