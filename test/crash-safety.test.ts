@@ -156,12 +156,12 @@ describe('crash safety of the SQLite file under SIGKILL', () => {
       }
       // Nothing half-written: every key that exists (acknowledged or caught in flight) has its audit
       // event, and each key's usage counter equals the sum of its usage records.
-      const keys = (await json<Page<Key>>(await get(h, '/v1/keys?limit=100', c.user.token))).data as any[];
-      const audit = (await json<Page<AuditEvent>>(await get(h, '/v1/audit?limit=100', c.user.token))).data as any[];
+      const keys = (await json<Page<Key>>(await get(h, '/v1/keys?limit=100', c.user.token))).data;
+      const audit = (await json<Page<AuditEvent>>(await get(h, '/v1/audit?limit=100', c.user.token))).data;
       const created = new Set(audit.filter((e) => e.action === 'key.create').map((e) => e.target));
       expect(keys.length).toBeLessThan(100);
       expect(new Set(keys.map((k) => k.id))).toEqual(created);
-      const usage = (await json<Page<UsageRecord>>(await get(h, '/v1/usage?limit=100', c.user.token))).data as any[];
+      const usage = (await json<Page<UsageRecord>>(await get(h, '/v1/usage?limit=100', c.user.token))).data;
       expect(usage.length).toBeLessThan(100);
       for (const k of keys) {
         const charged = usage.filter((u) => u.key_id === k.id).reduce((sum, u) => sum + u.charged, 0);

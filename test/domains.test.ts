@@ -52,8 +52,8 @@ describe.each(targets())('domains on $name', (target) => {
     expect((await get(h, `/v1/domains/${d.id}`, other.token)).status).toBe(404);
     expect((await del(h, `/v1/domains/${d.id}`, other.token)).status).toBe(404);
     expect((await post(h, `/v1/domains/${d.id}/token/rotate`, {}, other.token)).status).toBe(404);
-    expect((await json<Page<Domain>>(await get(h, '/v1/domains', other.token))).data.map((x: any) => x.id)).not.toContain(d.id);
-    expect((await json<Page<Domain>>(await get(h, '/v1/domains?limit=100', admin.token))).data.map((x: any) => x.id)).toContain(d.id);
+    expect((await json<Page<Domain>>(await get(h, '/v1/domains', other.token))).data.map((x) => x.id)).not.toContain(d.id);
+    expect((await json<Page<Domain>>(await get(h, '/v1/domains?limit=100', admin.token))).data.map((x) => x.id)).toContain(d.id);
   });
 
   it('rotates the token: the old one dies at once', async () => {
@@ -71,7 +71,7 @@ describe.each(targets())('domains on $name', (target) => {
     expect((await del(h, `/v1/domains/${d.id}`, op.token)).status).toBe(204);
     expect((await get(h, `/v1/domains/${d.id}`, op.token)).status).toBe(404);
     expect((await post(h, '/v1/verify', { key: 'sk_net_x' }, d.token)).status).toBe(401);
-    const audit = (await json<Page<AuditEvent>>(await get(h, '/v1/audit?limit=100', op.token))).data.map((e: any) => e.action);
+    const audit = (await json<Page<AuditEvent>>(await get(h, '/v1/audit?limit=100', op.token))).data.map((e) => e.action);
     expect(audit).toEqual(expect.arrayContaining(['domain.create', 'domain.delete', 'domain.token_rotate']));
   });
 

@@ -35,7 +35,7 @@ import {
   type Harness,
   type SignedIn,
 } from './support/harness.js';
-import type { Account, DomainWithToken, KeyWithSecret, Page, UsageRecord } from './support/responses.js';
+import type { Account, DomainWithToken, ErrorBody, KeyWithSecret, Page, UsageRecord } from './support/responses.js';
 
 // The key service is the real one over HTTP (SQLite file); the inference server is a real HTTP
 // server in this file standing in for llama.cpp / vLLM. Nothing of ours is mocked.
@@ -91,7 +91,7 @@ function chat(
   });
 }
 
-async function usageRecords(owner: SignedIn, requestId: string): Promise<any[]> {
+async function usageRecords(owner: SignedIn, requestId: string): Promise<UsageRecord[]> {
   const res = await get(h, `/v1/usage?request_id=${encodeURIComponent(requestId)}`, owner.token);
   const body = await json<Page<UsageRecord>>(res);
   if (res.status !== 200) throw new Error(`usage: ${res.status} ${JSON.stringify(body)}`);
@@ -239,11 +239,11 @@ describe('gateway: key carriers', () => {
 });
 
 describe('gateway: refusals', () => {
-  async function expectRefusal(res: Response, status: number, code: string, type: string): Promise<any> {
+  async function expectRefusal(res: Response, status: number, code: string, type: string): Promise<ErrorBody> {
     const before = upstream.received.length;
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = await res.json();
+    const body = await json<ErrorBody>(res);
     expect(body).toEqual({ error: { code, message: expect.any(String), type, request_id: res.headers.get('x-request-id') } });
     expect(body.error.message.length).toBeGreaterThan(0);
     expect(upstream.received.length).toBe(before);

@@ -67,7 +67,7 @@ describe('operations on the real process', () => {
     const first = await startServeProcess({ ...env, PORT: String(await freePort()) });
     const h1 = harness(first.url);
     const before = await signIn(h1);
-    const oldKids = (await json<Jwks>(await get(h1, '/.well-known/jwks.json'))).keys.map((k: any) => k.kid);
+    const oldKids = (await json<Jwks>(await get(h1, '/.well-known/jwks.json'))).keys.map((k) => k.kid);
     const out = await run(process.execPath, ['bin/siwe-keys.js', 'rotate-signing-key'], { env: { ...process.env, ...env } });
     const newKid = /new session signing key (\S+);/.exec(out.stdout)?.[1];
     expect(newKid).toBeTruthy();
@@ -81,7 +81,7 @@ describe('operations on the real process', () => {
       const after = await signIn(h2);
       const header = JSON.parse(Buffer.from(after.token.split('.')[0], 'base64url').toString());
       expect(header.kid).toBe(newKid);
-      const jwks = (await json<Jwks>(await get(h2, '/.well-known/jwks.json'))).keys.map((k: any) => k.kid);
+      const jwks = (await json<Jwks>(await get(h2, '/.well-known/jwks.json'))).keys.map((k) => k.kid);
       expect(jwks).toEqual(expect.arrayContaining([newKid, ...oldKids]));
     } finally {
       await second.stop();

@@ -51,7 +51,7 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
     // An admin-only key never works on a domain anyway: it keeps managing the account.
     expect(await json<Key>(await get(h, `/v1/keys/${manager.id}`, user.token))).toMatchObject({ status: 'active', disabled_reason: null });
     expect((await get(h, '/v1/keys', manager.key)).status).toBe(200);
-    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', user.token))).data as any[];
+    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', user.token))).data;
     expect(events.find((e) => e.action === 'key.disable')).toMatchObject({
       actor: admin.address,
       detail: { reason: 'trial_approved', keys: [old.id] },
@@ -196,8 +196,8 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     expect(made.status).toBe(201);
     const admin = await signInAdmin(h);
     await approve(h, owner, admin, 10, { 'user-agent': 'admin-browser/9' });
-    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data as any[];
-    expect(events.find((e) => e.action === 'key.create' && e.detail.name === 'made-by-script')).toMatchObject({
+    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data;
+    expect(events.find((e) => e.action === 'key.create' && e.detail?.name === 'made-by-script')).toMatchObject({
       actor: adminKey.id,
       user_agent: 'deploy-script/1.0',
     });
@@ -217,16 +217,12 @@ describe('audit shows the IP of actions taken with your own keys (real Node serv
     const owner = await signIn(h);
     const adminKey = await createKey(h, owner.token, { name: 'ip-key', scopes: ['admin'] });
     await post(h, '/v1/keys', { name: 'ip-made' }, adminKey.key, { 'user-agent': 'cron/2' });
-    const e = ((await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data as any[]).find(
-      (x) => x.detail?.name === 'ip-made',
-    );
+    const e = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data.find((x) => x.detail?.name === 'ip-made');
     expect(e).toMatchObject({ actor: adminKey.id, ip: '127.0.0.1', user_agent: 'cron/2' });
     // Admins' addresses stay hidden from users.
     const admin = await signInAdmin(h);
     await post(h, `/v1/admin/accounts/${owner.address}/credits`, { delta: 5, reason: 'gift' }, admin.token);
-    const c = ((await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data as any[]).find(
-      (x) => x.action === 'account.credits',
-    );
+    const c = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data.find((x) => x.action === 'account.credits');
     expect(c).toMatchObject({ actor: admin.address, ip: null, user_agent: null });
   });
 });

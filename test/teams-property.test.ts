@@ -148,7 +148,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       if (r) {
         const body = await json<TeamWithMembers>(t);
         expect(body.role, ctx).toBe(r);
-        const members = new Map<string, Member>(body.members.map((x: any) => [x.address, { role: x.role, status: x.status }]));
+        const members = new Map<string, Member>(body.members.map((x) => [x.address, { role: x.role, status: x.status }]));
         expect(members, ctx).toEqual(new Map([...m].map(([i, x]) => [ws[i].address, x])));
       }
       expect((await get(h, `/v1/teams/${team}/audit`, ws[w].token)).status, `${ctx} audit`).toBe(r === null ? 404 : manages(r) ? 200 : 403);
@@ -156,7 +156,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       for (const k of m.keys ?? []) {
         if (k.id) expect((await get(h, `/v1/keys/${k.id}`, ws[w].token)).status, `${ctx} key ${k.id}`).toBe(r ? 200 : 404);
       }
-      const mine = (await json<TeamList>(await get(h, '/v1/teams', ws[w].token))).data.find((x: any) => x.id === team);
+      const mine = (await json<TeamList>(await get(h, '/v1/teams', ws[w].token))).data.find((x) => x.id === team);
       const listed = m.get(w);
       expect(mine ? { role: mine.role, status: mine.status } : undefined, `${ctx} GET /v1/teams`).toEqual(
         listed ? { ...listed } : undefined,

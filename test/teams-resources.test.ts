@@ -67,16 +67,16 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     for (const s of [owner, admin, member, member2, viewer]) {
       const res = await get(h, `/v1/keys?team_id=${team}&limit=100`, s.token);
       expect(res.status).toBe(200);
-      expect((await json<Page<Key>>(res)).data.map((x: any) => x.id)).toContain(k.id);
+      expect((await json<Page<Key>>(res)).data.map((x) => x.id)).toContain(k.id);
       expect((await get(h, `/v1/keys/${k.id}`, s.token)).status).toBe(200);
     }
-    expect((await json<Page<Key>>(await get(h, '/v1/keys?limit=100', member.token))).data.map((x: any) => x.id)).not.toContain(k.id);
+    expect((await json<Page<Key>>(await get(h, '/v1/keys?limit=100', member.token))).data.map((x) => x.id)).not.toContain(k.id);
     // A personal key stays personal: team_id null.
     const p = await createKey(h, member.token, { name: 'personal' });
     expect(p).toMatchObject({ team_id: null, created_by: null });
-    expect(
-      (await json<Page<Key>>(await get(h, `/v1/keys?team_id=${team}&limit=100`, owner.token))).data.map((x: any) => x.id),
-    ).not.toContain(p.id);
+    expect((await json<Page<Key>>(await get(h, `/v1/keys?team_id=${team}&limit=100`, owner.token))).data.map((x) => x.id)).not.toContain(
+      p.id,
+    );
   });
 
   it('answers 404 to non-members and invitees on every team key and list, 403 to viewers on changes', async () => {
@@ -110,11 +110,11 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     expect((await del(h, `/v1/keys/${theirs.id}`, owner.token)).status).toBe(204);
     expect((await del(h, `/v1/keys/${mine.id}`, member.token)).status).toBe(204);
     const audit = (await json<Page<AuditEvent>>(await get(h, `/v1/teams/${team}/audit?limit=100`, owner.token))).data;
-    expect(audit.find((e: any) => e.action === 'key.delete' && e.target === theirs.id)).toMatchObject({
+    expect(audit.find((e) => e.action === 'key.delete' && e.target === theirs.id)).toMatchObject({
       actor: owner.address,
       account: team,
     });
-    expect(audit.find((e: any) => e.action === 'key.rotate' && e.target === mine.id)).toMatchObject({ actor: member.address });
+    expect(audit.find((e) => e.action === 'key.rotate' && e.target === mine.id)).toMatchObject({ actor: member.address });
   });
 
   it('refuses developer team keys (403 key_type_not_allowed) and the admin scope on team keys', async () => {
@@ -180,10 +180,10 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     const pub = await post(h, '/v1/domains', { name: uniqueDomainName('p'), visibility: 'public', team_id: team }, owner.token);
     expect(await code(pub)).toBe('forbidden');
     for (const s of [owner, admin, member, viewer]) {
-      expect((await json<Page<Domain>>(await get(h, `/v1/domains?team_id=${team}`, s.token))).data.map((x: any) => x.id)).toContain(d.id);
+      expect((await json<Page<Domain>>(await get(h, `/v1/domains?team_id=${team}`, s.token))).data.map((x) => x.id)).toContain(d.id);
       expect((await get(h, `/v1/domains/${d.id}`, s.token)).status).toBe(200);
     }
-    expect((await json<Page<Domain>>(await get(h, '/v1/domains', admin.token))).data.map((x: any) => x.id)).not.toContain(d.id);
+    expect((await json<Page<Domain>>(await get(h, '/v1/domains', admin.token))).data.map((x) => x.id)).not.toContain(d.id);
     for (const s of [stranger, invitee]) {
       expect(await code(await get(h, `/v1/domains/${d.id}`, s.token))).toBe('not_found');
       expect(await code(await del(h, `/v1/domains/${d.id}`, s.token))).toBe('not_found');
@@ -208,9 +208,9 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     }
     const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?team_id=${t}&group_by=key`, viewer.token));
     expect(s.totals).toMatchObject({ cost: 12, charged: 12 });
-    expect(s.data.map((b: any) => b.bucket)).toEqual([k.id]);
+    expect(s.data.map((b) => b.bucket)).toEqual([k.id]);
     const personal = await json<UsageSummary>(await get(h, '/v1/usage/summary?group_by=key', owner.token));
-    expect(personal.data.map((b: any) => b.bucket)).not.toContain(k.id);
+    expect(personal.data.map((b) => b.bucket)).not.toContain(k.id);
   });
 
   it("ends a removed member's access to team keys at its next request", async () => {

@@ -48,7 +48,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect(t).toMatchObject({ name: 'Node Runners', plan: 'network', credits: null, role: 'owner' });
     expect(t.id).toMatch(/^team_/);
     const list = await json<TeamList>(await get(h, '/v1/teams', owner.token));
-    expect(list.data.find((x: any) => x.id === t.id)).toMatchObject({ role: 'owner', status: 'active' });
+    expect(list.data.find((x) => x.id === t.id)).toMatchObject({ role: 'owner', status: 'active' });
   });
 
   it('refuses a bad team name and an unauthenticated call', async () => {
@@ -64,7 +64,7 @@ describe.each(targets())('teams on $name', (target) => {
       expect(res.status).toBe(200);
       const t = await json<TeamWithMembers>(res);
       expect(t.members).toHaveLength(4);
-      expect(t.members.every((m: any) => m.status === 'active' && m.invited_by === owner.address)).toBe(true);
+      expect(t.members.every((m) => m.status === 'active' && m.invited_by === owner.address)).toBe(true);
     }
     expect((await json<TeamWithMembers>(await get(h, `/v1/teams/${team}`, viewer.token))).role).toBe('viewer');
   });
@@ -195,7 +195,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await get(h, `/v1/teams/${t}`, w.token)).status).toBe(404);
     expect((await get(h, `/v1/teams/${t}/audit`, w.token)).status).toBe(404);
     expect((await post(h, `/v1/teams/${t}/members`, { address: stranger.address, role: 'viewer' }, w.token)).status).toBe(404);
-    expect((await json<TeamList>(await get(h, '/v1/teams', w.token))).data.map((x: any) => x.id)).not.toContain(t);
+    expect((await json<TeamList>(await get(h, '/v1/teams', w.token))).data.map((x) => x.id)).not.toContain(t);
   });
 
   it('audits every team change with the acting wallet, readable by owners and admins', async () => {
@@ -208,7 +208,7 @@ describe.each(targets())('teams on $name', (target) => {
     const res = await get(h, `/v1/teams/${t}/audit?limit=100`, admin.token);
     expect(res.status).toBe(200);
     const events = (await json<Page<AuditEvent>>(res)).data.reverse();
-    expect(events.map((e: any) => [e.action, e.actor, e.target])).toEqual([
+    expect(events.map((e) => [e.action, e.actor, e.target])).toEqual([
       ['team.create', owner.address, t],
       ['team.invite', owner.address, admin.address],
       ['team.join', admin.address, admin.address],
@@ -217,7 +217,7 @@ describe.each(targets())('teams on $name', (target) => {
       ['team.role', owner.address, w.address],
       ['team.remove', admin.address, w.address],
     ]);
-    expect(events.every((e: any) => e.account === t && e.request_id)).toBe(true);
+    expect(events.every((e) => e.account === t && e.request_id)).toBe(true);
     expect(events[5].detail).toEqual({ from: 'viewer', to: 'member' });
   });
 
@@ -226,7 +226,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await del(h, `/v1/teams/${t}`, owner.token)).status).toBe(204);
     expect((await get(h, `/v1/teams/${t}`, owner.token)).status).toBe(404);
     expect((await get(h, `/v1/teams/${t}`, member.token)).status).toBe(404);
-    expect((await json<TeamList>(await get(h, '/v1/teams', member.token))).data.map((x: any) => x.id)).not.toContain(t);
+    expect((await json<TeamList>(await get(h, '/v1/teams', member.token))).data.map((x) => x.id)).not.toContain(t);
   });
 
   it('grants team credits (platform admins only) and lists teams for admins', async () => {
@@ -245,7 +245,7 @@ describe.each(targets())('teams on $name', (target) => {
     // A wallet address is not a team.
     expect((await post(h, `/v1/admin/teams/${owner.address}/credits`, body, platformAdmin.token)).status).toBe(404);
     const list = await json<Page<AdminTeam>>(await get(h, '/v1/admin/teams?limit=100', platformAdmin.token));
-    expect(list.data.find((x: any) => x.id === t)).toMatchObject({ credits: 500, members: 1, invited: 0, created_by: owner.address });
+    expect(list.data.find((x) => x.id === t)).toMatchObject({ credits: 500, members: 1, invited: 0, created_by: owner.address });
     expect(await code(await get(h, '/v1/admin/teams', owner.token))).toBe('forbidden');
     const audit = (await json<Page<AuditEvent>>(await get(h, `/v1/teams/${t}/audit`, owner.token))).data;
     expect(audit[0]).toMatchObject({ action: 'team.credits', actor: platformAdmin.address, detail: body });

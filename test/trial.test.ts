@@ -30,7 +30,7 @@ describe.each(targets())('free trial and plans on $name', (target) => {
     expect((await json<Account>(await get(h, '/v1/me', u.token))).trial.status).toBe('pending');
 
     const queue = await json<Page<Application>>(await get(h, '/v1/admin/trial/applications?status=pending', admin.token));
-    expect(queue.data.map((a: any) => a.id)).toContain(app.id);
+    expect(queue.data.map((a) => a.id)).toContain(app.id);
 
     const ok = await post(h, `/v1/admin/trial/applications/${app.id}/approve`, {}, admin.token);
     expect(ok.status).toBe(200);
@@ -121,15 +121,15 @@ describe.each(targets())('free trial and plans on $name', (target) => {
     const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'z' }, u.token));
     await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 1 }, admin.token, { 'user-agent': 'AdminBrowser/1.0' });
     const mine = await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token));
-    const actions = mine.data.map((e: any) => e.action);
+    const actions = mine.data.map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['trial.apply', 'trial.approve', 'auth.sign_in']));
-    const approval = mine.data.find((e: any) => e.action === 'trial.approve');
+    const approval = mine.data.find((e) => e.action === 'trial.approve');
     expect(approval).toMatchObject({ actor: admin.address, account: u.address, target: app.id, detail: { credits: 1 } });
     expect(approval?.request_id).toMatch(/^req_/);
     // The user sees what an admin did to the account, not the admin's browser or address.
     expect(approval?.user_agent).toBeNull();
     expect(approval?.ip).toBeNull();
     const all = await json<Page<AuditEvent>>(await get(h, '/v1/admin/audit?limit=100', admin.token));
-    expect(all.data.find((e: any) => e.action === 'trial.approve' && e.target === app.id)?.user_agent).toBe('AdminBrowser/1.0');
+    expect(all.data.find((e) => e.action === 'trial.approve' && e.target === app.id)?.user_agent).toBe('AdminBrowser/1.0');
   });
 });

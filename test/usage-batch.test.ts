@@ -14,6 +14,7 @@ import type {
   UsageRecorded,
   UsageSummary,
 } from './support/responses.js';
+import type { UsageBatchRecorded } from './support/responses.js';
 
 // POST /v1/usage/batch: what the gateway sends; each record behaves exactly as POST /v1/usage.
 describe.each(targets())('batched usage reports on $name', (target) => {
@@ -47,7 +48,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const res = await post(h, '/v1/usage/batch', { records }, publicToken);
     expect(res.status).toBe(200);
     const first = await json<UsageBatchResult>(res);
-    expect(first.results.map((r: any) => r.request_id)).toEqual(['b-1', 'b-2', 'b-3', 'b-1']);
+    expect(first.results.map((r) => r.request_id)).toEqual(['b-1', 'b-2', 'b-3', 'b-1']);
     expect(first.results[0]).toMatchObject({ recorded: true, charged: 30, uncharged: 0, credits_remaining: 70 });
     expect(first.results[1]).toMatchObject({ recorded: true, charged: 50, uncharged: 0, credits_remaining: 20 });
     expect(first.results[2]).toMatchObject({ recorded: true, charged: 20, uncharged: 20, credits_remaining: 0 });
@@ -60,8 +61,8 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     );
     expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(0);
     const listed = await json<Page<UsageRecord>>(await get(h, '/v1/usage', u.token));
-    expect(listed.data.map((r: any) => r.request_id).sort()).toEqual(['b-1', 'b-2', 'b-3']);
-    expect(listed.data.find((r: any) => r.request_id === 'b-1')).toMatchObject({
+    expect(listed.data.map((r) => r.request_id).sort()).toEqual(['b-1', 'b-2', 'b-3']);
+    expect(listed.data.find((r) => r.request_id === 'b-1')).toMatchObject({
       model: 'llama-3-8b',
       input_tokens: 100,
       output_tokens: 20,
@@ -97,12 +98,12 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(results[3]).toMatchObject({ recorded: false, request_id: 'nope-1', error: { code: 'not_found' } });
     expect((await json<Account>(await get(h, '/v1/me', victim.token))).credits).toBe(500);
     expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', victim.token))).data).toHaveLength(0);
-    expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', mine.token))).data.map((r: any) => r.request_id)).toEqual(['ok-1']);
+    expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', mine.token))).data.map((r) => r.request_id)).toEqual(['ok-1']);
   });
 
   it('refuses bad batches whole: empty, over 100 records, a bad record, unknown fields, a bad domain token', async () => {
     const k = { key_id: 'key_x', request_id: 'x' };
-    const expect400 = async (body: unknown): Promise<any> => {
+    const expect400 = async (body: unknown): Promise<ErrorBody['error']> => {
       const res = await post(h, '/v1/usage/batch', body, domainToken);
       expect(res.status).toBe(400);
       return (await json<ErrorBody>(res)).error;
@@ -123,7 +124,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const hour = Math.floor(Date.now() / HOUR) * HOUR;
     return `from=${new Date(hour - 2 * HOUR).toISOString()}&to=${new Date(hour + 2 * HOUR).toISOString()}`;
   };
-  const batch = async (records: unknown[], token = publicToken): Promise<any[]> => {
+  const batch = async (records: unknown[], token = publicToken): Promise<UsageBatchResult['results']> => {
     const res = await post(h, '/v1/usage/batch', { records }, token);
     expect(res.status).toBe(200);
     return (await json<UsageBatchResult>(res)).results;
@@ -143,7 +144,8 @@ describe.each(targets())('batched usage reports on $name', (target) => {
       { key_id: a.id, request_id: 'mid-5', cost: 10, model: 'm-1' }, // a's day is spent and so is the balance
       { key_id: b.id, request_id: 'mid-6', cost: 0 },
     ]);
-    expect(results.map((r) => [r.request_id, r.charged, r.uncharged, r.credits_remaining])).toEqual([
+    // Every record here is recorded (the expected rows say so), so each result has the charge fields.
+    expect((results as UsageBatchRecorded[]).map((r) => [r.request_id, r.charged, r.uncharged, r.credits_remaining])).toEqual([
       ['mid-1', 30, 0, 70],
       ['mid-2', 25, 0, 45],
       ['mid-3', 15, 5, 30],
@@ -156,9 +158,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect((await json<Key>(await get(h, `/v1/keys/${b.id}`, u.token))).usage.today).toBe(55);
     // The grouped roll-ups (one row per key and model) equal the records.
     const fromRollups = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=model&${wholeHours()}`, u.token));
-    expect(
-      fromRollups.data.map((m: any) => [m.bucket, m.requests, m.input_tokens, m.output_tokens, m.cost, m.charged, m.uncharged]),
-    ).toEqual([
+    expect(fromRollups.data.map((m) => [m.bucket, m.requests, m.input_tokens, m.output_tokens, m.cost, m.charged, m.uncharged])).toEqual([
       ['m-2', 2, 0, 0, 65, 55, 10],
       ['m-1', 3, 15, 1, 60, 45, 15],
       [null, 1, 0, 0, 0, 0, 0],
@@ -188,7 +188,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(second[3]).toEqual(second[1]);
     expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(939);
     const listed = (await json<Page<UsageRecord>>(await get(h, '/v1/usage', u.token))).data;
-    expect(listed.map((r: any) => r.request_id).sort()).toEqual(['x-0', 'x-1', 'x-2', 'x-3']);
+    expect(listed.map((r) => r.request_id).sort()).toEqual(['x-0', 'x-1', 'x-2', 'x-3']);
     const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?${wholeHours()}`, u.token));
     expect(s.totals).toMatchObject({ requests: 4, cost: 61, charged: 61 });
   });

@@ -115,9 +115,9 @@ describe.each(targets())('usage metering on $name', (target) => {
     const found = await json<Page<UsageRecord>>(await get(h, '/v1/usage?request_id=before-delete', u.token));
     expect(found.data).toHaveLength(1);
     expect(found.data[0].domain).toBe(domainName);
-    expect(
-      (await json<Page<UsageRecord>>(await get(h, `/v1/usage?key_id=${k.id}`, u.token))).data.map((r: any) => r.request_id).sort(),
-    ).toEqual(['after-delete', 'before-delete']);
+    expect((await json<Page<UsageRecord>>(await get(h, `/v1/usage?key_id=${k.id}`, u.token))).data.map((r) => r.request_id).sort()).toEqual(
+      ['after-delete', 'before-delete'],
+    );
   });
 
   it("scopes request ids per domain and hides other accounts' records", async () => {
@@ -142,7 +142,7 @@ describe.each(targets())('usage metering on $name', (target) => {
     await post(h, '/v1/usage', { key_id: infer.id, request_id: 'an-1', cost: 0 }, domainToken);
     const res = await get(h, '/v1/usage', reader.key);
     expect(res.status).toBe(200);
-    expect((await json<Page<UsageRecord>>(res)).data.map((r: any) => r.request_id)).toEqual(['an-1']);
+    expect((await json<Page<UsageRecord>>(res)).data.map((r) => r.request_id)).toEqual(['an-1']);
     const denied = await get(h, '/v1/usage', infer.key);
     expect(denied.status).toBe(403);
     expect((await json<ErrorBody>(denied)).error.code).toBe('insufficient_scope');
@@ -202,8 +202,8 @@ describe.each(targets())('usage metering on $name', (target) => {
     await post(h, '/v1/usage', { key_id: k.id, request_id: 't-2' }, domainToken);
     const from = new Date(t0 + 30_000).toISOString();
     const page = await json<Page<UsageRecord>>(await get(h, `/v1/usage?from=${encodeURIComponent(from)}`, u.token));
-    expect(page.data.map((r: any) => r.request_id)).toEqual(['t-2']);
+    expect(page.data.map((r) => r.request_id)).toEqual(['t-2']);
     const to = await json<Page<UsageRecord>>(await get(h, `/v1/usage?to=${encodeURIComponent(from)}`, u.token));
-    expect(to.data.map((r: any) => r.request_id)).toEqual(['t-1']);
+    expect(to.data.map((r) => r.request_id)).toEqual(['t-1']);
   });
 });

@@ -65,7 +65,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
   });
   afterAll(async () => h.close());
 
-  async function register(u: SignedIn, url: string, events: string[] = ['webhook.test']): Promise<any> {
+  async function register(u: SignedIn, url: string, events: string[] = ['webhook.test']): Promise<WebhookWithSecret> {
     const res = await post(h, '/v1/webhooks', { url, events }, u.token);
     const b = await json<WebhookWithSecret>(res);
     if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(b)}`);
@@ -86,13 +86,13 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const one = await json<WebhookView>(await get(h, `/v1/webhooks/${wh.id}`, u.token));
     expect(one.id).toBe(wh.id);
     const list = await json<Page<WebhookView>>(await get(h, '/v1/webhooks', u.token));
-    expect(list.data.map((w: any) => w.id)).toEqual([wh.id]);
+    expect(list.data.map((w) => w.id)).toEqual([wh.id]);
     // The secret is never shown again.
     expect(JSON.stringify(one) + JSON.stringify(list)).not.toContain(wh.secret);
 
     expect((await del(h, `/v1/webhooks/${wh.id}`, u.token)).status).toBe(204);
     expect((await get(h, `/v1/webhooks/${wh.id}`, u.token)).status).toBe(404);
-    const actions = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e: any) => e.action);
+    const actions = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['webhook.create', 'webhook.delete']));
     expect(JSON.stringify((await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data)).not.toContain(wh.secret);
   });
@@ -153,7 +153,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(r.headers['webhook-id']).toBe(event_id);
     expect(r.headers['content-type']).toBe('application/json');
     // The library checks the signature and that the timestamp is recent (the test clock is real time here).
-    const payload = new Webhook(wh.secret).verify(r.body, r.headers) as any;
+    const payload = new Webhook(wh.secret).verify(r.body, r.headers) as { type: string; timestamp: string; data: Record<string, unknown> };
     expect(payload).toMatchObject({ type: 'webhook.test', data: { webhook_id: wh.id, account: u.address } });
     expect(new Date(payload.timestamp).toISOString()).toBe(payload.timestamp);
     expect(signedByHand(wh.secret, r)).toBe(true);
@@ -266,7 +266,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(p1.has_more).toBe(true);
     const p2 = await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries?limit=2&cursor=${p1.next_cursor}`, u.token));
     expect(p2.has_more).toBe(false);
-    expect([...p1.data, ...p2.data].map((d: any) => d.event_id)).toEqual([...ids].reverse());
+    expect([...p1.data, ...p2.data].map((d) => d.event_id)).toEqual([...ids].reverse());
   });
 
   it('sends trial.approved and trial.rejected to the applicant, and nothing for a decision that was refused', async () => {
@@ -442,9 +442,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(after.headers['webhook-signature'].split(' ')).toHaveLength(1);
     expect(signedPerLibrary(rotated.secret, after)).toBe(true);
     expect(signedPerLibrary(wh.secret, after)).toBe(false);
-    expect((await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e: any) => e.action)).toContain(
-      'webhook.rotate_secret',
-    );
+    expect((await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e) => e.action)).toContain('webhook.rotate_secret');
   });
 
   it('rotates with the default grace period when the request has no body', async () => {

@@ -49,3 +49,7 @@ export interface OpenApiSchema {
   enum?: unknown[];
   properties?: Record<string, OpenApiSchema>;
 }
+
+/** One result of POST /v1/usage/batch: recorded, or refused with its error. */
+export type UsageBatchItem = UsageBatchResult['results'][number];
+export type UsageBatchRecorded = Extract<UsageBatchItem, { recorded: true }>;
