@@ -230,7 +230,7 @@ describe('gateway: key carriers', () => {
     const before = upstream.received.length;
     const res = await chat(gw.url, null);
     expect(res.status).toBe(401);
-    const body = await res.json();
+    const body = await json<ErrorBody>(res);
     expect(body).toEqual({
       error: { code: 'missing_api_key', message: expect.any(String), type: 'auth_error', request_id: res.headers.get('x-request-id') },
     });
@@ -465,17 +465,17 @@ describe('gateway: responses', () => {
     try {
       let res = await chat(small.url, k.key, { padding: 'x'.repeat(4096) });
       expect(res.status).toBe(413);
-      expect((await res.json()).error.code).toBe('payload_too_large');
+      expect((await json<ErrorBody>(res)).error.code).toBe('payload_too_large');
       res = await fetch(`${small.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
         body: '{"model":',
       });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'body' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'body' });
       res = await chat(small.url, k.key, { model: 'm'.repeat(129) });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'model' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'model' });
     } finally {
       await small.close(1000);
     }
@@ -494,7 +494,7 @@ describe('gateway: metering', () => {
     const res = await chat(gw.url, k.key);
     expect(res.status).toBe(200);
     const rid = res.headers.get('x-request-id') as string;
-    expect((await res.json()).usage).toEqual(CHAT_USAGE); // the answer is untouched
+    expect((await json<{ usage: unknown }>(res)).usage).toEqual(CHAT_USAGE); // the answer is untouched
     await gw.gateway.drain();
     const records = await usageRecords(owner, rid);
     expect(records).toHaveLength(1);

@@ -19,7 +19,7 @@ import {
   workerHarness,
   workersTarget,
 } from './support/harness.js';
-import type { Account, AuditEvent, Jwks, Key, Page, Session, VerifyResult } from './support/responses.js';
+import type { Account, AuditEvent, ErrorBody, Jwks, Key, Page, Session, VerifyResult } from './support/responses.js';
 
 // What only the Workers entry does: configuration from bindings, the signing key from a wrangler
 // secret or from D1, start-up errors. The shared HTTP suites cover the rest on this target.
@@ -94,7 +94,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     try {
       const res = await fetch(`${w.base}/healthz`);
       expect(res.status).toBe(503);
-      const body = await res.json();
+      const body = await json<ErrorBody>(res);
       expect(body.error.code).toBe('service_unavailable');
       expect(res.headers.get('x-request-id')).toBe(body.error.request_id);
       // wrangler relays the worker's console output a moment after the response.
