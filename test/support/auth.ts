@@ -1,7 +1,7 @@
 /** Wallets and Sign-In with Ethereum against a Harness, exactly as a client signs in. */
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
-import type { SessionView } from '../../src/contract/views.js';
 import { get, json, post } from './http.js';
+import type { Nonce, Session } from './responses.js';
 import { buildSiweMessage } from './siwe-message.js';
 import { ADMIN_ACCOUNT, TEST_DOMAIN, TEST_ORIGIN, type Harness } from './targets.js';
 
@@ -12,7 +12,7 @@ export function newWallet(): PrivateKeyAccount {
 export async function getNonce(h: Harness): Promise<string> {
   const res = await get(h, '/v1/auth/nonce');
   if (res.status !== 200) throw new Error(`nonce: ${res.status}`);
-  return (await json<{ nonce: string }>(res)).nonce;
+  return (await json<Nonce>(res)).nonce;
 }
 
 /** The message a well-behaved client builds for this origin, with overrides for attacks. */
@@ -40,7 +40,7 @@ export interface SignedIn {
   address: `0x${string}`;
   account: PrivateKeyAccount;
   /** The sign-in answer (POST /v1/auth/verify). */
-  body: SessionView;
+  body: Session;
 }
 
 /** Signs in with a viem local account exactly as a client would. */
@@ -50,7 +50,7 @@ export async function signIn(h: Harness, account: PrivateKeyAccount = newWallet(
   const message = siweText(account.address, nonce, now);
   const signature = await account.signMessage({ message });
   const res = await post(h, '/v1/auth/verify', { message, signature });
-  const body = await json<SessionView>(res);
+  const body = await json<Session>(res);
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(body)}`);
   return { token: body.token, address: account.address, account, body };
 }

@@ -1,6 +1,7 @@
 /** Plain requests against a Harness: JSON bodies, an optional bearer token, and the JSON answer. */
 import type { Harness } from './targets.js';
 
+/** The JSON answer, as the type the caller names: a response type from ./responses.ts (json<KeyWithSecret>(res)). */
 export async function json<T = unknown>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
