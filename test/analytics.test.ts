@@ -66,7 +66,7 @@ describe.each(targets())('usage analytics on $name', (target) => {
       await verify(h, publicToken, { key: k.key });
       await verify(h, otherPublicToken, { key: k.key });
     }
-    const reports: [string, any, Record<string, unknown>][] = [
+    const reports: [string, KeyWithSecret, Record<string, unknown>][] = [
       [publicToken, keyA, { request_id: 'a1', cost: 100, model: 'llama-3-70b', input_tokens: 1000, output_tokens: 200 }],
       [publicToken, keyA, { request_id: 'a2', cost: 40, model: 'llama-3-8b', input_tokens: 300, output_tokens: 50 }],
       [otherPublicToken, keyA, { request_id: 'a3', cost: 5, model: 'llama-3-8b', input_tokens: 10 }],

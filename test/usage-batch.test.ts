@@ -224,21 +224,21 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     );
     const sent = [...batches, ...batches.slice(0, 4)];
     const answers = await Promise.all(sent.map((records) => batch(records)));
-    const byId = new Map<string, any>();
+    const byId = new Map<string, UsageBatchRecorded>();
     for (const results of answers)
       for (const r of results) {
         expect(r.recorded).toBe(true);
         const seen = byId.get(r.request_id);
         if (seen)
           expect(r).toEqual(seen); // a concurrent retry answers the same record
-        else byId.set(r.request_id, r);
+        else byId.set(r.request_id, r as UsageBatchRecorded); // recorded: asserted above
       }
     expect(byId.size).toBe(80);
     const all = [...byId.values()];
     const charged = all.reduce((n, r) => n + r.charged, 0);
     expect(charged).toBe(500);
     expect(all.reduce((n, r) => n + r.uncharged, 0)).toBe(60);
-    expect(all.every((r) => r.charged + r.uncharged === 7 && r.credits_remaining >= 0)).toBe(true);
+    expect(all.every((r) => r.charged + r.uncharged === 7 && (r.credits_remaining ?? 0) >= 0)).toBe(true);
     expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(0);
     const listed = await json<Page<UsageRecord>>(await get(h, '/v1/usage?limit=100', u.token));
     expect(listed.data).toHaveLength(80);
