@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
-import type { DomainWithToken, KeyWithSecret, Page } from '../src/contract/views.js';
-import type { AdminStats, DomainStats, UsageSummary } from '../src/contract/analytics.js';
+import type { DomainWithToken, KeyWithSecret } from '../src/contract/views.js';
 import type { AuditEventView } from '../src/services/audit.js';
 import type { UsageRecordView } from '../src/services/usage.js';
+import type { AdminStats, Application, AuditEvent, DomainStats, ErrorBody, Page, UsageRecord, UsageSummary } from './support/responses.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -18,7 +18,9 @@ async function recordSums(h: Harness, token: string): Promise<Record<string, num
   const out = { requests: 0, input_tokens: 0, output_tokens: 0, cost: 0, charged: 0, uncharged: 0 };
   let cursor: string | null = null;
   do {
-    const page: Page<UsageRecordView> = await json(await get(h, `/v1/usage?limit=100${cursor ? `&cursor=${cursor}` : ''}`, token));
+    const page: Page<UsageRecordView> = await json<Page<UsageRecord>>(
+      await get(h, `/v1/usage?limit=100${cursor ? `&cursor=${cursor}` : ''}`, token),
+    );
     for (const r of page.data) {
       out.requests += 1;
       out.input_tokens += r.input_tokens ?? 0;
@@ -64,7 +66,7 @@ describe.each(targets())('usage analytics on $name', (target) => {
       await verify(h, publicToken, { key: k.key });
       await verify(h, otherPublicToken, { key: k.key });
     }
-    const reports: [string, any, Record<string, unknown>][] = [
+    const reports: [string, KeyWithSecret, Record<string, unknown>][] = [
       [publicToken, keyA, { request_id: 'a1', cost: 100, model: 'llama-3-70b', input_tokens: 1000, output_tokens: 200 }],
       [publicToken, keyA, { request_id: 'a2', cost: 40, model: 'llama-3-8b', input_tokens: 300, output_tokens: 50 }],
       [otherPublicToken, keyA, { request_id: 'a3', cost: 5, model: 'llama-3-8b', input_tokens: 10 }],
@@ -182,10 +184,10 @@ describe.each(targets())('usage analytics on $name', (target) => {
   it('accepts a key with analytics:read and refuses keys without it or no credentials', async () => {
     const withScope = await get(h, `/v1/usage/summary?${wholeRange()}`, keyA.key);
     expect(withScope.status).toBe(200);
-    expect((await json(withScope)).totals.cost).toBe(452);
+    expect((await json<UsageSummary>(withScope)).totals.cost).toBe(452);
     const without = await get(h, '/v1/usage/summary', keyB.key);
     expect(without.status).toBe(403);
-    expect((await json(without)).error.code).toBe('insufficient_scope');
+    expect((await json<ErrorBody>(without)).error.code).toBe('insufficient_scope');
     expect((await get(h, '/v1/usage/summary')).status).toBe(401);
     expect((await get(h, '/v1/usage/summary', 'not-a-token')).status).toBe(401);
   });
@@ -203,7 +205,7 @@ describe.each(targets())('usage analytics on $name', (target) => {
     for (const [q, param] of cases) {
       const res = await get(h, `/v1/usage/summary?${q}`, user.token);
       expect(res.status, q).toBe(400);
-      const b = await json(res);
+      const b = await json<ErrorBody>(res);
       expect(b.error.code).toBe('invalid_request');
       expect(b.error.param, q).toBe(param);
     }
@@ -292,7 +294,7 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(t).toMatchObject({ charged_at_verify: 10, charged_by_usage: 11, credits_charged: 21, usage_reports: 1 });
     const busy = s.data.filter((b) => b.verifications > 0);
     expect(busy.reduce((a: number, b) => a + b.verifications, 0)).toBe(7);
-    const hourly = await json(
+    const hourly = await json<DomainStats>(
       await get(
         h,
         `/v1/domains/${domain.id}/stats?group_by=hour&from=${new Date(Date.now() - DAY).toISOString()}&to=${new Date(Date.now() + 2 * HOUR).toISOString()}`,
@@ -304,10 +306,10 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
   });
 
   it("lets admins read any domain's stats, and answers 404 to anyone else", async () => {
-    expect((await json(await get(h, `/v1/domains/${domain.id}/stats`, admin.token))).totals.verifications).toBe(7);
+    expect((await json<DomainStats>(await get(h, `/v1/domains/${domain.id}/stats`, admin.token))).totals.verifications).toBe(7);
     const res = await get(h, `/v1/domains/${domain.id}/stats`, user.token);
     expect(res.status).toBe(404);
-    expect((await json(res)).error.code).toBe('not_found');
+    expect((await json<ErrorBody>(res)).error.code).toBe('not_found');
     expect((await get(h, '/v1/domains/dom_nope/stats', operator.token)).status).toBe(404);
     expect((await get(h, `/v1/domains/${domain.id}/stats`)).status).toBe(401);
   });
@@ -345,16 +347,16 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
   });
 
   it('counts grants, disabled keys and rejected applications in the overview', async () => {
-    const before = await json(await get(h, '/v1/admin/stats', admin.token));
+    const before = await json<AdminStats>(await get(h, '/v1/admin/stats', admin.token));
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'to-disable' });
     expect((await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, u.token)).status).toBe(200);
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
     await post(h, `/v1/admin/trial/applications/${app.id}/reject`, { reason: 'no' }, admin.token);
     const d = await developerAccount(h, 300, admin);
     await post(h, `/v1/admin/accounts/${d.address}/credits`, { delta: 50, reason: 'gift' }, admin.token);
     await post(h, `/v1/admin/accounts/${d.address}/credits`, { delta: -20, reason: 'fix' }, admin.token);
-    const after = await json(await get(h, '/v1/admin/stats', admin.token));
+    const after = await json<AdminStats>(await get(h, '/v1/admin/stats', admin.token));
     expect(after.keys.disabled - before.keys.disabled).toBe(1);
     expect(after.trial.rejected - before.trial.rejected).toBe(1);
     expect(after.trial.approved - before.trial.approved).toBe(1);
@@ -370,19 +372,19 @@ describe.each(targets())('domain and platform stats on $name', (target) => {
     expect(mine.data).toHaveLength(2);
     expect(mine.has_more).toBe(true);
     expect(mine.data.every((e) => e.action === 'key.create' && e.account === u.address)).toBe(true);
-    const rest = await json(
+    const rest = await json<Page<AuditEvent>>(
       await get(h, `/v1/admin/audit?address=${u.address}&action=key.create&limit=2&cursor=${mine.next_cursor}`, admin.token),
     );
     expect(rest.data).toHaveLength(1);
     expect(rest.has_more).toBe(false);
-    const signIns = await json(await get(h, `/v1/admin/audit?address=${u.address}&action=auth.sign_in`, admin.token));
+    const signIns = await json<Page<AuditEvent>>(await get(h, `/v1/admin/audit?address=${u.address}&action=auth.sign_in`, admin.token));
     expect(signIns.data).toHaveLength(1);
-    const own = await json(await get(h, '/v1/audit?action=key.create', u.token));
+    const own = await json<Page<AuditEvent>>(await get(h, '/v1/audit?action=key.create', u.token));
     expect(own.data).toHaveLength(3);
     for (const bad of ['address=0x123', 'action=DROP%20TABLE']) {
       const res = await get(h, `/v1/admin/audit?${bad}`, admin.token);
       expect(res.status).toBe(400);
-      expect((await json(res)).error.param).toBe(bad.split('=')[0]);
+      expect((await json<ErrorBody>(res)).error.param).toBe(bad.split('=')[0]);
     }
     expect((await get(h, `/v1/admin/audit?address=${u.address}`, u.token)).status).toBe(403);
   });

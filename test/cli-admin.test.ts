@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createNodeService, type NodeService } from '../src/node.js';
 import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, post, signIn, type Harness } from './support/harness.js';
+import type { Account, Application, AuditEvent, Page, Team, TeamWithMembers } from './support/responses.js';
 
 const run = promisify(execFile);
 
@@ -44,19 +45,19 @@ describe('siwe-keys admin CLI', () => {
   it('lists, approves and rejects applications', async () => {
     const u1 = await signIn(h);
     const u2 = await signIn(h);
-    const a1 = await json(await post(h, '/v1/trial/applications', { use_case: 'one' }, u1.token));
-    const a2 = await json(await post(h, '/v1/trial/applications', { use_case: 'two' }, u2.token));
+    const a1 = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'one' }, u1.token));
+    const a2 = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'two' }, u2.token));
     const listed = await cli('applications', '--status', 'pending');
     expect(listed.stdout).toContain(a1.id);
     expect(listed.stdout).toContain(a2.id);
 
     const ok = await cli('approve', a1.id);
     expect(ok.stdout).toContain(`approved ${a1.id}`);
-    expect(await json(await get(h, '/v1/me', u1.token))).toMatchObject({ plan: 'developer', credits: 777 });
+    expect(await json<Account>(await get(h, '/v1/me', u1.token))).toMatchObject({ plan: 'developer', credits: 777 });
 
     const no = await cli('reject', a2.id, '--reason', 'spam');
     expect(no.stdout).toContain(`rejected ${a2.id}`);
-    expect(await json(await get(h, '/v1/trial/applications/mine', u2.token))).toMatchObject({
+    expect(await json<Application>(await get(h, '/v1/trial/applications/mine', u2.token))).toMatchObject({
       status: 'rejected',
       reason: 'spam',
       reviewed_by: 'cli',
@@ -68,14 +69,14 @@ describe('siwe-keys admin CLI', () => {
 
   it('lists teams and changes a team balance', async () => {
     const owner = await signIn(h);
-    const team = await json(await post(h, '/v1/teams', { name: 'cli team' }, owner.token));
+    const team = await json<Team>(await post(h, '/v1/teams', { name: 'cli team' }, owner.token));
     const listed = await cli('teams');
     expect(listed.stdout).toContain(team.id);
     expect(listed.stdout).toContain('"cli team"\tunlimited\t1 members\t0 invited');
     const granted = await cli('team-credits', team.id, '--delta', '250', '--reason', 'prepaid');
     expect(granted.stdout).toContain(`team ${team.id} now has 250 credits`);
-    expect((await json(await get(h, `/v1/teams/${team.id}`, owner.token))).credits).toBe(250);
-    const audit = (await json(await get(h, `/v1/teams/${team.id}/audit`, owner.token))).data;
+    expect((await json<TeamWithMembers>(await get(h, `/v1/teams/${team.id}`, owner.token))).credits).toBe(250);
+    const audit = (await json<Page<AuditEvent>>(await get(h, `/v1/teams/${team.id}/audit`, owner.token))).data;
     expect(audit[0]).toMatchObject({ action: 'team.credits', actor: 'cli', detail: { delta: 250, reason: 'prepaid' } });
     await expect(cli('team-credits', team.id, '--delta=-251', '--reason', 'x')).rejects.toMatchObject({
       code: 1,

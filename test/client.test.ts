@@ -14,6 +14,7 @@ import { siweKeysAuth, type SiweKeysEnv } from '../packages/client/src/hono.js';
 import { json, patch, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
 import { startRealServer } from './support/server.js';
+import type { ErrorBody, VerifyResult } from './support/responses.js';
 
 describe('operator client against the real server', () => {
   let srv: Awaited<ReturnType<typeof startRealServer>>;
@@ -82,13 +83,13 @@ describe('operator client against the real server', () => {
         await call(app, {}, `/v1/chat/completions?key=${k.key}`),
       ]) {
         expect(res.status).toBe(200);
-        expect((await json(res)).key_id).toBe(k.id);
+        expect((await json<VerifyResult>(res)).key_id).toBe(k.id);
       }
       const missing = await call(app, {});
       expect(missing.status).toBe(401);
       const bad = await call(app, { authorization: 'Bearer sk_net_bad' });
       expect(bad.status).toBe(401);
-      expect((await json(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
+      expect((await json<ErrorBody>(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
     });
 
     it('maps the type rule to 403, rate limits to 429 with Retry-After and billing to 402', async () => {
@@ -98,7 +99,9 @@ describe('operator client against the real server', () => {
       const netKey = await createKey(h, user.token, { name: 'mw-net' });
       const mismatch = await call(app, { authorization: `Bearer ${netKey.key}` });
       expect(mismatch.status).toBe(403);
-      expect((await json(mismatch)).error.message).toBe("Your API key doesn't match the type. Please apply for a Developer API key.");
+      expect((await json<ErrorBody>(mismatch)).error.message).toBe(
+        "Your API key doesn't match the type. Please apply for a Developer API key.",
+      );
 
       const dev = await developerAccount(h, 0, admin);
       const limited = await createKey(h, dev.token, { name: 'mw-rpm', limits: { rpm: 1 } });
@@ -118,7 +121,7 @@ describe('operator client against the real server', () => {
       const app = appWith('http://127.0.0.1:1', domainToken);
       const res = await call(app, { authorization: 'Bearer sk_net_whatever' });
       expect(res.status).toBe(503);
-      expect((await json(res)).error.code).toBe('key_service_unavailable');
+      expect((await json<ErrorBody>(res)).error.code).toBe('key_service_unavailable');
     });
   });
 
@@ -154,26 +157,26 @@ describe('operator client against the real server', () => {
         await fetch(`${base}/v1/chat/completions?key=${k.key}`, { method: 'POST' }),
       ]) {
         expect(res.status).toBe(200);
-        expect((await json(res)).key_id).toBe(k.id);
+        expect((await json<VerifyResult>(res)).key_id).toBe(k.id);
       }
     });
 
     it('refuses a missing, malformed or disabled key with the OpenAI-style body and never calls next', async () => {
       const missing = await fetch(`${base}/x`, { method: 'POST' });
       expect(missing.status).toBe(401);
-      expect((await json(missing)).error.code).toBe('missing_api_key');
+      expect((await json<ErrorBody>(missing)).error.code).toBe('missing_api_key');
       const bad = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: 'Bearer sk_net_bad' } });
       expect(bad.status).toBe(401);
-      expect((await json(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
+      expect((await json<ErrorBody>(bad)).error).toMatchObject({ code: 'malformed', type: 'auth_error' });
       const k = await createKey(h, user.token, { name: 'node-mw2', models: ['allowed'] });
       const wrongModel = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'x-model': 'other' } });
       expect(seenModel).toBe('other');
       expect(wrongModel.status).toBe(403);
-      expect((await json(wrongModel)).error.code).toBe('model_not_allowed');
+      expect((await json<ErrorBody>(wrongModel)).error.code).toBe('model_not_allowed');
       await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, user.token);
       const disabled = await fetch(`${base}/x`, { method: 'POST', headers: { authorization: `Bearer ${k.key}` } });
       expect(disabled.status).toBe(401);
-      expect((await json(disabled)).error.code).toBe('disabled');
+      expect((await json<ErrorBody>(disabled)).error.code).toBe('disabled');
     });
   });
 

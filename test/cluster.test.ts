@@ -21,6 +21,7 @@ import { createDomain, createKey, developerAccount, uniqueDomainName, verify } f
 import { compiledCli } from './support/compiled.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
+import type { Account, Nonce } from './support/responses.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
@@ -135,7 +136,7 @@ for (const database of databases) {
 
     it('accepts a nonce exactly once, whichever worker answers', async () => {
       const wallet = newWallet();
-      const { nonce } = await json(await get(h, '/v1/auth/nonce'));
+      const { nonce } = await json<Nonce>(await get(h, '/v1/auth/nonce'));
       const message = siweText(wallet.address, nonce, new Date());
       const signature = await wallet.signMessage({ message });
       const answers = [];
@@ -172,7 +173,7 @@ for (const database of databases) {
       const answers = await Promise.all(Array.from({ length: 50 }, () => verify(h, pub, { key: k.key, cost: 10 })));
       expect(answers.filter((x) => x.valid)).toHaveLength(20);
       expect(answers.filter((x) => !x.valid).every((x) => x.code === 'billing_shortfall')).toBe(true);
-      expect(await json(await get(h, '/v1/me', dev.token))).toMatchObject({ plan: 'developer', credits: 0 });
+      expect(await json<Account>(await get(h, '/v1/me', dev.token))).toMatchObject({ plan: 'developer', credits: 0 });
     });
 
     it('replaces a crashed worker and keeps answering meanwhile', async () => {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getNonce, json, post, siweText, sqliteTarget, type Harness } from './support/harness.js';
+import type { ErrorBody, Session } from './support/responses.js';
 
 /**
  * Smart-contract wallets (ERC-1271 / ERC-6492) sign in through the chain's RPC. The Ethereum node
@@ -67,14 +68,14 @@ describe('contract-wallet sign-in through RPC_URLS', () => {
   it('signs in a contract wallet whose ERC-1271/6492 check the chain accepts', async () => {
     const res = await attempt(h, WALLET_SIGNATURE);
     expect(res.status).toBe(200);
-    expect((await json(res)).account.address).toBe('0x1111111111111111111111111111111111111111');
+    expect((await json<Session>(res)).account.address).toBe('0x1111111111111111111111111111111111111111');
     expect(node.calls.length).toBeGreaterThan(0);
   });
 
   it('refuses a signature the contract wallet rejects', async () => {
     const res = await attempt(h, `0x${'cd'.repeat(100)}`);
     expect(res.status).toBe(401);
-    expect((await json(res)).error.code).toBe('siwe_invalid_signature');
+    expect((await json<ErrorBody>(res)).error.code).toBe('siwe_invalid_signature');
   });
 
   it('refuses contract-wallet signatures on a chain without an RPC URL', async () => {
@@ -82,7 +83,7 @@ describe('contract-wallet sign-in through RPC_URLS', () => {
     try {
       const res = await attempt(plain, WALLET_SIGNATURE);
       expect(res.status).toBe(401);
-      expect((await json(res)).error.code).toBe('siwe_invalid_signature');
+      expect((await json<ErrorBody>(res)).error.code).toBe('siwe_invalid_signature');
     } finally {
       await plain.close();
     }
@@ -95,7 +96,7 @@ describe('contract-wallet sign-in through RPC_URLS', () => {
       const started = Date.now();
       const res = await attempt(slow, WALLET_SIGNATURE);
       expect(res.status).toBe(401);
-      expect((await json(res)).error.code).toBe('siwe_invalid_signature');
+      expect((await json<ErrorBody>(res)).error.code).toBe('siwe_invalid_signature');
       expect(silent.calls.length).toBeGreaterThan(0);
       // Bounded by the timeout, not by the node: a generous ceiling, not a speed assertion.
       expect(Date.now() - started).toBeLessThan(10_000);

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDomain } from './support/fixtures.js';
 import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness, type SignedIn, httpHarness } from './support/harness.js';
 import { freePort, startServeProcess } from './support/process.js';
+import type { AuditEvent, Key, KeyWithSecret, Page, UsageRecord, UsageRecorded, VerifyResult } from './support/responses.js';
 
 /**
  * What a crash may not lose. The real `siwe-keys serve` process works on a SQLite file while several
@@ -97,7 +98,7 @@ describe('crash safety of the SQLite file under SIGKILL', () => {
         try {
           if (n % 2 === 0 || c.keys.length === 0) {
             const res = await post(h, '/v1/keys', { name: `crash-${id}` }, c.user.token);
-            const body = await json(res);
+            const body = await json<KeyWithSecret>(res);
             if (res.status === 201) {
               c.keys.push({ id: body.id, secret: body.key });
               // The domain verifies a key before it may report usage for it.
@@ -109,7 +110,7 @@ describe('crash safety of the SQLite file under SIGKILL', () => {
             const requestId = `crash-req-${id}`;
             const cost = 1 + (n % 5);
             const res = await post(h, '/v1/usage', { key_id: key.id, request_id: requestId, cost }, c.domainToken);
-            const body = await json(res);
+            const body = await json<UsageRecorded>(res);
             if (res.status === 201) c.usage.push({ requestId, id: body.id, keyId: key.id, cost });
             else if (!killed) refusedBeforeKill.push(`usage ${res.status} ${JSON.stringify(body)}`);
             if (res.status === 201) acknowledged += 1;
@@ -143,24 +144,24 @@ describe('crash safety of the SQLite file under SIGKILL', () => {
       for (const k of c.keys) {
         const res = await post(h, '/v1/verify', { key: k.secret }, c.domainToken);
         expect(res.status).toBe(200);
-        expect(await json(res), k.id).toMatchObject({ valid: true, key_id: k.id });
+        expect(await json<VerifyResult>(res), k.id).toMatchObject({ valid: true, key_id: k.id });
       }
       // Every usage record that returned 201 exists exactly once, as acknowledged.
       for (const u of c.usage) {
         const res = await get(h, `/v1/usage?request_id=${encodeURIComponent(u.requestId)}`, c.user.token);
         expect(res.status).toBe(200);
-        const { data } = await json(res);
+        const { data } = await json<Page<UsageRecord>>(res);
         expect(data, u.requestId).toHaveLength(1);
         expect(data[0]).toMatchObject({ id: u.id, key_id: u.keyId, cost: u.cost, charged: u.cost });
       }
       // Nothing half-written: every key that exists (acknowledged or caught in flight) has its audit
       // event, and each key's usage counter equals the sum of its usage records.
-      const keys = (await json(await get(h, '/v1/keys?limit=100', c.user.token))).data as any[];
-      const audit = (await json(await get(h, '/v1/audit?limit=100', c.user.token))).data as any[];
+      const keys = (await json<Page<Key>>(await get(h, '/v1/keys?limit=100', c.user.token))).data;
+      const audit = (await json<Page<AuditEvent>>(await get(h, '/v1/audit?limit=100', c.user.token))).data;
       const created = new Set(audit.filter((e) => e.action === 'key.create').map((e) => e.target));
       expect(keys.length).toBeLessThan(100);
       expect(new Set(keys.map((k) => k.id))).toEqual(created);
-      const usage = (await json(await get(h, '/v1/usage?limit=100', c.user.token))).data as any[];
+      const usage = (await json<Page<UsageRecord>>(await get(h, '/v1/usage?limit=100', c.user.token))).data;
       expect(usage.length).toBeLessThan(100);
       for (const k of keys) {
         const charged = usage.filter((u) => u.key_id === k.id).reduce((sum, u) => sum + u.charged, 0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkerDev, stopWorkerDev, type WorkerProcess } from './support/harness.js';
+import { json, startWorkerDev, stopWorkerDev, type WorkerProcess } from './support/harness.js';
 
 // The D1 dialect and src/db/tx.ts on a real local D1 under workerd (a probe Worker, see
 // test/support/d1-probe/worker.ts), with the generated schema/d1 migrations applied.
@@ -12,9 +12,10 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
     if (w) await stopWorkerDev(w);
   });
 
-  const run = async (name: string): Promise<any> => {
+  /** Runs one probe of the worker (test/support/d1-probe) and answers what it reports. */
+  const run = async <T = unknown>(name: string): Promise<T> => {
     const res = await fetch(`${w.base}/run/${name}`, { method: 'POST' });
-    const body = await res.json();
+    const body = await json<T>(res);
     if (res.status !== 200) throw new Error(`${name}: ${JSON.stringify(body)}`);
     return body;
   };
@@ -47,7 +48,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
   });
 
   it('inBatch undoes the whole batch when a later statement fails a CHECK', async () => {
-    const out = await run('batch-rolls-back');
+    const out = await run<{ error: string; credits: number; auditWritten: boolean }>('batch-rolls-back');
     expect(out.error).toMatch(/CHECK constraint failed/i);
     expect(out.credits).toBe(100);
     expect(out.auditWritten).toBe(false);
@@ -68,7 +69,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('D1 dialect on workerd', () =>
   });
 
   it('refuses db.transaction() loudly instead of pretending', async () => {
-    const out = await run('transaction-refused');
+    const out = await run<{ refused: boolean }>('transaction-refused');
     expect(out.refused).toBe(true);
   });
 

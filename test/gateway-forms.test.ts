@@ -8,7 +8,8 @@ import { createLogger } from '../src/logger.js';
 import { startNodeServer, type NodeService } from '../src/node.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
 import { createDomain, createKey } from './support/fixtures.js';
-import { signIn, TEST_ORIGIN, type Harness } from './support/harness.js';
+import { json, signIn, TEST_ORIGIN, type Harness } from './support/harness.js';
+import type { ErrorBody } from './support/responses.js';
 
 // Issue 12.3: the gateway must read `model` (and `stream`) exactly as the inference server will, or
 // refuse. Every attack goes through the real gateway process (`siwe-keys gateway`, as operators run it)
@@ -124,7 +125,7 @@ async function expectRefusedUnforwarded(send: () => Promise<Response>, status: n
   const before = upstream.received.length;
   const res = await send();
   expect(res.status).toBe(status);
-  const body = await res.json();
+  const body = await json<ErrorBody>(res);
   expect(body.error.code).toBe(code);
   if (param) expect(body.error.param).toBe(param);
   expect(upstream.received.length).toBe(before);
@@ -232,7 +233,7 @@ describe('gateway: multipart model, as upstream servers read it', () => {
       body: 'x',
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe('invalid_request');
+    expect((await json<ErrorBody>(res)).error.code).toBe('invalid_request');
     expect(upstream.received.length).toBe(before);
   });
 });

@@ -35,6 +35,7 @@ import {
   type Harness,
   type SignedIn,
 } from './support/harness.js';
+import type { Account, DomainWithToken, ErrorBody, KeyWithSecret, Page, UsageRecord } from './support/responses.js';
 
 // The key service is the real one over HTTP (SQLite file); the inference server is a real HTTP
 // server in this file standing in for llama.cpp / vLLM. Nothing of ours is mocked.
@@ -72,7 +73,7 @@ interface MadeKey {
 
 async function makeKey(owner: SignedIn, body: Record<string, unknown> = {}): Promise<MadeKey> {
   const res = await post(h, '/v1/keys', { name: `k-${Math.random().toString(36).slice(2)}`, ...body }, owner.token);
-  const out = await json(res);
+  const out = await json<KeyWithSecret>(res);
   if (res.status !== 201) throw new Error(`key: ${res.status} ${JSON.stringify(out)}`);
   return { key: out.key, id: out.id };
 }
@@ -90,9 +91,9 @@ function chat(
   });
 }
 
-async function usageRecords(owner: SignedIn, requestId: string): Promise<any[]> {
+async function usageRecords(owner: SignedIn, requestId: string): Promise<UsageRecord[]> {
   const res = await get(h, `/v1/usage?request_id=${encodeURIComponent(requestId)}`, owner.token);
-  const body = await json(res);
+  const body = await json<Page<UsageRecord>>(res);
   if (res.status !== 200) throw new Error(`usage: ${res.status} ${JSON.stringify(body)}`);
   return body.data;
 }
@@ -136,11 +137,11 @@ beforeAll(async () => {
   user = await signIn(h);
   admin = await signInAdmin(h);
   let res = await post(h, '/v1/domains', { name: 'node-1.example.org' }, user.token);
-  let body = await json(res);
+  let body = await json<DomainWithToken>(res);
   if (res.status !== 201) throw new Error(`domain: ${res.status} ${JSON.stringify(body)}`);
   networkToken = body.token;
   res = await post(h, '/v1/domains', { name: 'public-1.example.org', visibility: 'public' }, admin.token);
-  body = await json(res);
+  body = await json<DomainWithToken>(res);
   if (res.status !== 201) throw new Error(`public domain: ${res.status} ${JSON.stringify(body)}`);
   publicToken = body.token;
 
@@ -229,7 +230,7 @@ describe('gateway: key carriers', () => {
     const before = upstream.received.length;
     const res = await chat(gw.url, null);
     expect(res.status).toBe(401);
-    const body = await res.json();
+    const body = await json<ErrorBody>(res);
     expect(body).toEqual({
       error: { code: 'missing_api_key', message: expect.any(String), type: 'auth_error', request_id: res.headers.get('x-request-id') },
     });
@@ -284,11 +285,11 @@ describe('gateway: key carriers', () => {
 });
 
 describe('gateway: refusals', () => {
-  async function expectRefusal(res: Response, status: number, code: string, type: string): Promise<any> {
+  async function expectRefusal(res: Response, status: number, code: string, type: string): Promise<ErrorBody> {
     const before = upstream.received.length;
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    const body = await res.json();
+    const body = await json<ErrorBody>(res);
     expect(body).toEqual({ error: { code, message: expect.any(String), type, request_id: res.headers.get('x-request-id') } });
     expect(body.error.message.length).toBeGreaterThan(0);
     expect(upstream.received.length).toBe(before);
@@ -510,17 +511,17 @@ describe('gateway: responses', () => {
     try {
       let res = await chat(small.url, k.key, { padding: 'x'.repeat(4096) });
       expect(res.status).toBe(413);
-      expect((await res.json()).error.code).toBe('payload_too_large');
+      expect((await json<ErrorBody>(res)).error.code).toBe('payload_too_large');
       res = await fetch(`${small.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
         body: '{"model":',
       });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'body' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'body' });
       res = await chat(small.url, k.key, { model: 'm'.repeat(129) });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', param: 'model' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'model' });
     } finally {
       await small.close(1000);
     }
@@ -539,7 +540,7 @@ describe('gateway: metering', () => {
     const res = await chat(gw.url, k.key);
     expect(res.status).toBe(200);
     const rid = res.headers.get('x-request-id') as string;
-    expect((await res.json()).usage).toEqual(CHAT_USAGE); // the answer is untouched
+    expect((await json<{ usage: unknown }>(res)).usage).toEqual(CHAT_USAGE); // the answer is untouched
     await gw.gateway.drain();
     const records = await usageRecords(owner, rid);
     expect(records).toHaveLength(1);
@@ -576,7 +577,7 @@ describe('gateway: metering', () => {
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     await publicGw.gateway.drain();
-    const me = await json(await get(h, '/v1/me', dev.token));
+    const me = await json<Account>(await get(h, '/v1/me', dev.token));
     expect(me.credits).toBe(1000 - CHAT_COST);
   });
 

@@ -3,6 +3,7 @@ import { resolveClientIp } from '../src/client-ip.js';
 import { get, json, post, signIn, sqliteTarget, type Harness } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { startRealServer } from './support/server.js';
+import type { ErrorBody, Nonce } from './support/responses.js';
 
 describe('HTTP hygiene', () => {
   let h: Harness;
@@ -93,7 +94,7 @@ describe('abuse limits', () => {
       expect(codes).toEqual([200, 200, 200, 429]);
       const res = await get(h, '/v1/auth/nonce');
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect((await json(res)).error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
       h.clock!.advance(60_000);
       expect((await get(h, '/v1/auth/nonce')).status).toBe(200);
     } finally {
@@ -144,7 +145,7 @@ describe('abuse limits', () => {
     const h = await sqliteTarget.start({ env: { MAX_PENDING_NONCES: '3' } });
     try {
       for (let i = 0; i < 10; i++) expect((await get(h, '/v1/auth/nonce')).status).toBe(200);
-      const nonce = (await json(await get(h, '/v1/auth/nonce'))).nonce as string;
+      const nonce = (await json<Nonce>(await get(h, '/v1/auth/nonce'))).nonce as string;
       expect(nonce).toMatch(/^[0-9A-Za-z]{48}$/);
     } finally {
       await h.close();

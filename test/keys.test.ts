@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createKey } from './support/fixtures.js';
-import type { KeyView, Page } from '../src/contract/views.js';
+import type { KeyView } from '../src/contract/views.js';
 import type { AuditEventView } from '../src/services/audit.js';
+import type { AuditEvent, ErrorBody, Key, KeyWithSecret, Page } from './support/responses.js';
 
 describe.each(targets())('API keys on $name', (target) => {
   let h: Harness;
@@ -23,9 +24,10 @@ describe.each(targets())('API keys on $name', (target) => {
     expect(k.hint).toBe(`sk_net_…${k.key.slice(-4)}`);
     expect(k.status).toBe('active');
     expect(k.usage).toEqual({ today: 0, this_month: 0, total: 0 });
-    const got = await json(await get(h, `/v1/keys/${k.id}`, alice.token));
+    const got = await json<Key>(await get(h, `/v1/keys/${k.id}`, alice.token));
     expect(got.id).toBe(k.id);
-    expect(got.key).toBeUndefined();
+    // The secret is not part of a listed key: read it as the wider type to check it is absent.
+    expect((got as Partial<KeyWithSecret>).key).toBeUndefined();
     expect(JSON.stringify(got)).not.toContain(k.key);
     const list = await json<Page<KeyView>>(await get(h, '/v1/keys', alice.token));
     expect(list.data.map((x) => x.id)).toContain(k.id);
@@ -35,14 +37,14 @@ describe.each(targets())('API keys on $name', (target) => {
   it('refuses a developer key for a network account with key_type_not_allowed', async () => {
     const res = await post(h, '/v1/keys', { name: 'dev-attempt', type: 'developer' }, alice.token);
     expect(res.status).toBe(403);
-    expect((await json(res)).error.code).toBe('key_type_not_allowed');
+    expect((await json<ErrorBody>(res)).error.code).toBe('key_type_not_allowed');
   });
 
   it('refuses a duplicate name with name_taken', async () => {
     await createKey(h, alice.token, { name: 'dup' });
     const res = await post(h, '/v1/keys', { name: 'dup' }, alice.token);
     expect(res.status).toBe(409);
-    expect((await json(res)).error.code).toBe('name_taken');
+    expect((await json<ErrorBody>(res)).error.code).toBe('name_taken');
     // Another account may use the same name.
     await createKey(h, bob.token, { name: 'dup' });
   });
@@ -63,7 +65,7 @@ describe.each(targets())('API keys on $name', (target) => {
   ])('refuses bad input %j naming the field', async (body, param) => {
     const res = await post(h, '/v1/keys', body, alice.token);
     expect(res.status).toBe(400);
-    const err = (await json(res)).error;
+    const err = (await json<ErrorBody>(res)).error;
     expect(err.code).toBe('invalid_request');
     if (param !== 'body') expect(err.param).toBe(param);
   });
@@ -71,7 +73,7 @@ describe.each(targets())('API keys on $name', (target) => {
   it('refuses an expiry in the past', async () => {
     const res = await post(h, '/v1/keys', { name: 'past', expires_at: '2000-01-01T00:00:00Z' }, alice.token);
     expect(res.status).toBe(400);
-    expect((await json(res)).error.param).toBe('expires_at');
+    expect((await json<ErrorBody>(res)).error.param).toBe('expires_at');
   });
 
   it("hides other accounts' keys behind 404 on every verb", async () => {
@@ -83,10 +85,10 @@ describe.each(targets())('API keys on $name', (target) => {
       await del(h, `/v1/keys/${k.id}`, bob.token),
     ]) {
       expect(res.status).toBe(404);
-      expect((await json(res)).error.code).toBe('not_found');
+      expect((await json<ErrorBody>(res)).error.code).toBe('not_found');
     }
     // Nothing changed for the owner.
-    const still = await json(await get(h, `/v1/keys/${k.id}`, alice.token));
+    const still = await json<Key>(await get(h, `/v1/keys/${k.id}`, alice.token));
     expect(still.status).toBe('active');
     expect(still.hint).toBe(k.hint);
     expect((await json<Page<KeyView>>(await get(h, '/v1/keys', bob.token))).data.map((x) => x.id)).not.toContain(k.id);
@@ -108,7 +110,7 @@ describe.each(targets())('API keys on $name', (target) => {
       alice.token,
     );
     expect(res.status).toBe(200);
-    const b = await json(res);
+    const b = await json<Key>(res);
     expect(b).toMatchObject({
       description: 'new',
       status: 'disabled',
@@ -120,7 +122,7 @@ describe.each(targets())('API keys on $name', (target) => {
     expect(b.limits.rpm).toBeUndefined();
     const rename = await patch(h, `/v1/keys/${k.id}`, { name: 'renamed' }, alice.token);
     expect(rename.status).toBe(400);
-    expect((await json(await get(h, `/v1/keys/${k.id}`, alice.token))).name).toBe('patchme');
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, alice.token))).name).toBe('patchme');
   });
 
   it('lets an admin-scoped key manage its own account and refuses inference keys there', async () => {
@@ -128,7 +130,7 @@ describe.each(targets())('API keys on $name', (target) => {
     const inference = await createKey(h, alice.token, { name: 'inference-only' });
     const made = await post(h, '/v1/keys', { name: 'made-by-key' }, adminKey.key);
     expect(made.status).toBe(201);
-    expect((await json(made)).type).toBe('network');
+    expect((await json<KeyWithSecret>(made)).type).toBe('network');
     const listed = await json<Page<KeyView>>(await get(h, '/v1/keys', adminKey.key));
     expect(listed.data.map((x) => x.name)).toContain('made-by-key');
     const events = (await json<Page<AuditEventView>>(await get(h, '/v1/audit', alice.token))).data;
@@ -141,7 +143,7 @@ describe.each(targets())('API keys on $name', (target) => {
     expect((await get(h, `/v1/keys/${bobKey.id}`, adminKey.key)).status).toBe(404);
     for (const res of [await post(h, '/v1/keys', { name: 'nope' }, inference.key), await get(h, '/v1/keys', inference.key)]) {
       expect(res.status).toBe(403);
-      expect((await json(res)).error.code).toBe('insufficient_scope');
+      expect((await json<ErrorBody>(res)).error.code).toBe('insufficient_scope');
     }
     // A key is never a session: /v1/me and applications need a session.
     expect((await get(h, '/v1/me', adminKey.key)).status).toBe(403);
@@ -152,7 +154,7 @@ describe.each(targets())('API keys on $name', (target) => {
     await patch(h, `/v1/keys/${k.id}`, { status: 'disabled' }, alice.token);
     const res = await get(h, '/v1/keys', k.key);
     expect(res.status).toBe(401);
-    expect((await json(res)).error.code).toBe('invalid_api_key');
+    expect((await json<ErrorBody>(res)).error.code).toBe('invalid_api_key');
     const typo = k.key.slice(0, -1) + (k.key.endsWith('a') ? 'b' : 'a');
     expect((await get(h, '/v1/keys', typo)).status).toBe(401);
   });
@@ -161,7 +163,7 @@ describe.each(targets())('API keys on $name', (target) => {
     const k = await createKey(h, alice.token, { name: 'rotate-now', scopes: ['admin'], limits: { rpm: 5 } });
     const res = await post(h, `/v1/keys/${k.id}/rotate`, {}, alice.token);
     expect(res.status).toBe(200);
-    const r = await json(res);
+    const r = await json<KeyWithSecret>(res);
     expect(r.id).toBe(k.id);
     expect(r.key).not.toBe(k.key);
     expect(r.scopes).toEqual(k.scopes);
@@ -173,7 +175,7 @@ describe.each(targets())('API keys on $name', (target) => {
   it('rotation with a grace period keeps the old secret until it ends', async ({ skip }) => {
     if (!h.clock) skip();
     const k = await createKey(h, alice.token, { name: 'rotate-grace', scopes: ['admin'] });
-    const r = await json(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 60 }, alice.token));
+    const r = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 60 }, alice.token));
     expect((await get(h, '/v1/keys', k.key)).status).toBe(200);
     expect((await get(h, '/v1/keys', r.key)).status).toBe(200);
     h.clock!.advance(61_000);
@@ -185,7 +187,7 @@ describe.each(targets())('API keys on $name', (target) => {
     const k = await createKey(h, alice.token, { name: 'rotate-bad' });
     const res = await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 86_401 }, alice.token);
     expect(res.status).toBe(400);
-    expect((await json(res)).error.param).toBe('grace_seconds');
+    expect((await json<ErrorBody>(res)).error.param).toBe('grace_seconds');
   });
 
   it('deletes permanently', async () => {
@@ -219,7 +221,7 @@ describe.each(targets())('API keys on $name', (target) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Page<KeyView> = await json(await get(h, `/v1/keys?limit=3${cursor ? `&cursor=${cursor}` : ''}`, dave.token));
+      const page: Page<KeyView> = await json<Page<Key>>(await get(h, `/v1/keys?limit=3${cursor ? `&cursor=${cursor}` : ''}`, dave.token));
       expect(page.data.length).toBeLessThanOrEqual(3);
       seen.push(...page.data.map((x) => x.id));
       cursor = page.next_cursor ?? null;
@@ -238,7 +240,7 @@ describe.each(targets())('API keys on $name', (target) => {
       await createKey(h2, s.token, { name: 'b' });
       const res = await post(h2, '/v1/keys', { name: 'c' }, s.token);
       expect(res.status).toBe(409);
-      expect((await json(res)).error.code).toBe('limit_reached');
+      expect((await json<ErrorBody>(res)).error.code).toBe('limit_reached');
     } finally {
       await h2.close();
     }
@@ -246,7 +248,7 @@ describe.each(targets())('API keys on $name', (target) => {
 
   it('never writes a secret into logs or the audit trail', async () => {
     const k = await createKey(h, alice.token, { name: 'secret-hygiene', scopes: ['admin'] });
-    const r = await json(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 10 }, alice.token));
+    const r = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 10 }, alice.token));
     await get(h, '/v1/keys', r.key);
     const audit = await json<Page<AuditEventView>>(await get(h, '/v1/audit?limit=100', alice.token));
     const text = JSON.stringify(audit) + h.logs.join('\n');
@@ -265,11 +267,11 @@ describe.each(targets())('API keys on $name', (target) => {
     const admin = await signInAdmin(h);
     const all = await get(h, '/v1/admin/audit?limit=5', admin.token);
     expect(all.status).toBe(200);
-    const page = await json(all);
+    const page = await json<Page<AuditEvent>>(all);
     expect(page.data.length).toBe(5);
     expect(page.has_more).toBe(true);
     const res = await get(h, '/v1/admin/audit', alice.token);
     expect(res.status).toBe(403);
-    expect((await json(res)).error.code).toBe('forbidden');
+    expect((await json<ErrorBody>(res)).error.code).toBe('forbidden');
   });
 });

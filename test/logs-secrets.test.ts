@@ -8,6 +8,7 @@ import { startRealServer } from './support/server.js';
 import { startFakeUpstream } from './support/fake-upstream.js';
 import { startGatewayServer } from '../src/gateway/node.js';
 import { createLogger } from '../src/logger.js';
+import type { Application, DomainWithToken, KeyWithSecret, Session, VerifyResult } from './support/responses.js';
 
 /**
  * Secrets never reach the logs. Every main flow runs at LOG_LEVEL=debug (the most verbose level)
@@ -25,7 +26,7 @@ async function signInRecorded(h: Harness, secrets: Secrets, account = newWallet(
   const signature = await account.signMessage({ message });
   secrets.add(signature);
   const res = await post(h, '/v1/auth/verify', { message, signature });
-  const body = await json(res);
+  const body = await json<Session>(res);
   expect(res.status, JSON.stringify(body)).toBe(200);
   secrets.add(body.token);
   // A replay of the same signed message is refused, and must not be logged either.
@@ -37,11 +38,11 @@ async function signInRecorded(h: Harness, secrets: Secrets, account = newWallet(
 async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
   const secrets: Secrets = new Set();
   const keep = <T extends string>(s: T): T => (secrets.add(s), s);
-  const ok = async (res: Response | Promise<Response>, status: number): Promise<any> => {
+  const ok = async <T = unknown>(res: Response | Promise<Response>, status: number): Promise<T> => {
     const r = await res;
     const text = await r.text();
     expect(r.status, text).toBe(status);
-    return text ? JSON.parse(text) : null;
+    return text ? (JSON.parse(text) as T) : (null as T);
   };
 
   const user = await signInRecorded(h, secrets);
@@ -57,16 +58,16 @@ async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
   keep(analyticsKey.key);
   await ok(get(h, '/v1/keys', user.token), 200);
   await ok(patch(h, `/v1/keys/${k1.id}`, { description: 'rotating' }, user.token), 200);
-  const rotated = await ok(post(h, `/v1/keys/${k1.id}/rotate`, { grace_seconds: 60 }, user.token), 200);
+  const rotated = await ok<KeyWithSecret>(post(h, `/v1/keys/${k1.id}/rotate`, { grace_seconds: 60 }, user.token), 200);
   keep(rotated.key);
-  const rotatedAgain = await ok(post(h, `/v1/keys/${k1.id}/rotate`, {}, user.token), 200);
+  const rotatedAgain = await ok<KeyWithSecret>(post(h, `/v1/keys/${k1.id}/rotate`, {}, user.token), 200);
   keep(rotatedAgain.key);
 
   // A key used where keys are accepted (Authorization: Bearer on management and analytics routes),
   // and where they are not (an inference key on a management route).
   await ok(get(h, '/v1/keys', adminKey.key), 200);
   await ok(get(h, '/v1/usage', analyticsKey.key), 200);
-  await ok(post(h, '/v1/keys', { name: 'made-by-key' }, adminKey.key), 201).then((b) => keep(b.key));
+  await ok<KeyWithSecret>(post(h, '/v1/keys', { name: 'made-by-key' }, adminKey.key), 201).then((b) => keep(b.key));
   await ok(get(h, '/v1/keys', rotatedAgain.key), 403);
 
   // Misuse: keys in x-api-key, in the query string, in the path, in x-request-id, in a cookie.
@@ -82,19 +83,22 @@ async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
   // Domains: create, rotate the token, verify and meter with it.
   const dom = await createDomain(h, user.token, uniqueDomainName('logs'));
   keep(dom.token);
-  const domRotated = await ok(post(h, `/v1/domains/${dom.id}/token/rotate`, {}, user.token), 200);
+  const domRotated = await ok<DomainWithToken>(post(h, `/v1/domains/${dom.id}/token/rotate`, {}, user.token), 200);
   keep(domRotated.token);
   const pub = await createDomain(h, admin.token, uniqueDomainName('logs-pub'), 'public');
   keep(pub.token);
-  expect((await ok(post(h, '/v1/verify', { key: rotatedAgain.key, scope: 'inference:write', cost: 1 }, domRotated.token), 200)).valid).toBe(
-    true,
-  );
+  expect(
+    (await ok<VerifyResult>(post(h, '/v1/verify', { key: rotatedAgain.key, scope: 'inference:write', cost: 1 }, domRotated.token), 200))
+      .valid,
+  ).toBe(true);
   // Refusals: the rotated-away key, the old domain token, a key of the wrong type, a mistyped key.
-  expect((await ok(post(h, '/v1/verify', { key: k1.key }, domRotated.token), 200)).valid).toBe(false);
-  expect((await ok(post(h, '/v1/verify', { key: rotated.key }, domRotated.token), 200)).valid).toBe(false);
+  expect((await ok<VerifyResult>(post(h, '/v1/verify', { key: k1.key }, domRotated.token), 200)).valid).toBe(false);
+  expect((await ok<VerifyResult>(post(h, '/v1/verify', { key: rotated.key }, domRotated.token), 200)).valid).toBe(false);
   await ok(post(h, '/v1/verify', { key: rotatedAgain.key }, dom.token), 401);
-  expect((await ok(post(h, '/v1/verify', { key: rotatedAgain.key }, pub.token), 200)).code).toBe('key_type_mismatch');
-  expect((await ok(post(h, '/v1/verify', { key: `${rotatedAgain.key.slice(0, -1)}x` }, domRotated.token), 200)).valid).toBe(false);
+  expect((await ok<VerifyResult>(post(h, '/v1/verify', { key: rotatedAgain.key }, pub.token), 200)).code).toBe('key_type_mismatch');
+  expect((await ok<VerifyResult>(post(h, '/v1/verify', { key: `${rotatedAgain.key.slice(0, -1)}x` }, domRotated.token), 200)).valid).toBe(
+    false,
+  );
   await ok(post(h, '/v1/usage', { key_id: k1.id, request_id: 'logs-1', cost: 2 }, domRotated.token), 201);
   await ok(post(h, '/v1/usage', { key_id: k1.id, request_id: 'logs-1', cost: 2 }, domRotated.token), 201);
   await ok(get(h, '/v1/usage?request_id=logs-1', user.token), 200);
@@ -114,12 +118,12 @@ async function runFlows(h: Harness, serviceUrl?: string): Promise<Secrets> {
 
   // Trial: apply, approve; credits; then the developer account's key.
   const dev = await signInRecorded(h, secrets);
-  const app = await ok(post(h, '/v1/trial/applications', { use_case: 'logs', contact: 'me@example.org' }, dev.token), 201);
+  const app = await ok<Application>(post(h, '/v1/trial/applications', { use_case: 'logs', contact: 'me@example.org' }, dev.token), 201);
   await ok(post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 50 }, admin.token), 200);
   await ok(post(h, `/v1/admin/accounts/${dev.address}/credits`, { delta: 5, reason: 'logs' }, admin.token), 200);
   const devKey = await createKey(h, dev.token, { name: 'logs-dev' });
   keep(devKey.key);
-  expect((await ok(post(h, '/v1/verify', { key: devKey.key, cost: 3 }, pub.token), 200)).valid).toBe(true);
+  expect((await ok<VerifyResult>(post(h, '/v1/verify', { key: devKey.key, cost: 3 }, pub.token), 200)).valid).toBe(true);
   await ok(get(h, '/v1/audit', dev.token), 200);
   await ok(get(h, '/v1/admin/audit', admin.token), 200);
 
@@ -199,7 +203,7 @@ describe('logs of the real Node server carry no secrets', () => {
     const k = await createKey(h, user.token, { name: 'logs-gw' });
     const old = await createKey(h, user.token, { name: 'logs-gw-old' });
     secrets.add(k.key).add(old.key);
-    const rotated = await json(await post(h, `/v1/keys/${old.id}/rotate`, {}, user.token));
+    const rotated = await json<KeyWithSecret>(await post(h, `/v1/keys/${old.id}/rotate`, {}, user.token));
     secrets.add(rotated.key);
 
     const gatewayLogs: string[] = [];

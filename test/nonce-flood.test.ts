@@ -5,6 +5,7 @@ import { rateLimitKey } from '../src/ip-prefix.js';
 import { get, json, newWallet, post, siweText, targets, type Harness } from './support/harness.js';
 import { createPgTestDatabase } from './support/postgres.js';
 import { startRealServer } from './support/server.js';
+import type { ErrorBody, Nonce } from './support/responses.js';
 
 /**
  * Sign-in stays available under a nonce flood (issue 12, item 4): nonces are stateless until used,
@@ -19,7 +20,7 @@ async function signInFrom(h: Harness, headers: Record<string, string> = {}) {
   const wallet = newWallet();
   const nonceRes = await h.request('/v1/auth/nonce', { headers });
   expect(nonceRes.status).toBe(200);
-  const { nonce } = await json(nonceRes);
+  const { nonce } = await json<Nonce>(nonceRes);
   const message = siweText(wallet.address, nonce, new Date());
   const signature = await wallet.signMessage({ message });
   const res = await post(h, '/v1/auth/verify', { message, signature }, undefined, headers);
@@ -63,7 +64,7 @@ for (const target of targets()) {
       await inBatches([...Array(600).keys()], 25, async () => {
         const res = await get(h, '/v1/auth/nonce');
         expect(res.status).toBe(200);
-        issued.push((await json(res)).nonce);
+        issued.push((await json<Nonce>(res)).nonce);
       });
       expect(new Set(issued).size).toBe(600);
       // Nothing was stored for them.
@@ -73,7 +74,7 @@ for (const target of targets()) {
       expect(fresh.res.status).toBe(200);
       const replay = await post(h, '/v1/auth/verify', { message: fresh.message, signature: fresh.signature });
       expect(replay.status).toBe(401);
-      expect((await json(replay)).error.code).toBe('siwe_nonce_invalid');
+      expect((await json<ErrorBody>(replay)).error.code).toBe('siwe_nonce_invalid');
 
       // A nonce from the flood works exactly once too.
       const wallet = newWallet();
@@ -81,7 +82,7 @@ for (const target of targets()) {
       const signature = await wallet.signMessage({ message });
       expect((await post(h, '/v1/auth/verify', { message, signature })).status).toBe(200);
       const again = await post(h, '/v1/auth/verify', { message, signature });
-      expect((await json(again)).error.code).toBe('siwe_nonce_invalid');
+      expect((await json<ErrorBody>(again)).error.code).toBe('siwe_nonce_invalid');
     }, 120_000);
   });
 }
@@ -153,13 +154,13 @@ for (const server of realServers) {
           from('203.0.113.78'),
         );
         expect(replay.status).toBe(401);
-        expect((await json(replay)).error.code).toBe('siwe_nonce_invalid');
+        expect((await json<ErrorBody>(replay)).error.code).toBe('siwe_nonce_invalid');
       }
     }, 120_000);
 
     it('counts sign-in attempts per /64 too', async () => {
       const wallet = newWallet();
-      const nonce = (await json(await nonceFrom('192.0.2.200'))).nonce as string;
+      const nonce = (await json<Nonce>(await nonceFrom('192.0.2.200'))).nonce;
       const message = siweText(wallet.address, nonce, new Date());
       const signature = await wallet.signMessage({ message });
       const codes: number[] = [];

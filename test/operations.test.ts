@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, signIn, type Harness, httpHarness } from './support/harness.js';
 import { freePort, startServeProcess } from './support/process.js';
+import type { Jwks } from './support/responses.js';
 
 const run = promisify(execFile);
 
@@ -66,7 +67,7 @@ describe('operations on the real process', () => {
     const first = await startServeProcess({ ...env, PORT: String(await freePort()) });
     const h1 = harness(first.url);
     const before = await signIn(h1);
-    const oldKids = (await json(await get(h1, '/.well-known/jwks.json'))).keys.map((k: any) => k.kid);
+    const oldKids = (await json<Jwks>(await get(h1, '/.well-known/jwks.json'))).keys.map((k) => k.kid);
     const out = await run(process.execPath, ['bin/siwe-keys.js', 'rotate-signing-key'], { env: { ...process.env, ...env } });
     const newKid = /new session signing key (\S+);/.exec(out.stdout)?.[1];
     expect(newKid).toBeTruthy();
@@ -80,7 +81,7 @@ describe('operations on the real process', () => {
       const after = await signIn(h2);
       const header = JSON.parse(Buffer.from(after.token.split('.')[0], 'base64url').toString());
       expect(header.kid).toBe(newKid);
-      const jwks = (await json(await get(h2, '/.well-known/jwks.json'))).keys.map((k: any) => k.kid);
+      const jwks = (await json<Jwks>(await get(h2, '/.well-known/jwks.json'))).keys.map((k) => k.kid);
       expect(jwks).toEqual(expect.arrayContaining([newKid, ...oldKids]));
     } finally {
       await second.stop();

@@ -25,6 +25,7 @@ import {
   type Harness,
   type SignedIn,
 } from './support/harness.js';
+import type { Account, Application, AuditEvent, ErrorBody, OpenApiDoc, Page, UsageRecorded, VerifyResult } from './support/responses.js';
 
 /**
  * Property-based tests (fast-check) through the whole HTTP stack: what must hold for every input,
@@ -51,7 +52,7 @@ async function expectContractResponse(res: Response, context: string): Promise<v
   if (res.status < 300) return;
   expect(text, `${context}: stack trace in the body`).not.toMatch(STACK_TRACE);
   if (text === '') throw new Error(`${context}: ${res.status} with an empty body`);
-  let body: any;
+  let body: ErrorBody; // what the assertions below check it is
   try {
     body = JSON.parse(text);
   } catch {
@@ -152,13 +153,16 @@ interface Operation {
   bodyFields: string[];
 }
 
-function operationsOf(doc: any): Operation[] {
+/** An item of any list: its id and its other fields. */
+type Listed = { id: string } & Record<string, unknown>;
+
+function operationsOf(doc: OpenApiDoc): Operation[] {
   const ops: Operation[] = [];
-  for (const [path, item] of Object.entries<any>(doc.paths)) {
-    for (const [method, op] of Object.entries<any>(item)) {
-      const params: any[] = op.parameters ?? [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const params = op.parameters ?? [];
       const schema = op.requestBody?.content?.['application/json']?.schema;
-      const resolved = schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema;
+      const resolved = schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop() ?? ''] : schema;
       ops.push({
         method: method.toUpperCase(),
         path,
@@ -350,7 +354,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       const before = queries;
       const res = await post(h, '/v1/verify', { key: keySecret }, domainToken);
       expect(res.status).toBe(200);
-      expect((await json(res)).valid).toBe(true);
+      expect((await json<VerifyResult>(res)).valid).toBe(true);
       expect(queries).toBeGreaterThan(before);
     });
 
@@ -379,7 +383,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
             const before = queries;
             const res = await post(h, '/v1/verify', { key: keySecret }, mutated);
             expect(res.status).toBe(401);
-            expect((await json(res)).error.code).toBe('invalid_domain_token');
+            expect((await json<ErrorBody>(res)).error.code).toBe('invalid_domain_token');
             expect(queries, `a lookup for ${mutated}`).toBe(before);
           },
         ),
@@ -408,7 +412,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
           before = queries;
           const res = await post(h, '/v1/verify', { key: mutated }, domainToken);
           expect(res.status).toBe(200);
-          expect(await json(res)).toMatchObject({ valid: false, code: 'malformed' });
+          expect(await json<VerifyResult>(res)).toMatchObject({ valid: false, code: 'malformed' });
           expect(queries - before, `lookups for ${mutated}`).toBe(baseline);
         }),
         { numRuns: 300 },
@@ -442,7 +446,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       const d = await createDomain(h, fx.user.token, uniqueDomainName('fuzz'));
       fx.domainId = d.id;
       fx.domainToken = d.token;
-      const app = await json(await post(h, '/v1/trial/applications', { use_case: 'fuzzing' }, fx.user.token));
+      const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'fuzzing' }, fx.user.token));
       fx.applicationId = app.id;
     }
 
@@ -773,7 +777,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
         tick(i);
         const res = await post(h, '/v1/usage', { key_id: created.keys[i % created.keys.length], request_id: `page-${i}`, cost: 0 }, token);
         expect(res.status).toBe(201);
-        created.usage.push((await json(res)).id);
+        created.usage.push((await json<UsageRecorded>(res)).id);
       }
       created.applications = [];
       for (let i = 0; i < 21; i++) {
@@ -781,14 +785,14 @@ describe.each(nodeTargets())('properties on $name', (target) => {
         const u = await signIn(h);
         const res = await post(h, '/v1/trial/applications', { use_case: `page ${i}` }, u.token);
         expect(res.status).toBe(201);
-        created.applications.push((await json(res)).id);
+        created.applications.push((await json<Application>(res)).id);
       }
     });
     afterAll(async () => h.close());
 
     /** Walks the list with the given page sizes (cycled; 0 means "no limit parameter"), returning every item seen. */
-    async function walk(path: string, token: string, sizes: number[]): Promise<any[]> {
-      const seen: any[] = [];
+    async function walk<T extends { id: string } = Listed>(path: string, token: string, sizes: number[]): Promise<T[]> {
+      const seen: T[] = [];
       let cursor: string | null = null;
       for (let page = 0; page < 1000; page++) {
         const size = sizes[page % sizes.length];
@@ -796,7 +800,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
         if (size) q.set('limit', String(size));
         if (cursor) q.set('cursor', cursor);
         const res = await get(h, `${path}${q.size ? `?${q}` : ''}`, token);
-        const body = await json(res);
+        const body = await json<Page<T>>(res);
         expect(res.status, JSON.stringify(body)).toBe(200);
         const expected = size || 20;
         // A page is full unless it is the last one; has_more and next_cursor say which.
@@ -820,10 +824,10 @@ describe.each(nodeTargets())('properties on $name', (target) => {
     );
 
     /** Newest first by the item's own time, ties broken by id: the order a reader expects. */
-    function expectNewestFirst(items: any[], timeField: string): void {
+    function expectNewestFirst(items: Listed[], timeField: string): void {
       for (let i = 1; i < items.length; i++) {
-        const a = Date.parse(items[i - 1][timeField]);
-        const b = Date.parse(items[i][timeField]);
+        const a = Date.parse(items[i - 1][timeField] as string);
+        const b = Date.parse(items[i][timeField] as string);
         expect(a >= b && items[i - 1].id > items[i].id, `${items[i - 1].id} before ${items[i].id}`).toBe(true);
       }
     }
@@ -852,7 +856,7 @@ describe.each(nodeTargets())('properties on $name', (target) => {
       const actions = [...created.keys.map((id) => `key.create ${id}`), ...created.domains.map((id) => `domain.create ${id}`)].reverse();
       await fc.assert(
         fc.asyncProperty(pageSizes, async (sizes) => {
-          const seen = await walk('/v1/audit', user.token, sizes);
+          const seen = await walk<AuditEvent>('/v1/audit', user.token, sizes);
           expect(seen.map((e) => (e.action === 'auth.sign_in' ? e.action : `${e.action} ${e.target}`))).toEqual([
             ...actions,
             'auth.sign_in',
@@ -926,11 +930,11 @@ describe.each(nodeTargets())('properties on $name', (target) => {
               res = await post(h, `/v1/admin/accounts/${u.address}/credits`, { delta: step.delta, reason: 'property' }, admin.token);
             } else {
               amountIn = BigInt(step.credits);
-              const app = await json(await post(h, '/v1/trial/applications', { use_case: 'property' }, u.token));
+              const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'property' }, u.token));
               res = await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: step.credits }, admin.token);
             }
             const after: bigint = before + amountIn;
-            const body = await json(res);
+            const body = await json<Account | Application | ErrorBody>(res);
             const context = `${JSON.stringify(list)} at ${JSON.stringify(step)}: ${res.status} ${JSON.stringify(body)}`;
             if (after >= 0n && after <= MAX) {
               expect(res.status, context).toBe(200);
@@ -938,9 +942,10 @@ describe.each(nodeTargets())('properties on $name', (target) => {
             } else {
               // Refused, and nothing changed: below zero is a billing refusal, above 2^53-1 a bad amount.
               expect(res.status, context).toBe(after < 0n ? 409 : 400);
-              expect(body.error.param, context).toBe(step.kind === 'delta' ? 'delta' : 'credits');
+              // Refused (the status above): the body is an error.
+              expect((body as ErrorBody).error.param, context).toBe(step.kind === 'delta' ? 'delta' : 'credits');
             }
-            const me = await json(await get(h, '/v1/me', u.token));
+            const me = await json<Account>(await get(h, '/v1/me', u.token));
             expect(me.credits === null ? null : BigInt(me.credits), context).toBe(balance);
             expect(me.credits === null || Number.isSafeInteger(me.credits), context).toBe(true);
           }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ACCOUNT, del, json, patch, post, type Harness, signIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { within, startPgPair, type PgPair, type ServeProcess } from './support/pg-pair.js';
+import type { DomainWithToken, KeyWithSecret } from './support/responses.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
@@ -53,7 +54,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
   it('refuses on B, within the NOTIFY bound, a key rotated or deleted through A while B had it cached', async () => {
     const k = await createKey(ha, user.token, { name: 'i-rotate' });
     expect((await verify(hb, domainToken, { key: k.key })).valid).toBe(true);
-    const r = await json(await post(ha, `/v1/keys/${k.id}/rotate`, {}, user.token));
+    const r = await json<KeyWithSecret>(await post(ha, `/v1/keys/${k.id}/rotate`, {}, user.token));
     expect(
       (
         await within(
@@ -102,7 +103,7 @@ describe.skipIf(!pgUrl)('record cache across two instances on PostgreSQL', () =>
     const d = await createDomain(ha, op.token, uniqueDomainName('i-dom'));
     const k = await createKey(ha, user.token, { name: 'i-dom-key' });
     expect((await verify(hb, d.token, { key: k.key })).valid).toBe(true);
-    const rotated = await json(await post(ha, `/v1/domains/${d.id}/token/rotate`, {}, op.token));
+    const rotated = await json<DomainWithToken>(await post(ha, `/v1/domains/${d.id}/token/rotate`, {}, op.token));
     expect(
       (
         await within(

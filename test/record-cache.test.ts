@@ -23,6 +23,7 @@ import {
   type SignedIn,
 } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
+import type { Application, DomainWithToken, KeyWithSecret } from './support/responses.js';
 
 const run = promisify(execFile);
 
@@ -102,10 +103,10 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
   it('refuses a rotated-out secret at once, or when its grace period ends', async () => {
     const k = await createKey(h, net.token, { name: 'c-rotate' });
     expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true);
-    const r1 = await json(await post(h, `/v1/keys/${k.id}/rotate`, {}, net.token));
+    const r1 = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, {}, net.token));
     expect((await verify(h, networkToken, { key: k.key })).code).toBe('not_found');
     expect((await verify(h, networkToken, { key: r1.key })).valid).toBe(true);
-    const r2 = await json(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 60 }, net.token));
+    const r2 = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 60 }, net.token));
     expect((await verify(h, networkToken, { key: r1.key })).valid).toBe(true);
     expect((await verify(h, networkToken, { key: r2.key })).valid).toBe(true);
     if (h.clock) {
@@ -126,7 +127,7 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
     const k = await createKey(h, net.token, { name: 'c-domain' });
     const d = await createDomain(h, net.token, uniqueDomainName('c-dom'));
     expect((await verify(h, d.token, { key: k.key })).valid).toBe(true);
-    const rotated = await json(await post(h, `/v1/domains/${d.id}/token/rotate`, {}, net.token));
+    const rotated = await json<DomainWithToken>(await post(h, `/v1/domains/${d.id}/token/rotate`, {}, net.token));
     expect((await post(h, '/v1/verify', { key: k.key }, d.token)).status).toBe(401);
     expect((await verify(h, rotated.token, { key: k.key })).valid).toBe(true);
     expect((await del(h, `/v1/domains/${d.id}`, net.token)).status).toBe(204);
@@ -154,7 +155,7 @@ describe.each(nodeTargets())('record cache invalidation on $name', (target) => {
     const u = await signIn(h);
     const k = await createKey(h, u.token, { name: 'c-trial' });
     expect(await verify(h, networkToken, { key: k.key })).toMatchObject({ valid: true, credits_remaining: null });
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'cache' }, u.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'cache' }, u.token));
     expect((await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 321 }, admin.token)).status).toBe(200);
     // The approval disables the account's network keys: the cached record sees it at once.
     expect((await verify(h, networkToken, { key: k.key })).code).toBe('disabled');
@@ -292,7 +293,7 @@ describe('record cache and writes from another process (SQLite file)', () => {
     const k = await createKey(h, u.token, { name: 'cli-cached' });
     expect(await verify(h, domainToken, { key: k.key })).toMatchObject({ valid: true, credits_remaining: null });
     expect(svc.deps.records?.size.keys).toBeGreaterThan(0);
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'cli' }, u.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'cli' }, u.token));
     await run(process.execPath, ['bin/siwe-keys.js', 'admin', 'approve', app.id], { env });
     // The approval (written by the other process) disabled the key: the cached record was dropped.
     expect((await verify(h, domainToken, { key: k.key })).code).toBe('disabled');

@@ -3,17 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 import { startRealServer } from './support/server.js';
+import type { Account, Application, AuditEvent, ErrorBody, Key, Page, UsageRecord, UsageRecorded } from './support/responses.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
 async function approve(h: Harness, user: SignedIn, admin: SignedIn, credits: number, headers: Record<string, string> = {}): Promise<void> {
-  const app = await json(await post(h, '/v1/trial/applications', { use_case: 'testing' }, user.token));
+  const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'testing' }, user.token));
   const res = await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits }, admin.token, headers);
   expect(res.status).toBe(200);
 }
 
 async function credits(h: Harness, user: SignedIn): Promise<number | null> {
-  return (await json(await get(h, '/v1/me', user.token))).credits;
+  return (await json<Account>(await get(h, '/v1/me', user.token))).credits;
 }
 
 describe.each(targets())('approved accounts on network domains on $name', (target) => {
@@ -42,15 +43,15 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
 
     await approve(h, user, admin, 1000);
 
-    const k = await json(await get(h, `/v1/keys/${old.id}`, user.token));
+    const k = await json<Key>(await get(h, `/v1/keys/${old.id}`, user.token));
     expect(k).toMatchObject({ status: 'disabled', disabled_reason: 'trial_approved' });
     // A key the owner had turned off keeps the owner's reason (none).
-    expect(await json(await get(h, `/v1/keys/${off.id}`, user.token))).toMatchObject({ status: 'disabled', disabled_reason: null });
+    expect(await json<Key>(await get(h, `/v1/keys/${off.id}`, user.token))).toMatchObject({ status: 'disabled', disabled_reason: null });
     expect((await verify(h, networkToken, { key: old.key, cost: 5 })).code).toBe('disabled');
     // An admin-only key never works on a domain anyway: it keeps managing the account.
-    expect(await json(await get(h, `/v1/keys/${manager.id}`, user.token))).toMatchObject({ status: 'active', disabled_reason: null });
+    expect(await json<Key>(await get(h, `/v1/keys/${manager.id}`, user.token))).toMatchObject({ status: 'active', disabled_reason: null });
     expect((await get(h, '/v1/keys', manager.key)).status).toBe(200);
-    const events = (await json(await get(h, '/v1/audit', user.token))).data as any[];
+    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', user.token))).data;
     expect(events.find((e) => e.action === 'key.disable')).toMatchObject({
       actor: admin.address,
       detail: { reason: 'trial_approved', keys: [old.id] },
@@ -65,7 +66,7 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
     await approve(h, user, admin, 1000);
 
     // The owner turns the old key back on: the rule is about the account, so it is still refused.
-    const enabled = await json(await patch(h, `/v1/keys/${old.id}`, { status: 'active' }, user.token));
+    const enabled = await json<Key>(await patch(h, `/v1/keys/${old.id}`, { status: 'active' }, user.token));
     expect(enabled).toMatchObject({ status: 'active', disabled_reason: null });
     const r = await verify(h, networkToken, { key: old.key, cost: 400 });
     expect(r).toMatchObject({ valid: false, code: 'key_type_mismatch', key_id: old.id });
@@ -89,7 +90,7 @@ describe.each(targets())('approved accounts on network domains on $name', (targe
 
     const res = await post(h, '/v1/usage', { key_id: old.id, request_id: `after-approval-${Date.now()}`, cost: 300 }, networkToken);
     expect(res.status).toBe(403);
-    expect((await json(res)).error.code).toBe('forbidden');
+    expect((await json<ErrorBody>(res)).error.code).toBe('forbidden');
     expect(await credits(h, user)).toBe(500);
     // Also once the key is deleted (its tombstone still names the account).
     await del(h, `/v1/keys/${old.id}`, user.token);
@@ -120,13 +121,13 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     ]) {
       const res = await post(h, '/v1/keys', { name: `mixed-${scopes.join('-')}`, scopes }, user.token);
       expect(res.status).toBe(400);
-      expect((await json(res)).error).toMatchObject({ code: 'invalid_request', param: 'scopes' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'scopes' });
     }
     const k = await createKey(h, user.token, { name: 'to-mix' });
     const res = await patch(h, `/v1/keys/${k.id}`, { scopes: ['admin', 'inference:write'] }, user.token);
     expect(res.status).toBe(400);
-    expect((await json(res)).error).toMatchObject({ code: 'invalid_request', param: 'scopes' });
-    expect((await json(await get(h, `/v1/keys/${k.id}`, user.token))).scopes).toEqual(['inference:read', 'inference:write']);
+    expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'invalid_request', param: 'scopes' });
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, user.token))).scopes).toEqual(['inference:read', 'inference:write']);
   });
 
   it('never answers valid for an admin key, whatever scope is asked', async () => {
@@ -152,12 +153,12 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     const adminKey = await createKey(h, user.token, { name: 'adm-creator', scopes: ['admin'] });
     const made = await post(h, '/v1/keys', { name: 'adm-child', scopes: ['admin'] }, adminKey.key);
     expect(made.status).toBe(403);
-    expect((await json(made)).error).toMatchObject({ code: 'insufficient_scope', param: 'scopes' });
+    expect((await json<ErrorBody>(made)).error).toMatchObject({ code: 'insufficient_scope', param: 'scopes' });
     const inference = await createKey(h, user.token, { name: 'adm-target' });
     const granted = await patch(h, `/v1/keys/${inference.id}`, { scopes: ['admin'] }, adminKey.key);
     expect(granted.status).toBe(403);
-    expect((await json(granted)).error.code).toBe('insufficient_scope');
-    expect((await json(await get(h, `/v1/keys/${inference.id}`, user.token))).scopes).toEqual(['inference:read', 'inference:write']);
+    expect((await json<ErrorBody>(granted)).error.code).toBe('insufficient_scope');
+    expect((await json<Key>(await get(h, `/v1/keys/${inference.id}`, user.token))).scopes).toEqual(['inference:read', 'inference:write']);
     // The ordinary management the key exists for still works.
     expect((await post(h, '/v1/keys', { name: 'adm-made-inference' }, adminKey.key)).status).toBe(201);
     expect((await patch(h, `/v1/keys/${inference.id}`, { scopes: ['admin'] }, user.token)).status).toBe(200);
@@ -169,9 +170,9 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     for (const expires_at of [new Date(current + 30 * 86_400_000).toISOString(), null]) {
       const res = await patch(h, `/v1/keys/${adminKey.id}`, { expires_at }, adminKey.key);
       expect(res.status).toBe(403);
-      expect((await json(res)).error).toMatchObject({ code: 'insufficient_scope', param: 'expires_at' });
+      expect((await json<ErrorBody>(res)).error).toMatchObject({ code: 'insufficient_scope', param: 'expires_at' });
     }
-    expect((await json(await get(h, `/v1/keys/${adminKey.id}`, user.token))).expires_at).toBe(adminKey.expires_at);
+    expect((await json<Key>(await get(h, `/v1/keys/${adminKey.id}`, user.token))).expires_at).toBe(adminKey.expires_at);
     // A second admin key cannot do it for the first either, nor enable a disabled one.
     const other = await createKey(h, user.token, { name: 'adm-other', scopes: ['admin'] });
     expect((await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: null }, other.key)).status).toBe(403);
@@ -179,13 +180,13 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     await patch(h, `/v1/keys/${off.id}`, { status: 'disabled' }, user.token);
     const revive = await patch(h, `/v1/keys/${off.id}`, { status: 'active' }, other.key);
     expect(revive.status).toBe(403);
-    expect((await json(await get(h, `/v1/keys/${off.id}`, user.token))).status).toBe('disabled');
+    expect((await json<Key>(await get(h, `/v1/keys/${off.id}`, user.token))).status).toBe('disabled');
     // Shortening is allowed; a session may do anything.
     const sooner = new Date(current - 86_400_000).toISOString();
-    expect((await json(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: sooner }, adminKey.key))).expires_at).toBe(
+    expect((await json<Key>(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: sooner }, adminKey.key))).expires_at).toBe(
       new Date(sooner).toISOString(),
     );
-    expect((await json(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: null }, user.token))).expires_at).toBeNull();
+    expect((await json<Key>(await patch(h, `/v1/keys/${adminKey.id}`, { expires_at: null }, user.token))).expires_at).toBeNull();
   });
 
   it("shows the owner the user agent of their own keys' actions, but not an admin's", async () => {
@@ -195,8 +196,8 @@ describe.each(targets())('admin keys are management keys only on $name', (target
     expect(made.status).toBe(201);
     const admin = await signInAdmin(h);
     await approve(h, owner, admin, 10, { 'user-agent': 'admin-browser/9' });
-    const events = (await json(await get(h, '/v1/audit', owner.token))).data as any[];
-    expect(events.find((e) => e.action === 'key.create' && e.detail.name === 'made-by-script')).toMatchObject({
+    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data;
+    expect(events.find((e) => e.action === 'key.create' && e.detail?.name === 'made-by-script')).toMatchObject({
       actor: adminKey.id,
       user_agent: 'deploy-script/1.0',
     });
@@ -216,12 +217,12 @@ describe('audit shows the IP of actions taken with your own keys (real Node serv
     const owner = await signIn(h);
     const adminKey = await createKey(h, owner.token, { name: 'ip-key', scopes: ['admin'] });
     await post(h, '/v1/keys', { name: 'ip-made' }, adminKey.key, { 'user-agent': 'cron/2' });
-    const e = ((await json(await get(h, '/v1/audit', owner.token))).data as any[]).find((x) => x.detail?.name === 'ip-made');
+    const e = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data.find((x) => x.detail?.name === 'ip-made');
     expect(e).toMatchObject({ actor: adminKey.id, ip: '127.0.0.1', user_agent: 'cron/2' });
     // Admins' addresses stay hidden from users.
     const admin = await signInAdmin(h);
     await post(h, `/v1/admin/accounts/${owner.address}/credits`, { delta: 5, reason: 'gift' }, admin.token);
-    const c = ((await json(await get(h, '/v1/audit', owner.token))).data as any[]).find((x) => x.action === 'account.credits');
+    const c = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', owner.token))).data.find((x) => x.action === 'account.credits');
     expect(c).toMatchObject({ actor: admin.address, ip: null, user_agent: null });
   });
 });
@@ -262,7 +263,7 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     expect(await verify(h, networkToken, { key: k.key, cost: 5 })).toMatchObject({ valid: true, charged: 5 });
     expect((await verify(h, networkToken, { key: k.key, cost: 1 })).code).toBe('api_key_quota_exceeded');
     expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true); // free calls still work
-    const view = await json(await get(h, `/v1/keys/${k.id}`, user.token));
+    const view = await json<Key>(await get(h, `/v1/keys/${k.id}`, user.token));
     expect(view.usage.total).toBe(MAX);
     expect(Number.isSafeInteger(view.usage.today)).toBe(true);
   });
@@ -274,7 +275,7 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => verify(h, networkToken, { key: k.key, cost: 1 })));
     expect(answers.filter((a) => a.valid)).toHaveLength(5);
     expect(answers.filter((a) => !a.valid).every((a) => a.code === 'api_key_quota_exceeded')).toBe(true);
-    expect((await json(await get(h, `/v1/keys/${k.id}`, user.token))).usage.total).toBe(MAX);
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, user.token))).usage.total).toBe(MAX);
   });
 
   it("stops an account's usage (no balance) at 2^53 - 1 across its keys, also under concurrency", async ({ skip }) => {
@@ -303,15 +304,15 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     await seed(k.id, { total_used: MAX - 3, usage_total: 0 });
     const r = await post(h, '/v1/usage', { key_id: k.id, request_id: `cap-${Date.now()}`, cost: 10 }, networkToken);
     expect(r.status).toBe(201);
-    expect(await json(r)).toMatchObject({ charged: 3, uncharged: 7 });
-    expect((await json(await get(h, `/v1/keys/${k.id}`, user.token))).usage.total).toBe(MAX);
+    expect(await json<UsageRecorded>(r)).toMatchObject({ charged: 3, uncharged: 7 });
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, user.token))).usage.total).toBe(MAX);
 
     await seed(k.id, { usage_total: MAX - 5 });
     const rid = `refused-${Date.now()}`;
     const refused = await post(h, '/v1/usage', { key_id: k.id, request_id: rid, cost: 6 }, networkToken);
     expect(refused.status).toBe(409);
-    expect((await json(refused)).error.code).toBe('usage_limit_reached');
-    expect((await json(await get(h, `/v1/usage?request_id=${rid}`, user.token))).data).toEqual([]);
+    expect((await json<ErrorBody>(refused)).error.code).toBe('usage_limit_reached');
+    expect((await json<Page<UsageRecord>>(await get(h, `/v1/usage?request_id=${rid}`, user.token))).data).toEqual([]);
     expect((await post(h, '/v1/usage', { key_id: k.id, request_id: `fits-${Date.now()}`, cost: 5 }, networkToken)).status).toBe(201);
   });
 
@@ -323,6 +324,6 @@ describe.each(targets())('bounded usage counters on $name', (target) => {
     expect((await verify(h, networkToken, { key: k.key, cost: 1_000_000_000_000 })).code).toBe('api_key_quota_exceeded');
     const r = await post(h, '/v1/usage', { key_id: k.id, request_id: `huge-${Date.now()}`, cost: 1_000_000_000_000 }, networkToken);
     expect(r.status).toBe(201);
-    expect(await json(r)).toMatchObject({ charged: 0, uncharged: 1_000_000_000_000 });
+    expect(await json<UsageRecorded>(r)).toMatchObject({ charged: 0, uncharged: 1_000_000_000_000 });
   });
 });

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledCli } from './support/compiled.js';
 import { loadConfig } from '../src/config.js';
 import { startNodeServer, type NodeService } from '../src/node.js';
-import { newWallet } from './support/harness.js';
+import { json, newWallet } from './support/harness.js';
+import type { Account, ErrorBody, Nonce, Session } from './support/responses.js';
 
 /**
  * The service as users run it: a real listening socket, real HTTP with fetch, and a client that
@@ -32,10 +33,10 @@ async function freePort(): Promise<number> {
 }
 
 /** Signs in over HTTP exactly as a dApp would: nonce, viem message, wallet signature, verify. */
-async function signInOverHttp(baseUrl: string, publicUrl: string, account: PrivateKeyAccount): Promise<{ token: string; body: any }> {
+async function signInOverHttp(baseUrl: string, publicUrl: string, account: PrivateKeyAccount): Promise<{ token: string; body: Session }> {
   const nonceRes = await fetch(`${baseUrl}/v1/auth/nonce`);
   expect(nonceRes.status).toBe(200);
-  const { nonce } = (await nonceRes.json()) as { nonce: string };
+  const { nonce } = await json<Nonce>(nonceRes);
   const url = new URL(publicUrl);
   const message = createSiweMessage({
     domain: url.host,
@@ -53,7 +54,8 @@ async function signInOverHttp(baseUrl: string, publicUrl: string, account: Priva
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ message, signature }),
   });
-  const body = (await res.json()) as any;
+  // The session, or an error (the assertion below fails on one).
+  const body = await json<Session & Partial<ErrorBody>>(res);
   expect([res.status, body.error?.code]).toEqual([200, undefined]);
   return { token: body.token, body };
 }
@@ -92,14 +94,14 @@ describe('the real Node server over HTTP', () => {
 
     const me = await fetch(`${svc.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(me.status).toBe(200);
-    expect(((await me.json()) as any).address).toBe(account.address);
+    expect((await json<Account>(me)).address).toBe(account.address);
 
     const logout = await fetch(`${svc.url}/v1/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(logout.status).toBe(204);
 
     const after = await fetch(`${svc.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(after.status).toBe(401);
-    expect(((await after.json()) as any).error.code).toBe('invalid_session');
+    expect((await json<ErrorBody>(after)).error.code).toBe('invalid_session');
   });
 
   it('refuses a body over 64 KiB sent over the socket with 413', async () => {
@@ -109,7 +111,7 @@ describe('the real Node server over HTTP', () => {
       body: JSON.stringify({ message: 'x'.repeat(70 * 1024), signature: '0x00' }),
     });
     expect(res.status).toBe(413);
-    expect(((await res.json()) as any).error.code).toBe('payload_too_large');
+    expect((await json<ErrorBody>(res)).error.code).toBe('payload_too_large');
   });
 });
 
@@ -176,7 +178,7 @@ describe('siwe-keys serve (npm start)', () => {
     const account = newWallet();
     const { token } = await signInOverHttp(`http://127.0.0.1:${port}`, `http://localhost:${port}`, account);
     const me = await fetch(`http://127.0.0.1:${port}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-    expect(((await me.json()) as any).address).toBe(account.address);
+    expect((await json<Account>(me)).address).toBe(account.address);
 
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);

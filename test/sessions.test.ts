@@ -34,6 +34,7 @@ import {
   targets,
   type Harness,
 } from './support/harness.js';
+import type { Account, ErrorBody, Jwks, Nonce, Session } from './support/responses.js';
 
 const b64url = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
@@ -52,7 +53,7 @@ async function me(h: Harness, token: string): Promise<Response> {
 
 async function expectInvalidSession(res: Response): Promise<void> {
   expect(res.status).toBe(401);
-  const body = await json(res);
+  const body = await json<ErrorBody>(res);
   expect(body.error.code).toBe('invalid_session');
   expect(body.error.type).toBe('auth_error');
   expect(res.headers.get('x-request-id')).toBe(body.error.request_id);
@@ -101,8 +102,8 @@ describe.each(targets())('session tokens on $name', (target) => {
     const s = await signInAdmin(h);
     expect(s.address).toBe(ADMIN_ACCOUNT.address);
     expect(decodeJwt(s.token).roles).toEqual(['user', 'admin']);
-    expect((await json(await me(h, s.token))).roles).toEqual(['user', 'admin']);
-    expect((await json(await me(h, (await signIn(h)).token))).roles).toEqual(['user']);
+    expect((await json<Account>(await me(h, s.token))).roles).toEqual(['user', 'admin']);
+    expect((await json<Account>(await me(h, (await signIn(h)).token))).roles).toEqual(['user']);
   });
 
   it('refuses a token whose claims were edited and re-encoded with the old signature', async () => {
@@ -205,12 +206,12 @@ describe.each(targets())('session tokens on $name', (target) => {
 
   it('caps the session at the message Expiration Time', async () => {
     const wallet = newWallet();
-    const nonceRes = await json(await get(h, '/v1/auth/nonce'));
+    const nonceRes = await json<Nonce>(await get(h, '/v1/auth/nonce'));
     const now = h.clock?.now() ?? new Date();
     const message = siweText(wallet.address, nonceRes.nonce, now, { expirationTime: new Date(now.getTime() + 600_000).toISOString() });
     const res = await post(h, '/v1/auth/verify', { message, signature: await wallet.signMessage({ message }) });
     expect(res.status).toBe(200);
-    const { token } = await json(res);
+    const { token } = await json<Session>(res);
     expect(decodeJwt(token).exp).toBe(Math.floor((now.getTime() + 600_000) / 1000));
     if (!h.clock) return; // the rest needs a movable clock
     h.clock.advance(601_000);
@@ -276,16 +277,16 @@ describe('session signing key persistence (SQLite file)', () => {
     const clock = new ManualClock(new Date());
     const first = await sqliteTarget.start({ env, clock });
     const s = await signIn(first);
-    const jwks1 = await json(await get(first, '/.well-known/jwks.json'));
+    const jwks1 = await json<Jwks>(await get(first, '/.well-known/jwks.json'));
     await first.close();
 
     const second = await sqliteTarget.start({ env, clock });
     try {
       expect(second.service).not.toBe(first.service);
-      expect(await json(await get(second, '/.well-known/jwks.json'))).toEqual(jwks1);
+      expect(await json<Jwks>(await get(second, '/.well-known/jwks.json'))).toEqual(jwks1);
       const res = await me(second, s.token);
       expect(res.status).toBe(200);
-      expect((await json(res)).address).toBe(s.address);
+      expect((await json<Account>(res)).address).toBe(s.address);
     } finally {
       await second.close();
     }

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Env } from '../src/config.js';
 import { createNodeService, type NodeService } from '../src/node.js';
 import { ADMIN_ACCOUNT, TEST_ORIGIN, get, json, signIn, workersTarget, type Harness } from './support/harness.js';
 import { createPgTestDatabase } from './support/postgres.js';
+import type { Account, Jwks } from './support/responses.js';
 
 const kek = (): string => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
 
@@ -181,7 +182,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('KEY_ENCRYPTION_KEY on Workers
 
   it('generates, seals and uses the signing key under workerd (Web Crypto AES-GCM)', async () => {
     const s = await signIn(h);
-    expect((await json(await get(h, '/v1/me', s.token))).address).toBe(s.address);
-    expect((await json(await get(h, '/.well-known/jwks.json'))).keys).toHaveLength(1);
+    expect((await json<Account>(await get(h, '/v1/me', s.token))).address).toBe(s.address);
+    expect((await json<Jwks>(await get(h, '/.well-known/jwks.json'))).keys).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@ import type { PrivateKeyAccount } from 'viem/accounts';
 import { countNonces } from '../src/db/repositories/nonces.js';
 import { NONCE_TTL_MS } from '../src/services/auth.js';
 import { get, getNonce, json, newWallet, post, siweText, targets, TEST_DOMAIN, TEST_ORIGIN, type Harness } from './support/harness.js';
+import type { Session } from './support/responses.js';
 
 /**
  * Every SIWE refusal of the contract, each one driven by a real attack through the whole HTTP stack
@@ -62,7 +63,7 @@ describe.each(targets())('SIWE attacks on $name', (target) => {
     const { message, signature } = await fresh();
     const res = await verify(h, message, signature);
     expect(res.status).toBe(200);
-    expect((await json(res)).account.address).toBe(wallet.address);
+    expect((await json<Session>(res)).account.address).toBe(wallet.address);
   });
 
   it('hands out alphanumeric nonces of at least 96 bits that are not cached', async () => {

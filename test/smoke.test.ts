@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, json, signIn, targets, type Harness } from './support/harness.js';
+import type { Account } from './support/responses.js';
 
 describe.each(targets())('sign-in smoke on $name', (target) => {
   let h: Harness;
@@ -18,7 +19,7 @@ describe.each(targets())('sign-in smoke on $name', (target) => {
     const s = await signIn(h);
     const res = await get(h, '/v1/me', s.token);
     expect(res.status).toBe(200);
-    const me = await json(res);
+    const me = await json<Account>(res);
     expect(me.address).toBe(s.address);
     expect(me.plan).toBe('network');
     expect(me.roles).toEqual(['user']);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ACCOUNT, del, get, json, post, type Harness, signIn, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { within, startPgPair, type PgPair } from './support/pg-pair.js';
+import type { Team } from './support/responses.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
@@ -29,7 +30,7 @@ describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
   it('enforces on B, at the next request, a removal written through A', async () => {
     // The member signs in on B: its session lives there, the removal happens on A.
     const m = await signIn(hb);
-    const team = (await json(await post(ha, '/v1/teams', { name: 'two instances' }, owner.token))).id;
+    const team = (await json<Team>(await post(ha, '/v1/teams', { name: 'two instances' }, owner.token))).id;
     expect((await post(ha, `/v1/teams/${team}/members`, { address: m.address, role: 'admin' }, owner.token)).status).toBe(201);
     expect((await post(hb, `/v1/teams/${team}/join`, {}, m.token)).status).toBe(200);
     expect((await get(hb, `/v1/teams/${team}`, m.token)).status).toBe(200);
@@ -42,7 +43,7 @@ describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
 
   it('enforces on B, at the next request, a demotion written through A', async () => {
     const m = await signIn(hb);
-    const team = (await json(await post(ha, '/v1/teams', { name: 'demote' }, owner.token))).id;
+    const team = (await json<Team>(await post(ha, '/v1/teams', { name: 'demote' }, owner.token))).id;
     await post(ha, `/v1/teams/${team}/members`, { address: m.address, role: 'admin' }, owner.token);
     await post(hb, `/v1/teams/${team}/join`, {}, m.token);
     expect((await get(hb, `/v1/teams/${team}/audit`, m.token)).status).toBe(200);
@@ -57,7 +58,7 @@ describe.skipIf(!pgUrl)('teams across two instances on PostgreSQL', () => {
 
   it("applies on B a team's credit grant and its deletion written through A (the team key's cached record)", async () => {
     const admin = await signIn(ha, ADMIN_ACCOUNT);
-    const team = (await json(await post(ha, '/v1/teams', { name: 'billing' }, owner.token))).id;
+    const team = (await json<Team>(await post(ha, '/v1/teams', { name: 'billing' }, owner.token))).id;
     const k = await createKey(ha, owner.token, { name: 'team-key', team_id: team });
     const domainToken = (await createDomain(hb, (await signIn(hb)).token, uniqueDomainName('tinst'))).token;
     // B caches the key with no enforced balance.

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, nodeTargets, patch, post, signIn, type Harness, type SignedIn } from './support/harness.js';
+import type { KeyWithSecret, Team, TeamList, TeamWithMembers } from './support/responses.js';
 
 /*
  * Random sequences of team membership changes across four wallets. After every step, for every
@@ -115,7 +116,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
     switch (c.op) {
       case 'createKey': {
         const res = await post(h, '/v1/keys', { name: `k-${Date.now()}-${Math.random()}`, team_id: team }, by);
-        const body = await json(res);
+        const body = await json<KeyWithSecret>(res);
         // The model pushed the key before the request ran; it gets its id here.
         const pending = m.keys?.[m.keys.length - 1];
         if (res.status === 201 && pending && pending.id === undefined) pending.id = body.id;
@@ -145,9 +146,9 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       const t = await get(h, `/v1/teams/${team}`, ws[w].token);
       expect(t.status, `${ctx} GET team`).toBe(r ? 200 : 404);
       if (r) {
-        const body = await json(t);
+        const body = await json<TeamWithMembers>(t);
         expect(body.role, ctx).toBe(r);
-        const members = new Map<string, Member>(body.members.map((x: any) => [x.address, { role: x.role, status: x.status }]));
+        const members = new Map<string, Member>(body.members.map((x) => [x.address, { role: x.role, status: x.status }]));
         expect(members, ctx).toEqual(new Map([...m].map(([i, x]) => [ws[i].address, x])));
       }
       expect((await get(h, `/v1/teams/${team}/audit`, ws[w].token)).status, `${ctx} audit`).toBe(r === null ? 404 : manages(r) ? 200 : 403);
@@ -155,7 +156,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       for (const k of m.keys ?? []) {
         if (k.id) expect((await get(h, `/v1/keys/${k.id}`, ws[w].token)).status, `${ctx} key ${k.id}`).toBe(r ? 200 : 404);
       }
-      const mine = (await json(await get(h, '/v1/teams', ws[w].token))).data.find((x: any) => x.id === team);
+      const mine = (await json<TeamList>(await get(h, '/v1/teams', ws[w].token))).data.find((x) => x.id === team);
       const listed = m.get(w);
       expect(mine ? { role: mine.role, status: mine.status } : undefined, `${ctx} GET /v1/teams`).toEqual(
         listed ? { ...listed } : undefined,
@@ -168,7 +169,7 @@ describe.each(nodeTargets())('team roles (property) on $name', (target) => {
       fc.asyncProperty(start, fc.array(cmd, { minLength: 1, maxLength: 14 }), async (initial, rest) => {
         // A fresh creator per run: a wallet belongs to a bounded number of teams.
         ws[0] = await signIn(h);
-        const team = (await json(await post(h, '/v1/teams', { name: 'prop' }, ws[0].token))).id as string;
+        const team = (await json<Team>(await post(h, '/v1/teams', { name: 'prop' }, ws[0].token))).id as string;
         const m: Model = Object.assign(new Map<number, Member>([[0, { role: 'owner', status: 'active' }]]), {
           keys: [] as { id?: string; createdBy: number }[],
         });

@@ -1,9 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
+import type {
+  Account,
+  Application,
+  AuditEvent,
+  Domain,
+  DomainWithToken,
+  ErrorBody,
+  Key,
+  Page,
+  Team,
+  TeamWithMembers,
+  UsageRecorded,
+  UsageSummary,
+} from './support/responses.js';
 
 async function code(res: Response): Promise<string> {
-  return (await json(res)).error?.code;
+  return (await json<ErrorBody>(res)).error?.code;
 }
 
 /** Team keys and domains: created with team_id, read with ?team_id=, each member acting per its role. */
@@ -22,7 +36,7 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
   let publicDomain: string;
 
   async function newTeam(members: [SignedIn, string][]): Promise<string> {
-    const t = (await json(await post(h, '/v1/teams', { name: 'resources' }, owner.token))).id as string;
+    const t = (await json<Team>(await post(h, '/v1/teams', { name: 'resources' }, owner.token))).id as string;
     for (const [m, role] of members) {
       expect((await post(h, `/v1/teams/${t}/members`, { address: m.address, role }, owner.token)).status).toBe(201);
       expect((await post(h, `/v1/teams/${t}/join`, {}, m.token)).status).toBe(200);
@@ -53,14 +67,16 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     for (const s of [owner, admin, member, member2, viewer]) {
       const res = await get(h, `/v1/keys?team_id=${team}&limit=100`, s.token);
       expect(res.status).toBe(200);
-      expect((await json(res)).data.map((x: any) => x.id)).toContain(k.id);
+      expect((await json<Page<Key>>(res)).data.map((x) => x.id)).toContain(k.id);
       expect((await get(h, `/v1/keys/${k.id}`, s.token)).status).toBe(200);
     }
-    expect((await json(await get(h, '/v1/keys?limit=100', member.token))).data.map((x: any) => x.id)).not.toContain(k.id);
+    expect((await json<Page<Key>>(await get(h, '/v1/keys?limit=100', member.token))).data.map((x) => x.id)).not.toContain(k.id);
     // A personal key stays personal: team_id null.
     const p = await createKey(h, member.token, { name: 'personal' });
     expect(p).toMatchObject({ team_id: null, created_by: null });
-    expect((await json(await get(h, `/v1/keys?team_id=${team}&limit=100`, owner.token))).data.map((x: any) => x.id)).not.toContain(p.id);
+    expect((await json<Page<Key>>(await get(h, `/v1/keys?team_id=${team}&limit=100`, owner.token))).data.map((x) => x.id)).not.toContain(
+      p.id,
+    );
   });
 
   it('answers 404 to non-members and invitees on every team key and list, 403 to viewers on changes', async () => {
@@ -93,12 +109,12 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     expect((await patch(h, `/v1/keys/${theirs.id}`, { status: 'disabled' }, admin.token)).status).toBe(200);
     expect((await del(h, `/v1/keys/${theirs.id}`, owner.token)).status).toBe(204);
     expect((await del(h, `/v1/keys/${mine.id}`, member.token)).status).toBe(204);
-    const audit = (await json(await get(h, `/v1/teams/${team}/audit?limit=100`, owner.token))).data;
-    expect(audit.find((e: any) => e.action === 'key.delete' && e.target === theirs.id)).toMatchObject({
+    const audit = (await json<Page<AuditEvent>>(await get(h, `/v1/teams/${team}/audit?limit=100`, owner.token))).data;
+    expect(audit.find((e) => e.action === 'key.delete' && e.target === theirs.id)).toMatchObject({
       actor: owner.address,
       account: team,
     });
-    expect(audit.find((e: any) => e.action === 'key.rotate' && e.target === mine.id)).toMatchObject({ actor: member.address });
+    expect(audit.find((e) => e.action === 'key.rotate' && e.target === mine.id)).toMatchObject({ actor: member.address });
   });
 
   it('refuses developer team keys (403 key_type_not_allowed) and the admin scope on team keys', async () => {
@@ -128,14 +144,14 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     const answers = await Promise.all(Array.from({ length: 50 }, () => verify(h, networkDomain, { key: k.key, cost: 10 })));
     expect(answers.filter((a) => a.valid)).toHaveLength(20);
     expect(answers.filter((a) => !a.valid).every((a) => a.code === 'billing_shortfall')).toBe(true);
-    expect((await json(await get(h, `/v1/teams/${t}`, member.token))).credits).toBe(0);
+    expect((await json<TeamWithMembers>(await get(h, `/v1/teams/${t}`, member.token))).credits).toBe(0);
     // The member's own account was not charged.
-    expect((await json(await get(h, '/v1/me', member.token))).credits).toBeNull();
+    expect((await json<Account>(await get(h, '/v1/me', member.token))).credits).toBeNull();
     // Usage reported after the fact is charged to the team too (as far as the balance allows).
     await post(h, `/v1/admin/teams/${t}/credits`, { delta: 30, reason: 'top-up' }, platformAdmin.token);
     const rep = await post(h, '/v1/usage', { key_id: k.id, request_id: 'req-team-1', cost: 50 }, networkDomain);
-    expect(await json(rep)).toMatchObject({ recorded: true, charged: 30, credits_remaining: 0 });
-    const sum = await json(await get(h, `/v1/usage/summary?team_id=${t}`, member.token));
+    expect(await json<UsageRecorded>(rep)).toMatchObject({ recorded: true, charged: 30, credits_remaining: 0 });
+    const sum = await json<UsageSummary>(await get(h, `/v1/usage/summary?team_id=${t}`, member.token));
     expect(sum.totals).toMatchObject({ requests: 1, cost: 50, charged: 30, uncharged: 20 });
   });
 
@@ -144,7 +160,7 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     const t = await newTeam([[dev, 'member']]);
     const teamKey = await createKey(h, dev.token, { name: 'team-net', team_id: t });
     const ownKey = await createKey(h, dev.token, { name: 'own-net' });
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'both' }, dev.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'both' }, dev.token));
     expect((await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 50 }, platformAdmin.token)).status).toBe(200);
     expect((await verify(h, networkDomain, { key: ownKey.key })).valid).toBe(false);
     expect((await verify(h, networkDomain, { key: teamKey.key })).valid).toBe(true);
@@ -156,7 +172,7 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     const name = uniqueDomainName('team');
     const res = await post(h, '/v1/domains', { name, team_id: team }, admin.token);
     expect(res.status).toBe(201);
-    const d = await json(res);
+    const d = await json<DomainWithToken>(res);
     expect(d).toMatchObject({ name, owner: team, team_id: team, created_by: admin.address });
     expect(await code(await post(h, '/v1/domains', { name: uniqueDomainName('m'), team_id: team }, member.token))).toBe('forbidden');
     expect(await code(await post(h, '/v1/domains', { name: uniqueDomainName('v'), team_id: team }, viewer.token))).toBe('forbidden');
@@ -164,10 +180,10 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     const pub = await post(h, '/v1/domains', { name: uniqueDomainName('p'), visibility: 'public', team_id: team }, owner.token);
     expect(await code(pub)).toBe('forbidden');
     for (const s of [owner, admin, member, viewer]) {
-      expect((await json(await get(h, `/v1/domains?team_id=${team}`, s.token))).data.map((x: any) => x.id)).toContain(d.id);
+      expect((await json<Page<Domain>>(await get(h, `/v1/domains?team_id=${team}`, s.token))).data.map((x) => x.id)).toContain(d.id);
       expect((await get(h, `/v1/domains/${d.id}`, s.token)).status).toBe(200);
     }
-    expect((await json(await get(h, '/v1/domains', admin.token))).data.map((x: any) => x.id)).not.toContain(d.id);
+    expect((await json<Page<Domain>>(await get(h, '/v1/domains', admin.token))).data.map((x) => x.id)).not.toContain(d.id);
     for (const s of [stranger, invitee]) {
       expect(await code(await get(h, `/v1/domains/${d.id}`, s.token))).toBe('not_found');
       expect(await code(await del(h, `/v1/domains/${d.id}`, s.token))).toBe('not_found');
@@ -190,11 +206,11 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
     for (const [i, cost] of [7, 5].entries()) {
       expect((await post(h, '/v1/usage', { key_id: k.id, request_id: `req-usage-${i}`, cost }, networkDomain)).status).toBe(201);
     }
-    const s = await json(await get(h, `/v1/usage/summary?team_id=${t}&group_by=key`, viewer.token));
+    const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?team_id=${t}&group_by=key`, viewer.token));
     expect(s.totals).toMatchObject({ cost: 12, charged: 12 });
-    expect(s.data.map((b: any) => b.bucket)).toEqual([k.id]);
-    const personal = await json(await get(h, '/v1/usage/summary?group_by=key', owner.token));
-    expect(personal.data.map((b: any) => b.bucket)).not.toContain(k.id);
+    expect(s.data.map((b) => b.bucket)).toEqual([k.id]);
+    const personal = await json<UsageSummary>(await get(h, '/v1/usage/summary?group_by=key', owner.token));
+    expect(personal.data.map((b) => b.bucket)).not.toContain(k.id);
   });
 
   it("ends a removed member's access to team keys at its next request", async () => {
@@ -213,7 +229,7 @@ describe.each(targets())('team keys, domains and usage on $name', (target) => {
   it('deletes a team with its keys and domains: verification refuses them at once', async () => {
     const t = await newTeam([]);
     const k = await createKey(h, owner.token, { name: 'doomed', team_id: t });
-    const d = await json(await post(h, '/v1/domains', { name: uniqueDomainName('doomed'), team_id: t }, owner.token));
+    const d = await json<DomainWithToken>(await post(h, '/v1/domains', { name: uniqueDomainName('doomed'), team_id: t }, owner.token));
     expect((await verify(h, networkDomain, { key: k.key })).valid).toBe(true);
     expect((await verify(h, d.token, { key: k.key })).valid).toBe(true);
     expect((await del(h, `/v1/teams/${t}`, owner.token)).status).toBe(204);

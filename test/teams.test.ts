@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
+import type { AdminTeam, AuditEvent, ErrorBody, Page, Team, TeamList, TeamMember, TeamWithMembers } from './support/responses.js';
 
 /** A team made by `owner`, with each other wallet invited at its role and joined. */
 async function teamWith(h: Harness, owner: SignedIn, members: [SignedIn, string][] = [], name = 'acme'): Promise<string> {
   const res = await post(h, '/v1/teams', { name }, owner.token);
-  const team = await json(res);
+  const team = await json<Team>(res);
   if (res.status !== 201) throw new Error(`create team: ${res.status} ${JSON.stringify(team)}`);
   for (const [m, role] of members) {
     const inv = await post(h, `/v1/teams/${team.id}/members`, { address: m.address, role }, owner.token);
@@ -16,7 +17,7 @@ async function teamWith(h: Harness, owner: SignedIn, members: [SignedIn, string]
 }
 
 async function code(res: Response): Promise<string> {
-  return (await json(res)).error?.code;
+  return (await json<ErrorBody>(res)).error?.code;
 }
 
 describe.each(targets())('teams on $name', (target) => {
@@ -43,17 +44,17 @@ describe.each(targets())('teams on $name', (target) => {
   it('creates a team whose creator is its owner, with no enforced balance', async () => {
     const res = await post(h, '/v1/teams', { name: 'Node Runners' }, owner.token);
     expect(res.status).toBe(201);
-    const t = await json(res);
+    const t = await json<Team>(res);
     expect(t).toMatchObject({ name: 'Node Runners', plan: 'network', credits: null, role: 'owner' });
     expect(t.id).toMatch(/^team_/);
-    const list = await json(await get(h, '/v1/teams', owner.token));
-    expect(list.data.find((x: any) => x.id === t.id)).toMatchObject({ role: 'owner', status: 'active' });
+    const list = await json<TeamList>(await get(h, '/v1/teams', owner.token));
+    expect(list.data.find((x) => x.id === t.id)).toMatchObject({ role: 'owner', status: 'active' });
   });
 
   it('refuses a bad team name and an unauthenticated call', async () => {
     const bad = await post(h, '/v1/teams', { name: ' x' }, owner.token);
     expect(bad.status).toBe(400);
-    expect((await json(bad)).error.param).toBe('name');
+    expect((await json<ErrorBody>(bad)).error.param).toBe('name');
     expect((await post(h, '/v1/teams', { name: 'x' })).status).toBe(401);
   });
 
@@ -61,11 +62,11 @@ describe.each(targets())('teams on $name', (target) => {
     for (const s of [owner, admin, member, viewer]) {
       const res = await get(h, `/v1/teams/${team}`, s.token);
       expect(res.status).toBe(200);
-      const t = await json(res);
+      const t = await json<TeamWithMembers>(res);
       expect(t.members).toHaveLength(4);
-      expect(t.members.every((m: any) => m.status === 'active' && m.invited_by === owner.address)).toBe(true);
+      expect(t.members.every((m) => m.status === 'active' && m.invited_by === owner.address)).toBe(true);
     }
-    expect((await json(await get(h, `/v1/teams/${team}`, viewer.token))).role).toBe('viewer');
+    expect((await json<TeamWithMembers>(await get(h, `/v1/teams/${team}`, viewer.token))).role).toBe('viewer');
   });
 
   it('answers 404 to a non-member on every team resource', async () => {
@@ -94,7 +95,7 @@ describe.each(targets())('teams on $name', (target) => {
     const w = await signIn(h);
     const inv = await post(h, `/v1/teams/${team}/members`, { address: w.address.toLowerCase(), role: 'admin' }, owner.token);
     expect(inv.status).toBe(201);
-    expect(await json(inv)).toMatchObject({
+    expect(await json<TeamMember>(inv)).toMatchObject({
       address: w.address,
       role: 'admin',
       status: 'invited',
@@ -102,7 +103,7 @@ describe.each(targets())('teams on $name', (target) => {
       joined_at: null,
     });
     // It sees the invitation, and nothing else.
-    expect((await json(await get(h, '/v1/teams', w.token))).data).toEqual([
+    expect((await json<TeamList>(await get(h, '/v1/teams', w.token))).data).toEqual([
       expect.objectContaining({ id: team, role: 'admin', status: 'invited', invited_by: owner.address, joined_at: null }),
     ]);
     expect((await get(h, `/v1/teams/${team}`, w.token)).status).toBe(404);
@@ -112,7 +113,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await post(h, `/v1/teams/${team}/join`, {}, stranger.token)).status).toBe(404);
     const joined = await post(h, `/v1/teams/${team}/join`, {}, w.token);
     expect(joined.status).toBe(200);
-    expect(await json(joined)).toMatchObject({ id: team, role: 'admin' });
+    expect(await json<Team>(joined)).toMatchObject({ id: team, role: 'admin' });
     expect((await get(h, `/v1/teams/${team}/audit`, w.token)).status).toBe(200);
     // Joining twice: no invitation left.
     expect((await post(h, `/v1/teams/${team}/join`, {}, w.token)).status).toBe(404);
@@ -123,7 +124,7 @@ describe.each(targets())('teams on $name', (target) => {
     const w = await signIn(h);
     await post(h, `/v1/teams/${team}/members`, { address: w.address, role: 'member' }, admin.token);
     expect((await del(h, `/v1/teams/${team}/members/${w.address}`, w.token)).status).toBe(204);
-    expect((await json(await get(h, '/v1/teams', w.token))).data).toEqual([]);
+    expect((await json<TeamList>(await get(h, '/v1/teams', w.token))).data).toEqual([]);
     expect((await post(h, `/v1/teams/${team}/join`, {}, w.token)).status).toBe(404);
   });
 
@@ -133,7 +134,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect(await code(dup)).toBe('already_member');
     const bad = await post(h, `/v1/teams/${team}/members`, { address: '0x1234', role: 'viewer' }, owner.token);
     expect(bad.status).toBe(400);
-    expect((await json(bad)).error.param).toBe('address');
+    expect((await json<ErrorBody>(bad)).error.param).toBe('address');
     const role = await post(h, `/v1/teams/${team}/members`, { address: stranger.address, role: 'boss' }, owner.token);
     expect(role.status).toBe(400);
   });
@@ -163,7 +164,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect(await code(await patch(h, `/v1/teams/${t}/members/${viewer.address}`, { role: 'owner' }, admin.token))).toBe('forbidden');
     const up = await patch(h, `/v1/teams/${t}/members/${viewer.address}`, { role: 'member' }, admin.token);
     expect(up.status).toBe(200);
-    expect(await json(up)).toMatchObject({ address: viewer.address, role: 'member', status: 'active' });
+    expect(await json<TeamMember>(up)).toMatchObject({ address: viewer.address, role: 'member', status: 'active' });
     expect((await del(h, `/v1/teams/${t}/members/${viewer.address}`, admin.token)).status).toBe(204);
     expect((await get(h, `/v1/teams/${t}`, viewer.token)).status).toBe(404);
     expect((await patch(h, `/v1/teams/${t}/members/${stranger.address}`, { role: 'member' }, admin.token)).status).toBe(404);
@@ -194,7 +195,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await get(h, `/v1/teams/${t}`, w.token)).status).toBe(404);
     expect((await get(h, `/v1/teams/${t}/audit`, w.token)).status).toBe(404);
     expect((await post(h, `/v1/teams/${t}/members`, { address: stranger.address, role: 'viewer' }, w.token)).status).toBe(404);
-    expect((await json(await get(h, '/v1/teams', w.token))).data.map((x: any) => x.id)).not.toContain(t);
+    expect((await json<TeamList>(await get(h, '/v1/teams', w.token))).data.map((x) => x.id)).not.toContain(t);
   });
 
   it('audits every team change with the acting wallet, readable by owners and admins', async () => {
@@ -206,8 +207,8 @@ describe.each(targets())('teams on $name', (target) => {
     await del(h, `/v1/teams/${t}/members/${w.address}`, admin.token);
     const res = await get(h, `/v1/teams/${t}/audit?limit=100`, admin.token);
     expect(res.status).toBe(200);
-    const events = (await json(res)).data.reverse();
-    expect(events.map((e: any) => [e.action, e.actor, e.target])).toEqual([
+    const events = (await json<Page<AuditEvent>>(res)).data.reverse();
+    expect(events.map((e) => [e.action, e.actor, e.target])).toEqual([
       ['team.create', owner.address, t],
       ['team.invite', owner.address, admin.address],
       ['team.join', admin.address, admin.address],
@@ -216,7 +217,7 @@ describe.each(targets())('teams on $name', (target) => {
       ['team.role', owner.address, w.address],
       ['team.remove', admin.address, w.address],
     ]);
-    expect(events.every((e: any) => e.account === t && e.request_id)).toBe(true);
+    expect(events.every((e) => e.account === t && e.request_id)).toBe(true);
     expect(events[5].detail).toEqual({ from: 'viewer', to: 'member' });
   });
 
@@ -225,7 +226,7 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await del(h, `/v1/teams/${t}`, owner.token)).status).toBe(204);
     expect((await get(h, `/v1/teams/${t}`, owner.token)).status).toBe(404);
     expect((await get(h, `/v1/teams/${t}`, member.token)).status).toBe(404);
-    expect((await json(await get(h, '/v1/teams', member.token))).data.map((x: any) => x.id)).not.toContain(t);
+    expect((await json<TeamList>(await get(h, '/v1/teams', member.token))).data.map((x) => x.id)).not.toContain(t);
   });
 
   it('grants team credits (platform admins only) and lists teams for admins', async () => {
@@ -234,8 +235,8 @@ describe.each(targets())('teams on $name', (target) => {
     expect(await code(await post(h, `/v1/admin/teams/${t}/credits`, body, owner.token))).toBe('forbidden');
     const res = await post(h, `/v1/admin/teams/${t}/credits`, body, platformAdmin.token);
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ id: t, credits: 500, members: 1 });
-    expect((await json(await get(h, `/v1/teams/${t}`, owner.token))).credits).toBe(500);
+    expect(await json<AdminTeam>(res)).toMatchObject({ id: t, credits: 500, members: 1 });
+    expect((await json<TeamWithMembers>(await get(h, `/v1/teams/${t}`, owner.token))).credits).toBe(500);
     const below = await post(h, `/v1/admin/teams/${t}/credits`, { delta: -501, reason: 'x' }, platformAdmin.token);
     expect(below.status).toBe(409);
     expect(await code(below)).toBe('insufficient_credits');
@@ -243,10 +244,10 @@ describe.each(targets())('teams on $name', (target) => {
     expect((await post(h, '/v1/admin/teams/team_nope/credits', body, platformAdmin.token)).status).toBe(404);
     // A wallet address is not a team.
     expect((await post(h, `/v1/admin/teams/${owner.address}/credits`, body, platformAdmin.token)).status).toBe(404);
-    const list = await json(await get(h, '/v1/admin/teams?limit=100', platformAdmin.token));
-    expect(list.data.find((x: any) => x.id === t)).toMatchObject({ credits: 500, members: 1, invited: 0, created_by: owner.address });
+    const list = await json<Page<AdminTeam>>(await get(h, '/v1/admin/teams?limit=100', platformAdmin.token));
+    expect(list.data.find((x) => x.id === t)).toMatchObject({ credits: 500, members: 1, invited: 0, created_by: owner.address });
     expect(await code(await get(h, '/v1/admin/teams', owner.token))).toBe('forbidden');
-    const audit = (await json(await get(h, `/v1/teams/${t}/audit`, owner.token))).data;
+    const audit = (await json<Page<AuditEvent>>(await get(h, `/v1/teams/${t}/audit`, owner.token))).data;
     expect(audit[0]).toMatchObject({ action: 'team.credits', actor: platformAdmin.address, detail: body });
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLoopback } from '../src/services/ops.js';
 import { get, json, sqliteTarget, targets, type Harness } from './support/harness.js';
 import { startRealServer } from './support/server.js';
+import type { ErrorBody } from './support/responses.js';
 
 describe.each(targets())('unauthenticated endpoints on $name', (target) => {
   let h: Harness;
@@ -64,7 +65,7 @@ describe('/metrics without METRICS_TOKEN answers loopback clients only', () => {
     try {
       const res = await get(h, '/metrics');
       expect(res.status).toBe(403);
-      expect((await json(res)).error.code).toBe('forbidden');
+      expect((await json<ErrorBody>(res)).error.code).toBe('forbidden');
     } finally {
       await h.close();
     }
@@ -87,7 +88,7 @@ describe('/metrics without METRICS_TOKEN answers loopback clients only', () => {
     it('refuses a remote client, even through a trusted proxy', async () => {
       const res = await srv.h.request('/metrics', { headers: { 'x-forwarded-for': '203.0.113.7' } });
       expect(res.status).toBe(403);
-      expect((await json(res)).error.code).toBe('forbidden');
+      expect((await json<ErrorBody>(res)).error.code).toBe('forbidden');
     });
   });
 

@@ -3,6 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordUsageBatch } from '../src/services/usage-batch.js';
 import { get, json, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
+import type {
+  Account,
+  ErrorBody,
+  Key,
+  OpenApiDoc,
+  Page,
+  UsageBatchResult,
+  UsageRecord,
+  UsageRecorded,
+  UsageSummary,
+} from './support/responses.js';
+import type { UsageBatchRecorded } from './support/responses.js';
 
 // POST /v1/usage/batch: what the gateway sends; each record behaves exactly as POST /v1/usage.
 describe.each(targets())('batched usage reports on $name', (target) => {
@@ -35,22 +47,22 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     ];
     const res = await post(h, '/v1/usage/batch', { records }, publicToken);
     expect(res.status).toBe(200);
-    const first = await json(res);
-    expect(first.results.map((r: any) => r.request_id)).toEqual(['b-1', 'b-2', 'b-3', 'b-1']);
+    const first = await json<UsageBatchResult>(res);
+    expect(first.results.map((r) => r.request_id)).toEqual(['b-1', 'b-2', 'b-3', 'b-1']);
     expect(first.results[0]).toMatchObject({ recorded: true, charged: 30, uncharged: 0, credits_remaining: 70 });
     expect(first.results[1]).toMatchObject({ recorded: true, charged: 50, uncharged: 0, credits_remaining: 20 });
     expect(first.results[2]).toMatchObject({ recorded: true, charged: 20, uncharged: 20, credits_remaining: 0 });
     expect(first.results[3]).toEqual(first.results[0]);
-    const again = await json(await post(h, '/v1/usage/batch', { records }, publicToken));
+    const again = await json<UsageBatchResult>(await post(h, '/v1/usage/batch', { records }, publicToken));
     expect(again).toEqual(first);
     // the single route sees the same records
-    expect(await json(await post(h, '/v1/usage', records[1], publicToken))).toEqual(
+    expect(await json<UsageRecorded>(await post(h, '/v1/usage', records[1], publicToken))).toEqual(
       (({ request_id: _r, ...rest }) => rest)(first.results[1]),
     );
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(0);
-    const listed = await json(await get(h, '/v1/usage', u.token));
-    expect(listed.data.map((r: any) => r.request_id).sort()).toEqual(['b-1', 'b-2', 'b-3']);
-    expect(listed.data.find((r: any) => r.request_id === 'b-1')).toMatchObject({
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(0);
+    const listed = await json<Page<UsageRecord>>(await get(h, '/v1/usage', u.token));
+    expect(listed.data.map((r) => r.request_id).sort()).toEqual(['b-1', 'b-2', 'b-3']);
+    expect(listed.data.find((r) => r.request_id === 'b-1')).toMatchObject({
       model: 'llama-3-8b',
       input_tokens: 100,
       output_tokens: 20,
@@ -79,22 +91,22 @@ describe.each(targets())('batched usage reports on $name', (target) => {
       domainToken,
     );
     expect(res.status).toBe(200);
-    const { results } = await json(res);
+    const { results } = await json<UsageBatchResult>(res);
     expect(results[0]).toMatchObject({ recorded: false, request_id: 'steal-1', error: { code: 'forbidden' } });
     expect(results[1]).toMatchObject({ recorded: true, request_id: 'ok-1', charged: 3 });
     expect(results[2]).toMatchObject({ recorded: false, request_id: 'steal-2', error: { code: 'forbidden' } });
     expect(results[3]).toMatchObject({ recorded: false, request_id: 'nope-1', error: { code: 'not_found' } });
-    expect((await json(await get(h, '/v1/me', victim.token))).credits).toBe(500);
-    expect((await json(await get(h, '/v1/usage', victim.token))).data).toHaveLength(0);
-    expect((await json(await get(h, '/v1/usage', mine.token))).data.map((r: any) => r.request_id)).toEqual(['ok-1']);
+    expect((await json<Account>(await get(h, '/v1/me', victim.token))).credits).toBe(500);
+    expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', victim.token))).data).toHaveLength(0);
+    expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', mine.token))).data.map((r) => r.request_id)).toEqual(['ok-1']);
   });
 
   it('refuses bad batches whole: empty, over 100 records, a bad record, unknown fields, a bad domain token', async () => {
     const k = { key_id: 'key_x', request_id: 'x' };
-    const expect400 = async (body: unknown): Promise<any> => {
+    const expect400 = async (body: unknown): Promise<ErrorBody['error']> => {
       const res = await post(h, '/v1/usage/batch', body, domainToken);
       expect(res.status).toBe(400);
-      return (await json(res)).error;
+      return (await json<ErrorBody>(res)).error;
     };
     expect((await expect400({ records: [] })).code).toBe('invalid_request');
     await expect400({ records: Array.from({ length: 101 }, (_, i) => ({ ...k, request_id: `x-${i}` })) });
@@ -112,10 +124,10 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const hour = Math.floor(Date.now() / HOUR) * HOUR;
     return `from=${new Date(hour - 2 * HOUR).toISOString()}&to=${new Date(hour + 2 * HOUR).toISOString()}`;
   };
-  const batch = async (records: unknown[], token = publicToken): Promise<any[]> => {
+  const batch = async (records: unknown[], token = publicToken): Promise<UsageBatchResult['results']> => {
     const res = await post(h, '/v1/usage/batch', { records }, token);
     expect(res.status).toBe(200);
-    return (await json(res)).results;
+    return (await json<UsageBatchResult>(res)).results;
   };
 
   it('charges records of one account across two keys in order when the balance and a key window run out midway', async () => {
@@ -132,7 +144,8 @@ describe.each(targets())('batched usage reports on $name', (target) => {
       { key_id: a.id, request_id: 'mid-5', cost: 10, model: 'm-1' }, // a's day is spent and so is the balance
       { key_id: b.id, request_id: 'mid-6', cost: 0 },
     ]);
-    expect(results.map((r) => [r.request_id, r.charged, r.uncharged, r.credits_remaining])).toEqual([
+    // Every record here is recorded (the expected rows say so), so each result has the charge fields.
+    expect((results as UsageBatchRecorded[]).map((r) => [r.request_id, r.charged, r.uncharged, r.credits_remaining])).toEqual([
       ['mid-1', 30, 0, 70],
       ['mid-2', 25, 0, 45],
       ['mid-3', 15, 5, 30],
@@ -140,19 +153,17 @@ describe.each(targets())('batched usage reports on $name', (target) => {
       ['mid-5', 0, 10, 0],
       ['mid-6', 0, 0, 0],
     ]);
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(0);
-    expect((await json(await get(h, `/v1/keys/${a.id}`, u.token))).usage.today).toBe(45);
-    expect((await json(await get(h, `/v1/keys/${b.id}`, u.token))).usage.today).toBe(55);
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(0);
+    expect((await json<Key>(await get(h, `/v1/keys/${a.id}`, u.token))).usage.today).toBe(45);
+    expect((await json<Key>(await get(h, `/v1/keys/${b.id}`, u.token))).usage.today).toBe(55);
     // The grouped roll-ups (one row per key and model) equal the records.
-    const fromRollups = await json(await get(h, `/v1/usage/summary?group_by=model&${wholeHours()}`, u.token));
-    expect(
-      fromRollups.data.map((m: any) => [m.bucket, m.requests, m.input_tokens, m.output_tokens, m.cost, m.charged, m.uncharged]),
-    ).toEqual([
+    const fromRollups = await json<UsageSummary>(await get(h, `/v1/usage/summary?group_by=model&${wholeHours()}`, u.token));
+    expect(fromRollups.data.map((m) => [m.bucket, m.requests, m.input_tokens, m.output_tokens, m.cost, m.charged, m.uncharged])).toEqual([
       ['m-2', 2, 0, 0, 65, 55, 10],
       ['m-1', 3, 15, 1, 60, 45, 15],
       [null, 1, 0, 0, 0, 0, 0],
     ]);
-    const fromRecords = await json(await get(h, '/v1/usage/summary?group_by=model', u.token));
+    const fromRecords = await json<UsageSummary>(await get(h, '/v1/usage/summary?group_by=model', u.token));
     expect(fromRollups.totals).toEqual(fromRecords.totals);
   });
 
@@ -160,7 +171,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const u = await developerAccount(h, 1000, admin);
     const k = await createKey(h, u.token, { name: 'across' });
     await verify(h, publicToken, { key: k.key });
-    const single = await json(await post(h, '/v1/usage', { key_id: k.id, request_id: 'x-0', cost: 1 }, publicToken));
+    const single = await json<UsageRecorded>(await post(h, '/v1/usage', { key_id: k.id, request_id: 'x-0', cost: 1 }, publicToken));
     const first = await batch([
       { key_id: k.id, request_id: 'x-1', cost: 10 },
       { key_id: k.id, request_id: 'x-2', cost: 20 },
@@ -175,10 +186,10 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(second[1]).toMatchObject({ recorded: true, charged: 30, credits_remaining: 939 });
     expect(second[2]).toEqual({ request_id: 'x-0', ...single });
     expect(second[3]).toEqual(second[1]);
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(939);
-    const listed = (await json(await get(h, '/v1/usage', u.token))).data;
-    expect(listed.map((r: any) => r.request_id).sort()).toEqual(['x-0', 'x-1', 'x-2', 'x-3']);
-    const s = await json(await get(h, `/v1/usage/summary?${wholeHours()}`, u.token));
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(939);
+    const listed = (await json<Page<UsageRecord>>(await get(h, '/v1/usage', u.token))).data;
+    expect(listed.map((r) => r.request_id).sort()).toEqual(['x-0', 'x-1', 'x-2', 'x-3']);
+    const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?${wholeHours()}`, u.token));
     expect(s.totals).toMatchObject({ requests: 4, cost: 61, charged: 61 });
   });
 
@@ -198,7 +209,7 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(results[2]).toMatchObject({ recorded: true, request_id: 'm-1', charged: 5, credits_remaining: 25 });
     expect(results[3]).toEqual(results[2]);
     expect(results[4]).toMatchObject({ recorded: true, charged: 20, credits_remaining: 5 });
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(5);
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(5);
     // The same records one by one through POST /v1/usage answer the same.
     expect((await post(h, '/v1/usage', { key_id: 'key_missing', request_id: 'm-1', cost: 9 }, publicToken)).status).toBe(201);
   });
@@ -213,25 +224,25 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     );
     const sent = [...batches, ...batches.slice(0, 4)];
     const answers = await Promise.all(sent.map((records) => batch(records)));
-    const byId = new Map<string, any>();
+    const byId = new Map<string, UsageBatchRecorded>();
     for (const results of answers)
       for (const r of results) {
         expect(r.recorded).toBe(true);
         const seen = byId.get(r.request_id);
         if (seen)
           expect(r).toEqual(seen); // a concurrent retry answers the same record
-        else byId.set(r.request_id, r);
+        else byId.set(r.request_id, r as UsageBatchRecorded); // recorded: asserted above
       }
     expect(byId.size).toBe(80);
     const all = [...byId.values()];
     const charged = all.reduce((n, r) => n + r.charged, 0);
     expect(charged).toBe(500);
     expect(all.reduce((n, r) => n + r.uncharged, 0)).toBe(60);
-    expect(all.every((r) => r.charged + r.uncharged === 7 && r.credits_remaining >= 0)).toBe(true);
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(0);
-    const listed = await json(await get(h, '/v1/usage?limit=100', u.token));
+    expect(all.every((r) => r.charged + r.uncharged === 7 && (r.credits_remaining ?? 0) >= 0)).toBe(true);
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(0);
+    const listed = await json<Page<UsageRecord>>(await get(h, '/v1/usage?limit=100', u.token));
     expect(listed.data).toHaveLength(80);
-    const s = await json(await get(h, `/v1/usage/summary?${wholeHours()}`, u.token));
+    const s = await json<UsageSummary>(await get(h, `/v1/usage/summary?${wholeHours()}`, u.token));
     expect(s.totals).toMatchObject({ requests: 80, cost: 560, charged: 500, uncharged: 60 });
   });
 
@@ -242,11 +253,11 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     const records = Array.from({ length: 6 }, (_, i) => ({ key_id: k.id, request_id: `r-${i}`, cost: 3 }));
     const [batched, ...singles] = await Promise.all([
       batch(records),
-      ...records.map(async (r) => json(await post(h, '/v1/usage', r, publicToken))),
+      ...records.map(async (r) => json<UsageRecorded>(await post(h, '/v1/usage', r, publicToken))),
     ]);
     for (const [i, r] of batched.entries()) expect(r).toEqual({ request_id: `r-${i}`, ...singles[i] });
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(982);
-    expect((await json(await get(h, '/v1/usage', u.token))).data).toHaveLength(6);
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(982);
+    expect((await json<Page<UsageRecord>>(await get(h, '/v1/usage', u.token))).data).toHaveLength(6);
   });
 
   // The cost model, counted on the service itself (Node targets): one transaction per batch, reads
@@ -291,11 +302,11 @@ describe.each(targets())('batched usage reports on $name', (target) => {
     expect(many.transactions).toBe(1);
     expect(many.selects).toBe(one.selects);
     expect(many.statements - one.statements).toBe(39 * 3);
-    expect((await json(await get(h, '/v1/me', u.token))).credits).toBe(10_000 - 41);
+    expect((await json<Account>(await get(h, '/v1/me', u.token))).credits).toBe(10_000 - 41);
   });
 
   it('is documented in /openapi.json', async () => {
-    const doc = await json(await get(h, '/openapi.json'));
+    const doc = await json<OpenApiDoc>(await get(h, '/openapi.json'));
     expect(doc.paths['/v1/usage/batch']?.post).toBeDefined();
   });
 });

@@ -7,6 +7,7 @@ import { startNodeServer, type NodeService } from '../src/node.js';
 import { generateSecret } from '../src/services/key-format.js';
 import { ADMIN_ACCOUNT, TEST_ORIGIN, json, patch, signIn, signInAdmin, workersTarget, type Harness } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName } from './support/fixtures.js';
+import type { OpenApiDoc } from './support/responses.js';
 
 /** The headers of the contract (transport headers such as date and keep-alive differ by design). */
 const CONTRACT_HEADERS = [
@@ -244,8 +245,8 @@ describe('POST /v1/verify: the Node fast path and the Hono route answer alike', 
   });
 
   it('/openapi.json still documents POST /v1/verify', async () => {
-    const doc = await json(await h.request('/openapi.json'));
-    expect(doc.paths['/v1/verify'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('key');
+    const doc = await json<OpenApiDoc>(await h.request('/openapi.json'));
+    expect(doc.paths['/v1/verify'].post.requestBody?.content['application/json'].schema.properties).toHaveProperty('key');
   });
 
   it('sends requests without a declared length (chunked) and other paths through Hono', async () => {

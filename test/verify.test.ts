@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, get, json, patch, post, signIn, signInAdmin, targets, type Harness, type SignedIn } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
+import type { Account, ErrorBody, Key, KeyWithSecret } from './support/responses.js';
 
 describe.each(targets())('key verification on $name', (target) => {
   let h: Harness;
@@ -80,7 +81,7 @@ describe.each(targets())('key verification on $name', (target) => {
     expect((await verify(h, networkToken, { key: k.key })).code).toBe('disabled');
     await patch(h, `/v1/keys/${k.id}`, { status: 'active' }, net.token);
     expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true);
-    const rotated = await json(await post(h, `/v1/keys/${k.id}/rotate`, {}, net.token));
+    const rotated = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, {}, net.token));
     expect((await verify(h, networkToken, { key: k.key })).code).toBe('not_found');
     expect((await verify(h, networkToken, { key: rotated.key })).valid).toBe(true);
     await del(h, `/v1/keys/${k.id}`, net.token);
@@ -90,7 +91,7 @@ describe.each(targets())('key verification on $name', (target) => {
   it('honours a rotation grace period by the clock', async ({ skip }) => {
     if (!h.clock) skip();
     const k = await createKey(h, net.token, { name: 'v-grace' });
-    const rotated = await json(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 30 }, net.token));
+    const rotated = await json<KeyWithSecret>(await post(h, `/v1/keys/${k.id}/rotate`, { grace_seconds: 30 }, net.token));
     expect((await verify(h, networkToken, { key: k.key })).valid).toBe(true);
     h.clock!.advance(31_000);
     expect((await verify(h, networkToken, { key: k.key })).code).toBe('not_found');
@@ -142,7 +143,7 @@ describe.each(targets())('key verification on $name', (target) => {
     const over = await verify(h, networkToken, { key: k.key, cost: 10 });
     expect(over.code).toBe('api_key_quota_exceeded');
     expect((await verify(h, networkToken, { key: k.key, cost: 5 })).valid).toBe(true);
-    const got = await json(await get(h, `/v1/keys/${k.id}`, net.token));
+    const got = await json<Key>(await get(h, `/v1/keys/${k.id}`, net.token));
     expect(got.usage).toEqual({ today: 25, this_month: 25, total: 25 });
   });
 
@@ -163,7 +164,7 @@ describe.each(targets())('key verification on $name', (target) => {
       h2.clock!.set('2027-02-02T00:00:01.000Z'); // new day, same month: 10 of 15 used this month
       expect((await verify(h2, token, { key: k.key, cost: 6 })).code).toBe('api_key_quota_exceeded');
       expect((await verify(h2, token, { key: k.key, cost: 5 })).valid).toBe(true);
-      const got = await json(await get(h2, `/v1/keys/${k.id}`, (await signIn(h2, u.account)).token));
+      const got = await json<Key>(await get(h2, `/v1/keys/${k.id}`, (await signIn(h2, u.account)).token));
       expect(got.usage).toEqual({ today: 5, this_month: 15, total: 25 });
     } finally {
       await h2.close();
@@ -176,9 +177,9 @@ describe.each(targets())('key verification on $name', (target) => {
     expect((await verify(h, publicToken, { key: k.key, cost: 10 })).credits_remaining).toBe(5);
     const short = await verify(h, publicToken, { key: k.key, cost: 10 });
     expect(short.code).toBe('billing_shortfall');
-    expect((await json(await get(h, '/v1/me', poor.token))).credits).toBe(5);
+    expect((await json<Account>(await get(h, '/v1/me', poor.token))).credits).toBe(5);
     // The refused charge did not touch the key's window either.
-    expect((await json(await get(h, `/v1/keys/${k.id}`, poor.token))).usage.today).toBe(10);
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, poor.token))).usage.today).toBe(10);
     // Quota is checked before billing.
     const capped = await createKey(h, poor.token, { name: 'v-poor-capped', limits: { daily_credits: 1 } });
     expect((await verify(h, publicToken, { key: capped.key, cost: 10 })).code).toBe('api_key_quota_exceeded');
@@ -190,16 +191,16 @@ describe.each(targets())('key verification on $name', (target) => {
     const answers = await Promise.all(Array.from({ length: 50 }, () => verify(h, publicToken, { key: k.key, cost: 10 })));
     expect(answers.filter((a) => a.valid)).toHaveLength(20);
     expect(answers.filter((a) => !a.valid).every((a) => a.code === 'billing_shortfall')).toBe(true);
-    expect((await json(await get(h, '/v1/me', rich.token))).credits).toBe(0);
+    expect((await json<Account>(await get(h, '/v1/me', rich.token))).credits).toBe(0);
     // A refused charge leaves no trace on the key's windows either.
-    expect((await json(await get(h, `/v1/keys/${k.id}`, rich.token))).usage).toEqual({ today: 200, this_month: 200, total: 200 });
+    expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, rich.token))).usage).toEqual({ today: 200, this_month: 200, total: 200 });
   });
 
   it('refuses a cost above the per-request bound with 400 naming it', async () => {
     const k = await createKey(h, net.token, { name: 'v-huge-cost' });
     const res = await post(h, '/v1/verify', { key: k.key, cost: 1_000_000_000_001 }, networkToken);
     expect(res.status).toBe(400);
-    expect((await json(res)).error.param).toBe('cost');
+    expect((await json<ErrorBody>(res)).error.param).toBe('cost');
     expect((await verify(h, networkToken, { key: k.key, cost: 1_000_000_000_000 })).valid).toBe(true);
   });
 
@@ -208,7 +209,7 @@ describe.each(targets())('key verification on $name', (target) => {
     for (const token of [undefined, 'garbage', k.key, networkToken.slice(0, -1) + (networkToken.endsWith('a') ? 'b' : 'a')]) {
       const res = await post(h, '/v1/verify', { key: k.key }, token);
       expect(res.status).toBe(401);
-      expect((await json(res)).error.code).toBe('invalid_domain_token');
+      expect((await json<ErrorBody>(res)).error.code).toBe('invalid_domain_token');
     }
   });
 
@@ -217,6 +218,6 @@ describe.each(targets())('key verification on $name', (target) => {
     expect(k.last_used_at).toBeNull();
     await verify(h, networkToken, { key: k.key });
     await h.service?.deps.lastUsed.flush();
-    if (h.service) expect((await json(await get(h, `/v1/keys/${k.id}`, net.token))).last_used_at).not.toBeNull();
+    if (h.service) expect((await json<Key>(await get(h, `/v1/keys/${k.id}`, net.token))).last_used_at).not.toBeNull();
   });
 });

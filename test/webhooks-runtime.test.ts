@@ -11,6 +11,7 @@ import { ADMIN_ACCOUNT, get, json, post, signIn, TEST_ORIGIN, type Harness, http
 import { createPgTestDatabase } from './support/postgres.js';
 import { freePort, startServeProcess } from './support/process.js';
 import { startReceiver } from './support/webhook-receiver.js';
+import type { Delivery, Page, WebhookTest, WebhookWithSecret } from './support/responses.js';
 
 const pgUrl = process.env.TEST_POSTGRES_URL;
 
@@ -40,7 +41,7 @@ async function twoWorkers(databaseUrl: string): Promise<void> {
       close: async () => undefined,
     };
     const u = await signIn(h);
-    const wh = await json(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
+    const wh = await json<WebhookWithSecret>(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
     const N = 40;
     for (let i = 0; i < N; i++) expect((await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token)).status).toBe(202);
     // Both fan out and claim at the same time, twice over.
@@ -91,7 +92,7 @@ describe('the delivery worker inside `siwe-keys serve`', () => {
   });
   const http = (url: string): Harness => httpHarness(url, 'serve');
   const deliveries = async (h: Harness, token: string, id: string) =>
-    (await json(await get(h, `/v1/webhooks/${id}/deliveries`, token))).data;
+    (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${id}/deliveries`, token))).data;
   async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -107,8 +108,8 @@ describe('the delivery worker inside `siwe-keys serve`', () => {
     try {
       let h = http(server.url);
       const u = await signIn(h);
-      const wh = await json(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
-      const { event_id } = await json(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token));
+      const wh = await json<WebhookWithSecret>(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
+      const { event_id } = await json<WebhookTest>(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token));
       // The worker woke at once and is now waiting on the receiver, which holds the request.
       await rx.waitFor(1);
       expect(await server.stop('SIGKILL')).toBeNull();
@@ -134,7 +135,7 @@ describe('the delivery worker inside `siwe-keys serve`', () => {
     try {
       let h = http(server.url);
       const u = await signIn(h);
-      const wh = await json(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
+      const wh = await json<WebhookWithSecret>(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test'] }, u.token));
       await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
       await rx.waitFor(1);
       // The send in flight times out (1 s), is recorded, and the process exits 0.

@@ -5,6 +5,7 @@ import { setWebhookHostResolver } from '../src/services/webhooks.js';
 import { guardedLookup, nodeSender, resolveAll } from '../src/webhook-sender-node.js';
 import { get, json, nodeTargets, post, signIn, type Harness, type SignedIn } from './support/harness.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
+import type { Delivery, ErrorBody, Page, Webhook } from './support/responses.js';
 
 describe('webhook URL guard (no DNS)', () => {
   it('classifies private, loopback, link-local and mapped addresses as private', () => {
@@ -116,10 +117,10 @@ describe.each(nodeTargets())('webhook SSRF refusals over HTTP on $name (WEBHOOK_
     ]) {
       const res = await post(h, '/v1/webhooks', { url, events: ['webhook.test'] }, u.token);
       expect(res.status, url).toBe(400);
-      const body = await json(res);
+      const body = await json<ErrorBody>(res);
       expect(body.error).toMatchObject({ code: 'invalid_request', param: 'url' });
     }
-    expect((await json(await get(h, '/v1/webhooks', u.token))).data).toHaveLength(0);
+    expect((await json<Page<Webhook>>(await get(h, '/v1/webhooks', u.token))).data).toHaveLength(0);
   });
 
   it('refuses a public-looking name whose DNS answer is a private address', async () => {
@@ -127,7 +128,7 @@ describe.each(nodeTargets())('webhook SSRF refusals over HTTP on $name (WEBHOOK_
     setWebhookHostResolver(async () => ['93.184.216.34', '10.0.0.5']);
     const res = await post(h, '/v1/webhooks', { url: 'https://hooks.attacker.example/x', events: ['webhook.test'] }, u.token);
     expect(res.status).toBe(400);
-    expect((await json(res)).error.reason).toBe('private_address');
+    expect((await json<ErrorBody & { error: { reason: string } }>(res)).error.reason).toBe('private_address');
     setWebhookHostResolver(async () => ['93.184.216.34']);
     expect((await post(h, '/v1/webhooks', { url: 'https://hooks.example.org/x', events: ['webhook.test'] }, u.token)).status).toBe(201);
     setWebhookHostResolver(resolveAll);
@@ -153,7 +154,7 @@ describe.each(nodeTargets())('webhook SSRF refusals over HTTP on $name (WEBHOOK_
     expect((await post(h, '/v1/webhooks/wh_inside/test', {}, u.token)).status).toBe(202);
     await runWebhooksOnce(h.service!.webhooks.runtime);
     expect(rx.received).toHaveLength(0);
-    const [d] = (await json(await get(h, '/v1/webhooks/wh_inside/deliveries', u.token))).data;
+    const [d] = (await json<Page<Delivery>>(await get(h, '/v1/webhooks/wh_inside/deliveries', u.token))).data;
     expect(d).toMatchObject({ status: 'pending', attempts: 1, last_status_code: null, last_error: 'blocked: private_address' });
   });
 });

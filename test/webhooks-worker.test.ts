@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_ACCOUNT, json, post, signIn, signInAdmin, startWorkerDev, TEST_ORIGIN, workerHarness } from './support/harness.js';
 import { startReceiver } from './support/webhook-receiver.js';
+import type { Application, WebhookTest, WebhookWithSecret } from './support/responses.js';
 
 // The Workers delivery path under workerd: fresh events go out through ctx.waitUntil right after the
 // request that wrote them; the Cron Trigger (scheduled(), driven here by wrangler's --test-scheduled
@@ -23,15 +24,17 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('webhooks on Workers (src/work
     try {
       const u = await signIn(h);
       const admin = await signInAdmin(h);
-      const wh = await json(await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test', 'trial.approved'] }, u.token));
+      const wh = await json<WebhookWithSecret>(
+        await post(h, '/v1/webhooks', { url: rx.url, events: ['webhook.test', 'trial.approved'] }, u.token),
+      );
       expect(wh.secret).toMatch(/^whsec_/);
-      const { event_id } = await json(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token));
+      const { event_id } = await json<WebhookTest>(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token));
       // No cron yet: the first attempt came from the request's waitUntil.
       await rx.waitFor(1);
       expect(rx.received[0].headers['webhook-id']).toBe(event_id);
 
       // The trial decision's outbox row was written in the approval's D1 batch and goes out at once too.
-      const app = await json(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
+      const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
       expect((await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits: 10 }, admin.token)).status).toBe(200);
       await rx.waitFor(2);
 

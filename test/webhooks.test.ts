@@ -5,6 +5,18 @@ import { runWebhooksOnce } from '../src/services/webhook-delivery.js';
 import { createDomain, createKey, uniqueDomainName, verify } from './support/fixtures.js';
 import { del, get, json, nodeTargets, post, signIn, signInAdmin, type Harness, type SignedIn } from './support/harness.js';
 import { startReceiver, type ReceivedWebhook, type Receiver } from './support/webhook-receiver.js';
+import type {
+  Application,
+  AuditEvent,
+  Delivery,
+  ErrorBody,
+  OpenApiDoc,
+  Page,
+  UsageRecorded,
+  Webhook as WebhookView,
+  WebhookTest,
+  WebhookWithSecret,
+} from './support/responses.js';
 
 const DAY = 86_400_000;
 
@@ -22,7 +34,13 @@ function signedPerLibrary(secret: string, r: ReceivedWebhook): boolean {
   return r.headers['webhook-signature'].split(' ').includes(expected);
 }
 
-const bodyOf = (r: ReceivedWebhook): { type: string; timestamp: string; data: Record<string, any> } => JSON.parse(r.body);
+/** A delivered event's body. Its data differs by event type: these are the fields the suites read. */
+interface EventBody {
+  type: string;
+  timestamp: string;
+  data: { window?: string; days_before?: number; key?: { id: string } } & Record<string, unknown>;
+}
+const bodyOf = (r: ReceivedWebhook): EventBody => JSON.parse(r.body);
 
 describe.each(nodeTargets())('webhooks on $name', (target) => {
   let h: Harness;
@@ -53,9 +71,9 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
   });
   afterAll(async () => h.close());
 
-  async function register(u: SignedIn, url: string, events: string[] = ['webhook.test']): Promise<any> {
+  async function register(u: SignedIn, url: string, events: string[] = ['webhook.test']): Promise<WebhookWithSecret> {
     const res = await post(h, '/v1/webhooks', { url, events }, u.token);
-    const b = await json(res);
+    const b = await json<WebhookWithSecret>(res);
     if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(b)}`);
     return b;
   }
@@ -66,23 +84,23 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const res = await post(h, '/v1/webhooks', { url: rx.url, events: ['key.expiring', 'trial.approved'], description: 'ops' }, u.token);
     expect(res.status).toBe(201);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const wh = await json(res);
+    const wh = await json<WebhookWithSecret>(res);
     expect(wh.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(wh).toMatchObject({ url: rx.url, events: ['key.expiring', 'trial.approved'], description: 'ops' });
     expect(wh.secret_hint.endsWith(wh.secret.slice(-4))).toBe(true);
 
-    const one = await json(await get(h, `/v1/webhooks/${wh.id}`, u.token));
+    const one = await json<WebhookView>(await get(h, `/v1/webhooks/${wh.id}`, u.token));
     expect(one.id).toBe(wh.id);
-    const list = await json(await get(h, '/v1/webhooks', u.token));
-    expect(list.data.map((w: any) => w.id)).toEqual([wh.id]);
+    const list = await json<Page<WebhookView>>(await get(h, '/v1/webhooks', u.token));
+    expect(list.data.map((w) => w.id)).toEqual([wh.id]);
     // The secret is never shown again.
     expect(JSON.stringify(one) + JSON.stringify(list)).not.toContain(wh.secret);
 
     expect((await del(h, `/v1/webhooks/${wh.id}`, u.token)).status).toBe(204);
     expect((await get(h, `/v1/webhooks/${wh.id}`, u.token)).status).toBe(404);
-    const actions = (await json(await get(h, '/v1/audit', u.token))).data.map((e: any) => e.action);
+    const actions = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['webhook.create', 'webhook.delete']));
-    expect(JSON.stringify((await json(await get(h, '/v1/audit', u.token))).data)).not.toContain(wh.secret);
+    expect(JSON.stringify((await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data)).not.toContain(wh.secret);
   });
 
   it("answers 404 for another account's webhook and delivery ids", async () => {
@@ -92,7 +110,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(owner, rx.url);
     await post(h, `/v1/webhooks/${wh.id}/test`, {}, owner.token);
     await run();
-    const delivery = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, owner.token))).data[0];
+    const delivery = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, owner.token))).data[0];
     for (const res of [
       await get(h, `/v1/webhooks/${wh.id}`, other.token),
       await del(h, `/v1/webhooks/${wh.id}`, other.token),
@@ -102,7 +120,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
       await post(h, `/v1/webhooks/${wh.id}/deliveries/${delivery.id}/retry`, {}, other.token),
     ]) {
       expect(res.status).toBe(404);
-      expect((await json(res)).error.code).toBe('not_found');
+      expect((await json<ErrorBody>(res)).error.code).toBe('not_found');
     }
     expect((await get(h, `/v1/webhooks/${wh.id}`, owner.token)).status).toBe(200);
     expect(rx.received).toHaveLength(1);
@@ -113,7 +131,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     for (let i = 0; i < 3; i++) await register(u, `https://hooks${i}.example.com/x`);
     const res = await post(h, '/v1/webhooks', { url: 'https://hooks9.example.com/x', events: ['webhook.test'] }, u.token);
     expect(res.status).toBe(409);
-    expect((await json(res)).error.code).toBe('limit_reached');
+    expect((await json<ErrorBody>(res)).error.code).toBe('limit_reached');
   });
 
   it('refuses unknown event types and missing fields with 400 invalid_request', async () => {
@@ -125,7 +143,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     ]) {
       const res = await post(h, '/v1/webhooks', body, u.token);
       expect(res.status).toBe(400);
-      expect((await json(res)).error.code).toBe('invalid_request');
+      expect((await json<ErrorBody>(res)).error.code).toBe('invalid_request');
     }
   });
 
@@ -135,20 +153,20 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     const sent = await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
     expect(sent.status).toBe(202);
-    const { event_id } = await json(sent);
+    const { event_id } = await json<WebhookTest>(sent);
     expect((await run()).attempted).toBe(1);
     const [r] = rx.received;
     expect(r.headers['webhook-id']).toBe(event_id);
     expect(r.headers['content-type']).toBe('application/json');
     // The library checks the signature and that the timestamp is recent (the test clock is real time here).
-    const payload = new Webhook(wh.secret).verify(r.body, r.headers) as any;
+    const payload = new Webhook(wh.secret).verify(r.body, r.headers) as { type: string; timestamp: string; data: Record<string, unknown> };
     expect(payload).toMatchObject({ type: 'webhook.test', data: { webhook_id: wh.id, account: u.address } });
     expect(new Date(payload.timestamp).toISOString()).toBe(payload.timestamp);
     expect(signedByHand(wh.secret, r)).toBe(true);
     expect(() => new Webhook(wh.secret).verify(r.body.replace('test', 'tesT'), r.headers)).toThrow();
     const otherSecret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     expect(() => new Webhook(otherSecret).verify(r.body, r.headers)).toThrow();
-    const d = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    const d = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toEqual([
       expect.objectContaining({
         event_id,
@@ -167,9 +185,9 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
     await run();
-    let [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    let [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500 });
-    expect(Date.parse(d.next_attempt_at) - h.clock!.now().getTime()).toBeGreaterThanOrEqual(4900);
+    expect(Date.parse(d.next_attempt_at!) - h.clock!.now().getTime()).toBeGreaterThanOrEqual(4900);
     // Not due yet: nothing is sent before the first retry delay (5 s) has passed.
     await run();
     expect(rx.received).toHaveLength(1);
@@ -179,7 +197,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(rx.received[1].headers['webhook-id']).toBe(rx.received[0].headers['webhook-id']);
     expect(rx.received[1].body).toBe(rx.received[0].body);
     for (const r of rx.received) expect(signedPerLibrary(wh.secret, r)).toBe(true);
-    [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'succeeded', attempts: 2, last_status_code: 204, next_attempt_at: null });
   });
 
@@ -189,11 +207,11 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
     await run(); // the send gives up after WEBHOOK_TIMEOUT_MS (400 ms here)
-    let [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    let [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'pending', attempts: 1, last_status_code: null, last_error: 'timeout' });
     h.clock!.advance(5000);
     await run();
-    [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual([d.event_id, d.event_id]);
   });
@@ -207,7 +225,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
     await run();
-    const [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    const [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'pending', last_status_code: 302 });
     expect(elsewhere.received).toHaveLength(0);
   });
@@ -223,7 +241,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
       h.clock!.advance(s * 1000);
       await run();
     }
-    let [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    let [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'failed', attempts: 7, last_status_code: 503, next_attempt_at: null });
     // Failed is final: nothing more is sent however long one waits (the schedule spans 17.6 hours).
     h.clock!.advance(DAY / 4);
@@ -233,9 +251,9 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     rx.behave(() => 200);
     const retried = await post(h, `/v1/webhooks/${wh.id}/deliveries/${d.id}/retry`, {}, u.token);
     expect(retried.status).toBe(202);
-    expect(await json(retried)).toMatchObject({ id: d.id, status: 'pending' });
+    expect(await json<Delivery>(retried)).toMatchObject({ id: d.id, status: 'pending' });
     await run();
-    [d] = (await json(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
+    [d] = (await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries`, u.token))).data;
     expect(d).toMatchObject({ status: 'succeeded', attempts: 8, last_status_code: 200 });
     expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect((await post(h, `/v1/webhooks/${wh.id}/deliveries/whd_nope/retry`, {}, u.token)).status).toBe(404);
@@ -247,25 +265,25 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await json(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token))).event_id);
+      ids.push((await json<WebhookTest>(await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token))).event_id);
       await run();
     }
-    const p1 = await json(await get(h, `/v1/webhooks/${wh.id}/deliveries?limit=2`, u.token));
+    const p1 = await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries?limit=2`, u.token));
     expect(p1.has_more).toBe(true);
-    const p2 = await json(await get(h, `/v1/webhooks/${wh.id}/deliveries?limit=2&cursor=${p1.next_cursor}`, u.token));
+    const p2 = await json<Page<Delivery>>(await get(h, `/v1/webhooks/${wh.id}/deliveries?limit=2&cursor=${p1.next_cursor}`, u.token));
     expect(p2.has_more).toBe(false);
-    expect([...p1.data, ...p2.data].map((d: any) => d.event_id)).toEqual([...ids].reverse());
+    expect([...p1.data, ...p2.data].map((d) => d.event_id)).toEqual([...ids].reverse());
   });
 
   it('sends trial.approved and trial.rejected to the applicant, and nothing for a decision that was refused', async () => {
     const u = await signIn(h);
     const rx = await receiver();
     const wh = await register(u, rx.url, ['trial.approved', 'trial.rejected']);
-    const first = await json(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
+    const first = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
     expect((await post(h, `/v1/admin/trial/applications/${first.id}/reject`, { reason: 'Tell us more' }, admin.token)).status).toBe(200);
     // A second decision on the same application is refused (409): its batch, outbox step included, is undone.
     expect((await post(h, `/v1/admin/trial/applications/${first.id}/approve`, {}, admin.token)).status).toBe(409);
-    const second = await json(await post(h, '/v1/trial/applications', { use_case: 'a chat app' }, u.token));
+    const second = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'a chat app' }, u.token));
     // Refused by the balance cap in the middle of the batch: no approval, no event.
     const tooMuch = await post(
       h,
@@ -288,7 +306,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const u = await signIn(h);
     const rx = await receiver();
     await register(u, rx.url, ['trial.approved']);
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
     await post(h, `/v1/admin/trial/applications/${app.id}/reject`, { reason: 'no' }, admin.token);
     await run();
     expect(rx.received).toHaveLength(0);
@@ -299,7 +317,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const u = await signIn(h);
     const rx = await receiver();
     const wh = await register(u, rx.url, events);
-    const app = await json(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
+    const app = await json<Application>(await post(h, '/v1/trial/applications', { use_case: 'x' }, u.token));
     expect((await post(h, `/v1/admin/trial/applications/${app.id}/approve`, { credits }, admin.token)).status).toBe(200);
     const domain = await createDomain(h, admin.token, uniqueDomainName('wh'), 'public');
     const key = await createKey(h, u.token, { name: 'k', ...(limits ? { limits } : {}) });
@@ -327,13 +345,13 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect((await verify(h, domain.token, { key: key.key, cost: 60 })).valid).toBe(true);
     expect((await verify(h, domain.token, { key: key.key, cost: 60 })).code).toBe('api_key_quota_exceeded');
     await run();
-    expect(rx.received.map((r) => bodyOf(r).data.window)).toEqual([e.data.window, expect.not.stringMatching(e.data.window)]);
+    expect(rx.received.map((r) => bodyOf(r).data.window)).toEqual([e.data.window, expect.not.stringMatching(e.data.window!)]);
   });
 
   it('sends key.quota_reached when a usage report is capped by the monthly limit', async () => {
     const { rx, domain, key } = await developerWithKey(['key.quota_reached'], 100_000, { monthly_credits: 50 });
     expect((await verify(h, domain.token, { key: key.key })).valid).toBe(true);
-    const res = await json(await post(h, '/v1/usage', { key_id: key.id, request_id: 'r1', cost: 80 }, domain.token));
+    const res = await json<UsageRecorded>(await post(h, '/v1/usage', { key_id: key.id, request_id: 'r1', cost: 80 }, domain.token));
     expect(res).toMatchObject({ charged: 50, uncharged: 30 });
     await run();
     expect(rx.received.map((r) => bodyOf(r).data)).toEqual([
@@ -382,7 +400,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const rx = await receiver();
     await register(u, rx.url, ['key.expiring', 'key.expired']);
     const key = await createKey(h, u.token, { name: 'short', expires_in_days: 10 });
-    const mine = () => rx.received.map(bodyOf).filter((b) => b.data.key.id === key.id);
+    const mine = () => rx.received.map(bodyOf).filter((b) => b.data.key?.id === key.id);
     await run(true);
     expect(mine()).toHaveLength(0);
     h.clock!.advance(3.5 * DAY); // 6.5 days left
@@ -414,7 +432,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, rx.url);
     const rot = await post(h, `/v1/webhooks/${wh.id}/rotate-secret`, { grace_seconds: 600 }, u.token);
     expect(rot.status).toBe(200);
-    const rotated = await json(rot);
+    const rotated = await json<WebhookWithSecret>(rot);
     expect(rotated.secret).not.toBe(wh.secret);
     expect(rotated.previous_secret_expires_at).not.toBeNull();
     await post(h, `/v1/webhooks/${wh.id}/test`, {}, u.token);
@@ -430,7 +448,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     expect(after.headers['webhook-signature'].split(' ')).toHaveLength(1);
     expect(signedPerLibrary(rotated.secret, after)).toBe(true);
     expect(signedPerLibrary(wh.secret, after)).toBe(false);
-    expect((await json(await get(h, '/v1/audit', u.token))).data.map((e: any) => e.action)).toContain('webhook.rotate_secret');
+    expect((await json<Page<AuditEvent>>(await get(h, '/v1/audit', u.token))).data.map((e) => e.action)).toContain('webhook.rotate_secret');
   });
 
   it('rotates with the default grace period when the request has no body', async () => {
@@ -438,9 +456,9 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     const wh = await register(u, 'https://hooks.example.com/rotate');
     const res = await h.request(`/v1/webhooks/${wh.id}/rotate-secret`, { method: 'POST', headers: { authorization: `Bearer ${u.token}` } });
     expect(res.status).toBe(200);
-    const body = await json(res);
+    const body = await json<WebhookWithSecret>(res);
     expect(body.secret).toMatch(/^whsec_/);
-    expect(Date.parse(body.previous_secret_expires_at) - h.clock!.now().getTime()).toBe(3600_000);
+    expect(Date.parse(body.previous_secret_expires_at!) - h.clock!.now().getTime()).toBe(3600_000);
   });
 
   it('fails pending deliveries of a deleted endpoint without sending them', async () => {
@@ -456,7 +474,7 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
   });
 
   it('documents the webhook routes in /openapi.json', async () => {
-    const doc = await json(await get(h, '/openapi.json'));
+    const doc = await json<OpenApiDoc>(await get(h, '/openapi.json'));
     for (const p of [
       '/v1/webhooks',
       '/v1/webhooks/{id}',
@@ -467,6 +485,6 @@ describe.each(nodeTargets())('webhooks on $name', (target) => {
     ]) {
       expect(doc.paths[p], p).toBeDefined();
     }
-    expect(doc.components.schemas.WebhookDelivery.properties.status.enum).toEqual(['pending', 'succeeded', 'failed']);
+    expect(doc.components.schemas.WebhookDelivery.properties?.status.enum).toEqual(['pending', 'succeeded', 'failed']);
   });
 });

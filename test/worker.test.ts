@@ -19,6 +19,7 @@ import {
   workerHarness,
   workersTarget,
 } from './support/harness.js';
+import type { Account, AuditEvent, ErrorBody, Jwks, Key, Page, Session, VerifyResult } from './support/responses.js';
 
 // What only the Workers entry does: configuration from bindings, the signing key from a wrangler
 // secret or from D1, start-up errors. The shared HTTP suites cover the rest on this target.
@@ -32,8 +33,8 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     try {
       const s = await signIn(h);
       expect(decodeProtectedHeader(s.token).kid).toBe(kid);
-      const jwks = await json(await get(h, '/.well-known/jwks.json'));
-      expect(jwks.keys.map((k: { kid: string }) => k.kid)).toContain(kid);
+      const jwks = await json<Jwks>(await get(h, '/.well-known/jwks.json'));
+      expect(jwks.keys.map((k) => k.kid)).toContain(kid);
       expect(JSON.stringify(jwks)).not.toContain('"d"');
     } finally {
       await h.close();
@@ -51,7 +52,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
       try {
         const res = await get(second, '/v1/me', s.token);
         expect(res.status).toBe(200);
-        expect((await json(res)).address).toBe(s.address);
+        expect((await json<Account>(res)).address).toBe(s.address);
       } finally {
         await second.close();
       }
@@ -68,7 +69,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
       'cf-connecting-ip': '203.0.113.7',
     });
     expect(res.status).toBe(200);
-    const events = (await json(await get(h, '/v1/audit', (await json(res)).token))).data;
+    const events = (await json<Page<AuditEvent>>(await get(h, '/v1/audit', (await json<Session>(res)).token))).data;
     expect(events.find((e: { action: string }) => e.action === 'auth.sign_in')?.ip).toBe('203.0.113.7');
   });
 
@@ -78,11 +79,11 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     const domainToken = (await createDomain(h, owner.token, uniqueDomainName('lastused'))).token;
     const k = await createKey(h, owner.token, { name: 'last-used' });
     expect(k.last_used_at).toBeNull();
-    expect((await json(await post(h, '/v1/verify', { key: k.key }, domainToken))).valid).toBe(true);
+    expect((await json<VerifyResult>(await post(h, '/v1/verify', { key: k.key }, domainToken))).valid).toBe(true);
     // The write happens after the verification answered; poll for it (bounded).
     let lastUsed: string | null = null;
     for (let i = 0; i < 50 && lastUsed === null; i++) {
-      lastUsed = (await json(await get(h, `/v1/keys/${k.id}`, owner.token))).last_used_at;
+      lastUsed = (await json<Key>(await get(h, `/v1/keys/${k.id}`, owner.token))).last_used_at;
       if (lastUsed === null) await new Promise((r) => setTimeout(r, 100));
     }
     expect(lastUsed).not.toBeNull();
@@ -93,7 +94,7 @@ describe.skipIf(process.env.TEST_WORKERS !== '1')('Workers entry (src/worker.ts)
     try {
       const res = await fetch(`${w.base}/healthz`);
       expect(res.status).toBe(503);
-      const body = await res.json();
+      const body = await json<ErrorBody>(res);
       expect(body.error.code).toBe('service_unavailable');
       expect(res.headers.get('x-request-id')).toBe(body.error.request_id);
       // wrangler relays the worker's console output a moment after the response.

@@ -12,6 +12,7 @@ import {
   storedToken,
   type TestServer,
 } from './support.js';
+import type { Account, AdminStats, DomainWithToken, KeyWithSecret, VerifyResult } from '../support/responses.js';
 
 /**
  * The analytics views with real data: verifications and usage reports go through the HTTP API,
@@ -45,7 +46,7 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     return { page, problems, token: (await storedToken(page)) as string };
   }
 
-  async function call(path: string, token: string, body?: unknown): Promise<any> {
+  async function call<T = unknown>(path: string, token: string, body?: unknown): Promise<T> {
     const res = await fetch(`${server.origin}${path}`, {
       method: body === undefined ? 'GET' : 'POST',
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -53,16 +54,17 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     });
     const text = await res.text();
     if (res.status >= 300) throw new Error(`${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
+    return text ? (JSON.parse(text) as T) : (null as T);
   }
 
   /** An operator's domain, a user's two keys, verifications (some refused) and usage reports. */
   async function traffic(userToken: string, operatorToken: string, domainName: string) {
-    const domain = await call('/v1/domains', operatorToken, { name: domainName });
-    const k1 = await call('/v1/keys', userToken, { name: 'chat-app' });
-    const k2 = await call('/v1/keys', userToken, { name: 'batch-jobs' });
-    for (const k of [k1, k2]) expect((await call('/v1/verify', domain.token, { key: k.key })).code).toBe('valid');
-    for (const bad of ['sk_net_bogus', 'nonsense']) expect((await call('/v1/verify', domain.token, { key: bad })).valid).toBe(false);
+    const domain = await call<DomainWithToken>('/v1/domains', operatorToken, { name: domainName });
+    const k1 = await call<KeyWithSecret>('/v1/keys', userToken, { name: 'chat-app' });
+    const k2 = await call<KeyWithSecret>('/v1/keys', userToken, { name: 'batch-jobs' });
+    for (const k of [k1, k2]) expect((await call<VerifyResult>('/v1/verify', domain.token, { key: k.key })).code).toBe('valid');
+    for (const bad of ['sk_net_bogus', 'nonsense'])
+      expect((await call<VerifyResult>('/v1/verify', domain.token, { key: bad })).valid).toBe(false);
     await call('/v1/verify', domain.token, { key: k1.key, scope: 'admin' }); // scope_denied
     const reports = [
       { key_id: k1.id, request_id: 'r1', cost: 120, model: 'llama-3-70b', input_tokens: 1200, output_tokens: 400 },
@@ -150,7 +152,7 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     // Enough events for more than one page of the audit log.
     for (let i = 0; i < 12; i++) await call('/v1/keys', user.token, { name: `extra-${i}` });
     const a = await signInWith(admin);
-    const before = await call('/v1/admin/stats', a.token);
+    const before = await call<AdminStats>('/v1/admin/stats', a.token);
     await a.page.locator('[data-tab="admin"]').click();
     const first = a.page.locator('.panel[data-panel="admin"] section').first();
     expect(await first.locator('h2').textContent()).toBe('Platform overview');
@@ -172,7 +174,7 @@ describe.skipIf(!chromiumAvailable)('console analytics in headless Chromium', ()
     await a.page.locator('[data-action="audit-newer"]').click();
     await a.page.getByTestId('audit-page').getByText('Page 1').waitFor();
     await audit.getByLabel('Action').selectOption('key.create');
-    await audit.getByLabel('Address (actor or account)').fill((await call('/v1/me', user.token)).address.toLowerCase());
+    await audit.getByLabel('Address (actor or account)').fill((await call<Account>('/v1/me', user.token)).address.toLowerCase());
     await audit.getByRole('button', { name: 'Filter' }).click();
     await a.page.waitForFunction(() => document.querySelectorAll('tr[data-action-name]').length === 14);
     const actions = await a.page.locator('tr[data-action-name]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-action-name')));

@@ -12,6 +12,7 @@ import {
   storedToken,
   type TestServer,
 } from './support.js';
+import type { Application, Domain, ErrorBody, Key, KeyWithSecret, VerifyResult, Page as ApiPage } from '../support/responses.js';
 
 if (!chromiumAvailable) {
   console.warn(`browser suite skipped: no Chromium at ${CHROMIUM_PATH}. Install it with: apt-get update && apt-get install -y chromium`);
@@ -61,10 +62,10 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     return o;
   }
 
-  async function call(
+  async function call<T = unknown>(
     path: string,
     opts: { method?: string; token?: string; body?: unknown } = {},
-  ): Promise<{ status: number; body: any }> {
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${server.origin}${path}`, {
       method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
       headers: {
@@ -74,7 +75,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: text ? (JSON.parse(text) as T) : (null as T) };
   }
 
   async function readSecretAndClose(page: Page): Promise<string> {
@@ -94,7 +95,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     return readSecretAndClose(page);
   }
 
-  const verify = (domainToken: string, key: string) => call('/v1/verify', { token: domainToken, body: { key } });
+  const verify = (domainToken: string, key: string) => call<VerifyResult>('/v1/verify', { token: domainToken, body: { key } });
   const keyRow = (page: Page, name: string) => page.locator(`tr[data-key-name="${name}"]`);
 
   it('shows the no-wallet state when the browser has no wallet', async () => {
@@ -139,7 +140,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await signInState(page, 'choose-wallet');
     expect(await page.locator('section.signin').textContent()).toContain('You are signed out');
     expect(await storedToken(page)).toBeNull();
-    const after = await call('/v1/me', { token: token as string });
+    const after = await call<ErrorBody>('/v1/me', { token: token as string });
     expect(after.status).toBe(401);
     expect(after.body.error.code).toBe('invalid_session');
     expect(problems).toEqual([]);
@@ -197,7 +198,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     // A new domain shows as unproven, with the challenge to publish one click away.
     const domainRow = page.locator('tr[data-domain="node-1.console.test"]');
     expect(await domainRow.locator('.badge', { hasText: 'unverified' }).count()).toBe(1);
-    const mine = (await call('/v1/domains', { token: (await storedToken(page)) ?? undefined })).body.data[0];
+    const mine = (await call<ApiPage<Domain>>('/v1/domains', { token: (await storedToken(page)) ?? undefined })).body.data[0];
     await page.getByRole('button', { name: 'Prove ownership of node-1.console.test' }).click();
     await page.locator('dialog[open]', { hasText: `_siwe-keys.node-1.console.test` }).waitFor();
     expect(await page.locator('dialog[open]').textContent()).toContain(mine.ownership_challenge);
@@ -221,7 +222,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const { page, problems } = await signInWith(wallet);
     const domainToken = await registerDomain(page, 'node-2.console.test');
     await page.locator('[data-tab="keys"]').click();
-    const created = await call('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'rotate-me' } });
+    const created = await call<KeyWithSecret>('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'rotate-me' } });
     expect(created.status).toBe(201);
     await page.getByRole('button', { name: 'Refresh' }).click();
 
@@ -252,7 +253,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const { page, problems } = await signInWith(wallet);
     const domainToken = await registerDomain(page, 'node-3.console.test');
     await page.locator('[data-tab="keys"]').click();
-    const created = await call('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'short-lived' } });
+    const created = await call<KeyWithSecret>('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'short-lived' } });
     await page.getByRole('button', { name: 'Refresh' }).click();
     const row = keyRow(page, 'short-lived');
 
@@ -262,7 +263,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await page.getByRole('button', { name: 'Create key', exact: true }).last().click();
     const alert = page.locator('dialog[open] [role="alert"]');
     await alert.waitFor();
-    const again = await call('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'short-lived' } });
+    const again = await call<ErrorBody>('/v1/keys', { token: (await storedToken(page)) as string, body: { name: 'short-lived' } });
     expect(again.body.error.code).toBe('name_taken');
     expect(await alert.textContent()).toContain(again.body.error.message);
     await page.locator('dialog[open]').getByRole('button', { name: 'Cancel' }).click();
@@ -291,7 +292,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const wallet = new TestWallet();
     const { page, problems } = await signInWith(wallet);
     const token = (await storedToken(page)) as string;
-    const created = await call('/v1/keys', {
+    const created = await call<KeyWithSecret>('/v1/keys', {
       token,
       body: { name: 'edit-me', description: 'before', limits: { rpm: 60, monthly_credits: 9000 }, models: ['old-model'] },
     });
@@ -321,7 +322,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     // The list reloads after the save; the row shows the new limit once it has.
     await keyRow(page, 'edit-me').filter({ hasText: '500/day' }).waitFor();
 
-    const after = await call(`/v1/keys/${created.body.id}`, { token });
+    const after = await call<Key>(`/v1/keys/${created.body.id}`, { token });
     expect(after.status).toBe(200);
     expect(after.body).toMatchObject({
       name: 'edit-me',
@@ -331,7 +332,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
       limits: { daily_credits: 500, monthly_credits: 9000 },
     });
     expect(after.body.limits.rpm).toBeUndefined();
-    expect(after.body.expires_at.startsWith('2099-')).toBe(true);
+    expect(after.body.expires_at?.startsWith('2099-')).toBe(true);
 
     // The expiry can be removed again; an rpm of 0 is refused with the service's own message.
     await page.getByRole('button', { name: 'Edit key edit-me' }).click();
@@ -340,13 +341,13 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     const alert = dialog.locator('[role="alert"]');
     await alert.waitFor();
-    const refused = await call(`/v1/keys/${created.body.id}`, { method: 'PATCH', token, body: { limits: { rpm: 0 } } });
+    const refused = await call<ErrorBody>(`/v1/keys/${created.body.id}`, { method: 'PATCH', token, body: { limits: { rpm: 0 } } });
     expect(refused.status).toBe(400);
     expect(await alert.textContent()).toContain(refused.body.error.message);
     await dialog.getByLabel('Requests per minute').fill('');
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect((await call(`/v1/keys/${created.body.id}`, { token })).body.expires_at).toBeNull();
+    expect((await call<Key>(`/v1/keys/${created.body.id}`, { token })).body.expires_at).toBeNull();
     expect(problems).toEqual([]);
   });
 
@@ -365,7 +366,7 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     expect(await first.page.locator('section.signin').textContent()).toContain('You are signed out everywhere');
     expect(await storedToken(first.page)).toBeNull();
     expect((await call('/v1/me', { token: firstToken })).status).toBe(401);
-    const other = await call('/v1/me', { token: secondToken });
+    const other = await call<ErrorBody>('/v1/me', { token: secondToken });
     expect(other.status).toBe(401);
     expect(other.body.error.code).toBe('invalid_session');
 
@@ -430,9 +431,9 @@ describe.skipIf(!chromiumAvailable)('console in headless Chromium', () => {
     const u = await signInWith(user);
     const token = (await storedToken(u.page)) as string;
     const domainToken = await registerDomain(u.page, 'node-approved.console.test');
-    const made = await call('/v1/keys', { token, body: { name: 'pre-approval' } });
+    const made = await call<KeyWithSecret>('/v1/keys', { token, body: { name: 'pre-approval' } });
     expect((await verify(domainToken, made.body.key)).body.valid).toBe(true);
-    const application = await call('/v1/trial/applications', { token, body: { use_case: 'a chat app' } });
+    const application = await call<Application>('/v1/trial/applications', { token, body: { use_case: 'a chat app' } });
     const a = await signInWith(admin);
     const approved = await call(`/v1/admin/trial/applications/${application.body.id}/approve`, {
       token: (await storedToken(a.page)) as string,

@@ -17,6 +17,7 @@ import {
   storedToken,
   type TestServer,
 } from './support.js';
+import type { ErrorBody, Key, Team, TeamList, VerifyResult, Page as ApiPage } from '../support/responses.js';
 
 if (!chromiumAvailable) {
   console.warn(`browser suite skipped: no Chromium at ${CHROMIUM_PATH}. Install it with: apt-get update && apt-get install -y chromium`);
@@ -74,14 +75,18 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     return { context, page, problems, invites };
   }
 
-  async function call(path: string, token: string, opts: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+  async function call<T = unknown>(
+    path: string,
+    token: string,
+    opts: { method?: string; body?: unknown } = {},
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${server.origin}${path}`, {
       method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
       headers: { authorization: `Bearer ${token}`, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: text ? (JSON.parse(text) as T) : (null as T) };
   }
 
   async function readSecretAndClose(page: Page): Promise<string> {
@@ -159,7 +164,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     const domainToken = await readSecretAndClose(a.page);
     await a.page.locator('tr[data-domain="node-1.teams.test"]').waitFor();
     // The team's node verifies the team key and reports one request: usage of the team, not of A.
-    const verified = await call('/v1/verify', domainToken, { body: { key: opsSecret } });
+    const verified = await call<VerifyResult>('/v1/verify', domainToken, { body: { key: opsSecret } });
     expect(verified.body).toMatchObject({ valid: true, code: 'valid' });
     const usage = { key_id: verified.body.key_id, request_id: 'req-1', cost: 7, model: 'llama-3-8b', input_tokens: 10, output_tokens: 20 };
     expect((await call('/v1/usage', domainToken, { body: usage })).status).toBe(201);
@@ -196,7 +201,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     expect(await b.page.getByTestId('team-key-note').textContent()).toContain('As a viewer');
     await screenshot(b.page, 'teams-03-viewer');
     // and the service refuses it when forced.
-    const forced = await call('/v1/keys', bToken, { body: { name: 'forced', team_id: teamId } });
+    const forced = await call<ErrorBody>('/v1/keys', bToken, { body: { name: 'forced', team_id: teamId } });
     expect(forced.status).toBe(403);
     expect(forced.body.error.code).toBe('forbidden');
     // A viewer sees the members but cannot change them.
@@ -221,15 +226,15 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await keyRow(b.page, 'bob-team-key').waitFor();
     expect(await b.page.content()).not.toContain(bobSecret);
     // The key belongs to the team: A sees it, and it is not among B's personal keys.
-    const teamKeys = await call(`/v1/keys?team_id=${teamId}`, bToken);
-    expect(teamKeys.body.data.map((k: { name: string }) => k.name).sort()).toEqual(['bob-team-key', 'ops-shared']);
-    const personal = await call('/v1/keys', bToken);
-    expect(personal.body.data.map((k: { name: string }) => k.name)).toEqual(['bob-personal']);
+    const teamKeys = await call<ApiPage<Key>>(`/v1/keys?team_id=${teamId}`, bToken);
+    expect(teamKeys.body.data.map((k) => k.name).sort()).toEqual(['bob-team-key', 'ops-shared']);
+    const personal = await call<ApiPage<Key>>('/v1/keys', bToken);
+    expect(personal.body.data.map((k) => k.name)).toEqual(['bob-personal']);
     // A member manages the team keys it created, not the others': no controls on A's key, and the service agrees.
     expect(await keyRow(b.page, 'bob-team-key').locator('[data-action="rotate"]').count()).toBe(1);
     expect(await keyRow(b.page, 'ops-shared').locator('[data-action]').count()).toBe(0);
-    const opsKey = teamKeys.body.data.find((k: { name: string }) => k.name === 'ops-shared');
-    const meddle = await call(`/v1/keys/${opsKey.id}`, bToken, { method: 'PATCH', body: { status: 'disabled' } });
+    const opsKey = teamKeys.body.data.find((k) => k.name === 'ops-shared');
+    const meddle = await call(`/v1/keys/${opsKey!.id}`, bToken, { method: 'PATCH', body: { status: 'disabled' } });
     expect(meddle.status).toBe(403);
 
     // ---- The switcher scopes the views: Personal shows B's own key only, the team its keys only.
@@ -311,7 +316,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     const a = await signInWith(alice);
     const carol = new TestWallet({ name: 'Carol Wallet', rdns: 'org.example.carol' });
     const aToken = (await storedToken(a.page)) as string;
-    const created = await call('/v1/teams', aToken, { body: { name: 'Declined Co' } });
+    const created = await call<Team>('/v1/teams', aToken, { body: { name: 'Declined Co' } });
     expect(created.status).toBe(201);
     // An all-lower-case address carries no checksum and is accepted as is.
     expect(
@@ -325,7 +330,7 @@ describe.skipIf(!chromiumAvailable)('teams in the console (two wallets, headless
     await invitation.waitFor({ state: 'detached' });
     expect(await switcher(c.page).locator('option').allTextContents()).toEqual(['Personal']);
     const cToken = (await storedToken(c.page)) as string;
-    expect((await call('/v1/teams', cToken)).body.data).toEqual([]);
+    expect((await call<TeamList>('/v1/teams', cToken)).body.data).toEqual([]);
     expect((await call(`/v1/teams/${created.body.id}`, cToken)).status).toBe(404);
     expect(c.problems).toEqual([]);
   }, 120_000);
