@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { MAX_CREDITS, adjustCreditsQuery, findAccount, getAccountOrThrow, grantDeveloperPlanQuery } from '../db/repositories/accounts.js';
+import { MAX_CREDITS, findAccount, getAccountOrThrow, grantDeveloperPlanQuery } from '../db/repositories/accounts.js';
 import { activeNetworkKeyIds, disableNetworkKeysOnApprovalQuery } from '../db/repositories/keys.js';
 import {
   closeApplicationQuery,
@@ -17,11 +17,12 @@ import { newId } from '../ids.js';
 import { accountView, iso, rolesFor } from './accounts.js';
 import type { AccountView } from '../contract/views.js';
 import { auditEventStep, type RequestMeta } from './audit.js';
+import { changeBalance } from './credits.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
 import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
-import { creditGrantInsertQuery, creditsLowStep, trialDecisionEventQuery } from './webhook-events.js';
+import { creditGrantInsertQuery, trialDecisionEventQuery } from './webhook-events.js';
 import type { Application as ApplicationView } from '../contract/trial.js';
 
 export interface TrialDeps {
@@ -196,20 +197,6 @@ export async function changeCredits(
   const admin = actorId(actor);
   const meta = auditMeta(actor, deps.clock.now());
   if (!(await findAccount(db, address))) throw new AppError('not_found', 'No such account.');
-  try {
-    await inBatch(db, [
-      { query: adjustCreditsQuery(db, address, input.delta), mustChange: true },
-      auditEventStep(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
-      ...changeSteps(db, { account: address }),
-      // Webhooks: a top-up is a grant (account.credits_low measures against the last one); a debit may cross the threshold.
-      ...(input.delta > 0 ? [creditGrantInsertQuery(db, address, input.delta, meta.now)] : [creditsLowStep(db, address, meta.now)]),
-    ]);
-    recordsChanged(db, { account: address });
-  } catch (err) {
-    if (!(err instanceof BatchConditionFailed)) throw err;
-    if (input.delta > 0)
-      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
-    throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
-  }
+  await changeBalance(db, meta, { admin, account: address, action: 'account.credits', input });
   return accountView(db, await getAccountOrThrow(db, address), rolesFor(address, deps.adminAddresses));
 }
