@@ -22,7 +22,8 @@ import { teamsRoutes } from './routes/teams.js';
 import { consoleRoutes } from './routes/console.js';
 import { opsRoutes, renderDocs } from './routes/ops.js';
 import { newRouter } from './routes/router.js';
-import { createServices } from './services/index.js';
+import { createServices, type Services } from './services/index.js';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 
 export const API_VERSION = '1.0.0';
 
@@ -91,20 +92,24 @@ export function createApp(deps: AppDeps) {
     }
   }
 
-  app.route('/', opsRoutes(deps));
-  app.route('/', authRoutes(deps, services));
-  app.route('/', keysRoutes(deps, services));
-  app.route('/', trialRoutes(deps, services));
-  app.route('/', auditRoutes(deps, services));
-  app.route('/', domainsRoutes(deps, services));
-  app.route('/', verifyRoutes(deps));
-  app.route('/', usageRoutes(deps, services));
-  app.route('/', usageBatchRoutes(deps, services));
-  app.route('/', analyticsRoutes(deps, services));
-  app.route('/', adminRoutes(deps, services));
-  app.route('/', webhooksRoutes(deps, services));
-  app.route('/', teamsRoutes(deps, services));
-  app.route('/', consoleRoutes(deps));
+  // One sub-app per resource, mounted in this order.
+  const resources: ((deps: AppDeps, services: Services) => OpenAPIHono<AppEnv>)[] = [
+    opsRoutes,
+    authRoutes,
+    keysRoutes,
+    trialRoutes,
+    auditRoutes,
+    domainsRoutes,
+    verifyRoutes,
+    usageRoutes,
+    usageBatchRoutes,
+    analyticsRoutes,
+    adminRoutes,
+    webhooksRoutes,
+    teamsRoutes,
+    consoleRoutes,
+  ];
+  for (const routes of resources) app.route('/', routes(deps, services));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

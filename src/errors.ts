@@ -7,7 +7,8 @@ export type ErrorType =
   | 'billing_error'
   | 'server_error';
 
-interface CodeInfo {
+/** What a code answers: HTTP status, error type and default message (this table's, the gateway's, the refusals'). */
+export interface CodeInfo {
   status: number;
   type: ErrorType;
   message: string;

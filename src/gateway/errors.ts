@@ -1,11 +1,5 @@
 import { REFUSALS } from '../contract/verify-codes.js';
-import type { ErrorBody, ErrorType } from '../errors.js';
-
-interface Refusal {
-  status: number;
-  type: ErrorType;
-  message: string;
-}
+import { type CodeInfo, ERROR_CODES, type ErrorBody } from '../errors.js';
 
 /**
  * The gateway's own error codes. The verification refusals keep the key service's reason as
@@ -19,19 +13,20 @@ export const GATEWAY_ERRORS = {
     message: 'No API key: send it as "Authorization: Bearer <key>", "x-api-key: <key>" or "?key=<key>".',
   },
   ...REFUSALS,
-  invalid_request: { status: 400, type: 'invalid_request_error', message: 'The request is invalid.' },
-  payload_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
+  // The same answers as the service's own for these two.
+  invalid_request: ERROR_CODES.invalid_request,
+  payload_too_large: ERROR_CODES.payload_too_large,
   upstream_unavailable: { status: 502, type: 'server_error', message: 'The inference server behind this gateway did not answer.' },
   service_unavailable: { status: 503, type: 'server_error', message: 'The key service is unavailable, so the request was not forwarded.' },
   internal_error: { status: 500, type: 'server_error', message: 'Something went wrong in the gateway.' },
-} as const satisfies Record<string, Refusal>;
+} as const satisfies Record<string, CodeInfo>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
 /** A reason the service may add later still refuses (fail closed), as a permission error. */
-const UNKNOWN_REASON: Refusal = { status: 403, type: 'permission_error', message: 'The API key was refused.' };
+const UNKNOWN_REASON: CodeInfo = { status: 403, type: 'permission_error', message: 'The API key was refused.' };
 
-export function refusalFor(code: string): Refusal {
+export function refusalFor(code: string): CodeInfo {
   return Object.hasOwn(GATEWAY_ERRORS, code) ? GATEWAY_ERRORS[code as GatewayErrorCode] : UNKNOWN_REASON;
 }
 

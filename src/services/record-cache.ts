@@ -123,76 +123,22 @@ export class RecordCache {
 
   /** A record, null for a remembered "no such key", undefined when unknown (read the database). */
   getKey(hash: string): KeyRecord | null | undefined {
-    if (!this.enabled) return undefined;
-    this.checkExternal();
-    const now = Date.now();
-    const e = this.keys.get(hash);
-    if (e) {
-      if (e.until <= now) {
-        this.dropKeyHash(hash, e.value.id);
-        return undefined;
-      }
-      // Least recently used goes first: re-inserting moves the entry to the end.
-      this.keys.delete(hash);
-      this.keys.set(hash, e);
-      return e.value;
-    }
-    const miss = this.missingKeys.get(hash);
-    if (miss !== undefined) {
-      if (miss > now) return null;
-      this.missingKeys.delete(hash);
-    }
-    return undefined;
+    return this.lookup(this.keys, this.missingKeys, hash, this.dropKeyEntry);
   }
 
   putKey(hash: string, rec: KeyRecord | null, gen: number): void {
-    if (!this.enabled || gen !== this.gen) return;
-    const now = Date.now();
-    if (rec === null) {
-      remember(this.missingKeys, hash, now + this.negativeTtlMs, this.maxNegative);
-      return;
-    }
-    if (this.keys.size >= this.maxKeys && !this.keys.has(hash)) {
-      const [oldest, e] = this.keys.entries().next().value as [string, Entry<KeyRecord>];
-      this.dropKeyHash(oldest, e.value.id);
-    }
-    this.keys.set(hash, { value: rec, until: now + this.ttlMs });
+    if (!this.store(this.keys, this.missingKeys, this.maxKeys, hash, rec, gen, this.dropKeyEntry) || rec === null) return;
     let set = this.hashesById.get(rec.id);
     if (!set) this.hashesById.set(rec.id, (set = new Set()));
     set.add(hash);
   }
 
   getDomain(hash: string): DomainRow | null | undefined {
-    if (!this.enabled) return undefined;
-    this.checkExternal();
-    const now = Date.now();
-    const e = this.domains.get(hash);
-    if (e) {
-      if (e.until <= now) {
-        this.domains.delete(hash);
-        return undefined;
-      }
-      this.domains.delete(hash);
-      this.domains.set(hash, e);
-      return e.value;
-    }
-    const miss = this.missingDomains.get(hash);
-    if (miss !== undefined) {
-      if (miss > now) return null;
-      this.missingDomains.delete(hash);
-    }
-    return undefined;
+    return this.lookup(this.domains, this.missingDomains, hash, this.dropDomainEntry);
   }
 
   putDomain(hash: string, row: DomainRow | null, gen: number): void {
-    if (!this.enabled || gen !== this.gen) return;
-    const now = Date.now();
-    if (row === null) {
-      remember(this.missingDomains, hash, now + this.negativeTtlMs, this.maxNegative);
-      return;
-    }
-    if (this.domains.size >= this.maxDomains && !this.domains.has(hash)) this.domains.delete(this.domains.keys().next().value as string);
-    this.domains.set(hash, { value: row, until: now + this.ttlMs });
+    this.store(this.domains, this.missingDomains, this.maxDomains, hash, row, gen, this.dropDomainEntry);
   }
 
   /** Drops what a write changed. */
@@ -221,6 +167,71 @@ export class RecordCache {
     this.domains.clear();
     this.missingDomains.clear();
   }
+
+  /**
+   * The one lookup of keys and domains. Both maps hold entries of one shape, so the property reads
+   * stay monomorphic; `drop` (bound once, below) runs only for an expired entry.
+   */
+  private lookup<T>(
+    live: Map<string, Entry<T>>,
+    missing: Map<string, number>,
+    hash: string,
+    drop: (hash: string, e: Entry<T>) => void,
+  ): T | null | undefined {
+    if (!this.enabled) return undefined;
+    this.checkExternal();
+    const now = Date.now();
+    const e = live.get(hash);
+    if (e) {
+      if (e.until <= now) {
+        drop(hash, e);
+        return undefined;
+      }
+      // Least recently used goes first: re-inserting moves the entry to the end.
+      live.delete(hash);
+      live.set(hash, e);
+      return e.value;
+    }
+    const miss = missing.get(hash);
+    if (miss !== undefined) {
+      if (miss > now) return null;
+      missing.delete(hash);
+    }
+    return undefined;
+  }
+
+  /**
+   * The one store of keys and domains (after a database read): a record, or a remembered miss, unless
+   * an invalidation happened since `gen` was read; the least recently used entry makes room. True
+   * when a record was stored.
+   */
+  private store<T>(
+    live: Map<string, Entry<T>>,
+    missing: Map<string, number>,
+    max: number,
+    hash: string,
+    value: T | null,
+    gen: number,
+    drop: (hash: string, e: Entry<T>) => void,
+  ): boolean {
+    if (!this.enabled || gen !== this.gen) return false;
+    const now = Date.now();
+    if (value === null) {
+      remember(missing, hash, now + this.negativeTtlMs, this.maxNegative);
+      return false;
+    }
+    if (live.size >= max && !live.has(hash)) {
+      const [oldest, e] = live.entries().next().value as [string, Entry<T>];
+      drop(oldest, e);
+    }
+    live.set(hash, { value, until: now + this.ttlMs });
+    return true;
+  }
+
+  private readonly dropKeyEntry = (hash: string, e: Entry<KeyRecord>): void => this.dropKeyHash(hash, e.value.id);
+  private readonly dropDomainEntry = (hash: string): void => {
+    this.domains.delete(hash);
+  };
 
   private dropKeyHash(hash: string, id: string): void {
     this.keys.delete(hash);

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { adjustCreditsQuery, MAX_CREDITS } from '../db/repositories/accounts.js';
 import {
   acceptInvitationQuery,
   activeRole,
@@ -37,9 +36,9 @@ import { iso } from './accounts.js';
 import type { Clock } from '../clock.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
 import { auditEventStep, auditPage, type AuditEventView } from './audit.js';
+import { changeBalance } from './credits.js';
 import { authorize, type Action, type Resource } from './authorize.js';
 import type { Page } from './pagination.js';
-import { creditGrantInsertQuery, creditsLowStep } from './webhook-events.js';
 
 export { isTeamId };
 
@@ -425,21 +424,7 @@ export async function changeTeamCredits(
   const meta = auditMeta(caller, deps.clock.now());
   const team = isTeamId(teamId) ? await findTeam(db, teamId) : undefined;
   if (!team) throw notFound();
-  try {
-    await inBatch(db, [
-      { query: adjustCreditsQuery(db, teamId, input.delta), mustChange: true },
-      auditEventStep(db, meta, { actor: admin, account: teamId, action: 'team.credits', target: teamId, detail: input }),
-      // Whether the balance is enforced is part of every cached key record of the team.
-      ...changeSteps(db, { account: teamId }),
-      ...(input.delta > 0 ? [creditGrantInsertQuery(db, teamId, input.delta, meta.now)] : [creditsLowStep(db, teamId, meta.now)]),
-    ]);
-    recordsChanged(db, { account: teamId });
-  } catch (err) {
-    if (!(err instanceof BatchConditionFailed)) throw err;
-    if (input.delta > 0)
-      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
-    throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
-  }
+  await changeBalance(db, meta, { admin, account: teamId, action: 'team.credits', input });
   return (await listTeamsForAdmin(deps, caller, { limit: 1, id: teamId })).data[0];
 }
 

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { MAX_CREDITS, adjustCreditsQuery, findAccount, getAccountOrThrow, grantDeveloperPlanQuery } from '../db/repositories/accounts.js';
+import { MAX_CREDITS, findAccount, getAccountOrThrow, grantDeveloperPlanQuery } from '../db/repositories/accounts.js';
 import { activeNetworkKeyIds, disableNetworkKeysOnApprovalQuery } from '../db/repositories/keys.js';
 import {
   closeApplicationQuery,
@@ -11,17 +11,18 @@ import {
 import { isUniqueViolation } from '../db/errors.js';
 import type { ApplicationRow, Database } from '../db/schema.js';
 import { changeSteps, recordsChanged } from '../db/record-changes.js';
-import { BatchConditionFailed, inBatch } from '../db/tx.js';
+import { BatchConditionFailed, type BatchStep, inBatch } from '../db/tx.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { accountView, iso, rolesFor } from './accounts.js';
 import type { AccountView } from '../contract/views.js';
-import { auditEventStep } from './audit.js';
+import { auditEventStep, type RequestMeta } from './audit.js';
+import { changeBalance } from './credits.js';
 import { actorId, assertAdmin, auditMeta, type Actor, type AdminActor } from './actor.js';
 import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.js';
 import { toPage, type Page } from './pagination.js';
-import { creditGrantInsertQuery, creditsLowStep, trialDecisionEventQuery } from './webhook-events.js';
+import { creditGrantInsertQuery, trialDecisionEventQuery } from './webhook-events.js';
 import type { Application as ApplicationView } from '../contract/trial.js';
 
 export interface TrialDeps {
@@ -96,32 +97,42 @@ export async function listForAdmin(
   return toPage(await listApplications(deps.db, { ...q, address, limit: q.limit + 1 }), q.limit, applicationView);
 }
 
-/** Approval, plan change, credit grant and audit event commit together or not at all. */
-export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: string; credits?: number }): Promise<ApplicationView> {
+/** What approving and rejecting both start with: an admin, the time, and the application. */
+async function openReview(
+  deps: TrialDeps,
+  actor: AdminActor,
+  id: string,
+): Promise<{ admin: string; meta: RequestMeta; app: ApplicationRow }> {
   assertAdmin(actor);
-  const { db } = deps;
-  const { id } = input;
-  const credits = input.credits ?? deps.trialCredits;
   const admin = actorId(actor);
   const meta = auditMeta(actor, deps.clock.now());
-  const app = await findApplication(db, id);
+  const app = await findApplication(deps.db, id);
   if (!app) throw new AppError('not_found', 'No such application.');
+  return { admin, meta, app };
+}
+
+/** Only a pending application closes: two admins deciding at once cannot both (the step must change a row). */
+function closeStep(
+  db: Kysely<Database>,
+  id: string,
+  decision: Pick<ApplicationRow, 'status' | 'credits_granted' | 'reviewed_by' | 'reason'>,
+  now: Date,
+): BatchStep {
+  return { query: closeApplicationQuery(db, id, { ...decision, reviewed_at: now.getTime() }), mustChange: true };
+}
+
+/** Approval, plan change, credit grant and audit event commit together or not at all. */
+export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: string; credits?: number }): Promise<ApplicationView> {
+  const { db } = deps;
+  const { id } = input;
+  const { admin, meta, app } = await openReview(deps, actor, id);
+  const credits = input.credits ?? deps.trialCredits;
   // Listed in the audit trail; the UPDATE itself disables whatever network key exists when it runs,
   // and verification refuses every key of a developer account on network domains regardless.
   const networkKeys = await activeNetworkKeyIds(db, app.address);
   try {
     await inBatch(db, [
-      // Only a pending application closes: two admins approving at once cannot both grant.
-      {
-        query: closeApplicationQuery(db, id, {
-          status: 'approved',
-          credits_granted: credits,
-          reviewed_by: admin,
-          reason: null,
-          reviewed_at: meta.now.getTime(),
-        }),
-        mustChange: true,
-      },
+      closeStep(db, id, { status: 'approved', credits_granted: credits, reviewed_by: admin, reason: null }, meta.now),
       { query: grantDeveloperPlanQuery(db, app.address, credits), mustChange: true },
       auditEventStep(db, meta, { actor: admin, account: app.address, action: 'trial.approve', target: id, detail: { credits } }),
       // Why: an approved account's keys never work on network domains, so its network keys are
@@ -154,25 +165,12 @@ export async function approve(deps: TrialDeps, actor: AdminActor, input: { id: s
 }
 
 export async function reject(deps: TrialDeps, actor: AdminActor, input: { id: string; reason: string }): Promise<ApplicationView> {
-  assertAdmin(actor);
   const { db } = deps;
   const { id, reason } = input;
-  const admin = actorId(actor);
-  const meta = auditMeta(actor, deps.clock.now());
-  const app = await findApplication(db, id);
-  if (!app) throw new AppError('not_found', 'No such application.');
+  const { admin, meta, app } = await openReview(deps, actor, id);
   try {
     await inBatch(db, [
-      {
-        query: closeApplicationQuery(db, id, {
-          status: 'rejected',
-          credits_granted: null,
-          reviewed_by: admin,
-          reason,
-          reviewed_at: meta.now.getTime(),
-        }),
-        mustChange: true,
-      },
+      closeStep(db, id, { status: 'rejected', credits_granted: null, reviewed_by: admin, reason }, meta.now),
       auditEventStep(db, meta, { actor: admin, account: app.address, action: 'trial.reject', target: id, detail: { reason } }),
       trialDecisionEventQuery(db, app, { status: 'rejected', reason }, meta.now),
     ]);
@@ -199,20 +197,6 @@ export async function changeCredits(
   const admin = actorId(actor);
   const meta = auditMeta(actor, deps.clock.now());
   if (!(await findAccount(db, address))) throw new AppError('not_found', 'No such account.');
-  try {
-    await inBatch(db, [
-      { query: adjustCreditsQuery(db, address, input.delta), mustChange: true },
-      auditEventStep(db, meta, { actor: admin, account: address, action: 'account.credits', target: address, detail: input }),
-      ...changeSteps(db, { account: address }),
-      // Webhooks: a top-up is a grant (account.credits_low measures against the last one); a debit may cross the threshold.
-      ...(input.delta > 0 ? [creditGrantInsertQuery(db, address, input.delta, meta.now)] : [creditsLowStep(db, address, meta.now)]),
-    ]);
-    recordsChanged(db, { account: address });
-  } catch (err) {
-    if (!(err instanceof BatchConditionFailed)) throw err;
-    if (input.delta > 0)
-      throw new AppError('invalid_request', `The balance cannot exceed ${MAX_CREDITS} credits.`, { extra: { param: 'delta' } });
-    throw new AppError('insufficient_credits', 'The balance cannot go below zero.', { extra: { param: 'delta' } });
-  }
+  await changeBalance(db, meta, { admin, account: address, action: 'account.credits', input });
   return accountView(db, await getAccountOrThrow(db, address), rolesFor(address, deps.adminAddresses));
 }

@@ -76,6 +76,12 @@ function rateInfo(rpm: number | null, used: number, now: number): RateLimitInfo 
   return { limit: rpm, remaining: Math.max(0, rpm - used), reset };
 }
 
+/** Webhooks: key.quota_reached, from the key's limits and its windows as read (quota refusals only). */
+function noteQuota(deps: VerifyDeps, key: KeyRecord, windows: KeyBalanceRow, cost: number, nowDate: Date): Promise<void> {
+  const { id, account, daily_credits, monthly_credits } = key;
+  return noteQuotaRefused(deps.db, { ...windows, id, account, daily_credits, monthly_credits }, cost, nowDate);
+}
+
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
 
 /** The slow-changing fields of a key row, as the record cache keeps them. */
@@ -166,13 +172,7 @@ export async function verifyKey(
     (key.monthly_credits !== null && monthUsed + cost > key.monthly_credits)
   ) {
     // Webhooks: key.quota_reached, once per key and window (state is read whenever a key has a limit).
-    if (state)
-      await noteQuotaRefused(
-        deps.db,
-        { ...state, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits },
-        cost,
-        nowDate,
-      );
+    if (state) await noteQuota(deps, key, state, cost, nowDate);
     return refuse('api_key_quota_exceeded', quotaMessage, id);
   }
   // Counters stop at MAX_COUNTER (exact as JSON); the charging UPDATEs enforce it under races too,
@@ -221,13 +221,7 @@ export async function verifyKey(
       if (code === 'api_key_quota_exceeded') {
         // A concurrent charge took the room the snapshot showed: note it from the windows as they are now.
         const fresh = await findKeyBalance(deps.db, key.id);
-        if (fresh)
-          await noteQuotaRefused(
-            deps.db,
-            { ...fresh, id: key.id, account: key.account, daily_credits: key.daily_credits, monthly_credits: key.monthly_credits },
-            cost,
-            nowDate,
-          );
+        if (fresh) await noteQuota(deps, key, fresh, cost, nowDate);
       }
       return refuse(code, code === 'billing_shortfall' ? shortfallMessage : quotaMessage, id);
     }

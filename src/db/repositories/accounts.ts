@@ -1,4 +1,4 @@
-import type { InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
+import type { ExpressionBuilder, ExpressionWrapper, InsertQueryBuilder, InsertResult, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { AccountRow, Database } from '../schema.js';
 
@@ -28,6 +28,11 @@ export async function getAccountOrThrow(db: Kysely<Database>, address: string): 
  */
 export const MAX_CREDITS = Number.MAX_SAFE_INTEGER;
 
+/** The balance after adding delta, `COALESCE(credits, 0) + delta` (no balance counts as 0). */
+function creditsPlus(eb: ExpressionBuilder<Database, 'accounts'>, delta: number): ExpressionWrapper<Database, 'accounts', number> {
+  return eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta);
+}
+
 /**
  * Makes the account a developer account and adds credits, in one conditional statement. Changes
  * no row when the account is missing or the balance would exceed MAX_CREDITS.
@@ -39,9 +44,9 @@ export function grantDeveloperPlanQuery(
 ): UpdateQueryBuilder<Database, 'accounts', 'accounts', UpdateResult> {
   return db
     .updateTable('accounts')
-    .set((eb) => ({ plan: 'developer', credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits) }))
+    .set((eb) => ({ plan: 'developer', credits: creditsPlus(eb, credits) }))
     .where('address', '=', address)
-    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', credits), '<=', MAX_CREDITS));
+    .where((eb) => eb(creditsPlus(eb, credits), '<=', MAX_CREDITS));
 }
 
 /**
@@ -56,8 +61,8 @@ export function adjustCreditsQuery(
 ): UpdateQueryBuilder<Database, 'accounts', 'accounts', UpdateResult> {
   return db
     .updateTable('accounts')
-    .set((eb) => ({ credits: eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta) }))
+    .set((eb) => ({ credits: creditsPlus(eb, delta) }))
     .where('address', '=', address)
-    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '>=', 0))
-    .where((eb) => eb(eb(eb.fn.coalesce('credits', eb.lit(0)), '+', delta), '<=', MAX_CREDITS));
+    .where((eb) => eb(creditsPlus(eb, delta), '>=', 0))
+    .where((eb) => eb(creditsPlus(eb, delta), '<=', MAX_CREDITS));
 }

@@ -1,6 +1,6 @@
 import type { InsertQueryBuilder, InsertResult } from 'kysely';
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema.js';
+import type { Database, UsageRollupsTable } from '../schema.js';
 import type { Executor } from '../tx.js';
 
 export const HOUR_MS = 3_600_000;
@@ -8,15 +8,11 @@ export const hourOf = (ms: number): number => ms - (ms % HOUR_MS);
 
 export type UsageDimension = 'hour' | 'model' | 'key_id' | 'domain_id';
 
-export interface UsageSums {
-  dim: string | number;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost: number;
-  charged: number;
-  uncharged: number;
-}
+/** The rollup's counters summed over one value of a dimension. */
+export type UsageSums = { dim: string | number } & Pick<
+  UsageRollupsTable,
+  'requests' | 'input_tokens' | 'output_tokens' | 'cost' | 'charged' | 'uncharged'
+>;
 
 export interface UsageFilter {
   account?: string;

@@ -4,6 +4,7 @@ import type { Account, Application, Page } from '../types.js';
 import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, formDialog, section, shortAddress } from '../ui.js';
 import { adminOverview } from './admin-overview.js';
 import { auditPanel } from './audit.js';
+import { applicationFacts } from './trial.js';
 
 const enc = encodeURIComponent;
 
@@ -27,14 +28,8 @@ function applicationsSection(ctx: Ctx, onChanged: () => void): HTMLElement {
       ' ',
       badge(a.status, a.status === 'approved' ? 'ok' : a.status === 'rejected' ? 'off' : ''),
     );
-    const facts = h(
-      'dl',
-      { class: 'facts' },
-      h('dt', null, 'Sent'),
-      h('dd', null, fmtTime(a.created_at)),
-      h('dt', null, 'Use case'),
-      h('dd', { class: 'pre' }, a.use_case),
-      a.contact ? [h('dt', null, 'Contact'), h('dd', null, a.contact)] : null,
+    const facts = applicationFacts(
+      a,
       a.reviewed_at
         ? [h('dt', null, 'Reviewed'), h('dd', null, fmtTime(a.reviewed_at), a.reviewed_by ? ` by ${shortAddress(a.reviewed_by)}` : '')]
         : null,

@@ -51,11 +51,15 @@ function optionalInt(form: HTMLFormElement, name: string): number | undefined {
   return v === '' ? undefined : Number(v);
 }
 
-function createKeyBody(ctx: Ctx): HTMLElement[] {
-  const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
-  const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
-  const scopeName = uid('scopes');
-  const scopes = h(
+const LIMIT_FIELDS = [
+  ['rpm', 'Requests per minute'],
+  ['daily_credits', 'Credits per day'],
+  ['monthly_credits', 'Credits per month'],
+] as const;
+
+/** The scope checkboxes of the create and edit forms; `name` groups them (the create form's). */
+function scopeChecks(checked: (scope: (typeof SCOPES)[number]) => boolean, name?: string): HTMLFieldSetElement {
+  return h(
     'fieldset',
     { class: 'checks' },
     h('legend', null, 'Scopes'),
@@ -64,11 +68,43 @@ function createKeyBody(ctx: Ctx): HTMLElement[] {
       return h(
         'div',
         { class: 'check' },
-        h('input', { type: 'checkbox', id, name: scopeName, value: s, checked: DEFAULT_SCOPES.includes(s), 'data-scope': s }),
+        h('input', { type: 'checkbox', id, name, value: s, checked: checked(s), 'data-scope': s }),
         h('label', { for: id }, s),
       );
     }),
   );
+}
+
+/** The scopes checked in a create or edit form. */
+function checkedScopes(form: HTMLFormElement): string[] {
+  return [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value);
+}
+
+/** The middle of the create and edit forms, in their order: description, scopes, models, limits. */
+function sharedKeyFields(c: {
+  description: HTMLInputElement;
+  scopes: HTMLFieldSetElement;
+  models: HTMLInputElement;
+  limitsLegend: string;
+  limit: (name: (typeof LIMIT_FIELDS)[number][0]) => HTMLInputElement;
+}): HTMLElement[] {
+  return [
+    field({ label: 'Description (optional)', control: c.description }),
+    c.scopes,
+    field({ label: 'Models (optional)', control: c.models, hint: 'Comma-separated. Empty allows every model.' }),
+    h(
+      'fieldset',
+      { class: 'grid3' },
+      h('legend', null, c.limitsLegend),
+      ...LIMIT_FIELDS.map(([n, label]) => field({ label, control: c.limit(n) })),
+    ),
+  ];
+}
+
+function createKeyBody(ctx: Ctx): HTMLElement[] {
+  const name = h('input', { name: 'name', required: true, maxlength: 64, autocomplete: 'off' });
+  const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
+  const scopes = scopeChecks((s) => DEFAULT_SCOPES.includes(s), uid('scopes'));
   const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
   const num = (n: string): HTMLInputElement => h('input', { name: n, type: 'number', min: 1, step: 1, inputmode: 'numeric' });
   const expires = h('input', { name: 'expires_in_days', type: 'number', min: 1, max: 3650, step: 1, inputmode: 'numeric' });
@@ -83,30 +119,20 @@ function createKeyBody(ctx: Ctx): HTMLElement[] {
       control: name,
       hint: team ? 'Unique among the team’s keys; cannot be changed later.' : 'Unique among your keys; cannot be changed later.',
     }),
-    field({ label: 'Description (optional)', control: description }),
-    scopes,
-    field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
-    h(
-      'fieldset',
-      { class: 'grid3' },
-      h('legend', null, 'Limits (optional)'),
-      field({ label: 'Requests per minute', control: num('rpm') }),
-      field({ label: 'Credits per day', control: num('daily_credits') }),
-      field({ label: 'Credits per month', control: num('monthly_credits') }),
-    ),
+    ...sharedKeyFields({ description, scopes, models, limitsLegend: 'Limits (optional)', limit: num }),
     field({ label: 'Expires in days (optional)', control: expires, hint: 'Empty: the key does not expire.' }),
   ];
 }
 
 function readCreateForm(form: HTMLFormElement, teamId: string | null): Record<string, unknown> {
   const val = (n: string): string => ((form.elements.namedItem(n) as HTMLInputElement | null)?.value ?? '').trim();
-  const scopes = [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value);
+  const scopes = checkedScopes(form);
   const models = val('models')
     .split(',')
     .map((m) => m.trim())
     .filter(Boolean);
   const limits: Record<string, number> = {};
-  for (const n of ['rpm', 'daily_credits', 'monthly_credits']) {
+  for (const [n] of LIMIT_FIELDS) {
     const v = optionalInt(form, n);
     if (v !== undefined) limits[n] = v;
   }
@@ -120,12 +146,6 @@ function readCreateForm(form: HTMLFormElement, teamId: string | null): Record<st
   return body;
 }
 
-const LIMIT_FIELDS = [
-  ['rpm', 'Requests per minute'],
-  ['daily_credits', 'Credits per day'],
-  ['monthly_credits', 'Credits per month'],
-] as const;
-
 /** yyyy-mm-dd of an instant in the person's own time zone (what a date input shows). */
 function localDate(iso: string): string {
   const d = new Date(iso);
@@ -136,20 +156,7 @@ function localDate(iso: string): string {
 function editKeyBody(k: ApiKey): HTMLElement[] {
   const description = h('input', { name: 'description', maxlength: 1024, autocomplete: 'off' });
   description.value = k.description ?? '';
-  const scopes = h(
-    'fieldset',
-    { class: 'checks' },
-    h('legend', null, 'Scopes'),
-    ...SCOPES.map((s) => {
-      const id = uid('scope');
-      return h(
-        'div',
-        { class: 'check' },
-        h('input', { type: 'checkbox', id, value: s, checked: k.scopes.includes(s), 'data-scope': s }),
-        h('label', { for: id }, s),
-      );
-    }),
-  );
+  const scopes = scopeChecks((s) => k.scopes.includes(s));
   const models = h('input', { name: 'models', autocomplete: 'off', placeholder: 'llama-3-8b, mistral-7b' });
   models.value = (k.models ?? []).join(', ');
   // No `min` here: a value the service refuses (0) is sent, and its own message is shown.
@@ -170,15 +177,7 @@ function editKeyBody(k: ApiKey): HTMLElement[] {
   never.id = neverId;
   return [
     h('p', null, 'Name: ', h('strong', { 'data-testid': 'edit-key-name' }, k.name), ' (cannot be changed)'),
-    field({ label: 'Description (optional)', control: description }),
-    scopes,
-    field({ label: 'Models (optional)', control: models, hint: 'Comma-separated. Empty allows every model.' }),
-    h(
-      'fieldset',
-      { class: 'grid3' },
-      h('legend', null, 'Limits (empty: no limit)'),
-      ...LIMIT_FIELDS.map(([n, label]) => field({ label, control: limit(n) })),
-    ),
+    ...sharedKeyFields({ description, scopes, models, limitsLegend: 'Limits (empty: no limit)', limit }),
     h(
       'fieldset',
       null,
@@ -204,7 +203,7 @@ function readEditForm(form: HTMLFormElement, k: ApiKey): Record<string, unknown>
   }
   const body: Record<string, unknown> = {
     description: description === '' ? null : description,
-    scopes: [...form.querySelectorAll<HTMLInputElement>('input[data-scope]')].filter((c) => c.checked).map((c) => c.value),
+    scopes: checkedScopes(form),
     models: models.length ? models : null,
     limits,
   };

@@ -1,6 +1,6 @@
 import { ApiError } from '../../../packages/web/src/index.js';
 import type { Ctx } from '../context.js';
-import { h, replace } from '../dom.js';
+import { type Child, h, replace } from '../dom.js';
 import type { Application } from '../types.js';
 import { announce, badge, busy, errorBox, field, fmtInt, fmtTime, section } from '../ui.js';
 
@@ -93,15 +93,7 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
       replace(
         body,
         h('p', { 'data-trial-status': 'pending' }, badge('pending'), ' Your application is waiting for review.'),
-        h(
-          'dl',
-          { class: 'facts' },
-          h('dt', null, 'Sent'),
-          h('dd', null, fmtTime(app.created_at)),
-          h('dt', null, 'Use case'),
-          h('dd', { class: 'pre' }, app.use_case),
-          app.contact ? [h('dt', null, 'Contact'), h('dd', null, app.contact)] : null,
-        ),
+        applicationFacts(app),
       );
       return;
     }
@@ -112,4 +104,18 @@ export function trialPanel(ctx: Ctx, onChanged: () => void): HTMLElement {
   refresh.addEventListener('click', () => void busy(refresh, errors, load));
   void busy(null, errors, load);
   return section('Free trial', errors.el, body, h('div', { class: 'toolbar' }, refresh));
+}
+
+/** What an application says (sent, use case, contact), then `more` (the review, on the admin's card). */
+export function applicationFacts(a: Application, ...more: Child[]): HTMLElement {
+  return h(
+    'dl',
+    { class: 'facts' },
+    h('dt', null, 'Sent'),
+    h('dd', null, fmtTime(a.created_at)),
+    h('dt', null, 'Use case'),
+    h('dd', { class: 'pre' }, a.use_case),
+    a.contact ? [h('dt', null, 'Contact'), h('dd', null, a.contact)] : null,
+    ...more,
+  );
 }
