@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { InsertQueryBuilder, InsertResult, Kysely } from 'kysely';
 import type { AuditEvent } from '../contract/audit.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { insertAuditEventQuery, listAuditEvents } from '../db/repositories/audit.js';
@@ -29,7 +29,11 @@ export interface AuditInput {
  * The insert of an audit event, as one step of the batch that makes the change it records (so both
  * happen or neither, on D1 too). Never pass secrets in detail.
  */
-export function auditEventStep(db: Kysely<Database>, meta: RequestMeta, e: AuditInput) {
+export function auditEventStep(
+  db: Kysely<Database>,
+  meta: RequestMeta,
+  e: AuditInput,
+): InsertQueryBuilder<Database, 'audit_events', InsertResult> {
   return insertAuditEventQuery(db, {
     id: newId('evt', meta.now),
     at: meta.now.getTime(),
