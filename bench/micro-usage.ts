@@ -5,24 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { createNodeService } from '../src/node.js';
-import { benchSession } from './session.js';
+import { inProcessService } from './session.js';
 
 const RECORDS = Number(process.env.MICRO_RECORDS ?? 20_000);
-const origin = 'http://localhost:8787';
 const dir = mkdtempSync(join(tmpdir(), 'siwe-keys-micro-usage-'));
-const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: `file:${join(dir, 'keys.db')}`, LOG_LEVEL: 'silent' }), {
-  logger: createLogger('silent'),
-});
-const req = async (path: string, body: unknown, token?: string): Promise<Response> =>
-  svc.app.request(`${origin}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-const session = await benchSession((url, init) => Promise.resolve(svc.app.request(url, init)), origin, origin);
+const { svc, req, session } = await inProcessService(`file:${join(dir, 'keys.db')}`);
 const domain = (await session.post('/v1/domains', { name: 'micro.example.org' })) as { token: string };
 const key = (await session.post('/v1/keys', { name: 'micro' })) as { key: string; id: string };
 // The domain must have verified the key before it may report usage for it.

@@ -1,23 +1,12 @@
 // In-process CPU cost of one verification (app.request, no sockets), next to a bare Hono handler
 // of the same shape. Measured in CPU time, so it stays meaningful on a busy machine.
 import { Hono } from 'hono';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { createNodeService } from '../src/node.js';
-import { benchSession } from './session.js';
+import { inProcessService } from './session.js';
 
 const N = Number(process.env.MICRO_N ?? 20_000);
 const origin = 'http://localhost:8787';
-const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' }), {
-  logger: createLogger('silent'),
-});
-const req = async (path: string, body: unknown, token?: string): Promise<Response> =>
-  svc.app.request(`${origin}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-const { token } = await benchSession((url, init) => Promise.resolve(svc.app.request(url, init)), origin, origin);
+const { svc, req, session } = await inProcessService(':memory:');
+const token = session.token;
 const domain = (await (await req('/v1/domains', { name: 'micro.example.org' }, token)).json()) as { token: string };
 const key = (await (await req('/v1/keys', { name: 'micro' }, token)).json()) as { key: string };
 

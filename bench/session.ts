@@ -44,3 +44,27 @@ export async function benchSession(request: Requester, base: string, origin: str
     ).json()) as Record<string, unknown>;
   return { token, address: account.address, post };
 }
+
+/** A service in this process (app.request, no sockets) with a signed-in operator: the micro benchmarks' setup. */
+export async function inProcessService(databaseUrl: string): Promise<{
+  svc: Awaited<ReturnType<typeof import('../src/node.js').createNodeService>>;
+  /** POST a JSON body, with a bearer token when given. */
+  req(path: string, body: unknown, token?: string): Promise<Response>;
+  session: BenchSession;
+}> {
+  const { loadConfig } = await import('../src/config.js');
+  const { createLogger } = await import('../src/logger.js');
+  const { createNodeService } = await import('../src/node.js');
+  const origin = 'http://localhost:8787';
+  const svc = await createNodeService(loadConfig({ PUBLIC_URL: origin, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }), {
+    logger: createLogger('silent'),
+  });
+  const req = async (path: string, body: unknown, token?: string): Promise<Response> =>
+    svc.app.request(`${origin}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+  const session = await benchSession((url, init) => Promise.resolve(svc.app.request(url, init)), origin, origin);
+  return { svc, req, session };
+}

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledCli } from './support/compiled.js';
 import { loadConfig } from '../src/config.js';
 import { startNodeServer, type NodeService } from '../src/node.js';
-import { json, newWallet } from './support/harness.js';
+import { freePort, json, newWallet } from './support/harness.js';
 import type { Account, ErrorBody, Nonce, Session } from './support/responses.js';
 
 /**
@@ -19,18 +18,6 @@ import type { Account, ErrorBody, Nonce, Session } from './support/responses.js'
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Signs in over HTTP exactly as a dApp would: nonce, viem message, wallet signature, verify. */
 async function signInOverHttp(baseUrl: string, publicUrl: string, account: PrivateKeyAccount): Promise<{ token: string; body: Session }> {
