@@ -265,6 +265,30 @@ describe('gateway: key carriers', () => {
     expect(answers[1]).toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it('cuts a refused connection whose small body trickles in slower than the drain allows', async () => {
+    const slow = await startGatewayServer({ ...gatewayOptions(service.url as string, networkToken), refusalDrainMs: 300 });
+    try {
+      const url = new URL(slow.url);
+      const socket = connect(Number(url.port), url.hostname);
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('error', () => undefined);
+      const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
+      // 1,000 bytes declared, 10 sent: the 401 comes at once, the rest never does.
+      const sent = Date.now();
+      socket.write(`${refusedPost('x'.repeat(1000)).slice(0, -990)}`);
+      const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+      socket.destroy();
+      expect(text).toMatch(/^HTTP\/1\.1 401 /);
+      expect(at).toBeGreaterThan(0); // cut by the server, not left open
+      expect(at - sent).toBeLessThan(4_000);
+    } finally {
+      await slow.close(100);
+    }
+  });
+
   it('closes the connection after refusing a large body unread, instead of reading it', async () => {
     const declared = 10 * 1024 * 1024;
     const url = new URL(gw.url);

@@ -42,6 +42,11 @@ export interface GatewayOptions {
   /** Usage reports per POST /v1/usage/batch (default and most 100) and how long one waits for others (default 50 ms). */
   usageBatchSize?: number;
   usageBatchMs?: number;
+  /**
+   * How long the small body of a refused request may take to arrive while it is read and discarded
+   * (default 5000 ms); then the connection is cut, so a refused client cannot hold it by trickling.
+   */
+  refusalDrainMs?: number;
 }
 
 export interface Gateway {
@@ -282,6 +287,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     usageBatchMs: options.usageBatchMs ?? 50,
   });
 
+  const refusalDrainMs = options.refusalDrainMs ?? 5_000;
+
   async function proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = now();
     const incomingId = firstHeader(req.headers['x-request-id']);
@@ -310,8 +317,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       if (!req.readableEnded) {
         const declared = req.headers['transfer-encoding'] === undefined ? Number(req.headers['content-length'] ?? 0) : Number.NaN;
-        if (declared <= DRAIN_BEFORE_REFUSAL_BYTES && !req.readableFlowing) req.resume();
-        else e.headers.connection = 'close';
+        if (declared <= DRAIN_BEFORE_REFUSAL_BYTES && !req.readableFlowing) {
+          req.resume();
+          const cut = setTimeout(() => req.socket.destroy(), refusalDrainMs);
+          cut.unref();
+          req.once('end', () => clearTimeout(cut));
+          req.once('close', () => clearTimeout(cut));
+        } else e.headers.connection = 'close';
       }
       send(e.status, e.headers, e.body);
     };
