@@ -54,8 +54,19 @@ describe('preparedStatement', () => {
   it('refuses a builder that computes a value from a parameter instead of binding it', () => {
     const { db } = open();
     const derivedNumber = preparedStatement((d, p: { b: number }) => d.insertInto('t' as never).values({ b: 100 - p.b } as never));
-    expect(() => derivedNumber(db, { b: 1 })).toThrow(/computed from another/);
+    expect(() => derivedNumber(db, { b: 1 })).toThrow(/computed from a parameter/);
     const derivedText = preparedStatement((d, p: { a: string }) => d.insertInto('t' as never).values({ a: `pre-${p.a}` } as never));
-    expect(() => derivedText(db, { a: 'x' })).toThrow(/computed from another/);
+    expect(() => derivedText(db, { a: 'x' })).toThrow(/computed from a parameter/);
+    // A stand-in with something appended, changed in case, or written into the SQL text itself.
+    const suffixed = preparedStatement((d, p: { b: number }) =>
+      d.insertInto('t' as never).values({ b: (p.b as unknown as string) + 1 } as never),
+    );
+    expect(() => suffixed(db, { b: 1 })).toThrow(/computed from a parameter/);
+    const appended = preparedStatement((d, p: { a: string }) => d.insertInto('t' as never).values({ a: `${p.a}-x` } as never));
+    expect(() => appended(db, { a: 'x' })).toThrow(/computed from a parameter/);
+    const upper = preparedStatement((d, p: { a: string }) => d.insertInto('t' as never).values({ a: p.a.toUpperCase() } as never));
+    expect(() => upper(db, { a: 'x' })).toThrow(/computed from a parameter/);
+    const literal = preparedStatement((d, p: { a: string }) => d.insertInto('t' as never).values({ a: sql.lit(p.a) } as never));
+    expect(() => literal(db, { a: 'x' })).toThrow(/computed from a parameter/);
   });
 });

@@ -88,13 +88,26 @@ export function preparedStatement<P extends object>(
   return (db, params) => {
     let entry = cache.get(db);
     if (!entry) {
-      const standIns = new Proxy({} as P, { get: (_, name) => (typeof name === 'string' ? SENTINEL + name : undefined) });
+      const handedOut = new Set<string>();
+      const standIns = new Proxy({} as P, {
+        get: (_, name) => {
+          if (typeof name !== 'string') return undefined;
+          handedOut.add(name);
+          return SENTINEL + name;
+        },
+      });
       const template = build(db, standIns).compile();
-      const slots = template.parameters.map((v) => {
-        if (typeof v === 'string' && v.startsWith(SENTINEL)) return { name: v.slice(SENTINEL.length) as keyof P };
-        if ((typeof v === 'string' && v.includes(SENTINEL)) || (typeof v === 'number' && Number.isNaN(v))) {
-          throw new Error(`preparedStatement: a parameter was computed from another (${String(v)}): pass it as a parameter`);
+      const computed = (v: unknown): Error =>
+        new Error(`preparedStatement: a value was computed from a parameter (${JSON.stringify(v)}): pass it as a parameter`);
+      // A stand-in written into the SQL text itself (sql.lit, sql.raw) would run as that text.
+      if (template.sql.includes('\u0000')) throw computed(template.sql);
+      const slots = template.parameters.map((v): { name: keyof P } | { value: unknown } => {
+        if (typeof v === 'string' && v.startsWith(SENTINEL) && handedOut.has(v.slice(SENTINEL.length))) {
+          return { name: v.slice(SENTINEL.length) as keyof P };
         }
+        // Anything else is a constant: not a stand-in changed on the way (a suffix, a case change,
+        // arithmetic that gave NaN or a string).
+        if ((typeof v === 'string' && v.includes('\u0000')) || (typeof v === 'number' && Number.isNaN(v))) throw computed(v);
         return { value: v };
       });
       entry = { template, slots };
