@@ -44,17 +44,10 @@ await db
     hint: 'x',
     prev_hash: null,
     prev_expires_at: null,
-    status: 'active',
+    // status and the usage counters take their column defaults ('active', empty windows, zeros).
     expires_at: null,
     created_at: now,
     last_used_at: null,
-    day_window: '',
-    day_used: 0,
-    month_window: '',
-    month_used: 0,
-    total_used: 0,
-    rpm_window: 0,
-    rpm_count: 0,
   })
   .execute();
 const plain = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) });

@@ -4,19 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADMIN_ACCOUNT,
-  TEST_ORIGIN,
-  get,
-  json,
-  newWallet,
-  patch,
-  post,
-  signIn,
-  signInAdmin,
-  siweText,
-  type Harness,
-} from './support/harness.js';
+import { baseEnv, get, json, newWallet, patch, post, signIn, signInAdmin, siweText, type Harness } from './support/harness.js';
 import { createDomain, createKey, developerAccount, uniqueDomainName, verify } from './support/fixtures.js';
 import { compiledCli } from './support/compiled.js';
 import { createPgTestDatabase } from './support/postgres.js';
@@ -109,16 +97,7 @@ for (const database of databases) {
 
     beforeAll(async () => {
       db = await database.create();
-      const env = {
-        DATABASE_URL: db.url,
-        PUBLIC_URL: TEST_ORIGIN,
-        ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(await freePort()),
-        NONCE_RATE_LIMIT: '0',
-        SIGNIN_RATE_LIMIT: '0',
-      };
+      const env = baseEnv({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(await freePort()) });
       server = await startServeProcess(env, ['--workers', '2']);
       h = freshConnections(server.url);
     });

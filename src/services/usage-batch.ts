@@ -2,7 +2,6 @@ import type { Compilable, Kysely } from 'kysely';
 import { isUniqueViolation } from '../db/errors.js';
 import {
   MAX_COUNTER,
-  findUsageRecord,
   findUsageRecords,
   usageKeyFacts,
   usageLockSteps,
@@ -189,7 +188,7 @@ async function writeOne(deps: Deps, domainId: string, item: Pending, nowDate: Da
     if (err instanceof BatchConditionFailed) throw usageLimitReached();
     // A concurrent retry won the insert: nothing of this one was written; answer with its record.
     if (!isUniqueViolation(err)) throw err;
-    const row = await findUsageRecord(deps.db, domainId, item.input.request_id);
+    const row = (await findUsageRecords(deps.db, domainId, [item.input.request_id])).get(item.input.request_id);
     if (!row) throw new AppError('internal_error', 'The usage record could not be read back.');
     return usageAnswer(row);
   }

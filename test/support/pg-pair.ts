@@ -1,4 +1,4 @@
-import { ADMIN_ACCOUNT, TEST_ORIGIN, type Harness, httpHarness } from './harness.js';
+import { baseEnv, type Harness, httpHarness } from './harness.js';
 import { createPgTestDatabase } from './postgres.js';
 import { freePort, startServeProcess } from './process.js';
 
@@ -16,15 +16,7 @@ export interface PgPair {
 
 export async function startPgPair(pgUrl: string): Promise<PgPair> {
   const db = await createPgTestDatabase(pgUrl);
-  const env = {
-    DATABASE_URL: db.url,
-    PUBLIC_URL: TEST_ORIGIN,
-    ADMIN_ADDRESSES: ADMIN_ACCOUNT.address,
-    LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    NONCE_RATE_LIMIT: '0',
-    SIGNIN_RATE_LIMIT: '0',
-  };
+  const env = baseEnv({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', HOST: '127.0.0.1' });
   const [a, b] = await Promise.all([
     startServeProcess({ ...env, PORT: String(await freePort()) }),
     startServeProcess({ ...env, PORT: String(await freePort()) }),

@@ -105,15 +105,6 @@ export function debitQuery(
   );
 }
 
-export async function findUsageRecord(db: Executor, domainId: string, requestId: string): Promise<UsageRecordRow | undefined> {
-  return db
-    .selectFrom('usage_records')
-    .selectAll()
-    .where('domain_id', '=', domainId)
-    .where('request_id', '=', requestId)
-    .executeTakeFirst();
-}
-
 /** SQLite spells the scalar two-or-more argument minimum MIN, PostgreSQL LEAST. */
 function scalarFns(db: Executor): { least: RawBuilder<unknown>; greatest: RawBuilder<unknown> } {
   return isPostgres(db as Kysely<Database>)
@@ -319,21 +310,15 @@ export function usageRollupBatchSteps(db: Executor, r: { domainId: string; reque
   );
 }
 
-/** The usage records of these request ids that the domain already stored, by request id. */
+/** The usage records of these request ids that the domain already stored, by request id (the read-back's query). */
 export async function findUsageRecords(
   db: Kysely<Database>,
   domainId: string,
   requestIds: readonly string[],
-): Promise<Map<string, UsageRecordRow>> {
-  const found = new Map<string, UsageRecordRow>();
-  for (const ids of chunks(requestIds)) {
-    const rows = await db
-      .selectFrom('usage_records')
-      .selectAll()
-      .where('domain_id', '=', domainId)
-      .where('request_id', 'in', ids)
-      .execute();
-    for (const row of rows) found.set(row.request_id, row);
+): Promise<Map<string, StoredCharge>> {
+  const found = new Map<string, StoredCharge>();
+  for (const q of usageReadBackSteps(db, domainId, requestIds)) {
+    for (const row of (await db.executeQuery(q.compile())).rows as StoredCharge[]) found.set(row.request_id, row);
   }
   return found;
 }
