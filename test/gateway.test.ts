@@ -284,6 +284,22 @@ describe('gateway: key carriers', () => {
       expect(text).toMatch(/^HTTP\/1\.1 401 /);
       expect(at).toBeGreaterThan(0); // cut by the server, not left open
       expect(at - sent).toBeLessThan(4_000);
+
+      // A body that arrives in time ends the drain: the connection outlives the drain time.
+      const kept = connect(Number(url.port), url.hostname);
+      let answers = '';
+      kept.on('data', (chunk: Buffer) => {
+        answers += chunk.toString('latin1');
+      });
+      kept.on('error', () => undefined);
+      kept.write(refusedPost('{"model":"m"}'));
+      await new Promise((r) => setTimeout(r, 900));
+      const keptClosed = new Promise<void>((done) => kept.once('close', () => done()));
+      kept.write('GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n');
+      await Promise.race([keptClosed, new Promise((r) => setTimeout(r, 3_000))]);
+      kept.destroy();
+      expect(answers).toMatch(/^HTTP\/1\.1 401 /);
+      expect(answers).toMatch(/HTTP\/1\.1 200 [\s\S]*"ok":true/);
     } finally {
       await slow.close(100);
     }

@@ -321,7 +321,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           req.resume();
           const cut = setTimeout(() => req.socket.destroy(), refusalDrainMs);
           cut.unref();
-          req.once('end', () => clearTimeout(cut));
+          // 'close' follows the body's end (or the request's destruction): the drain is over either way.
           req.once('close', () => clearTimeout(cut));
         } else e.headers.connection = 'close';
       }
